@@ -1,0 +1,136 @@
+"""What the commands share: the default-command group, shared options, exit codes, input loading."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import click
+
+from ..diagnostics import Diagnostic, Location, error
+from ..parse import Positions, load_documents
+from ..pipeline import Catalog, Options
+from ..resolve import Layer
+from ..resolve.itemized import STRUCTURED_LISTS, LIST_ITEMS, matches
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
+
+
+class DefaultGroup(click.Group):
+    """A group that runs ``default_command`` when the first argument is not a command name."""
+
+    def __init__(self, *args, default_command: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_command = default_command
+
+    def parse_args(self, ctx, args):
+        if args and self.default_command and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+def shared_options(function):
+    """-p/--policy, -t/--templates, --project, --set, --namespace, --name."""
+    options = [
+        click.option("-p", "--policy", "policies", multiple=True, type=click.Path(), help="Policy file or directory (repeatable)."),
+        click.option("-t", "--templates", "templates", multiple=True, type=click.Path(), help="Template file or directory (repeatable)."),
+        click.option("--project", help="Project whose policies apply (default: the manifest's project)."),
+        click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="Override a value, e.g. spec.types.worker.count=8 (repeatable)."),
+        click.option("--namespace", help="Namespace of the output (default: the project)."),
+        click.option("--name", help="Name of the output objects (default: the manifest's name, else the file name)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+# ---------------------------------------------------------------------------------------------
+# --set PATH=VALUE
+
+
+_SEGMENT = re.compile(r'\["([^"]*)"\]|\[\'([^\']*)\'\]|\[(\d+)\]|([^.\[\]]+)')
+
+
+def split_path(text: str) -> list[str]:
+    """``spec.labels["app.kubernetes.io/team"]`` -> ["spec", "labels", "app.kubernetes.io/team"]."""
+    segments, pos = [], 0
+    while pos < len(text):
+        if text[pos] == ".":
+            pos += 1
+            continue
+        match = _SEGMENT.match(text, pos)
+        if not match:
+            raise ValueError(f"cannot read the path {text!r} at {text[pos:]!r}")
+        segments.append(next(g for g in match.groups() if g is not None))
+        pos = match.end()
+    if not segments:
+        raise ValueError("the path is empty")
+    return segments
+
+
+def set_fragment(segments: list[str], value) -> dict:
+    """A manifest fragment that sets ``value`` at the logical path ``segments``."""
+    node = value
+    for depth in range(len(segments) - 1, -1, -1):
+        parent = tuple(segments[:depth])
+        label_member = None
+        for pattern, label in {**STRUCTURED_LISTS, **LIST_ITEMS}.items():
+            if matches(pattern, parent):
+                label_member = label
+        if label_member is not None:
+            item = dict(node) if isinstance(node, dict) else {}
+            node = [{label_member: segments[depth], **item}]
+            # the list item was the current segment; the list itself is the parent
+            continue
+        node = {segments[depth]: node}
+    return node if isinstance(node, dict) else {}
+
+
+def parse_sets(sets) -> tuple[list[Layer], list[Diagnostic]]:
+    layers, problems = [], []
+    for index, text in enumerate(sets):
+        where = Location("<--set>", 1, index + 1)
+        if "=" not in text:
+            problems.append(error("E207", f"--set {text!r} needs the form PATH=VALUE", where))
+            continue
+        path, raw = text.split("=", 1)
+        try:
+            segments = split_path(path.strip())
+        except ValueError as exc:
+            problems.append(error("E207", f"--set {text!r}: {exc}", where))
+            continue
+        documents, diagnostics = load_documents(raw if raw.strip() else '""', f"<--set {path}>")
+        if diagnostics or not documents:
+            problems.append(error("E207", f"--set {text!r}: the value is not valid YAML", where))
+            continue
+        fragment = set_fragment(segments, documents[0].data)
+        positions = Positions(f"--set {text}")
+        layers.append(Layer("set", f"--set {path}", fragment, positions))
+    return layers, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+@dataclass
+class Inputs:
+    documents: list
+    catalog: Catalog
+    options: Options
+    diagnostics: list
+    files: list
+
+
+def load_inputs(files, policies=(), templates=(), project=None, sets=(), namespace=None, name=None,
+                extra_annotations=()) -> Inputs:
+    """Read the files, the templates and the policies; build the catalog and the options."""
+    from ..catalog import build_catalog
+    from ..sources import expand_paths, read_all
+
+    documents, diagnostics = read_all(files)
+    set_layers, set_problems = parse_sets(sets)
+    catalog = build_catalog(documents, policies, templates)
+    options = Options(name=name, namespace=namespace, project=project, sets=tuple(set_layers),
+                      extra_annotations=tuple(extra_annotations))
+    return Inputs(documents, catalog, options, diagnostics + set_problems + catalog.diagnostics, expand_paths(files))

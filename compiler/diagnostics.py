@@ -1,0 +1,122 @@
+"""Diagnostics are plain values returned by every stage; the CLI renders them.
+
+Every diagnostic carries a stable code (documented in ``CODES`` and the README), a severity,
+a message, a source location and, where known, the field path it is about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a source file; line and column are 1-based, as editors show them."""
+
+    file: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Related:
+    """A second place a diagnostic refers to (the rule that was broken, the earlier duplicate)."""
+
+    message: str
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    location: Location
+    path: str = ""
+    severity: Severity = Severity.ERROR
+    related: tuple[Related, ...] = field(default=())
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple:
+        return (self.location.file, self.location.line, self.location.column, self.code, self.path, self.message)
+
+
+def error(code: str, message: str, location: Location, path: str = "", related=()) -> Diagnostic:
+    return Diagnostic(code, message, location, path, Severity.ERROR, tuple(related))
+
+
+def warning(code: str, message: str, location: Location, path: str = "", related=()) -> Diagnostic:
+    return Diagnostic(code, message, location, path, Severity.WARNING, tuple(related))
+
+
+def has_errors(diagnostics) -> bool:
+    return any(d.is_error for d in diagnostics)
+
+
+# The stable catalogue. Codes are never reused; the README's table is generated from this dict
+# (tests/test_docs.py keeps the two in step).
+CODES: dict[str, str] = {
+    # input and YAML
+    "E001": "YAML syntax error",
+    "E002": "duplicate key in a mapping",
+    "E003": "input exceeds a safety limit (size, nesting depth, alias expansion)",
+    "E004": "file is not valid UTF-8",
+    "E005": "unsupported YAML construct (custom tag, complex key, YAML 1.1 merge key)",
+    "E006": "file cannot be read",
+    "E010": "document is not a manifest or policy (unknown kind)",
+    # structure and types
+    "E101": "unknown key",
+    "E102": "value has the wrong type",
+    "E103": "required field is missing",
+    "E104": "value is out of range or malformed",
+    "E110": "unsupported operator",
+    "E111": "type names do not fit the operator",
+    "E120": "memory is not determined: set exactly one of ramRatio and memory",
+    "E121": "duration is malformed",
+    "E130": "builder.image differs from spec.image",
+    "E140": "environment variable name is reserved by the operator contract",
+    # resolution
+    "E201": "unknown baseWorkload",
+    "E202": "a template may not set baseWorkload",
+    "E203": "two templates of one scope share a name",
+    "E204": "an itemized override leaves out a required member",
+    "E205": "two policies of one scope disagree on a default",
+    "E206": "the base workload breaks the current policy",
+    "E207": "--set is malformed",
+    "E208": "a template may not be compiled on its own",
+    # target limits
+    "E301": "name is not a valid DNS-1035 label",
+    "E302": "a generated Kubernetes name would be too long",
+    "E303": "too many pod sets for one Kueue workload",
+    "E304": "quantity is below what Kubernetes can express",
+    # policy
+    "E401": "value is above the policy maximum",
+    "E402": "value is below the policy minimum",
+    "E403": "value is not on the policy step",
+    "E404": "value is not one of the policy options",
+    "E405": "value does not match the policy pattern",
+    "E406": "policy requires this field",
+    "E407": "policy does not allow editing this field",
+    "E408": "policy forbids this field",
+    "E409": "policy does not allow adding items here",
+    "E410": "policy does not allow removing this item",
+    "E411": "workload totals exceed the policy limits",
+    "E412": "policy rule is malformed",
+    # warnings
+    "W101": "field is accepted but has no effect in this product",
+    "W102": "GPU product is ignored because the GPU count is 0",
+    "W103": "both timeout and activeDeadlineSeconds are set; timeout wins",
+    "W104": "more pod sets than one Kueue workload admits, if the job is ever queued",
+}

@@ -1,0 +1,27 @@
+"""batch/v1 Job target: ``batchjob``. One Indexed Job; each pod reads ``JOB_COMPLETION_INDEX``."""
+
+from __future__ import annotations
+
+from .pod import Context, Role, pod_template
+from .workload import Workload
+
+
+def emit_job(workload: Workload, shared_claim: str | None = None) -> list[dict]:
+    spec = workload.spec
+    (type_name, job_type), = workload.types.items()
+    count = job_type.count or 1
+    context = Context(workload.name, spec, shared_volume_claim=shared_claim, pod_labels=workload.pod_labels())
+    role = Role(container=type_name.lower(), resources=job_type.resources)
+    job_spec: dict = {
+        "completionMode": "Indexed",
+        "completions": count * (job_type.completions or 1),
+        "parallelism": count * (job_type.parallelisms or 1),
+        "backoffLimit": workload.backoff_limit(),
+    }
+    deadline = workload.deadline_seconds()
+    if deadline:
+        job_spec["activeDeadlineSeconds"] = deadline
+    if spec.ttlSecondsAfterFinished is not None:
+        job_spec["ttlSecondsAfterFinished"] = spec.ttlSecondsAfterFinished
+    job_spec["template"] = pod_template(context, role)
+    return [{"apiVersion": "batch/v1", "kind": "Job", "metadata": workload.metadata(), "spec": job_spec}]

@@ -1,0 +1,158 @@
+"""The shared pod builder: one container running the manifest's command, with its resources,
+environment, volumes, node selection and tolerations (SPEC 5, "Each type's pod")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model.manifest import Resources, Spec
+from . import quantity
+
+SHM_VOLUME = "dshm"
+SHARED_VOLUME = "shared"
+WORKLOAD_LABEL = "manifest-compiler/workload"
+MULTUS_NETWORKS = "k8s.v1.cni.cncf.io/networks"
+
+
+@dataclass(frozen=True)
+class Role:
+    """What differs between the pods of one workload: the container, its contract, its sizing."""
+
+    container: str
+    resources: Resources
+    contract_env: tuple = ()  # env entries (dicts) set by the operator contract, before the user's
+    run_command: bool = True  # False for Ray pods: KubeRay supplies `ray start` itself
+    prelude: str = ""  # shell lines run before the command (e.g. to build WORKER_ADDRS)
+    restart_policy: str | None = "Never"
+    extra_labels: tuple = ()
+
+
+@dataclass(frozen=True)
+class Context:
+    """Facts about the whole workload that every pod needs."""
+
+    name: str
+    spec: Spec
+    shared_volume_claim: str | None = None  # PVC name for storage.sharedVolume (None: JobSet-managed)
+    pod_labels: dict = field(default_factory=dict)
+
+
+def container_command(spec: Spec, prelude: str = "") -> list[str]:
+    script = f"{prelude}\n{spec.command}" if prelude else spec.command
+    return ["/bin/sh", "-c", script]
+
+
+def user_env(spec: Spec) -> list[dict]:
+    out = []
+    for name, value in (spec.env or {}).items():
+        if isinstance(value, str):
+            out.append({"name": name, "value": value})
+        else:
+            out.append({"name": name, "valueFrom": {"secretKeyRef": {"name": value.secret, "key": value.key}}})
+    return out
+
+
+def field_env(name: str, annotation: str) -> dict:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{annotation}']"}}}
+
+
+def container_resources(resources: Resources) -> dict:
+    cpus = resources.cpus if resources.cpus is not None else 1
+    ratio = resources.cpuLimitRatio if resources.cpuLimitRatio is not None else 2
+    gigabytes = resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
+    requests = {"cpu": quantity.cpu(cpus), "memory": quantity.memory(gigabytes)}
+    limits = {"cpu": quantity.cpu(cpus * ratio), "memory": quantity.memory(gigabytes)}
+    accelerators = resources.accelerators
+    if accelerators and accelerators.gpu and accelerators.gpu.count:
+        requests["nvidia.com/gpu"] = limits["nvidia.com/gpu"] = str(accelerators.gpu.count)
+    if accelerators and accelerators.tpu:
+        requests["google.com/tpu"] = limits["google.com/tpu"] = str(accelerators.tpu.tpuChipsCount)
+    return {"requests": requests, "limits": limits}
+
+
+def node_selector(resources: Resources) -> dict:
+    selector: dict = {}
+    accelerators = resources.accelerators
+    if accelerators and accelerators.gpu and accelerators.gpu.count and accelerators.gpu.product:
+        selector["nvidia.com/gpu.product"] = accelerators.gpu.product
+    if accelerators and accelerators.tpu:
+        selector["cloud.google.com/gke-tpu-accelerator"] = accelerators.tpu.type
+        selector["cloud.google.com/gke-tpu-topology"] = accelerators.tpu.topology
+    selector.update(resources.extraSelectors or {})
+    return selector
+
+
+def tolerations(resources: Resources) -> list[dict]:
+    return [t.model_dump(exclude_none=True) for t in resources.extraTolerations or []]
+
+
+def volumes_and_mounts(context: Context, resources: Resources) -> tuple[list[dict], list[dict]]:
+    spec = context.spec
+    volumes: list[dict] = []
+    mounts: list[dict] = []
+    if resources.shmSizeGB:
+        volumes.append({"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": quantity.memory(resources.shmSizeGB)}})
+        mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
+    for label, secret in (spec.secrets or {}).items():
+        volume = f"secret-{label}".lower()
+        volumes.append({"name": volume, "secret": {"secretName": secret.secretName}})
+        mounts.append({"name": volume, "mountPath": secret.mountPath, "readOnly": True})
+    storage = spec.storage
+    for pvc in (storage.attachExistingPVCs or []) if storage else []:
+        volume = f"pvc-{pvc.name}".lower()
+        volumes.append({"name": volume, "persistentVolumeClaim": {"claimName": pvc.name}})
+        mounts.append({"name": volume, "mountPath": pvc.mountPoint})
+    if storage and storage.sharedVolume:
+        if context.shared_volume_claim:
+            volumes.append({"name": SHARED_VOLUME, "persistentVolumeClaim": {"claimName": context.shared_volume_claim}})
+        mounts.append({"name": SHARED_VOLUME, "mountPath": storage.sharedVolume.mountPoint})
+    return volumes, mounts
+
+
+def pod_template(context: Context, role: Role, labels: dict | None = None, annotations: dict | None = None) -> dict:
+    spec = context.spec
+    resources = role.resources
+    container: dict = {"name": role.container, "image": spec.image}
+    if role.run_command:
+        container["command"] = container_command(spec, role.prelude)
+    env = list(role.contract_env) + user_env(spec)
+    if env:
+        container["env"] = env
+    if spec.ports:
+        container["ports"] = [{"name": label, "containerPort": port.container, "protocol": "TCP"} for label, port in spec.ports.items()]
+    container["resources"] = container_resources(resources)
+    volumes, mounts = volumes_and_mounts(context, resources)
+    if mounts:
+        container["volumeMounts"] = mounts
+    if resources.rdma and resources.rdma.devices:
+        container["securityContext"] = {"capabilities": {"add": ["IPC_LOCK"]}}
+    graceful = spec.gracefulTermination
+    if graceful and graceful.shutdownCommand:
+        container["lifecycle"] = {"preStop": {"exec": {"command": ["/bin/sh", "-c", graceful.shutdownCommand]}}}
+
+    pod: dict = {}
+    if role.restart_policy:
+        pod["restartPolicy"] = role.restart_policy
+    if graceful and graceful.terminationGracePeriodSeconds is not None:
+        pod["terminationGracePeriodSeconds"] = graceful.terminationGracePeriodSeconds
+    selector = node_selector(resources)
+    if selector:
+        pod["nodeSelector"] = selector
+    tolerated = tolerations(resources)
+    if tolerated:
+        pod["tolerations"] = tolerated
+    pod["containers"] = [container]
+    if volumes:
+        pod["volumes"] = volumes
+
+    metadata: dict = {}
+    pod_labels = {**context.pod_labels, **dict(role.extra_labels), **(labels or {})}
+    if pod_labels:
+        metadata["labels"] = pod_labels
+    pod_annotations = dict(spec.annotations or {})
+    if resources.rdma and resources.rdma.devices:
+        pod_annotations[MULTUS_NETWORKS] = ",".join(resources.rdma.devices)
+    pod_annotations.update(annotations or {})
+    if pod_annotations:
+        metadata["annotations"] = pod_annotations
+    return {"metadata": metadata, "spec": pod} if metadata else {"spec": pod}

@@ -1,0 +1,76 @@
+"""What every target needs: the validated manifest, its name, namespace and object metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model.manifest import Manifest
+from ..model.text import duration_seconds
+from .pod import WORKLOAD_LABEL
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "manifest-compiler"}
+PROJECT_LABEL = "manifest-compiler/project"
+SOURCE_ANNOTATION = "manifest-compiler/source"
+DIGEST_ANNOTATION = "manifest-compiler/digest"
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
+
+
+@dataclass(frozen=True)
+class Workload:
+    manifest: Manifest
+    types: object  # dict[str, JobType] or KuberayTypes/RayTypes
+    name: str
+    namespace: str | None
+    project: str | None
+    source: str
+    digest: str
+    extra_annotations: tuple = ()  # (key, value) pairs added by `submit` (who, commit, image digest)
+
+    @property
+    def spec(self):
+        return self.manifest.spec
+
+    @property
+    def operator(self) -> str:
+        return self.manifest.spec.operator
+
+    def deadline_seconds(self) -> int | None:
+        if self.spec.timeout:
+            return duration_seconds(self.spec.timeout)
+        return self.spec.activeDeadlineSeconds
+
+    def backoff_limit(self) -> int:
+        policy = self.spec.restartPolicy
+        return policy.backoffLimit if policy and policy.backoffLimit is not None else 0
+
+    def labels(self) -> dict:
+        labels = dict(MANAGED_BY)
+        labels[WORKLOAD_LABEL] = self.name
+        if self.project:
+            labels[PROJECT_LABEL] = self.project
+        if self.spec.queue:
+            labels[QUEUE_LABEL] = self.spec.queue
+        if self.spec.priority:
+            labels[PRIORITY_LABEL] = self.spec.priority
+        labels.update(self.spec.labels or {})
+        return labels
+
+    def pod_labels(self) -> dict:
+        labels = {WORKLOAD_LABEL: self.name}
+        labels.update(self.spec.labels or {})
+        return labels
+
+    def annotations(self) -> dict:
+        annotations = {SOURCE_ANNOTATION: self.source, DIGEST_ANNOTATION: self.digest}
+        annotations.update(dict(self.extra_annotations))
+        annotations.update(self.spec.annotations or {})
+        return annotations
+
+    def metadata(self, name: str | None = None) -> dict:
+        metadata: dict = {"name": name or self.name}
+        if self.namespace:
+            metadata["namespace"] = self.namespace
+        metadata["labels"] = self.labels()
+        metadata["annotations"] = self.annotations()
+        return metadata

@@ -1,0 +1,1 @@
+"""The manifest and policy languages as pydantic models (the single source of truth)."""

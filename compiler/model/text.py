@@ -1,0 +1,49 @@
+"""Scalar types shared by the models: text that YAML may have read as a number, durations."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+
+
+def number_as_text(value: Any) -> Any:
+    """A string field given a YAML number or boolean takes it as written (``1.10`` stays ``"1.10"``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return getattr(value, "text", None) or repr(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(number_as_text)]
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|m|s)")
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def duration_seconds(text: str) -> int:
+    """``90s``, ``30m``, ``6h``, ``1d``, ``1h30m`` (and a bare number of seconds) to whole seconds."""
+    text = text.strip()
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or pos == 0:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 90s, 30m, 6h, 1d or 1h30m")
+    return int(round(total))
+
+
+def _check_duration(text: str) -> str:
+    seconds = duration_seconds(text)
+    if seconds <= 0:
+        raise ValueError("a duration must be longer than 0s")
+    return text
+
+
+DurationText = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_duration)]

@@ -1,0 +1,313 @@
+"""YAML 1.2 (core schema) to plain data with source positions.
+
+libyaml (through PyYAML's C parser) does the scanning; this module composes the event stream
+itself, iteratively, so that hostile input meets limits instead of a recursion crash:
+
+- plain scalars are resolved by the YAML 1.2 core schema, so ``1.10`` is a float only where the
+  schema says so and ``yes``/``on`` stay strings (YAML 1.1 loaders turn them into booleans);
+- duplicate keys, complex keys, custom tags and ``<<`` merge keys are diagnostics;
+- nesting depth, alias expansion and the number of nodes are bounded.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import yaml
+from yaml import events as ev
+
+from ..diagnostics import Diagnostic, Location, error
+
+Path = tuple  # of str (mapping keys) and int (sequence indices)
+
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT10 = re.compile(r"^[-+]?[0-9]+$")
+_INT8 = re.compile(r"^0o[0-7]+$")
+_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+
+_STD = "tag:yaml.org,2002:"
+
+
+class InputLimit(Exception):
+    """Raised inside the composer when the input crosses a safety limit."""
+
+
+@dataclass
+class Positions:
+    """Where each value (and the key that introduced it) stands in the source; 1-based."""
+
+    file: str
+    values: dict = field(default_factory=dict)
+    keys: dict = field(default_factory=dict)
+
+    def value(self, path: Path) -> Location | None:
+        at = self.values.get(tuple(path))
+        return Location(self.file, *at) if at else None
+
+    def key(self, path: Path) -> Location | None:
+        at = self.keys.get(tuple(path))
+        return Location(self.file, *at) if at else None
+
+    def nearest(self, path: Path, prefer_key: bool = False) -> Location:
+        """The position of ``path`` or, failing that, of its closest ancestor that exists."""
+        path = tuple(path)
+        while True:
+            found = (self.key(path) or self.value(path)) if prefer_key else (self.value(path) or self.key(path))
+            if found or not path:
+                return found or Location(self.file, 1, 1)
+            path = path[:-1]
+
+
+@dataclass
+class Document:
+    data: object
+    positions: Positions
+    index: int  # 0-based position of the document in its file
+
+    @property
+    def file(self) -> str:
+        return self.positions.file
+
+
+class YamlInt(int):
+    """An int that remembers how it was written, so a string field can take ``007`` back as written."""
+
+    text: str
+
+
+class YamlFloat(float):
+    """A float that remembers how it was written: ``rayVersion: 2.10`` must stay ``"2.10"``."""
+
+    text: str
+
+
+def _number(kind, value, text):
+    number = kind(value)
+    number.text = text
+    return number
+
+
+def resolve_plain(text: str):
+    """The YAML 1.2 core schema for an untagged plain scalar."""
+    if _NULL.match(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT10.match(text):
+        return _number(YamlInt, int(text), text)
+    if _INT8.match(text):
+        return _number(YamlInt, int(text[2:], 8), text)
+    if _INT16.match(text):
+        return _number(YamlInt, int(text[2:], 16), text)
+    if _FLOAT.match(text):
+        return _number(YamlFloat, float(text), text)
+    if _INF.match(text):
+        return _number(YamlFloat, -math.inf if text.startswith("-") else math.inf, text)
+    if _NAN.match(text):
+        return _number(YamlFloat, math.nan, text)
+    return text
+
+
+def _tagged(value: str, tag: str, at: Location):
+    short = tag[len(_STD):] if tag.startswith(_STD) else tag
+    if short == "str":
+        return value
+    if short in ("int", "float", "bool", "null"):
+        resolved = resolve_plain(value)
+        wanted = {"int": int, "float": (float, int), "bool": bool, "null": type(None)}[short]
+        if isinstance(resolved, wanted) and not (short == "int" and isinstance(resolved, bool)):
+            return float(resolved) if short == "float" else resolved
+        raise _Problem(error("E102", f"{value!r} is not a valid !!{short}", at))
+    raise _Problem(error("E005", f"custom tag {tag!r} is not supported; write the plain value", at))
+
+
+class _Problem(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+class _Composer:
+    """Builds plain data from parser events with an explicit stack (no recursion)."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.nodes = 0
+
+    def at(self, mark) -> Location:
+        return Location(self.filename, mark.line + 1, mark.column + 1)
+
+    def document(self, parser, index: int) -> tuple[Document, list[Diagnostic]]:
+        positions = Positions(self.filename)
+        anchors: dict[str, tuple[object, int]] = {}
+        problems: list[Diagnostic] = []
+        # Each frame: [container, path, pending_key, key_location, seen_keys, anchor, size]
+        stack: list[list] = []
+        root = None
+
+        def place(value, path, mark, size):
+            nonlocal root
+            self.nodes += size
+            if self.nodes > MAX_NODES:
+                raise InputLimit(f"more than {MAX_NODES} nodes (alias expansion or a huge document)")
+            positions.values[path] = (mark.line + 1, mark.column + 1)
+            if not stack:
+                root = value
+                return
+            frame = stack[-1]
+            frame[6] += size
+            container = frame[0]
+            if isinstance(container, list):
+                container.append(value)
+                return
+            key = frame[2]
+            frame[2] = _NO_KEY
+            if key is _SKIP:
+                return
+            container[key] = value
+
+        def child_path() -> Path:
+            frame = stack[-1]
+            if isinstance(frame[0], list):
+                return frame[1] + (len(frame[0]),)
+            return frame[1] + (frame[2],)
+
+        def expecting_key() -> bool:
+            return bool(stack) and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY
+
+        def take_key(event) -> None:
+            frame = stack[-1]
+            at = self.at(event.start_mark)
+            if not isinstance(event, ev.ScalarEvent):
+                raise _Problem(error("E005", "complex mapping keys are not supported; keys must be plain strings", at))
+            key = event.value
+            if key == "<<" and event.implicit[0]:
+                raise _Problem(error("E005", "'<<' merge keys are YAML 1.1 and not part of YAML 1.2; write the keys out", at))
+            path = frame[1] + (key,)
+            if key in frame[4]:
+                first = frame[4][key]
+                problems.append(error(
+                    "E002", f"duplicate key {key!r} (first defined at line {first[0]})", at,
+                    ".".join(map(str, path)),
+                ))
+                frame[2] = _SKIP
+                return
+            frame[4][key] = (at.line, at.column)
+            positions.keys[path] = (at.line, at.column)
+            frame[2] = key
+
+        while True:
+            event = parser.get_event()
+            if isinstance(event, ev.DocumentEndEvent):
+                return Document(root, positions, index), problems
+            if expecting_key() and not isinstance(event, (ev.MappingEndEvent,)):
+                if isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+                    raise _Problem(error("E005", "complex mapping keys are not supported; keys must be plain strings", self.at(event.start_mark)))
+                if isinstance(event, ev.AliasEvent):
+                    raise _Problem(error("E005", "aliases as mapping keys are not supported", self.at(event.start_mark)))
+                take_key(event)
+                continue
+            if isinstance(event, ev.ScalarEvent):
+                path = child_path() if stack else ()
+                at = self.at(event.start_mark)
+                if event.tag and event.tag != "!":
+                    value = _tagged(event.value, event.tag, at)
+                elif event.implicit[0] and not event.style:
+                    value = resolve_plain(event.value)
+                else:
+                    value = event.value
+                if event.anchor:
+                    anchors[event.anchor] = (value, 1)
+                place(value, path, event.start_mark, 1)
+            elif isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+                if len(stack) >= MAX_DEPTH:
+                    raise InputLimit(f"nesting deeper than {MAX_DEPTH} levels")
+                tag = event.tag
+                if tag and tag not in ("!", _STD + "map", _STD + "seq"):
+                    raise _Problem(error("E005", f"custom tag {tag!r} is not supported", self.at(event.start_mark)))
+                path = child_path() if stack else ()
+                container = {} if isinstance(event, ev.MappingStartEvent) else []
+                stack.append([container, path, _NO_KEY, None, {}, event.anchor, 1, event.start_mark])
+            elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+                frame = stack.pop()
+                container, path, _, _, _, anchor, size, mark = frame
+                if anchor:
+                    anchors[anchor] = (container, size)
+                self.nodes -= size - 1  # children were counted already; count them once, here
+                place(container, path, mark, size)
+            elif isinstance(event, ev.AliasEvent):
+                at = self.at(event.start_mark)
+                if event.anchor not in anchors:
+                    raise _Problem(error("E001", f"alias *{event.anchor} refers to no anchor", at))
+                value, size = anchors[event.anchor]
+                path = child_path() if stack else ()
+                place(value, path, event.start_mark, size)
+
+
+class _Marker:
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+_NO_KEY = _Marker("<no key>")
+_SKIP = _Marker("<skip duplicate>")
+
+
+def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], list[Diagnostic]]:
+    """Parse every document of ``source``. Never raises for bad input: problems come back as diagnostics."""
+    if isinstance(source, bytes):
+        if len(source) > MAX_BYTES:
+            return [], [error("E003", f"file is {len(source):,} bytes; the limit is {MAX_BYTES:,}", Location(filename))]
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = source.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (source.rfind(b"\n", 0, exc.start) + 1) + 1
+            return [], [error("E004", f"byte 0x{source[exc.start]:02x} is not valid UTF-8; save the file as UTF-8",
+                              Location(filename, line, column))]
+    else:
+        text = source
+        if len(text) > MAX_BYTES:
+            return [], [error("E003", f"input is {len(text):,} characters; the limit is {MAX_BYTES:,}", Location(filename))]
+    text = text.lstrip("\ufeff")
+
+    documents: list[Document] = []
+    diagnostics: list[Diagnostic] = []
+    composer = _Composer(filename)
+    parser = yaml.CSafeLoader(text) if yaml.__with_libyaml__ else yaml.SafeLoader(text)
+    try:
+        while True:
+            event = parser.get_event()
+            if isinstance(event, ev.StreamEndEvent):
+                break
+            if isinstance(event, ev.DocumentStartEvent):
+                document, problems = composer.document(parser, len(documents))
+                documents.append(document)
+                diagnostics.extend(problems)
+    except _Problem as problem:
+        diagnostics.append(problem.diagnostic)
+    except InputLimit as limit:
+        diagnostics.append(error("E003", f"input rejected: {limit}", Location(filename)))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
+        what = exc.problem or exc.context or "invalid YAML"
+        diagnostics.append(error("E001", f"YAML syntax error: {what}", at))
+    except yaml.YAMLError as exc:  # e.g. a reader error on control characters
+        diagnostics.append(error("E001", f"YAML syntax error: {exc}", Location(filename)))
+    finally:
+        parser.dispose()
+    return documents, diagnostics

@@ -1,0 +1,143 @@
+"""The pure pipeline: parsed documents -> resolved -> validated -> emitted, with diagnostics.
+
+Nothing here reads files or talks to a cluster: :mod:`compiler.sources` reads, the CLI renders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from .diagnostics import Diagnostic, Location, error, has_errors
+from .emit import Workload, emit
+from .emit.naming import dns1035
+from .parse import Document
+from .resolve import Layer, Resolved, resolve
+from .validate import validate_workload
+
+MANIFEST_KIND = "AIchorManifest"
+POLICY_KIND = "Policy"
+
+
+@dataclass(frozen=True)
+class Options:
+    name: str | None = None
+    namespace: str | None = None
+    project: str | None = None
+    sets: tuple = ()  # Layer objects built from --set
+    extra_annotations: tuple = ()
+
+
+@dataclass
+class Catalog:
+    """Everything a workload may draw on besides itself: templates and policies."""
+
+    templates: list = field(default_factory=list)  # Documents with usage: Template (or named manifests)
+    policies: list = field(default_factory=list)  # Documents of kind Policy
+    diagnostics: list = field(default_factory=list)
+
+
+@dataclass
+class Unit:
+    """One workload document and everything the pipeline made of it."""
+
+    document: Document
+    resolved: Resolved | None = None
+    workload: Workload | None = None
+    objects: list = field(default_factory=list)
+    diagnostics: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def kind_of(document: Document) -> str | None:
+    data = document.data
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind")
+    if kind is None and isinstance(data.get("spec"), dict) and ("operator" in data["spec"] or "types" in data["spec"]):
+        return MANIFEST_KIND
+    return kind if isinstance(kind, str) else None
+
+
+def is_template(document: Document) -> bool:
+    return isinstance(document.data, dict) and document.data.get("usage") == "Template"
+
+
+def digest(data) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def workload_name(document: Document, options: Options) -> tuple[str, tuple]:
+    """(name, path of the field it came from) — --name, else the manifest's name, else the file name."""
+    if options.name:
+        return options.name, ()
+    data = document.data if isinstance(document.data, dict) else {}
+    if isinstance(data.get("name"), str) and data["name"].strip():
+        return dns1035(data["name"]), ("name",)
+    stem = document.file.replace("\\", "/").rsplit("/", 1)[-1]
+    for suffix in (".yaml", ".yml"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    name = dns1035(stem) or "workload"
+    if document.index:
+        name = f"{name}-{document.index}"
+    return name, ()
+
+
+def compile_document(document: Document, catalog: Catalog, options: Options) -> Unit:
+    """Resolve, validate and emit one workload document."""
+    from .layers import layers_for  # policies and templates: see compiler/layers.py
+
+    unit = Unit(document)
+    layers, problems = layers_for(document, catalog, options)
+    unit.diagnostics.extend(problems)
+    if has_errors(problems):
+        return unit
+    resolved = resolve(layers)
+    unit.resolved = resolved
+    name, name_path = workload_name(document, options)
+    data = resolved.data
+    project = options.project or (data.get("project") if isinstance(data.get("project"), str) else None)
+    namespace = options.namespace or project
+    manifest, types, diagnostics = validate_workload(resolved, catalog, name, name_path, project, namespace, document, options)
+    unit.diagnostics.extend(diagnostics)
+    if manifest is None or has_errors(diagnostics):
+        return unit
+    unit.workload = Workload(
+        manifest=manifest, types=types, name=name, namespace=namespace, project=project,
+        source=document.file, digest=digest(data), extra_annotations=options.extra_annotations,
+    )
+    unit.objects = emit(unit.workload)
+    return unit
+
+
+def compile_documents(documents: list[Document], catalog: Catalog, options: Options) -> list[Unit]:
+    """Every workload (``usage: Submit`` manifest) among ``documents``, compiled."""
+    units = []
+    for document in documents:
+        if document.data is None:
+            continue
+        kind = kind_of(document)
+        if kind == MANIFEST_KIND and not is_template(document):
+            units.append(compile_document(document, catalog, options))
+        elif kind not in (MANIFEST_KIND, POLICY_KIND):
+            units.append(_not_a_manifest(document))
+    return units
+
+
+def _not_a_manifest(document: Document) -> Unit:
+    data = document.data
+    kind = data.get("kind") if isinstance(data, dict) else None
+    at = document.positions.nearest(("kind",)) if kind is not None else Location(document.file, *(document.positions.values.get((), (1, 1))))
+    if kind is not None:
+        message = f"kind {kind!r} is not {MANIFEST_KIND!r} or {POLICY_KIND!r}"
+    elif isinstance(data, dict):
+        message = f"this document has no kind and no spec.operator; add 'kind: {MANIFEST_KIND}' and a spec"
+    else:
+        message = f"this document is a {type(data).__name__}, not a mapping with kind {MANIFEST_KIND!r}"
+    return Unit(document, diagnostics=[error("E010", message, at, "kind" if kind is not None else "")])

@@ -1,0 +1,109 @@
+"""Run:ai's merge rules over annotated trees (SPEC 3.2).
+
+- mappings merge key by key, recursively; a scalar or a plain list from a higher layer replaces;
+- itemized collections merge by label; a higher layer's item replaces the lower one whole;
+  ``deleted: true`` removes the label;
+- ``spec.types`` and kuberay ``Workers`` are structured items, merged recursively by label;
+- order: items as the higher layer lists them, then those only lower layers define, in their order.
+
+Everything here is pure: inputs are never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .itemized import kind_of
+from .tree import Node, Origin
+
+
+@dataclass
+class MergeEvents:
+    """What the merge saw that validation needs: deletions and whole-item replacements."""
+
+    deletions: list = field(default_factory=list)  # (logical path, Origin of the deletion marker)
+    replacements: list = field(default_factory=list)  # (logical path, Origin of the new item, Origin of the old)
+
+
+def merge(lower: Node | None, upper: Node, events: MergeEvents, path: tuple = (), in_place: bool = False) -> Node:
+    """Merge ``upper`` over ``lower``. ``in_place`` keeps the lower layer's order (a ``--set`` edit
+    of one type must not reorder the types, which would change every ``JOB_GLOBAL_INDEX``)."""
+    if lower is None:
+        return _drop_deletions(upper, path, events)
+    kind = kind_of(path)
+    if kind and isinstance(lower.value, (dict, list)) and type(lower.value) is type(upper.value):
+        how, label = kind
+        if isinstance(upper.value, dict):
+            return _merge_items(_as_items(lower), _as_items(upper), how, events, path, upper.origin, None, in_place)
+        return _merge_items(_as_items(lower, label), _as_items(upper, label), how, events, path, upper.origin, label, in_place)
+    if isinstance(lower.value, dict) and isinstance(upper.value, dict):
+        return _merge_items(_as_items(lower), _as_items(upper), "structured-map", events, path, upper.origin, None, in_place)
+    return _drop_deletions(upper, path, events)
+
+
+def _as_items(node: Node, label: str | None = None) -> list[tuple[str, Node]]:
+    if isinstance(node.value, dict):
+        return list(node.value.items())
+    items = []
+    for index, item in enumerate(node.value):
+        key = item.value.get(label).value if isinstance(item.value, dict) and label in item.value else None
+        items.append((str(key) if key is not None else f"#{index}", item))
+    return items
+
+
+def _merge_items(lower, upper, how, events, path, origin: Origin, as_list: str | None, in_place: bool) -> Node:
+    lower_by_label = dict(lower)
+    merged: list[tuple[str, Node]] = []
+    mentioned = set()
+    recursive = how in ("structured-map", "structured-list")
+    for label, item in upper:
+        mentioned.add(label)
+        item_path = path + (label,)
+        if _deletes(item):
+            events.deletions.append((item_path, item.origin))
+            continue
+        below = lower_by_label.get(label)
+        if below is None:
+            merged.append((label, _drop_deletions(item, item_path, events)))
+        elif recursive:
+            merged.append((label, merge(below, item, events, item_path, in_place)))
+        else:
+            events.replacements.append((item_path, item.origin, below.origin))
+            merged.append((label, _drop_deletions(item, item_path, events)))
+    merged.extend((label, item) for label, item in lower if label not in mentioned)
+    if in_place:
+        rank = {label: i for i, (label, _) in enumerate(lower)}
+        merged.sort(key=lambda pair: rank.get(pair[0], len(rank)))
+    if as_list is not None:
+        return Node([item for _, item in merged], origin)
+    return Node(dict(merged), origin)
+
+
+def _drop_deletions(node: Node, path: tuple, events: MergeEvents) -> Node:
+    """A layer's own ``deleted: true`` items have nothing to delete below them: drop them."""
+    value = node.value
+    if isinstance(value, dict):
+        kind = kind_of(path)
+        kept = {}
+        for key, child in value.items():
+            if kind and _deletes(child):
+                events.deletions.append((path + (key,), child.origin))
+                continue
+            kept[key] = _drop_deletions(child, path + (key,), events)
+        return Node(kept, node.origin)
+    if isinstance(value, list):
+        kind = kind_of(path)
+        if kind and kind[1]:
+            kept = []
+            for label, child in _as_items(node, kind[1]):
+                if _deletes(child):
+                    events.deletions.append((path + (label,), child.origin))
+                    continue
+                kept.append(_drop_deletions(child, path + (label,), events))
+            return Node(kept, node.origin)
+    return node
+
+
+def _deletes(node: Node) -> bool:
+    marker = node.value.get("deleted") if isinstance(node.value, dict) else None
+    return marker is not None and marker.value is True

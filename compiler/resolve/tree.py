@@ -1,0 +1,104 @@
+"""Annotated trees: plain data where every value remembers which layer set it, and where.
+
+Layers are merged as annotated trees; the result is split back into plain data (for the models
+and emitters) and a provenance map (for diagnostics and ``compile explain``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..diagnostics import Location
+from ..parse import Positions
+from .itemized import kind_of
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One input to the merge, lowest first: built-in, policies, base workload, workload, --set."""
+
+    role: str  # built-in | global-policy | project-policy | base | workload | set
+    name: str  # human name: "built-in defaults", "policy team-a-limits", "template team-a", ...
+    data: object
+    positions: Positions | None = None
+    base_path: tuple = ()  # where ``data`` sits inside its document (policy defaults: spec.defaults)
+
+    def location(self, path: tuple, key: bool = False) -> Location:
+        if self.positions is None:
+            return Location(f"<{self.name}>", 1, 1)
+        return self.positions.nearest(self.base_path + tuple(path), prefer_key=key)
+
+    def describe(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Origin:
+    layer: int  # index into the layer list
+    path: tuple  # data path within that layer (indices for lists)
+
+
+class Node:
+    """A value with its origin; containers hold Nodes."""
+
+    __slots__ = ("value", "origin")
+
+    def __init__(self, value, origin: Origin):
+        self.value = value
+        self.origin = origin
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Node({self.value!r} @ {self.origin})"
+
+
+def annotate(data, layer: int, path: tuple = ()) -> Node:
+    if isinstance(data, dict):
+        return Node({k: annotate(v, layer, path + (k,)) for k, v in data.items()}, Origin(layer, path))
+    if isinstance(data, list):
+        return Node([annotate(v, layer, path + (i,)) for i, v in enumerate(data)], Origin(layer, path))
+    return Node(data, Origin(layer, path))
+
+
+def strip(node: Node, path: tuple = (), origins: dict | None = None, logical: tuple = ()):
+    """Plain data plus two maps: data path -> Origin, and data path -> logical path."""
+    if origins is None:
+        origins = {}
+    origins[path] = node.origin
+    value = node.value
+    if isinstance(value, dict):
+        return {k: strip(v, path + (k,), origins)[0] for k, v in value.items()}, origins
+    if isinstance(value, list):
+        return [strip(v, path + (i,), origins)[0] for i, v in enumerate(value)], origins
+    return value, origins
+
+
+def logical_path(data, path: tuple) -> tuple:
+    """Replace list indices inside itemized lists by item labels (``Workers.0`` -> ``Workers.gpu``)."""
+    out: list = []
+    current = data
+    for segment in path:
+        kind = kind_of(tuple(out)) if isinstance(segment, int) else None
+        if kind and kind[1] and isinstance(current, list) and 0 <= segment < len(current):
+            item = current[segment]
+            label = item.get(kind[1]) if isinstance(item, dict) else None
+            out.append(str(label) if label is not None else segment)
+        else:
+            out.append(segment)
+        try:
+            current = current[segment]
+        except (KeyError, IndexError, TypeError):
+            current = None
+    return tuple(out)
+
+
+def format_path(path) -> str:
+    """``spec.types.worker.resources.cpus``; indices as ``[0]``; keys with dots in brackets."""
+    text = ""
+    for segment in path:
+        if isinstance(segment, int):
+            text += f"[{segment}]"
+        elif "." in segment or "[" in segment or not segment:
+            text += f'["{segment}"]'
+        else:
+            text += ("." if text else "") + segment
+    return text

@@ -1,0 +1,42 @@
+"""The edge where files are read: paths in, parsed documents and diagnostics out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .diagnostics import Diagnostic, Location, error
+from .parse import Document, load_documents
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def read_file(path: str) -> tuple[list[Document], list[Diagnostic]]:
+    try:
+        data = Path(path).read_bytes() if path != "-" else __import__("sys").stdin.buffer.read()
+    except OSError as exc:
+        return [], [error("E006", f"cannot read file: {exc.strerror or exc}", Location(path))]
+    return load_documents(data, "<stdin>" if path == "-" else path)
+
+
+def expand_paths(paths) -> list[str]:
+    """Files as given; directories expand to their YAML files, recursively, in sorted order."""
+    out: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                out.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(YAML_SUFFIXES))
+        else:
+            out.append(path)
+    return out
+
+
+def read_all(paths) -> tuple[list[Document], list[Diagnostic]]:
+    documents: list[Document] = []
+    diagnostics: list[Diagnostic] = []
+    for path in expand_paths(paths):
+        docs, problems = read_file(path)
+        documents.extend(docs)
+        diagnostics.extend(problems)
+    return documents, diagnostics

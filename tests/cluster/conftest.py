@@ -1,0 +1,70 @@
+"""Fixtures for the tests that run against a real control plane (testbed/).
+
+`control_plane` (session scope) builds the testbed binaries if they are not
+cached yet (`bash testbed/build.sh`, ~30 min the first time on 2 cores), starts
+etcd + kube-apiserver + kube-controller-manager + kube-scheduler + JobSet
+controller + kwok on 127.0.0.1, and stops all of them at the end. It yields a
+`testbed.controlplane.ControlPlane`:
+
+    control_plane.kubeconfig      # Path of an admin kubeconfig
+    control_plane.kubectl_path    # Path of the kubectl binary built with the cluster
+    control_plane.kubectl(*args, input=None, check=True)  # -> CompletedProcess (text)
+    control_plane.kubectl_json(*args)                     # -> parsed `-o json`
+    control_plane.restart_apiserver()
+
+e.g. a server-side dry run of a golden file:
+
+    control_plane.kubectl("apply", "--server-side", "--dry-run=server",
+                          "--validate=strict", "-f", str(path))
+
+The tests are skipped only when the binaries are not cached and `go` is not on
+PATH (nothing to build them with).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from testbed import controlplane as cpmod  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def control_plane():
+    if cpmod.missing_binaries() and shutil.which("go") is None:
+        pytest.skip(
+            "cluster tests need the testbed binaries (kube-apiserver, etcd, ...), which are "
+            "built from source with Go: `go` is not on PATH and "
+            f"{', '.join(cpmod.missing_binaries())} not cached in {cpmod.cache_dir()}"
+        )
+    cpmod.build()
+    cp = cpmod.ControlPlane()
+    cp.start()
+    try:
+        yield cp
+    finally:
+        cp.stop()
+
+
+@pytest.fixture
+def namespace(control_plane):
+    """A fresh namespace (deleted afterwards, without waiting)."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    control_plane.kubectl("create", "namespace", name)
+    # ServiceAccount admission rejects pods until `default` exists
+    deadline = time.monotonic() + 60
+    while control_plane.kubectl("get", "serviceaccount", "default", "-n", name,
+                                check=False).returncode != 0:
+        assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 60s"
+        time.sleep(0.3)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
