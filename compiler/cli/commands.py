@@ -8,7 +8,6 @@ import click
 
 from .. import __version__
 from ..diagnostics import Severity, has_errors
-from ..pipeline import compile_documents
 from . import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, load_inputs, shared_options
 from .render import FORMATS, as_github, as_json, as_sarif, as_text
@@ -26,6 +25,8 @@ def _sorted(diagnostics):
 
 
 def run_pipeline(files, **options):
+    from ..pipeline import compile_documents
+
     inputs = load_inputs(files, **options)
     units = compile_documents(inputs.documents, inputs.catalog, inputs.options)
     diagnostics = list(inputs.diagnostics)

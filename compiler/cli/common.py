@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import click
 
 from ..diagnostics import Diagnostic, Location, error
-from ..parse import Positions, load_documents
-from ..pipeline import Catalog, Options
-from ..resolve import Layer
-from ..resolve.itemized import STRUCTURED_LISTS, LIST_ITEMS, matches
+
+# The core (pydantic models, parser) is imported inside the functions that use it, so that
+# `compile --help` and the cluster commands' argument parsing start fast.
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
 
@@ -70,6 +69,8 @@ def split_path(text: str) -> list[str]:
 
 def set_fragment(segments: list[str], value) -> dict:
     """A manifest fragment that sets ``value`` at the logical path ``segments``."""
+    from ..resolve.itemized import LIST_ITEMS, STRUCTURED_LISTS, matches
+
     node = value
     for depth in range(len(segments) - 1, -1, -1):
         parent = tuple(segments[:depth])
@@ -86,7 +87,10 @@ def set_fragment(segments: list[str], value) -> dict:
     return node if isinstance(node, dict) else {}
 
 
-def parse_sets(sets) -> tuple[list[Layer], list[Diagnostic]]:
+def parse_sets(sets) -> tuple[list, list[Diagnostic]]:
+    from ..parse import Positions, load_documents
+    from ..resolve import Layer
+
     layers, problems = [], []
     for index, text in enumerate(sets):
         where = Location("<--set>", 1, index + 1)
@@ -116,8 +120,8 @@ def parse_sets(sets) -> tuple[list[Layer], list[Diagnostic]]:
 @dataclass
 class Inputs:
     documents: list
-    catalog: Catalog
-    options: Options
+    catalog: object  # compiler.pipeline.Catalog
+    options: object  # compiler.pipeline.Options
     diagnostics: list
     files: list
 
@@ -126,6 +130,7 @@ def load_inputs(files, policies=(), templates=(), project=None, sets=(), namespa
                 extra_annotations=()) -> Inputs:
     """Read the files, the templates and the policies; build the catalog and the options."""
     from ..catalog import build_catalog
+    from ..pipeline import Options
     from ..sources import expand_paths, read_all
 
     documents, diagnostics = read_all(files)

@@ -9,8 +9,10 @@ from ..model.manifest import Manifest
 from ..resolve import Resolved, format_path
 
 JOBSET_TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+# batchjob names only its container (lower-cased); real manifests write `Worker`.
+BATCHJOB_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 
-# Type names each map-style operator accepts (None: any name matching JOBSET_TYPE_NAME).
+# Type names each map-style operator accepts (None: any name its *_TYPE_NAME pattern matches).
 TYPE_NAMES: dict[str, tuple[str, ...] | None] = {
     "jobset": None,
     "pytorch": ("Master", "master", "Worker", "worker"),
@@ -89,7 +91,10 @@ def _check_type_names(operator: str, types: dict, resolved: Resolved) -> list[Di
     for name, job_type in types.items():
         path = ("spec", "types", name)
         where = resolved.positions_key(path) if hasattr(resolved, "positions_key") else resolved.location(path)
-        if allowed is None and not JOBSET_TYPE_NAME.match(name):
+        if operator == "batchjob" and not BATCHJOB_TYPE_NAME.match(name):
+            out.append(error("E111", f"type name {name!r} must be letters, digits and hyphens, starting with a letter",
+                             where, format_path(path)))
+        elif operator == "jobset" and not JOBSET_TYPE_NAME.match(name):
             out.append(error("E111", f"type name {name!r} must be lower-case letters, digits and hyphens, starting with a letter",
                              where, format_path(path)))
         elif allowed is not None and name not in allowed:

@@ -60,10 +60,10 @@ def _from_pydantic(exc: ValidationError, resolved: Resolved, prefix: tuple, root
             parent = loc[:-1]
             known = _fields_at(root_type, tuple(problem["loc"][:-1]))
             message = f"unknown key {loc[-1]!r}" + _suggest(str(loc[-1]), known)
-            out.append(error("E101", message, resolved.location(loc, key=True), shown))
+            out.append(error("E101", message, _written_location(resolved, loc, key=True), shown))
             continue
         if kind == "missing":
-            out.append(error("E103", f"{loc[-1]!r} is required", resolved.location(loc[:-1], key=True), shown))
+            out.append(error("E103", f"{loc[-1]!r} is required", _written_location(resolved, loc[:-1], key=True), shown))
             continue
         code = "E102" if kind.endswith(("_type", "_parsing")) else "E104"
         value = problem.get("input")
@@ -73,8 +73,19 @@ def _from_pydantic(exc: ValidationError, resolved: Resolved, prefix: tuple, root
             message = f"must be one of {problem.get('ctx', {}).get('expected', '')}"
         if kind == "value_error":
             message = str(problem.get("ctx", {}).get("error", message))
-        out.append(error(code, f"{shown_value}{message}", resolved.location(loc), shown))
+        out.append(error(code, f"{shown_value}{message}", _written_location(resolved, loc), shown))
     return out
+
+
+def _written_location(resolved: Resolved, path: tuple, key: bool = False):
+    """Where ``path`` was written; a place only the built-in defaults fill (``spec`` of a manifest
+    without one) points into the workload instead, so the diagnostic names a real file."""
+    layer = resolved.layer_of(path)
+    if layer is None or layer.positions is None:
+        workload = next((l for l in reversed(resolved.layers) if l.role == "workload"), None)
+        if workload is not None:
+            return workload.location(path, key)
+    return resolved.location(path, key)
 
 
 def _suggest(word: str, known, list_known: bool = True) -> str:

@@ -1,0 +1,153 @@
+"""The command line as a user meets it: default command, options, streams and exit codes."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import yaml
+from click.testing import CliRunner
+
+from compiler.cli import cli
+
+MANIFEST = textwrap.dedent("""\
+    kind: AIchorManifest
+    apiVersion: 0.2.2
+    builder: {image: team/train:1.10, dockerfile: ./Dockerfile, context: .}
+    spec:
+      operator: jobset
+      image: team/train:1.10
+      command: python -u train.py
+      types:
+        worker-heavy: {count: 1, resources: {cpus: 8, ramRatio: 4}}
+        worker: {count: 7, resources: {cpus: 2, ramRatio: 2}}
+""")
+
+
+def run(*args, stdin=None):
+    runner = CliRunner()
+    return runner.invoke(cli, list(args), input=stdin, catch_exceptions=False)
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_default_command_is_emit(tmp_path):
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    assert run(path).output == run("emit", path).output
+    objects = list(yaml.safe_load_all(run(path).output))
+    assert [o["kind"] for o in objects] == ["JobSet"]
+    assert objects[0]["metadata"]["name"] == "train"
+
+
+def test_json_output_is_the_same_objects(tmp_path):
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    assert json.loads(run(path, "-o", "json").output) == list(yaml.safe_load_all(run(path).output))
+
+
+def test_name_and_namespace_overrides(tmp_path):
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    (obj,) = yaml.safe_load_all(run(path, "--name", "exp-7", "--namespace", "research").output)
+    assert obj["metadata"]["name"] == "exp-7"
+    assert obj["metadata"]["namespace"] == "research"
+
+
+def test_name_from_file_is_made_a_dns_label(tmp_path):
+    path = write(tmp_path, "My_Experiment.v2.yaml", MANIFEST)
+    (obj,) = yaml.safe_load_all(run(path).output)
+    assert obj["metadata"]["name"] == "my-experiment-v2"
+
+
+def test_invalid_name_override_is_a_diagnostic(tmp_path):
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    result = run(path, "--name", "Not_Valid")
+    assert result.exit_code == 1
+    assert "error[E301]" in result.output
+
+
+def test_set_overrides_a_value_without_reordering_types(tmp_path):
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    (obj,) = yaml.safe_load_all(run(path, "--set", "spec.types.worker.count=9").output)
+    jobs = obj["spec"]["replicatedJobs"]
+    assert [(j["name"], j["replicas"]) for j in jobs] == [("worker-heavy", 1), ("worker", 9)]
+
+
+def test_set_with_bracketed_key(tmp_path):
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    (obj,) = yaml.safe_load_all(run(path, "--set", 'spec.labels["app.kubernetes.io/team"]=vision').output)
+    assert obj["metadata"]["labels"]["app.kubernetes.io/team"] == "vision"
+
+
+def test_malformed_set_is_a_diagnostic(tmp_path):
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    result = run(path, "--set", "spec.types.worker.count")
+    assert result.exit_code == 1
+    assert "error[E207]" in result.output
+
+
+def test_one_bad_file_means_no_output_at_all(tmp_path):
+    good = write(tmp_path, "good.yaml", MANIFEST)
+    bad = write(tmp_path, "bad.yaml", MANIFEST.replace("command:", "comand:"))
+    result = CliRunner().invoke(cli, [good, bad])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "bad.yaml:7:3: error[E101] spec.comand: unknown key 'comand'; did you mean 'command'?" in result.stderr
+
+
+def test_multi_document_file_gives_one_object_per_workload(tmp_path):
+    second = MANIFEST.replace("kind: AIchorManifest", "kind: AIchorManifest\nname: second")
+    path = write(tmp_path, "two.yaml", MANIFEST + "---\n" + second)
+    names = [o["metadata"]["name"] for o in yaml.safe_load_all(run(path).output)]
+    assert names == ["two", "second"]
+
+
+def test_unreadable_file_is_an_environment_error(tmp_path):
+    result = CliRunner().invoke(cli, ["check", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 3
+    assert "error[E006]" in result.output
+
+
+def test_check_reports_every_problem_with_position(tmp_path):
+    text = MANIFEST.replace("operator: jobset", "operator: slurmm").replace("cpus: 8", "cpus: eight")
+    path = write(tmp_path, "train.yaml", text)
+    result = run("check", path)
+    assert result.exit_code == 1
+    assert f"{path}:5:13: error[E110] spec.operator: operator 'slurmm' is not supported; supported operators:" in result.output
+    assert "did you mean 'slurm'" not in result.output
+
+
+def test_check_valid_manifest_exits_zero_and_prints_nothing(tmp_path):
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    result = run("check", path)
+    assert (result.exit_code, result.output) == (0, "")
+
+
+def test_warning_for_field_without_effect_goes_to_stderr(tmp_path):
+    path = write(tmp_path, "train.yaml", MANIFEST + "  tensorboard:\n    enabled: true\n")
+    result = CliRunner().invoke(cli, [path])
+    assert result.exit_code == 0
+    assert "warning[W101] spec.tensorboard.enabled: accepted but has no effect" in result.stderr
+    assert "W101" not in result.stdout
+    assert CliRunner().invoke(cli, [path, "--quiet"]).stderr == ""
+
+
+def test_usage_error_exits_two():
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 2
+
+
+def test_templates_are_not_compiled_on_their_own(tmp_path):
+    template = MANIFEST.replace("kind: AIchorManifest", "kind: AIchorManifest\nusage: Template\nname: base")
+    path = write(tmp_path, "template.yaml", template)
+    result = run(path)
+    assert (result.exit_code, result.output) == (0, "")
+
+
+def test_document_of_another_kind_is_named(tmp_path):
+    path = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    result = run("check", path)
+    assert result.exit_code == 1
+    assert f"{path}:2:7: error[E010] kind: kind 'ConfigMap' is not 'AIchorManifest' or 'Policy'" in result.output
