@@ -151,3 +151,25 @@ def test_document_of_another_kind_is_named(tmp_path):
     result = run("check", path)
     assert result.exit_code == 1
     assert f"{path}:2:7: error[E010] kind: kind 'ConfigMap' is not 'AIchorManifest' or 'Policy'" in result.output
+
+
+def test_two_volumes_on_one_mount_path_are_rejected(tmp_path):
+    text = MANIFEST + textwrap.indent(textwrap.dedent("""\
+        secrets:
+          creds: {secretName: s3, mountPath: /data}
+        storage:
+          attachExistingPVCs:
+            - {name: datasets, mountPoint: /data/}
+    """), "  ")
+    path = write(tmp_path, "train.yaml", text)
+    result = run("check", path)
+    assert result.exit_code == 1
+    assert "error[E305] spec.storage.attachExistingPVCs.datasets.mountPoint: '/data/' is already the mount path of spec.secrets.creds.mountPath" in result.output
+
+
+def test_companion_objects_do_not_carry_the_queue_label(tmp_path):
+    text = MANIFEST + "  queue: research\n  ports:\n    web: {container: 8080, external: 80}\n"
+    path = write(tmp_path, "train.yaml", text)
+    job, service = yaml.safe_load_all(run(path).output)
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "research"
+    assert "kueue.x-k8s.io/queue-name" not in service["metadata"]["labels"]

@@ -29,7 +29,7 @@ def emit(workload: Workload) -> list[dict]:
     if claim_name:
         template = shared_claim_template(shared, claim_name)
         objects.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                        "metadata": {**workload.metadata(claim_name)}, "spec": template["spec"]})
+                        "metadata": workload.metadata(claim_name), "spec": template["spec"]})
     return objects
 
 

@@ -3,6 +3,8 @@ environment, volumes, node selection and tolerations (SPEC 5, "Each type's pod")
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 
 from ..model.manifest import Resources, Spec
@@ -12,6 +14,8 @@ SHM_VOLUME = "dshm"
 SHARED_VOLUME = "shared"
 WORKLOAD_LABEL = "manifest-compiler/workload"
 MULTUS_NETWORKS = "k8s.v1.cni.cncf.io/networks"
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_MAX_LABEL = 63
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,17 @@ def node_selector(resources: Resources) -> dict:
     return selector
 
 
+def pvc_volume_name(claim: str) -> str:
+    """A volume name (a DNS-1123 label) for an existing claim. Claim names may hold dots and run to
+    253 characters; those get a sanitised name with a digest of the claim, so two stay distinct."""
+    name = f"pvc-{claim}".lower()
+    if _DNS1123_LABEL.match(name) and len(name) <= _MAX_LABEL:
+        return name
+    digest = hashlib.sha256(claim.encode()).hexdigest()[:8]
+    stem = re.sub(r"[^a-z0-9-]+", "-", name)[: _MAX_LABEL - len(digest) - 1].strip("-")
+    return f"{stem}-{digest}"
+
+
 def tolerations(resources: Resources) -> list[dict]:
     return [t.model_dump(exclude_none=True) for t in resources.extraTolerations or []]
 
@@ -99,7 +114,7 @@ def volumes_and_mounts(context: Context, resources: Resources) -> tuple[list[dic
         mounts.append({"name": volume, "mountPath": secret.mountPath, "readOnly": True})
     storage = spec.storage
     for pvc in (storage.attachExistingPVCs or []) if storage else []:
-        volume = f"pvc-{pvc.name}".lower()
+        volume = pvc_volume_name(pvc.name)
         volumes.append({"name": volume, "persistentVolumeClaim": {"claimName": pvc.name}})
         mounts.append({"name": volume, "mountPath": pvc.mountPoint})
     if storage and storage.sharedVolume:

@@ -51,6 +51,9 @@ def emit_rayjob(workload: Workload, shared_claim: str | None = None) -> list[dic
         job["runtimeEnvYAML"] = runtime_env_yaml(spec.runtimeEnv)
     if spec.jobId:
         job["jobId"] = spec.jobId
+    if spec.entrypointNumCpus is not None:
+        cpus = spec.entrypointNumCpus
+        job["entrypointNumCpus"] = int(cpus) if float(cpus).is_integer() else cpus
     job["shutdownAfterJobFinishes"] = True
     if spec.ttlSecondsAfterFinished is not None:
         job["ttlSecondsAfterFinished"] = spec.ttlSecondsAfterFinished

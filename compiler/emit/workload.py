@@ -44,14 +44,14 @@ class Workload:
         policy = self.spec.restartPolicy
         return policy.backoffLimit if policy and policy.backoffLimit is not None else 0
 
-    def labels(self) -> dict:
+    def labels(self, queued: bool = True) -> dict:
         labels = dict(MANAGED_BY)
         labels[WORKLOAD_LABEL] = self.name
         if self.project:
             labels[PROJECT_LABEL] = self.project
-        if self.spec.queue:
+        if queued and self.spec.queue:
             labels[QUEUE_LABEL] = self.spec.queue
-        if self.spec.priority:
+        if queued and self.spec.priority:
             labels[PRIORITY_LABEL] = self.spec.priority
         labels.update(self.spec.labels or {})
         return labels
@@ -68,9 +68,11 @@ class Workload:
         return annotations
 
     def metadata(self, name: str | None = None) -> dict:
+        """Metadata of the job object, or of a companion (Service, claim) when ``name`` is given:
+        only the job itself carries the Kueue queue and priority labels."""
         metadata: dict = {"name": name or self.name}
         if self.namespace:
             metadata["namespace"] = self.namespace
-        metadata["labels"] = self.labels()
+        metadata["labels"] = self.labels(queued=name is None)
         metadata["annotations"] = self.annotations()
         return metadata

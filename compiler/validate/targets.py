@@ -64,7 +64,43 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
                 out.append(error("E301", f"label {label!r} must be letters, digits and '-' (it names a volume)",
                                  resolved.location(path), format_path(path)))
     out += _quantities(workload, resolved)
+    out += _mount_paths(workload, resolved)
     return out
+
+
+def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    """Secrets, claims and the shared volume share each container: no two may claim one path."""
+    spec = workload.spec
+    claimed: list[tuple[str, tuple]] = [("/dev/shm", ())]  # taken by shmSizeGB when it is set
+    for label, secret in (spec.secrets or {}).items():
+        claimed.append((secret.mountPath, ("spec", "secrets", label, "mountPath")))
+    storage = spec.storage
+    for index, pvc in enumerate((storage.attachExistingPVCs or []) if storage else []):
+        claimed.append((pvc.mountPoint, ("spec", "storage", "attachExistingPVCs", index, "mountPoint")))
+    if storage and storage.sharedVolume:
+        claimed.append((storage.sharedVolume.mountPoint, ("spec", "storage", "sharedVolume", "mountPoint")))
+    uses_shm = any(resources.shmSizeGB for resources in _all_resources(workload.types))
+    out, seen = [], {}
+    for mount_path, path in claimed:
+        normal = mount_path.rstrip("/") or "/"
+        if not path:
+            if uses_shm:
+                seen[normal] = "shmSizeGB (/dev/shm)"
+            continue
+        shown = format_path(resolved.logical(path))
+        if normal in seen:
+            out.append(error("E305", f"{mount_path!r} is already the mount path of {seen[normal]}",
+                             resolved.location(path), shown))
+        else:
+            seen[normal] = shown
+    return out
+
+
+def _all_resources(types):
+    if isinstance(types, dict):
+        return [t.resources for t in types.values()]
+    extra = [types.Job.resources] if getattr(types, "Job", None) else []
+    return [types.Head.resources, *extra, *(g.resources for g in types.Workers)]
 
 
 def _jobset_names(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
