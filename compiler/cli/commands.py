@@ -62,11 +62,20 @@ def emit_command(files, output, quiet, **options):
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def check_command(files, format_, strict, **options):
     """Validate FILES without emitting; for pre-commit hooks and CI."""
-    inputs, _, diagnostics = run_pipeline(files, **options)
+    from ..pipeline import compile_documents
+    from .render import progress
+
+    inputs = load_inputs(files, **options)
+    diagnostics = list(inputs.diagnostics)
+    with progress(inputs.documents, "checking") as documents:  # a bar on a terminal only
+        for document in documents:
+            for unit in compile_documents([document], inputs.catalog, inputs.options):
+                diagnostics.extend(unit.diagnostics)
+    diagnostics = _sorted(diagnostics)
     if format_ == "json":
         click.echo(as_json(diagnostics, inputs.files), nl=False)
     elif format_ == "github":
-        click.echo(as_github(diagnostics), nl=False)
+        click.echo(as_github(diagnostics, inputs.files), nl=False)
     elif format_ == "sarif":
         click.echo(as_sarif(diagnostics, __version__), nl=False)
     else:

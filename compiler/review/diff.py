@@ -1,0 +1,80 @@
+"""The effect of a policy or template change on every manifest: compiled before and after, compared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .compiled import Compiled, read_objects
+from .fielddiff import FieldChange, object_changes
+
+# Status ids (JSON); the text output shows them with spaces.
+BECAME_INVALID = "became-invalid"
+BECAME_VALID = "became-valid"
+CHANGED = "output-changed"
+ERRORS_CHANGED = "errors-changed"
+STILL_INVALID = "still-invalid"
+UNCHANGED = "unchanged"
+
+STATUSES = (BECAME_INVALID, BECAME_VALID, CHANGED, ERRORS_CHANGED, STILL_INVALID, UNCHANGED)
+CHANGES = (BECAME_INVALID, BECAME_VALID, CHANGED, ERRORS_CHANGED)
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    file: str
+    status: str
+    changes: tuple[FieldChange, ...] = ()
+    diagnostics: tuple = ()  # the errors after the change
+    new_errors: tuple = ()  # errors after the change that were not there before
+    gone_errors: tuple = ()  # errors before the change that are not there after
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.status in CHANGES
+
+
+def compare(before: Compiled, after: Compiled) -> DiffResult:
+    if not before.ok or not after.ok:
+        return _compare_errors(before, after)
+    if before.text == after.text:
+        return DiffResult(after.file, UNCHANGED)
+    old, _ = read_objects(before.text)
+    new, _ = read_objects(after.text)
+    changes = tuple(object_changes(old or [], new or []))
+    note = "" if changes else "the bytes differ but the objects are equal (formatting or key order)"
+    return DiffResult(after.file, CHANGED, changes, note=note)
+
+
+def _compare_errors(before: Compiled, after: Compiled) -> DiffResult:
+    before_keys = {_error_key(d) for d in before.errors}
+    after_keys = {_error_key(d) for d in after.errors}
+    new = tuple(d for d in after.errors if _error_key(d) not in before_keys)
+    gone = tuple(d for d in before.errors if _error_key(d) not in after_keys)
+    if before.ok:
+        status = BECAME_INVALID
+    elif after.ok:
+        status = BECAME_VALID
+    else:
+        status = ERRORS_CHANGED if new or gone else STILL_INVALID
+    return DiffResult(after.file, status, diagnostics=after.errors, new_errors=new, gone_errors=gone)
+
+
+def _error_key(d) -> tuple:
+    """What identifies an error on both sides (the related places, in policy files, may move)."""
+    return (d.code, d.path, d.message, str(d.location))
+
+
+def summary(results: list[DiffResult]) -> str:
+    parts = [f"{sum(r.status == status for r in results)} {words(status)}" for status in STATUSES
+             if any(r.status == status for r in results)]
+    noun = "manifest" if len(results) == 1 else "manifests"
+    return f"diff: {len(results)} {noun}" + (": " + ", ".join(parts) if parts else "")
+
+
+def counts(results: list[DiffResult]) -> dict:
+    return {status: sum(r.status == status for r in results) for status in STATUSES}
+
+
+def words(status: str) -> str:
+    return status.replace("-", " ")
