@@ -15,15 +15,21 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from .text import DurationText, Text
 
 
+# Kubernetes stores counts as int32 and durations as int64; larger values would be rejected on apply.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # strict: a quoted "8" or a `true` is not a count; finite: `.inf` CPUs cannot become a quantity.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------------------------------------
 # resources
 
 class Gpu(Strict):
-    count: int = Field(0, ge=0, description="GPUs per pod (nvidia.com/gpu).")
+    count: int = Field(0, ge=0, le=INT32_MAX, description="GPUs per pod (nvidia.com/gpu).")
     type: Literal["gpu"] | None = Field(None, description="Always 'gpu' in AIchor manifests.")
     product: Text | None = Field(None, description="Value of the node label nvidia.com/gpu.product.")
 
@@ -31,7 +37,7 @@ class Gpu(Strict):
 class Tpu(Strict):
     type: Text = Field(description="TPU accelerator, e.g. tpu-v5-lite-podslice (node label cloud.google.com/gke-tpu-accelerator).")
     topology: Text = Field(description="TPU topology, e.g. 4x4 (node label cloud.google.com/gke-tpu-topology).")
-    tpuChipsCount: int = Field(ge=1, description="TPU chips per pod (google.com/tpu).")
+    tpuChipsCount: int = Field(ge=1, le=INT32_MAX, description="TPU chips per pod (google.com/tpu).")
 
 
 class Accelerators(Strict):
@@ -48,7 +54,7 @@ class Toleration(Strict):
     operator: Literal["Equal", "Exists"] | None = None
     value: Text | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    tolerationSeconds: int | None = None
+    tolerationSeconds: int | None = Field(None, le=INT64_MAX)
 
 
 class Resources(Strict):
@@ -69,9 +75,9 @@ class Resources(Strict):
 class JobType(Strict):
     """One group of workers (jobset, pytorch, xgboost, jax, tf, batchjob)."""
 
-    count: int | None = Field(None, ge=1, description="Jobs in the group (JobSet replicas).")
-    completions: int | None = Field(None, ge=1, description="Pods per Job (default 1).")
-    parallelisms: int | None = Field(None, ge=1, description="Pods of one Job running at once (default 1).")
+    count: int | None = Field(None, ge=1, le=INT32_MAX, description="Jobs in the group (JobSet replicas).")
+    completions: int | None = Field(None, ge=1, le=INT32_MAX, description="Pods per Job (default 1).")
+    parallelisms: int | None = Field(None, ge=1, le=INT32_MAX, description="Pods of one Job running at once (default 1).")
     resources: Resources
 
 
@@ -82,7 +88,7 @@ class RayHead(Strict):
 
 class RayWorkerGroup(Strict):
     name: Text = Field(description="Worker group name.")
-    count: int = Field(ge=0, description="Workers in the group (replicas = min = max).")
+    count: int = Field(ge=0, le=INT32_MAX, description="Workers in the group (replicas = min = max).")
     resources: Resources
     rayStartParams: dict[str, Text] | None = None
 
@@ -164,12 +170,12 @@ class Debug(Strict):
 
 
 class RestartPolicy(Strict):
-    backoffLimit: int | None = Field(None, ge=0, description="Retries of a failed Job (or RayJob).")
+    backoffLimit: int | None = Field(None, ge=0, le=INT32_MAX, description="Retries of a failed Job (or RayJob).")
 
 
 class GracefulTermination(Strict):
     shutdownCommand: Text | None = Field(None, description="Runs as the container's preStop hook.")
-    terminationGracePeriodSeconds: int | None = Field(None, ge=0)
+    terminationGracePeriodSeconds: int | None = Field(None, ge=0, le=INT64_MAX)
 
 
 class Spec(Strict):
@@ -186,11 +192,12 @@ class Spec(Strict):
     tensorboard: Toggle | None = None
     debug: Debug | None = None
     timeout: DurationText | None = Field(None, description="Run time limit: 90s, 30m, 6h, 1d (wins over activeDeadlineSeconds).")
-    activeDeadlineSeconds: int | None = Field(None, gt=0)
-    ttlSecondsAfterFinished: int | None = Field(None, ge=0)
+    activeDeadlineSeconds: int | None = Field(None, gt=0, le=INT64_MAX)
+    ttlSecondsAfterFinished: int | None = Field(None, ge=0, le=INT32_MAX)
     rayVersion: Text | None = None
     runtimeEnv: dict[str, Any] | None = Field(None, description="Ray runtime_env (kuberay), emitted as runtimeEnvYAML.")
     jobId: Text | None = Field(None, description="Ray submission id (kuberay).")
+    entrypointNumCpus: float | None = Field(None, ge=0, description="CPUs the Ray entrypoint requires (kuberay); 0 keeps it on the head.")
     restartPolicy: RestartPolicy | None = None
     gracefulTermination: GracefulTermination | None = None
     queue: Text | None = Field(None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name).")
