@@ -76,6 +76,7 @@ CODES: dict[str, str] = {
     "E005": "unsupported YAML construct (custom tag, complex key, YAML 1.1 merge key)",
     "E006": "file cannot be read",
     "E010": "document is not a manifest or policy (unknown kind)",
+    "E011": "file holds no YAML document (empty or only comments)",
     # structure and types
     "E101": "unknown key",
     "E102": "value has the wrong type",
@@ -101,6 +102,7 @@ CODES: dict[str, str] = {
     "E302": "a generated Kubernetes name would be too long",
     "E303": "too many pod sets for one Kueue workload",
     "E304": "quantity is below what Kubernetes can express",
+    "E305": "two volumes are mounted at the same path",
     # policy
     "E401": "value is above the policy maximum",
     "E402": "value is below the policy minimum",
@@ -114,6 +116,15 @@ CODES: dict[str, str] = {
     "E410": "policy does not allow removing this item",
     "E411": "workload totals exceed the policy limits",
     "E412": "policy rule is malformed",
+    # image builds (compile image, --image-digest)
+    "E601": "--image-digest is not sha256: and 64 hex digits",
+    "E602": "the git working tree has uncommitted changes",
+    "E603": "the current commit is not on any remote branch",
+    "E604": "not a git repository, or git cannot be run",
+    "E605": "nothing to build: one workload with an image is needed",
+    "E606": "the Dockerfile or the build context does not exist",
+    "E607": "the image build failed",
+    "E608": "the build tool cannot be run",
     # warnings
     "W101": "field is accepted but has no effect in this product",
     "W102": "GPU product is ignored because the GPU count is 0",
