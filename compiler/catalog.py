@@ -1,9 +1,19 @@
-"""Templates and policies available to a run: from the input files and from -t/-p paths."""
+"""Templates and policies available to a run: from the input files and from -t/-p paths.
+
+Problems of the catalog itself are reported once, here: malformed policies (E412 and structure),
+two policies of one scope disagreeing on a default (E205), a template without a name, a template
+that names a base (E202), and two templates of one scope with one name (E203).
+"""
 
 from __future__ import annotations
 
+import os
+
+from .diagnostics import Diagnostic, Related, error
 from .pipeline import MANIFEST_KIND, POLICY_KIND, Catalog, is_template, kind_of
 from .sources import read_all
+from .validate.policy import load_policy_once
+from .validate.policy_load import check_scopes
 
 
 def build_catalog(documents, policy_paths=(), template_paths=()) -> Catalog:
@@ -12,10 +22,64 @@ def build_catalog(documents, policy_paths=(), template_paths=()) -> Catalog:
     catalog.diagnostics.extend(problems)
     template_docs, problems = read_all(template_paths)
     catalog.diagnostics.extend(problems)
-    for document in list(documents) + template_docs + policy_docs:
+    from_template_paths = {id(d) for d in template_docs}
+    templates, named = [], []
+    for document in _unique(list(documents) + template_docs + policy_docs):
         kind = kind_of(document)
         if kind == POLICY_KIND:
             catalog.policies.append(document)
-        elif kind == MANIFEST_KIND and (is_template(document) or document in template_docs):
-            catalog.templates.append(document)
+        elif kind == MANIFEST_KIND and (is_template(document) or id(document) in from_template_paths):
+            templates.append(document)
+        elif kind == MANIFEST_KIND and isinstance(document.data.get("name"), str):
+            named.append(document)  # any named manifest may serve as a base
+    catalog.templates.extend(templates + named)
+    catalog.diagnostics.extend(check_templates(templates))
+    catalog.diagnostics.extend(check_policy_documents(catalog.policies))
     return catalog
+
+
+def _unique(documents) -> list:
+    """A file given both as input and under -t/-p counts once."""
+    seen, out = set(), []
+    for document in documents:
+        key = (os.path.normpath(document.file), document.index)
+        if key not in seen:
+            seen.add(key)
+            out.append(document)
+    return out
+
+
+def check_policy_documents(documents) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    loaded = []
+    for document in documents:
+        policy, problems = load_policy_once(document)
+        out += problems
+        if policy is not None:
+            loaded.append(policy)
+    return out + check_scopes(loaded)
+
+
+def check_templates(templates) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    first_of: dict = {}
+    for template in templates:
+        data = template.data
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            out.append(error("E103", "a template must have a name (other manifests name it in baseWorkload)",
+                             template.positions.nearest(("usage",), prefer_key=True), "name"))
+            continue
+        if is_template(template) and "baseWorkload" in data:
+            out.append(error("E202", f"template {name!r} sets baseWorkload; only a workload (usage: Submit) may name a base",
+                             template.positions.nearest(("baseWorkload",), prefer_key=True), "baseWorkload"))
+        project = data.get("project") if isinstance(data.get("project"), str) else None
+        key = (project, name)
+        if key in first_of:
+            scope = f"project {project}" if project else "global scope"
+            first = first_of[key].positions.nearest(("name",))
+            out.append(error("E203", f"two templates named {name!r} in the {scope}",
+                             template.positions.nearest(("name",)), "name", [Related("the first one", first)]))
+        else:
+            first_of[key] = template
+    return out

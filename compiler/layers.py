@@ -1,14 +1,91 @@
 """Which layers a workload is built from (SPEC 3.1): built-in defaults (added by resolve), global
-policy defaults, project policy defaults, the base workload, the workload, and ``--set``."""
+policy defaults, project policy defaults, the base workload, the workload, and ``--set``.
+
+A base name resolves to a template of the workload's project first, then to a global one; only
+one level: a base may not itself name a base.
+"""
 
 from __future__ import annotations
 
-from .diagnostics import Diagnostic
+import difflib
+
+from .diagnostics import Diagnostic, Related, error
+from .pipeline import is_template
 from .resolve import Layer
+from .validate.policy import policies_for
+
+POLICY_DEFAULTS = ("spec", "defaults")
+NOT_INHERITED = ("usage", "name", "baseWorkload")
+
+
+def workload_project(document, options) -> str | None:
+    data = document.data if isinstance(document.data, dict) else {}
+    own = data.get("project") if isinstance(data.get("project"), str) and data.get("project") else None
+    return options.project or own or getattr(options, "default_project", None)
 
 
 def layers_for(document, catalog, options) -> tuple[list[Layer], list[Diagnostic]]:
     """The layers of ``document``, lowest first (without the built-in layer)."""
-    layers = [Layer("workload", "the workload", document.data, document.positions)]
+    data = document.data if isinstance(document.data, dict) else {}
+    project = workload_project(document, options)
+    layers = [policy_layer(policy) for policy in policies_for(catalog.policies, project) if policy.defaults]
+    problems: list[Diagnostic] = []
+    if "baseWorkload" in data:
+        base, problems = find_base(document, catalog.templates, project)
+        if base is not None:
+            layers.append(base_layer(base))
+    layers.append(Layer("workload", "the workload", document.data, document.positions))
     layers.extend(options.sets)
-    return layers, []
+    return layers, problems
+
+
+def policy_layer(policy) -> Layer:
+    role = "project-policy" if policy.project else "global-policy"
+    return Layer(role, policy.label, policy.defaults, policy.document.positions, POLICY_DEFAULTS)
+
+
+def base_layer(base) -> Layer:
+    data = {key: value for key, value in base.data.items() if key not in NOT_INHERITED}
+    return Layer("base", base_label(base), data, base.positions)
+
+
+def base_label(base) -> str:
+    return f"{'template' if is_template(base) else 'base workload'} {base.data.get('name')}"
+
+
+def find_base(document, candidates, project) -> tuple[object | None, list[Diagnostic]]:
+    name = document.data["baseWorkload"]
+    where = document.positions.nearest(("baseWorkload",))
+    if is_template(document):
+        return None, []  # the catalog reports E202 for the template itself
+    if not isinstance(name, str) or not name:
+        return None, [error("E201", "baseWorkload must be the name of a template or named manifest", where, "baseWorkload")]
+    visible = [c for c in candidates if c is not document and _scope(c) in (project, None)]
+    found = [c for c in visible if c.data.get("name") == name]
+    found.sort(key=lambda c: (_scope(c) is None, not is_template(c)))  # project first, templates first
+    if not found:
+        return None, [error("E201", _unknown_message(name, visible, project), where, "baseWorkload")]
+    base = found[0]
+    if "baseWorkload" in base.data and not is_template(base):
+        message = (f"{base_label(base)} itself names baseWorkload {base.data['baseWorkload']!r}; "
+                   "only one level of inheritance is allowed")
+        related = [Related("its baseWorkload", base.positions.nearest(("baseWorkload",), prefer_key=True))]
+        return None, [error("E202", message, where, "baseWorkload", related)]
+    return base, []
+
+
+def _scope(document) -> str | None:
+    project = document.data.get("project")
+    return project if isinstance(project, str) and project else None
+
+
+def _unknown_message(name, visible, project) -> str:
+    names = sorted({str(c.data.get("name")) for c in visible})
+    scope = f"project {project} or global" if project else "global"
+    message = f"unknown baseWorkload {name!r}: no template ({scope}) or named manifest has this name"
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    if close:
+        return message + f"; did you mean {close[0]!r}?"
+    if names:
+        return message + f"; known: {', '.join(names[:12])}"
+    return message + "; pass templates with -t/--templates"

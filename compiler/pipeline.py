@@ -25,8 +25,10 @@ class Options:
     name: str | None = None
     namespace: str | None = None
     project: str | None = None
+    default_project: str | None = None  # from .compile.yaml: applies when the manifest names no project
     sets: tuple = ()  # Layer objects built from --set
     extra_annotations: tuple = ()
+    image_digest: str | None = None  # --image-digest: every container runs the image pinned to it
 
 
 @dataclass
@@ -102,7 +104,7 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
     unit.resolved = resolved
     name, name_path = workload_name(document, options)
     data = resolved.data
-    project = options.project or (data.get("project") if isinstance(data.get("project"), str) else None)
+    project = options.project or (data.get("project") if isinstance(data.get("project"), str) else None) or options.default_project
     namespace = options.namespace or project
     manifest, types, diagnostics = validate_workload(resolved, catalog, name, name_path, project, namespace, document, options)
     unit.diagnostics.extend(diagnostics)
@@ -113,6 +115,10 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
         source=document.file, digest=digest(data), extra_annotations=options.extra_annotations,
     )
     unit.objects = emit(unit.workload)
+    if options.image_digest:
+        from .build.image import pin_workload_images
+
+        unit.objects = pin_workload_images(unit.objects, manifest, options.image_digest)
     return unit
 
 

@@ -37,6 +37,7 @@ def shared_options(function):
         click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="Override a value, e.g. spec.types.worker.count=8 (repeatable)."),
         click.option("--namespace", help="Namespace of the output (default: the project)."),
         click.option("--name", help="Name of the output objects (default: the manifest's name, else the file name)."),
+        click.option("--image-digest", metavar="sha256:HEX", help="Pin every container's image to this digest (from `compile image`)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -127,15 +128,36 @@ class Inputs:
 
 
 def load_inputs(files, policies=(), templates=(), project=None, sets=(), namespace=None, name=None,
-                extra_annotations=()) -> Inputs:
-    """Read the files, the templates and the policies; build the catalog and the options."""
+                extra_annotations=(), image_digest=None, config=None) -> Inputs:
+    """Read the files, the templates and the policies; build the catalog and the options.
+
+    A ``.compile.yaml`` found from the current directory upward adds its policies and templates
+    before those given here and supplies the project a manifest without one belongs to;
+    ``project`` (--project) overrides every manifest's. ``config`` given: use it, find none."""
     from ..catalog import build_catalog
+    from ..config import load_config
     from ..pipeline import Options
     from ..sources import expand_paths, read_all
 
+    config, config_problems = load_config() if config is None else (config, [])
     documents, diagnostics = read_all(files)
     set_layers, set_problems = parse_sets(sets)
-    catalog = build_catalog(documents, policies, templates)
-    options = Options(name=name, namespace=namespace, project=project, sets=tuple(set_layers),
-                      extra_annotations=tuple(extra_annotations))
-    return Inputs(documents, catalog, options, diagnostics + set_problems + catalog.diagnostics, expand_paths(files))
+    catalog = build_catalog(documents, config.policies + tuple(policies), config.templates + tuple(templates))
+    digest_annotations, digest_problems = parse_image_digest(image_digest)
+    options = Options(name=name, namespace=namespace, project=project, default_project=config.project,
+                      sets=tuple(set_layers), extra_annotations=tuple(extra_annotations) + digest_annotations,
+                      image_digest=image_digest if not digest_problems else None)
+    problems = config_problems + set_problems + digest_problems
+    return Inputs(documents, catalog, options, diagnostics + problems + catalog.diagnostics, expand_paths(files))
+
+
+def parse_image_digest(text) -> tuple[tuple, list[Diagnostic]]:
+    """(the annotation recording the digest, problems) for --image-digest."""
+    from ..build.image import IMAGE_DIGEST_ANNOTATION, is_digest
+
+    if text is None:
+        return (), []
+    if not is_digest(text):
+        return (), [error("E601", f"--image-digest {text!r} is not sha256: followed by 64 lower-case hex digits",
+                          Location("<--image-digest>", 1, 1))]
+    return ((IMAGE_DIGEST_ANNOTATION, text),), []

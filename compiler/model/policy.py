@@ -1,34 +1,45 @@
-"""The policy language (SPEC 2.4): defaults, per-field rules, and workload totals."""
+"""The policy language (SPEC 2.4): defaults, per-field rules, and workload totals.
+
+Booleans and numbers are strict: ``required: yes`` is the string "yes" in YAML 1.2 and must not
+silently become true. Bounds (``min``/``max``) may be numbers or durations (``7d``); which one fits
+which field is checked against the manifest model by :mod:`compiler.validate.policy_load`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from .manifest import Strict
 from .text import Text
 
+Bound = Union[StrictInt, StrictFloat, StrictStr]
+Limit = Union[StrictInt, StrictFloat]
+
 
 class Rule(Strict):
-    required: bool | None = Field(None, description="The final value must be present.")
-    min: Any = Field(None, description="Inclusive lower bound (number or duration).")
-    max: Any = Field(None, description="Inclusive upper bound (number or duration).")
-    step: float | None = Field(None, gt=0, description="Value must equal min + k x step.")
-    options: list[Any] | None = Field(None, description="Value must be one of these.")
-    pattern: Text | None = Field(None, description="Full regular-expression match.")
-    canEdit: bool | None = Field(None, description="false: the value must equal the policy's default.")
-    forbidden: bool | None = Field(None, description="true: the field may not be set at all.")
-    canAdd: bool | None = Field(None, description="false: no labels beyond the policy's defaults.")
-    canRemove: bool | None = Field(None, description="false: the item may not be deleted.")
-    itemRules: dict[str, "Rule"] | None = Field(None, description="Rules applied to every item's members.")
+    required: StrictBool | None = Field(None, description="The final value must be present.")
+    min: Bound | None = Field(None, description="Inclusive lower bound (number or duration such as 1h).")
+    max: Bound | None = Field(None, description="Inclusive upper bound (number or duration such as 7d).")
+    step: Limit | None = Field(None, gt=0, description="The value must equal min + k x step (min defaults to 0).")
+    options: list[Any] | None = Field(None, min_length=1, description="The value must be one of these.")
+    pattern: StrictStr | None = Field(None, description="Full regular-expression match.")
+    canEdit: StrictBool | None = Field(None, description="false: the final value must equal the policy's default.")
+    forbidden: StrictBool | None = Field(None, description="true: a template, workload or --set may not set the field.")
+    canAdd: StrictBool | None = Field(None, description="false: no item labels beyond the policy defaults' labels.")
+    canRemove: StrictBool | None = Field(None, description="false: the item may not be deleted.")
+    itemRules: dict[str, "Rule"] | None = Field(None, description="Member name -> rules applied to every item's member.")
+
+
+RULE_KEYS = tuple(Rule.model_fields)
 
 
 class Limits(Strict):
-    gpus: float | None = Field(None, ge=0)
-    cpus: float | None = Field(None, ge=0)
-    memoryGB: float | None = Field(None, ge=0)
-    pods: int | None = Field(None, ge=0)
+    gpus: Limit | None = Field(None, ge=0, description="Total GPUs over all pods.")
+    cpus: Limit | None = Field(None, ge=0, description="Total CPU requests over all pods.")
+    memoryGB: Limit | None = Field(None, ge=0, description="Total memory over all pods, in GB.")
+    pods: StrictInt | None = Field(None, ge=0, description="Total pods (jobset: count x completions per type).")
 
 
 class PolicyMetadata(Strict):
@@ -38,7 +49,7 @@ class PolicyMetadata(Strict):
 
 class PolicySpec(Strict):
     defaults: dict[str, Any] | None = Field(None, description="A manifest fragment; '*' under spec.types means every type.")
-    rules: dict[str, Rule] | None = Field(None, description="Field path -> rule; '*' matches one segment.")
+    rules: dict[str, Rule] | None = Field(None, description="Field path -> rule; '*' matches one segment; dotted keys in brackets.")
     limits: Limits | None = None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..diagnostics import Diagnostic, has_errors
 from ..emit import Workload
 from ..resolve import Resolved
+from .overrides import check_overrides, covered_by
+from .policy import check_policies, policies_for
 from .semantics import check_semantics
 from .structure import validate_manifest
 from .targets import check_targets
@@ -12,16 +14,19 @@ from .targets import check_targets
 
 def validate_workload(resolved: Resolved, catalog, name: str, name_path: tuple, project, namespace, document, options):
     """Returns (manifest or None, typed types, diagnostics)."""
-    manifest, types, diagnostics = validate_manifest(resolved)
-    diagnostics = list(diagnostics)
-    if manifest is None or types is None:
-        return None, None, diagnostics
-    diagnostics += check_semantics(manifest, types, resolved)
-    if has_errors(diagnostics):
-        return None, None, diagnostics
+    manifest, types, structural = validate_manifest(resolved)
+    overrides = check_overrides(resolved)
+    structural = [d for d in structural if not covered_by(d, overrides)] + overrides
+    policy = check_policies(resolved, policies_for(catalog.policies, project), types) if catalog is not None else []
+    policy = [d for d in policy if d.path not in {s.path for s in structural}]  # one report per broken field
+    if manifest is None or types is None or has_errors(structural):
+        return None, None, structural + policy
+    semantic = check_semantics(manifest, types, resolved)
+    if has_errors(semantic):
+        return None, None, structural + semantic + policy
     probe = Workload(manifest=manifest, types=types, name=name, namespace=namespace, project=project, source=document.file, digest="")
-    diagnostics += check_targets(probe, resolved, name_path)
-    return manifest, types, diagnostics
+    targets = check_targets(probe, resolved, name_path)
+    return manifest, types, structural + semantic + targets + policy
 
 
-__all__ = ["validate_workload", "validate_manifest", "check_semantics", "check_targets"]
+__all__ = ["validate_workload", "validate_manifest", "check_semantics", "check_targets", "check_policies"]

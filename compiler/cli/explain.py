@@ -1,0 +1,63 @@
+"""``compile explain FILE``: the resolved manifest, each value with the layer and place it came from."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..diagnostics import Location, error, has_errors
+from . import cli
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, load_inputs, shared_options
+from .render import as_text
+
+
+@cli.command("explain")
+@click.argument("file", type=click.Path())
+@shared_options
+@click.option("--path", "field_path", metavar="PATH", help="Only this part of the manifest, e.g. spec.ports or spec.types.worker.")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+def explain_command(file, field_path, output, **options):
+    """Print the resolved manifest of FILE with the source of every value (layer and file:line:col)."""
+    from ..resolve.explain import explain_data, explain_text, find
+    from ..pipeline import compile_documents  # here, not at the top: `compile --help` must not load the models
+    from ..validate.fields import parse_path
+
+    inputs = load_inputs((file,), **options)
+    units = compile_documents(inputs.documents, inputs.catalog, inputs.options)
+    diagnostics = list(inputs.diagnostics) + [d for unit in units for d in unit.diagnostics]
+    logical = ()
+    if field_path:
+        try:
+            logical = parse_path(field_path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--path") from None
+    texts, data = [], []
+    for unit in units:
+        if unit.resolved is None:
+            continue
+        title = f"{unit.document.file}" + (f" (document {unit.document.index + 1})" if unit.document.index else "")
+        root = find(unit.resolved, logical) if logical else ()
+        if root is None:
+            diagnostics.append(error("E103", f"{field_path} has no value in the resolved manifest",
+                                     Location(unit.document.file), field_path))
+            continue
+        texts.append(explain_text(unit.resolved, title, root))
+        data.append(explain_data(unit.resolved, title, root))
+    shown = sorted(dict.fromkeys(diagnostics), key=lambda d: d.sort_key())
+    if shown:
+        click.echo(as_text(shown), err=True, nl=False)
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        click.echo("---\n".join(texts), nl=False)
+    sys.exit(_exit_code(diagnostics, units))
+
+
+def _exit_code(diagnostics, units) -> int:
+    if any(d.code == "E006" for d in diagnostics):
+        return EXIT_ENV
+    if not units:
+        return EXIT_USAGE if not diagnostics else EXIT_INVALID
+    return EXIT_INVALID if has_errors(diagnostics) else EXIT_OK

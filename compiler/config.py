@@ -1,0 +1,103 @@
+"""``.compile.yaml``: default policies, templates and project for every command, found from the
+current directory upward, so that a pre-commit hook needs no arguments.
+
+    policies: [policies/]        # a path or a list of paths, relative to this file's directory
+    templates: templates/
+    project: team-a              # used when a manifest names no project
+
+Finding the file touches the file system (:func:`find_config`, :func:`load_config`);
+reading its content is pure (:func:`parse_config`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .diagnostics import Diagnostic, Location, error
+from .parse import load_documents
+
+CONFIG_NAME = ".compile.yaml"
+KEYS = ("policies", "templates", "project")
+
+
+@dataclass(frozen=True)
+class Config:
+    file: str | None = None
+    policies: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ()
+    project: str | None = None
+
+
+def parse_config(source: bytes | str, file: str) -> tuple[Config, list[Diagnostic]]:
+    """The configuration in ``source``; paths in it are joined to the directory of ``file``."""
+    documents, problems = load_documents(source, file)
+    problems = [p for p in problems if p.code != "E011"]  # an empty file configures nothing
+    if problems:
+        return Config(file), problems
+    data = documents[0].data if documents else None
+    if data is None:
+        return Config(file), []
+    positions = documents[0].positions
+    if not isinstance(data, dict):
+        return Config(file), [error("E102", f"{CONFIG_NAME} must be a mapping with the keys {', '.join(KEYS)}", Location(file))]
+    diagnostics = _unknown_keys(data, positions)
+    base = os.path.dirname(file)
+    policies, problems = _paths(data, "policies", base, positions)
+    diagnostics += problems
+    templates, problems = _paths(data, "templates", base, positions)
+    diagnostics += problems
+    project = data.get("project")
+    if project is not None and not (isinstance(project, str) and project):
+        diagnostics.append(error("E102", "project must be a project name", positions.nearest(("project",)), "project"))
+        project = None
+    return Config(file, policies, templates, project), diagnostics
+
+
+def _unknown_keys(data: dict, positions) -> list[Diagnostic]:
+    import difflib
+
+    out = []
+    for key in data:
+        if key not in KEYS:
+            close = difflib.get_close_matches(str(key), KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(KEYS)}"
+            out.append(error("E101", f"unknown key {key!r} in {CONFIG_NAME}{hint}", positions.nearest((key,), prefer_key=True), str(key)))
+    return out
+
+
+def _paths(data: dict, key: str, base: str, positions) -> tuple[tuple[str, ...], list[Diagnostic]]:
+    value = data.get(key)
+    if value is None:
+        return (), []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) and item for item in items):
+        return (), [error("E102", f"{key} must be a path or a list of paths", positions.nearest((key,)), key)]
+    return tuple(item if os.path.isabs(item) else os.path.normpath(os.path.join(base, item)) for item in items), []
+
+
+def find_config(start: str = ".") -> str | None:
+    """The nearest ``.compile.yaml`` from ``start`` upward, as a path relative to ``start``."""
+    prefix = start
+    seen = set()
+    while True:
+        real = os.path.realpath(prefix)
+        if real in seen:
+            return None
+        seen.add(real)
+        candidate = os.path.join(prefix, CONFIG_NAME)
+        if os.path.isfile(candidate):
+            return os.path.normpath(candidate)
+        prefix = os.path.join(prefix, os.pardir)
+
+
+def load_config(start: str = ".") -> tuple[Config, list[Diagnostic]]:
+    path = find_config(start)
+    if path is None:
+        return Config(), []
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+    except OSError as exc:
+        return Config(path), [error("E006", f"cannot read {CONFIG_NAME}: {exc.strerror or exc}", Location(path))]
+    return parse_config(source, path)
