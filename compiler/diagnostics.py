@@ -96,7 +96,6 @@ CODES: dict[str, str] = {
     "E205": "two policies of one scope disagree on a default",
     "E206": "the base workload breaks the current policy",
     "E207": "--set is malformed",
-    "E208": "a template may not be compiled on its own",
     # target limits
     "E301": "name is not a valid DNS-1035 label",
     "E302": "a generated Kubernetes name would be too long",

@@ -131,9 +131,28 @@ def compile_documents(documents: list[Document], catalog: Catalog, options: Opti
         kind = kind_of(document)
         if kind == MANIFEST_KIND and not is_template(document):
             units.append(compile_document(document, catalog, options))
+        elif kind == MANIFEST_KIND:
+            units.append(check_template(document))
         elif kind not in (MANIFEST_KIND, POLICY_KIND):
             units.append(_not_a_manifest(document))
     return units
+
+
+def check_template(document: Document) -> Unit:
+    """A template is a fragment: its keys and values must be right, but the fields a workload
+    will supply (operator, image, command, types) may be missing. Nothing is emitted for it."""
+    from .validate.structure import validate_manifest
+
+    data = document.data
+    name = data.get("name")
+    spec = data.get("spec")
+    if isinstance(spec, dict) and "operator" not in spec and isinstance(spec.get("types"), dict):
+        # Check the types against the shape they evidently have; the workload names the operator.
+        shape = "kuberay" if "Head" in spec["types"] or "Workers" in spec["types"] else "jobset"
+        data = {**data, "spec": {**spec, "operator": shape}}
+    resolved = resolve([Layer("base", f"template {name}", data, document.positions)])
+    _, _, diagnostics = validate_manifest(resolved)
+    return Unit(document, resolved=resolved, diagnostics=[d for d in diagnostics if d.code != "E103"])
 
 
 def _not_a_manifest(document: Document) -> Unit:

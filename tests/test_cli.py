@@ -173,3 +173,24 @@ def test_companion_objects_do_not_carry_the_queue_label(tmp_path):
     job, service = yaml.safe_load_all(run(path).output)
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "research"
     assert "kueue.x-k8s.io/queue-name" not in service["metadata"]["labels"]
+
+
+def test_check_validates_a_template_as_a_fragment(tmp_path):
+    template = textwrap.dedent("""\
+        kind: AIchorManifest
+        usage: Template
+        name: base
+        spec:
+          types:
+            worker: {resources: {cpus: 4, ramRatoi: 2}}
+    """)
+    path = write(tmp_path, "template.yaml", template)
+    result = run("check", path)
+    assert result.exit_code == 1
+    assert f"{path}:6:35: error[E101] spec.types.worker.resources.ramRatoi: unknown key 'ramRatoi'; did you mean 'ramRatio'?" in result.output
+    assert "E103" not in result.output  # operator, image and command come from the workload
+
+
+def test_a_complete_template_checks_clean(tmp_path):
+    template = MANIFEST.replace("kind: AIchorManifest", "kind: AIchorManifest\nusage: Template\nname: base")
+    assert run("check", write(tmp_path, "template.yaml", template)).exit_code == 0

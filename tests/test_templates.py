@@ -98,7 +98,7 @@ def test_template_metadata_is_not_inherited():
 
 def test_a_template_alone_emits_nothing():
     outcome = run(TEAM_A)
-    assert outcome.units == [] and outcome.codes == []
+    assert [unit.objects for unit in outcome.units] == [[]] and outcome.codes == []
 
 
 def test_a_project_template_wins_over_a_global_one():
