@@ -28,6 +28,12 @@ fi
 mkdir -p "$CACHE/src"
 LOG="$CACHE/build.log"
 
+# one build at a time per cache (e.g. two test sessions starting together)
+if command -v flock >/dev/null 2>&1 && [[ -z "${MC_TESTBED_BUILD_LOCKED:-}" ]]; then
+    export MC_TESTBED_BUILD_LOCKED=1
+    exec flock "$CACHE/.build.lock" bash "${BASH_SOURCE[0]}" "$@"
+fi
+
 # Fit the 2-core machine: at most two compile jobs, one binary at a time.
 # Never download another Go toolchain; use the installed one.
 export GOTOOLCHAIN=local

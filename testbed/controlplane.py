@@ -7,7 +7,7 @@ pod lifecycle; there is no container runtime). Pure standard library; the
 PKI is made with the ``openssl`` command.
 
     cp = ControlPlane()
-    cp.start()            # ~20 s once the binaries are built
+    cp.start()            # 20-50 s once the binaries are built
     cp.kubectl("get", "nodes")
     cp.restart_apiserver()
     cp.stop()             # kills every process it started, removes its temp dir
@@ -59,12 +59,12 @@ POD_CIDR = "127.64.0.0/16"  # kwok gives pods IPs from here (loopback: never a t
 
 JOBSET_WEBHOOK_PATHS = {
     "mutating": [
-        ("mjobset.kb.io", "/mutate-jobset-x-k8s-io-v1alpha2-jobset", "jobset.x-k8s.io", "v1alpha2", "jobsets", ["CREATE"], True),
-        ("mpod.kb.io", "/mutate--v1-pod", "", "v1", "pods", ["CREATE"], False),
+        ("mjobset.kb.io", "/mutate-jobset-x-k8s-io-v1alpha2-jobset", "jobset.x-k8s.io", "v1alpha2", "jobsets", ["CREATE"]),
+        ("mpod.kb.io", "/mutate--v1-pod", "", "v1", "pods", ["CREATE"]),
     ],
     "validating": [
-        ("vjobset.kb.io", "/validate-jobset-x-k8s-io-v1alpha2-jobset", "jobset.x-k8s.io", "v1alpha2", "jobsets", ["CREATE", "UPDATE"], True),
-        ("vpod.kb.io", "/validate--v1-pod", "", "v1", "pods", ["CREATE"], False),
+        ("vjobset.kb.io", "/validate-jobset-x-k8s-io-v1alpha2-jobset", "jobset.x-k8s.io", "v1alpha2", "jobsets", ["CREATE", "UPDATE"]),
+        ("vpod.kb.io", "/validate--v1-pod", "", "v1", "pods", ["CREATE"]),
     ],
 }
 
@@ -121,7 +121,7 @@ def build(log: Callable[[str], None] | None = None) -> None:
         return
     if shutil.which("go") is None:
         raise ControlPlaneError("testbed binaries are missing and 'go' is not on PATH")
-    (log or _log)(f"building testbed binaries (missing: {', '.join(missing_binaries())}); first build takes ~30 min")
+    (log or _log)(f"building testbed binaries (missing: {', '.join(missing_binaries())}); a first build takes ~12 min on 2 cores")
     subprocess.run(["bash", str(HERE / "build.sh")], check=True)
 
 
@@ -221,12 +221,25 @@ class PKI:
 # ------------------------------------------------------------ processes
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the parent dies (Linux
+    prctl PR_SET_PDEATHSIG), so a killed test run leaves no server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort (non-Linux, no libc)
+        pass
+
+
 class Proc:
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None):
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None,
+                 die_with_parent: bool = True):
         self.name = name
         self.argv = argv
         self.log_path = log_path
         self.env = env
+        self.die_with_parent = die_with_parent
         self.popen: subprocess.Popen | None = None
         self.pid: int | None = None
 
@@ -236,6 +249,7 @@ class Proc:
             self.popen = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                 start_new_session=True, env=self.env,
+                preexec_fn=_die_with_parent if self.die_with_parent else None,
             )
         finally:
             logf.close()
@@ -254,7 +268,9 @@ class Proc:
             return ""
         return "\n".join(lines[-n:])
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self, grace: float = 3.0) -> None:
+        # kube-apiserver v1.36 lingers ~10 s after it stopped listening on
+        # SIGTERM; nothing here needs that graceful tail, so SIGKILL after 3 s
         if self.pid is None:
             return
         _kill_group(self.pid, grace, self.popen)
@@ -311,8 +327,11 @@ class ControlPlane:
         nodes: int = 4,
         node_capacity: dict[str, str] | None = None,
         keep_workdir: bool = False,
+        detached: bool = False,
         log: Callable[[str], None] = _log,
     ):
+        """detached=True: the processes outlive this Python process (CLI
+        `start`); otherwise they get SIGKILL if it dies without stop()."""
         self.bins = binary_paths()
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else None
@@ -322,6 +341,7 @@ class ControlPlane:
             "cpu": "32", "memory": "256Gi", "pods": "110", "nvidia.com/gpu": "8",
         }
         self.keep_workdir = keep_workdir
+        self.detached = detached
         self.log = log
         self.procs: dict[str, Proc] = {}
         self.ports: dict[str, int] = {}
@@ -406,16 +426,23 @@ class ControlPlane:
         if remove and self.workdir is not None and self.workdir.exists():
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def restart_apiserver(self, down_for: float = 0.0) -> None:
-        """Stop kube-apiserver, optionally stay down `down_for` s, start it again
-        on the same port with the same flags and wait until it is ready."""
+    def stop_apiserver(self) -> None:
+        """Stop only kube-apiserver (etcd keeps the data; clients see connection errors)."""
+        self.procs["kube-apiserver"].stop()
+
+    def start_apiserver(self) -> None:
+        """Start kube-apiserver again on the same port with the same flags; wait until ready."""
         proc = self.procs["kube-apiserver"]
-        proc.stop()
-        if down_for:
-            time.sleep(down_for)
         proc.start()
         self._write_state()
         self._wait_apiserver_ready(proc)
+
+    def restart_apiserver(self, down_for: float = 0.0) -> None:
+        """Stop kube-apiserver, stay down `down_for` s, start it again and wait until ready."""
+        self.stop_apiserver()
+        if down_for:
+            time.sleep(down_for)
+        self.start_apiserver()
 
     def __enter__(self) -> "ControlPlane":
         return self.start()
@@ -436,7 +463,7 @@ class ControlPlane:
         return self.workdir / name
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
-        proc = Proc(name, argv, self._p("logs") / f"{name}.log", env)
+        proc = Proc(name, argv, self._p("logs") / f"{name}.log", env, die_with_parent=not self.detached)
         proc.start()
         self.procs[name] = proc
         return proc
@@ -453,6 +480,9 @@ class ControlPlane:
         )
         pki.make_cert("admin", "/O=system:masters/CN=testbed-admin", client=True)
         pki.make_cert("webhook", "/CN=jobset-webhook", server_sans=["IP:127.0.0.1", "DNS:localhost"])
+        # front proxy (aggregation layer) identity: unused here, but without it
+        # every component logs a missing requestheader CA over and over
+        pki.make_cert("front-proxy-client", "/CN=front-proxy-client", client=True)
         pki.make_sa_keypair()
         for name in ("apiserver", "etcd-client", "admin", "webhook", "jobset", "kwok", "kcm", "scheduler"):
             self.ports.setdefault(name, free_port())
@@ -518,6 +548,13 @@ class ControlPlane:
             "--service-account-key-file", str(pki.path("sa.pub")),
             "--service-account-signing-key-file", str(pki.path("sa.key")),
             "--api-audiences", "https://kubernetes.default.svc.cluster.local",
+            "--requestheader-client-ca-file", str(pki.path("ca.crt")),
+            "--requestheader-allowed-names", "front-proxy-client",
+            "--requestheader-username-headers", "X-Remote-User",
+            "--requestheader-group-headers", "X-Remote-Group",
+            "--requestheader-extra-headers-prefix", "X-Remote-Extra-",
+            "--proxy-client-cert-file", str(pki.path("front-proxy-client.crt")),
+            "--proxy-client-key-file", str(pki.path("front-proxy-client.key")),
             "--service-cluster-ip-range", SERVICE_CIDR,
             "--authorization-mode", "Node,RBAC",
             "--allow-privileged=true",
@@ -546,7 +583,7 @@ class ControlPlane:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
-    def _wait_apiserver_ready(self, proc: Proc, timeout: float = 60) -> None:
+    def _wait_apiserver_ready(self, proc: Proc, timeout: float = 120) -> None:
         _wait("kube-apiserver /readyz", lambda: self._get("/readyz")[0] == 200, timeout,
               alive=proc.check_alive)
 
@@ -566,9 +603,11 @@ class ControlPlane:
             "--cluster-signing-cert-file", str(pki.path("ca.crt")),
             "--cluster-signing-key-file", str(pki.path("ca.key")),
             # every default controller (job, garbage collector, namespace,
-            # serviceaccount, ...) except node lifecycle: kwok nodes have no
-            # kubelet, and an API server restart must not taint/evict them
-            "--controllers", "*,-nodelifecycle,-nodeipam",
+            # serviceaccount, node lifecycle: it lifts the not-ready taint that
+            # admission puts on new Nodes, ...). kwok renews the node leases; the
+            # long grace period keeps nodes Ready across API server restarts.
+            "--controllers", "*",
+            "--node-monitor-grace-period", "5m",
             "--concurrent-job-syncs", "10",
             "--v", "1",
         ])
@@ -588,11 +627,27 @@ class ControlPlane:
         files = sorted(self.crd_dir.glob("*.yaml"))
         if not files:
             raise ControlPlaneError(f"no CRD YAML files in {self.crd_dir}")
-        args = ["apply", "--server-side", "--force-conflicts", "--field-manager=testbed"]
+        # a fresh cluster: plain create (server-side apply of these ~6 MB of
+        # schemas spends seconds computing managed fields)
+        args = ["create", "--field-manager=testbed"]
         for f in files:
             args += ["-f", str(f)]
-        self.kubectl(*args, timeout=120)
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all", timeout=90)
+        t0 = time.monotonic()
+        out = self.kubectl(*args, "-o", "name", timeout=120).stdout.split()
+        self.timings["crds-create"] = time.monotonic() - t0
+        names = {line.split("/", 1)[1] for line in out if "/" in line}
+
+        def established() -> bool:
+            code, body = self._get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", timeout=30)
+            if code != 200:
+                return False
+            crds = json.loads(body)["items"]
+            ok = {c["metadata"]["name"] for c in crds
+                  if any(cond.get("type") == "Established" and cond.get("status") == "True"
+                         for cond in (c.get("status") or {}).get("conditions") or [])}
+            return names <= ok
+
+        _wait(f"{len(names)} CRDs Established", established, 90, interval=0.5)
 
     def _start_jobset(self) -> None:
         pki = self.pki
@@ -633,7 +688,7 @@ class ControlPlane:
         for kind_key, kind in (("mutating", "MutatingWebhookConfiguration"),
                                ("validating", "ValidatingWebhookConfiguration")):
             hooks = []
-            for name, path, group, version, resource, ops, _is_jobset in JOBSET_WEBHOOK_PATHS[kind_key]:
+            for name, path, group, version, resource, ops in JOBSET_WEBHOOK_PATHS[kind_key]:
                 hook = {
                     "name": name,
                     "admissionReviewVersions": ["v1"],
@@ -705,7 +760,7 @@ class ControlPlane:
             ready = 0
             for item in data["items"]:
                 for c in item.get("status", {}).get("conditions", []):
-                    if c["type"] == "Ready" and c["status"] == "True":
+                    if c["type"] == "Ready" and c["status"] == "True" and not item["spec"].get("taints"):
                         ready += 1
             return ready >= self.node_count
 
@@ -713,7 +768,7 @@ class ControlPlane:
             for p in self.procs.values():
                 p.check_alive()
 
-        _wait("kwok nodes Ready", nodes_ready, 60, interval=0.5, alive=alive)
+        _wait("kwok nodes Ready and untainted", nodes_ready, 60, interval=0.5, alive=alive)
         # the ServiceAccount admission plugin rejects pods until the
         # serviceaccount controller made `default` (proves the KCM works too)
         _wait("default ServiceAccount", lambda: self.kubectl(
@@ -761,7 +816,7 @@ def _cli_start(args: argparse.Namespace) -> int:
     if args.build:
         build()
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="mc-testbed-"))
-    cp = ControlPlane(workdir=workdir, nodes=args.nodes, keep_workdir=True)
+    cp = ControlPlane(workdir=workdir, nodes=args.nodes, keep_workdir=True, detached=True)
     cp.start()
     _state_link().parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(workdir / "state.json", _state_link())
@@ -789,7 +844,7 @@ def _cli_stop(args: argparse.Namespace) -> int:
         return 0
     for name, pid in reversed(list(state["pids"].items())):
         if pid:
-            _kill_group(int(pid), 10.0)
+            _kill_group(int(pid), 3.0)
             print(f"stopped {name} (pgid {pid})", file=sys.stderr)
     if not args.keep:
         shutil.rmtree(state["workdir"], ignore_errors=True)

@@ -1,7 +1,7 @@
 """Fixtures for the tests that run against a real control plane (testbed/).
 
 `control_plane` (session scope) builds the testbed binaries if they are not
-cached yet (`bash testbed/build.sh`, ~30 min the first time on 2 cores), starts
+cached yet (`bash testbed/build.sh`, ~12 min the first time on 2 cores), starts
 etcd + kube-apiserver + kube-controller-manager + kube-scheduler + JobSet
 controller + kwok on 127.0.0.1, and stops all of them at the end. It yields a
 `testbed.controlplane.ControlPlane`:
@@ -23,6 +23,7 @@ PATH (nothing to build them with).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -47,12 +48,16 @@ def control_plane():
             f"{', '.join(cpmod.missing_binaries())} not cached in {cpmod.cache_dir()}"
         )
     cpmod.build()
-    cp = cpmod.ControlPlane()
+    # MC_TESTBED_KEEP=1 keeps the temp dir (logs of every component) afterwards
+    keep = os.environ.get("MC_TESTBED_KEEP", "") not in ("", "0")
+    cp = cpmod.ControlPlane(keep_workdir=keep)
     cp.start()
     try:
         yield cp
     finally:
         cp.stop()
+        if keep:
+            print(f"\ntestbed logs kept in {cp.workdir / 'logs'}", file=sys.stderr)
 
 
 @pytest.fixture

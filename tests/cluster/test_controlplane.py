@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
+from datetime import datetime
 
 from testbed import controlplane as cpmod
 
@@ -90,3 +92,65 @@ def test_restart_apiserver(control_plane, namespace):
     control_plane.kubectl("create", "job", "after", "-n", namespace, "--image=busybox", "--", "echo")
     control_plane.kubectl("wait", "--for=condition=Complete", "job/after", "-n", namespace,
                           "--timeout=90s", timeout=120)
+
+
+def test_kwok_pod_outcomes(control_plane, namespace):
+    """testbed/kwok-stages.yaml: Job pods succeed after 1-2 s by default; the
+    outcome annotation or KWOK_OUTCOME env makes them fail or keep running;
+    run-for sets how long they run."""
+    cp = control_plane
+
+    def job(name, annotations="{}", env="[]", backoff=0):
+        return textwrap.dedent(f"""\
+            apiVersion: batch/v1
+            kind: Job
+            metadata: {{name: {name}}}
+            spec:
+              backoffLimit: {backoff}
+              template:
+                metadata:
+                  annotations: {annotations}
+                spec:
+                  restartPolicy: Never
+                  containers:
+                  - name: c
+                    image: busybox
+                    env: {env}
+            """)
+
+    docs = [
+        job("ok"),
+        job("ann-fail", '{"testbed.manifest-compiler/outcome": fail, "testbed.manifest-compiler/exit-code": "3"}'),
+        job("env-fail", env='[{name: KWOK_OUTCOME, value: fail}]'),
+        job("runs", '{"testbed.manifest-compiler/outcome": run}'),
+        job("slow", '{"testbed.manifest-compiler/run-for": 6s}'),
+    ]
+    cp.kubectl("apply", "-n", namespace, "-f", "-", input="---\n".join(docs))
+
+    def pod(job_name):
+        items = cp.kubectl_json("get", "pods", "-n", namespace, "-l", f"job-name={job_name}")["items"]
+        return items[0] if items else {}
+
+    def terminated(p):
+        statuses = p.get("status", {}).get("containerStatuses") or [{}]
+        return statuses[0].get("state", {}).get("terminated") or {}
+
+    deadline = time.monotonic() + 60
+    while True:
+        pods = {j: pod(j) for j in ("ok", "ann-fail", "env-fail", "runs", "slow")}
+        phases = {j: p.get("status", {}).get("phase") for j, p in pods.items()}
+        if phases["ok"] == "Succeeded" and phases["ann-fail"] == phases["env-fail"] == "Failed":
+            break
+        assert time.monotonic() < deadline, phases
+        time.sleep(0.5)
+    assert terminated(pods["ok"])["exitCode"] == 0
+    assert terminated(pods["ann-fail"])["exitCode"] == 3
+    assert terminated(pods["env-fail"])["exitCode"] == 1
+    assert phases["runs"] == "Running"
+    assert phases["slow"] == "Running"  # the others ended, "slow" runs for 6 s
+    cp.kubectl("wait", "--for=condition=Complete", "job/slow", "-n", namespace, "--timeout=60s", timeout=90)
+    assert terminated(pod("slow"))["exitCode"] == 0
+    slow = cp.kubectl_json("get", "job", "slow", "-n", namespace)["status"]
+    ran = datetime.fromisoformat(slow["completionTime"]) - datetime.fromisoformat(slow["startTime"])
+    assert ran.total_seconds() >= 5, slow
+    assert pod("runs")["status"]["phase"] == "Running"
