@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import sys
 
 from .diagnostics import Diagnostic, Location, error
 from .parse import Document, load_documents
+from .parse.yaml12 import MAX_BYTES
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def read_file(path: str) -> tuple[list[Document], list[Diagnostic]]:
     try:
-        data = Path(path).read_bytes() if path != "-" else __import__("sys").stdin.buffer.read()
+        data = _read_bounded(path)
     except OSError as exc:
         return [], [error("E006", f"cannot read file: {exc.strerror or exc}", Location(path))]
     return load_documents(data, "<stdin>" if path == "-" else path)
+
+
+def _read_bounded(path: str) -> bytes:
+    """At most one byte more than the parser accepts: a huge file (or /dev/zero) is refused, not loaded."""
+    if path == "-":
+        return sys.stdin.buffer.read(MAX_BYTES + 1)
+    with open(path, "rb") as stream:
+        return stream.read(MAX_BYTES + 1)
 
 
 def expand_paths(paths) -> list[str]:

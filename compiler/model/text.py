@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 
 def number_as_text(value: Any) -> Any:
@@ -17,8 +18,12 @@ def number_as_text(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(number_as_text)]
+# The JSON Schema says what a YAML editor may accept: a number or boolean is taken as written.
+_TEXT_SCHEMA = WithJsonSchema({"type": ["string", "number", "boolean"]})
 
+Text = Annotated[str, BeforeValidator(number_as_text), _TEXT_SCHEMA]
+
+MAX_DURATION_SECONDS = 2**63 - 1  # activeDeadlineSeconds is an int64
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|m|s)")
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
@@ -28,11 +33,11 @@ def duration_seconds(text: str) -> int:
     text = text.strip()
     if re.fullmatch(r"\d+", text):
         return int(text)
-    pos, total = 0, 0.0
+    pos, total = 0, Fraction(0)
     for match in _DURATION_PART.finditer(text):
         if match.start() != pos:
             break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        total += Fraction(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         pos = match.end()
     if pos != len(text) or pos == 0:
         raise ValueError(f"{text!r} is not a duration; write e.g. 90s, 30m, 6h, 1d or 1h30m")
@@ -43,7 +48,10 @@ def _check_duration(text: str) -> str:
     seconds = duration_seconds(text)
     if seconds <= 0:
         raise ValueError("a duration must be longer than 0s")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"the duration is longer than Kubernetes can express ({MAX_DURATION_SECONDS} seconds)")
     return text
 
 
-DurationText = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_duration)]
+DurationText = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_duration),
+                         WithJsonSchema({"type": ["string", "number"], "pattern": r"^\s*(\d+|(\d+(\.\d+)?(w|d|h|m|s))+)\s*$"})]

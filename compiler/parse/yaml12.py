@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 import yaml
 from yaml import events as ev
 
-from ..diagnostics import Diagnostic, Location, error
+from ..diagnostics import Diagnostic, Location, Related, error
 
 Path = tuple  # of str (mapping keys) and int (sequence indices)
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 200_000
+MAX_NODES = 100_000  # a real manifest has well under 100 nodes
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -36,6 +36,10 @@ _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
 _STD = "tag:yaml.org,2002:"
+
+
+class NumberTooLong(ValueError):
+    """A plain scalar is an integer too long to convert."""
 
 
 class InputLimit(Exception):
@@ -104,7 +108,10 @@ def resolve_plain(text: str):
     if text in _BOOL:
         return _BOOL[text]
     if _INT10.match(text):
-        return _number(YamlInt, int(text), text)
+        try:
+            return _number(YamlInt, int(text), text)
+        except ValueError:  # Python refuses to convert more than ~4300 digits
+            raise NumberTooLong(f"an integer of {len(text):,} digits is beyond any limit this product has") from None
     if _INT8.match(text):
         return _number(YamlInt, int(text[2:], 8), text)
     if _INT16.match(text):
@@ -197,8 +204,8 @@ class _Composer:
             if key in frame[4]:
                 first = frame[4][key]
                 problems.append(error(
-                    "E002", f"duplicate key {key!r} (first defined at line {first[0]})", at,
-                    ".".join(map(str, path)),
+                    "E002", f"duplicate key {key!r}", at,
+                    ".".join(map(str, path)), related=[Related("first defined here", Location(self.filename, *first))],
                 ))
                 frame[2] = _SKIP
                 return
@@ -220,12 +227,15 @@ class _Composer:
             if isinstance(event, ev.ScalarEvent):
                 path = child_path() if stack else ()
                 at = self.at(event.start_mark)
-                if event.tag and event.tag != "!":
-                    value = _tagged(event.value, event.tag, at)
-                elif event.implicit[0] and not event.style:
-                    value = resolve_plain(event.value)
-                else:
-                    value = event.value
+                try:
+                    if event.tag and event.tag != "!":
+                        value = _tagged(event.value, event.tag, at)
+                    elif event.implicit[0] and not event.style:
+                        value = resolve_plain(event.value)
+                    else:
+                        value = event.value
+                except NumberTooLong as exc:
+                    raise _Problem(error("E003", str(exc), at)) from None
                 if event.anchor:
                     anchors[event.anchor] = (value, 1)
                 place(value, path, event.start_mark, 1)
@@ -267,15 +277,19 @@ _SKIP = _Marker("<skip duplicate>")
 
 
 def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], list[Diagnostic]]:
-    """Parse every document of ``source``. Never raises for bad input: problems come back as diagnostics."""
+    """Parse every document of ``source``. Never raises for bad input: problems come back as diagnostics.
+
+    ``source`` is bytes when it is a file's content (an empty file is then an error) and text for
+    values such as ``--set``'s."""
     if isinstance(source, bytes):
         if len(source) > MAX_BYTES:
-            return [], [error("E003", f"file is {len(source):,} bytes; the limit is {MAX_BYTES:,}", Location(filename))]
+            return [], [error("E003", f"file is larger than {MAX_BYTES:,} bytes, the limit", Location(filename))]
         try:
             text = source.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = source.count(b"\n", 0, exc.start) + 1
-            column = exc.start - (source.rfind(b"\n", 0, exc.start) + 1) + 1
+            line_start = source.rfind(b"\n", 0, exc.start) + 1
+            column = len(source[line_start:exc.start].decode("utf-8", "replace")) + 1  # in characters, as editors count
             return [], [error("E004", f"byte 0x{source[exc.start]:02x} is not valid UTF-8; save the file as UTF-8",
                               Location(filename, line, column))]
     else:
@@ -305,9 +319,22 @@ def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], 
         mark = exc.problem_mark or exc.context_mark
         at = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
         what = exc.problem or exc.context or "invalid YAML"
-        diagnostics.append(error("E001", f"YAML syntax error: {what}", at))
-    except yaml.YAMLError as exc:  # e.g. a reader error on control characters
-        diagnostics.append(error("E001", f"YAML syntax error: {exc}", Location(filename)))
+        related = []
+        if exc.problem and exc.context and exc.context_mark and exc.context_mark is not mark:
+            related.append(Related(exc.context, Location(filename, exc.context_mark.line + 1, exc.context_mark.column + 1)))
+        diagnostics.append(error("E001", f"YAML syntax error: {what}", at, related=related))
+    except yaml.reader.ReaderError as exc:  # a control character such as NUL
+        diagnostics.append(error("E001", f"YAML syntax error: character U+{exc.character:04X} is not allowed in YAML",
+                                 _offset_location(text, exc.position, filename)))
+    except yaml.YAMLError as exc:
+        diagnostics.append(error("E001", f"YAML syntax error: {' '.join(str(exc).split())}", Location(filename)))
     finally:
         parser.dispose()
+    if isinstance(source, bytes) and not diagnostics and all(doc.data is None for doc in documents):
+        diagnostics.append(error("E011", "the file holds no YAML document (it is empty or only comments)", Location(filename)))
     return documents, diagnostics
+
+
+def _offset_location(text: str, offset: int, filename: str) -> Location:
+    line = text.count("\n", 0, offset) + 1
+    return Location(filename, line, offset - (text.rfind("\n", 0, offset) + 1) + 1)

@@ -33,7 +33,21 @@ class Resolved:
         origin = self.origin(path)
         if origin is None:
             return self.layers[-1].location(())
+        if self.layers[origin.layer].positions is None:
+            return self._closest_written(tuple(path), key)
         return self.layers[origin.layer].location(origin.path, key)
+
+    def _closest_written(self, path: tuple, key: bool) -> Location:
+        """A value only the built-in defaults supply was written nowhere: point at the nearest
+        ancestor some file wrote (the type that got the default), highest layer first."""
+        best, best_depth = None, -1
+        for layer in reversed(self.layers):
+            if layer.positions is None:
+                continue
+            depth = next((n for n in range(len(path), -1, -1) if _written(layer, path[:n])), -1)
+            if depth > best_depth:
+                best, best_depth = layer, depth
+        return best.location(path, key) if best else self.layers[-1].location(())
 
     def logical(self, path: tuple) -> tuple:
         return logical_path(self.data, path)
@@ -44,6 +58,11 @@ class Resolved:
         return spec.get("operator") if isinstance(spec, dict) else None
 
 
+def _written(layer: Layer, path: tuple) -> bool:
+    full = layer.base_path + path
+    return full in layer.positions.values or full in layer.positions.keys
+
+
 def resolve(layers: list[Layer]) -> Resolved:
     """Merge ``layers`` (lowest first, without the built-in layer, which is added here)."""
     trees = [strip_star(annotate(layer.data, i + 1)) for i, layer in enumerate(layers)]
@@ -51,7 +70,8 @@ def resolve(layers: list[Layer]) -> Resolved:
     in_place = [False] + [layer.role == "set" for layer in layers]
     skeleton = _fold(trees, MergeEvents(), in_place[1:])
     data, _ = strip(skeleton)
-    operator = ((data.get("spec") or {}).get("operator")) if isinstance(data, dict) else None
+    spec = data.get("spec") if isinstance(data, dict) else None
+    operator = spec.get("operator") if isinstance(spec, dict) else None
     names, groups = type_names(data, operator if isinstance(operator, str) else None)
 
     all_layers = [Layer("built-in", "built-in defaults", builtin_defaults(operator if isinstance(operator, str) else None))] + list(layers)

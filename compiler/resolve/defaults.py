@@ -20,7 +20,8 @@ def builtin_defaults(operator: str | None) -> dict:
 
 def type_names(data: dict, operator: str | None) -> tuple[list[str], list[str]]:
     """(names of map-style types, names of Workers groups) present in merged data."""
-    types = (data.get("spec") or {}).get("types") if isinstance(data, dict) else None
+    spec = data.get("spec") if isinstance(data, dict) else None
+    types = spec.get("types") if isinstance(spec, dict) else None
     if not isinstance(types, dict):
         return [], []
     if operator in RAY_OPERATORS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..diagnostics import Diagnostic, error, warning
-from ..model.manifest import Manifest
+from ..model.manifest import INT32_MAX, Manifest
 from ..resolve import Resolved, format_path
 
 JOBSET_TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -51,6 +51,7 @@ def check_semantics(manifest: Manifest, types, resolved: Resolved) -> list[Diagn
             what = "both ramRatio and memory are set" if both else "neither ramRatio nor memory is set"
             out.append(error("E120", f"{what}; set exactly one (memory = cpus x ramRatio GB)",
                              resolved.location(path + ("resources",)), format_path(resolved.logical(path + ("resources",)))))
+        out += _check_quantity_range(path + ("resources",), resources, resolved)
         gpu = resources.accelerators.gpu if resources.accelerators else None
         if gpu and gpu.product and gpu.count == 0:
             where = path + ("resources", "accelerators", "gpu", "product")
@@ -75,10 +76,34 @@ def check_semantics(manifest: Manifest, types, resolved: Resolved) -> list[Diagn
 
     out += _no_effect_warnings(manifest, resolved)
     if operator not in ("kuberay", "ray"):
-        for field in ("rayVersion", "runtimeEnv", "jobId"):
+        for field in ("rayVersion", "runtimeEnv", "jobId", "entrypointNumCpus"):
             if getattr(spec, field) is not None:
                 out.append(warning("W101", f"spec.{field} applies to the kuberay operator only; it has no effect for {operator}",
                                    at("spec", field), f"spec.{field}"))
+    return out
+
+
+# Kubernetes quantities are int64 in their smallest unit (millicores, bytes).
+_QUANTITY_MAX = 2**63 - 1
+_GIB = 1 << 30
+
+
+def _check_quantity_range(path: tuple, resources, resolved: Resolved) -> list[Diagnostic]:
+    """CPU and memory that no Kubernetes quantity can hold (``cpus: 1e300``) are errors, not overflows."""
+    cpus = resources.cpus if resources.cpus is not None else 1
+    ratio = resources.cpuLimitRatio if resources.cpuLimitRatio is not None else 2
+    memory = resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
+    checks = (
+        ("cpus", cpus * ratio * 1000, "the CPU limit (cpus x cpuLimitRatio)"),
+        ("memory" if resources.memory is not None else "ramRatio", memory * _GIB, "the memory (cpus x ramRatio GB)"),
+        ("shmSizeGB", (resources.shmSizeGB or 0) * _GIB, "/dev/shm"),
+    )
+    out = []
+    for field, amount, what in checks:
+        if amount > _QUANTITY_MAX:
+            where = path + (field,)
+            out.append(error("E104", f"{what} is too large for a Kubernetes quantity",
+                             resolved.location(where), format_path(resolved.logical(where))))
     return out
 
 
@@ -109,6 +134,12 @@ def _check_type_names(operator: str, types: dict, resolved: Resolved) -> list[Di
             if types[name].count not in (None, 1):
                 out.append(error("E104", f"{operator} runs exactly one master; count is {types[name].count}",
                                  resolved.location(("spec", "types", name, "count")), f"spec.types.{name}.count"))
+    if operator == "batchjob":
+        for name, job_type in types.items():
+            pods = (job_type.count or 1) * (job_type.completions or 1)
+            if pods > INT32_MAX:
+                out.append(error("E104", f"count x completions is {pods}; a Job holds at most {INT32_MAX} pods",
+                                 resolved.location(("spec", "types", name)), f"spec.types.{name}"))
     if operator in ("jax", "tf", "batchjob") and len(types) > 1:
         out.append(error("E111", f"{operator} takes exactly one type; found {', '.join(types)}",
                          resolved.location(("spec", "types")), "spec.types"))

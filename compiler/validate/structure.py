@@ -9,6 +9,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..diagnostics import Diagnostic, error
 from ..model.manifest import SUPPORTED_OPERATORS, TYPES_MODEL, Manifest
+from ..model.text import number_as_text
 from ..resolve import Resolved, format_path
 
 _ADAPTERS: dict[str, TypeAdapter] = {}
@@ -32,7 +33,7 @@ def validate_manifest(resolved: Resolved) -> tuple[Manifest | None, Any, list[Di
         diagnostics.extend(_from_pydantic(exc, resolved, (), Manifest))
 
     spec = resolved.data.get("spec") if isinstance(resolved.data, dict) else None
-    operator = spec.get("operator") if isinstance(spec, dict) else None
+    operator = number_as_text(spec.get("operator")) if isinstance(spec, dict) else None
     types = None
     if isinstance(operator, str) and operator not in SUPPORTED_OPERATORS:
         path = ("spec", "operator")
@@ -60,32 +61,74 @@ def _from_pydantic(exc: ValidationError, resolved: Resolved, prefix: tuple, root
             parent = loc[:-1]
             known = _fields_at(root_type, tuple(problem["loc"][:-1]))
             message = f"unknown key {loc[-1]!r}" + _suggest(str(loc[-1]), known)
-            out.append(error("E101", message, _written_location(resolved, loc, key=True), shown))
+            out.append(error("E101", message, resolved.location(loc, key=True), shown))
             continue
         if kind == "missing":
-            out.append(error("E103", f"{loc[-1]!r} is required", _written_location(resolved, loc[:-1], key=True), shown))
+            hint = f"; supported operators: {', '.join(SUPPORTED_OPERATORS)}" if loc == ("spec", "operator") else ""
+            out.append(error("E103", f"{loc[-1]!r} is required{hint}", resolved.location(loc[:-1], key=True), shown))
             continue
         code = "E102" if kind.endswith(("_type", "_parsing")) else "E104"
-        value = problem.get("input")
-        shown_value = "" if isinstance(value, (dict, list)) else f"{value!r}: "
-        message = problem["msg"]
-        if kind.startswith("literal_error"):
-            message = f"must be one of {problem.get('ctx', {}).get('expected', '')}"
-        if kind == "value_error":
-            message = str(problem.get("ctx", {}).get("error", message))
-        out.append(error(code, f"{shown_value}{message}", _written_location(resolved, loc), shown))
+        out.append(error(code, _problem_message(problem), resolved.location(loc), shown))
     return out
 
 
-def _written_location(resolved: Resolved, path: tuple, key: bool = False):
-    """Where ``path`` was written; a place only the built-in defaults fill (``spec`` of a manifest
-    without one) points into the workload instead, so the diagnostic names a real file."""
-    layer = resolved.layer_of(path)
-    if layer is None or layer.positions is None:
-        workload = next((l for l in reversed(resolved.layers) if l.role == "workload"), None)
-        if workload is not None:
-            return workload.location(path, key)
-    return resolved.location(path, key)
+_EXPECTED = {
+    "int_type": "an integer", "int_parsing": "an integer", "float_type": "a number", "float_parsing": "a number",
+    "bool_type": "true or false", "bool_parsing": "true or false", "string_type": "a string",
+    "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "list_type": "a list",
+}
+
+
+def _problem_message(problem: dict) -> str:
+    kind, value = problem["type"], problem.get("input")
+    if kind in _EXPECTED:
+        hint = " (remove the quotes)" if isinstance(value, str) and _is_number(value) else ""
+        return f"expected {_EXPECTED[kind]}, got {_describe(value)}{hint}"
+    ctx = problem.get("ctx") or {}
+    if kind.startswith("literal_error"):
+        message = f"must be one of {ctx.get('expected', '')}"
+    elif kind == "value_error":
+        message = str(ctx.get("error", problem["msg"]))
+    else:
+        message = problem["msg"]
+    shown = _show(value)
+    return message if shown in message or isinstance(value, (dict, list)) else f"{shown}: {message}"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _describe(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {_show(value)}"
+    if isinstance(value, str):
+        return f"the string {_show(value)}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"the number {_show(value)}"
+
+
+def _show(value, limit: int = 60) -> str:
+    """A value as the manifest wrote it (``null``, ``true``, ``1.10``), shortened for a message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        text = getattr(value, "text", None) or repr(value)
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _suggest(word: str, known, list_known: bool = True) -> str:
