@@ -129,4 +129,5 @@ CODES: dict[str, str] = {
     "W102": "GPU product is ignored because the GPU count is 0",
     "W103": "both timeout and activeDeadlineSeconds are set; timeout wins",
     "W104": "more pod sets than one Kueue workload admits, if the job is ever queued",
+    "W105": "a %YAML 1.1 directive; the file is read as YAML 1.2",
 }

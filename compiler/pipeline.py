@@ -155,6 +155,9 @@ def check_template(document: Document) -> Unit:
     return Unit(document, resolved=resolved, diagnostics=[d for d in diagnostics if d.code != "E103"])
 
 
+_SHAPES = ((list, "a list"), (str, "a plain string"), (bool, "a boolean"), ((int, float), "a number"))
+
+
 def _not_a_manifest(document: Document) -> Unit:
     data = document.data
     kind = data.get("kind") if isinstance(data, dict) else None
@@ -164,5 +167,6 @@ def _not_a_manifest(document: Document) -> Unit:
     elif isinstance(data, dict):
         message = f"this document has no kind and no spec.operator; add 'kind: {MANIFEST_KIND}' and a spec"
     else:
-        message = f"this document is a {type(data).__name__}, not a mapping with kind {MANIFEST_KIND!r}"
+        shape = next((name for kind_, name in _SHAPES if isinstance(data, kind_)), "a scalar")
+        message = f"this document is {shape}, not a mapping with kind {MANIFEST_KIND!r}"
     return Unit(document, diagnostics=[error("E010", message, at, "kind" if kind is not None else "")])

@@ -194,3 +194,39 @@ def test_check_validates_a_template_as_a_fragment(tmp_path):
 def test_a_complete_template_checks_clean(tmp_path):
     template = MANIFEST.replace("kind: AIchorManifest", "kind: AIchorManifest\nusage: Template\nname: base")
     assert run("check", write(tmp_path, "template.yaml", template)).exit_code == 0
+
+
+def test_yaml_1_1_directive_is_read_as_yaml_1_2_with_a_warning(tmp_path):
+    path = write(tmp_path, "old.yaml", "%YAML 1.1\n---\n" + MANIFEST + "  env: {DEBUG: on}\n")
+    result = CliRunner().invoke(cli, [path])
+    assert result.exit_code == 0
+    assert f"{path}:1:1: warning[W105]" in result.stderr
+    (obj,) = yaml.safe_load_all(result.stdout)
+    env = obj["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "DEBUG", "value": "on"} in env
+
+
+def test_a_document_that_is_a_list_is_named_plainly(tmp_path):
+    path = write(tmp_path, "list.yaml", "- a\n- b\n")
+    result = run("check", path)
+    assert result.exit_code == 1
+    assert result.output == f"{path}:1:1: error[E010] this document is a list, not a mapping with kind 'AIchorManifest'\n"
+
+
+def test_manifest_rules_are_reported_together_with_structural_errors(tmp_path):
+    text = textwrap.dedent("""\
+        kind: AIchorManifest
+        apiVersion: 0.2.3
+        builder: {image: "img:1.10"}
+        spec:
+          operator: jobset
+          image: "img:1.11"
+          comand: python x
+          types:
+            worker:
+              count: 2
+              resources: {cpus: 2, ramRatio: 2, memory: 4}
+    """)
+    path = write(tmp_path, "train.yaml", text)
+    codes = [line.split("[")[1].split("]")[0] for line in run("check", path).output.splitlines()]
+    assert codes == ["E130", "E103", "E101", "E120"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import yaml
 from yaml import events as ev
 
-from ..diagnostics import Diagnostic, Location, Related, error
+from ..diagnostics import Diagnostic, Location, Related, error, warning
 
 Path = tuple  # of str (mapping keys) and int (sequence indices)
 
@@ -308,6 +308,10 @@ def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], 
             if isinstance(event, ev.StreamEndEvent):
                 break
             if isinstance(event, ev.DocumentStartEvent):
+                if event.version and tuple(event.version) < (1, 2):
+                    diagnostics.append(warning(
+                        "W105", f"%YAML {event.version[0]}.{event.version[1]} directive: this file is read as YAML 1.2 "
+                        "(yes/no/on/off stay strings, 0777 is 777)", composer.at(event.start_mark)))
                 document, problems = composer.document(parser, len(documents))
                 documents.append(document)
                 diagnostics.extend(problems)

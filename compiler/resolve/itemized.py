@@ -6,6 +6,8 @@ of a list collection is addressed by its label, not its index (``spec.types.Work
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 # label = the map key; a higher layer's item replaces the lower one whole
 MAP_ITEMS = (
     ("spec", "env"),
@@ -31,6 +33,7 @@ def matches(pattern: tuple, path: tuple) -> bool:
     return len(pattern) == len(path) and all(p == "*" or p == s for p, s in zip(pattern, path))
 
 
+@lru_cache(maxsize=1 << 16)
 def kind_of(path: tuple) -> tuple[str, str | None] | None:
     """('map-items'|'list-items'|'structured-map'|'structured-list', label member) or None."""
     for pattern, label in STRUCTURED_LISTS.items():

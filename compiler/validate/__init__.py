@@ -19,10 +19,9 @@ def validate_workload(resolved: Resolved, catalog, name: str, name_path: tuple, 
     structural = [d for d in structural if not covered_by(d, overrides)] + overrides
     policy = check_policies(resolved, policies_for(catalog.policies, project), types) if catalog is not None else []
     policy = [d for d in policy if d.path not in {s.path for s in structural}]  # one report per broken field
-    if manifest is None or types is None or has_errors(structural):
-        return None, None, structural + policy
-    semantic = check_semantics(manifest, types, resolved)
-    if has_errors(semantic):
+    reported = {d.path for d in structural}
+    semantic = [d for d in check_semantics(resolved) if d.path not in reported]
+    if manifest is None or types is None or has_errors(structural) or has_errors(semantic):
         return None, None, structural + semantic + policy
     probe = Workload(manifest=manifest, types=types, name=name, namespace=namespace, project=project, source=document.file, digest="")
     targets = check_targets(probe, resolved, name_path)

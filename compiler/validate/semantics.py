@@ -1,11 +1,16 @@
-"""Manifest rules beyond types: operator type names, memory, images, reserved env, no-effect fields."""
+"""Manifest rules beyond types: operator type names, memory, images, reserved env, no-effect fields.
+
+The rules read the merged data itself, not the validated model, so they also run when the models
+rejected something else in the file: every problem is reported at once. A value of the wrong type
+is left to the structural diagnostics and skipped here.
+"""
 
 from __future__ import annotations
 
 import re
 
 from ..diagnostics import Diagnostic, error, warning
-from ..model.manifest import INT32_MAX, Manifest
+from ..model.manifest import INT32_MAX
 from ..resolve import Resolved, format_path
 
 JOBSET_TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -28,41 +33,45 @@ RESERVED_ENV: dict[str, tuple[str, ...]] = {
     "pytorch": ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK"),
     "xgboost": ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "WORKER_PORT", "WORKER_ADDRS"),
     "jax": ("JAXOPERATOR_COORDINATOR_ADDRESS", "JAXOPERATOR_COORDINATOR_HOST", "JAXOPERATOR_NUM_PROCESSES", "JAXOPERATOR_PROCESS_ID"),
-    "tf": ("TF_CONFIG",),
+    "tf": ("TF_CONFIG", "TF_TASK_INDEX"),
     "batchjob": ("JOB_COMPLETION_INDEX",),
     "kuberay": (),
     "ray": (),
 }
 
 
-def check_semantics(manifest: Manifest, types, resolved: Resolved) -> list[Diagnostic]:
-    spec = manifest.spec
-    operator = spec.operator
+def check_semantics(resolved: Resolved) -> list[Diagnostic]:
+    data = resolved.data
+    spec = _mapping(data.get("spec"))
+    operator = spec.get("operator") if isinstance(spec.get("operator"), str) else None
     out: list[Diagnostic] = []
 
     def at(*path):
         return resolved.location(path)
 
+    types = _mapping(spec.get("types"))
     if operator in TYPE_NAMES:
         out += _check_type_names(operator, types, resolved)
     for path, resources in _resources(operator, types):
-        both = resources.ramRatio is not None and resources.memory is not None
-        if both or (resources.ramRatio is None and resources.memory is None):
-            what = "both ramRatio and memory are set" if both else "neither ramRatio nor memory is set"
+        has_ratio, has_memory = "ramRatio" in resources, "memory" in resources
+        if has_ratio == has_memory:
+            what = "both ramRatio and memory are set" if has_ratio else "neither ramRatio nor memory is set"
             out.append(error("E120", f"{what}; set exactly one (memory = cpus x ramRatio GB)",
                              resolved.location(path + ("resources",)), format_path(resolved.logical(path + ("resources",)))))
         out += _check_quantity_range(path + ("resources",), resources, resolved)
-        gpu = resources.accelerators.gpu if resources.accelerators else None
-        if gpu and gpu.product and gpu.count == 0:
+        gpu = _mapping(_mapping(resources.get("accelerators")).get("gpu"))
+        if gpu.get("product") and gpu.get("count", 0) == 0:
             where = path + ("resources", "accelerators", "gpu", "product")
-            out.append(warning("W102", f"gpu.product {gpu.product!r} is ignored because gpu.count is 0 (no GPU node is required)",
+            out.append(warning("W102", f"gpu.product {gpu['product']!r} is ignored because gpu.count is 0 (no GPU node is required)",
                                resolved.location(where), format_path(resolved.logical(where))))
 
-    if manifest.builder and manifest.builder.image and manifest.builder.image != spec.image:
-        out.append(error("E130", f"builder.image {manifest.builder.image!r} differs from spec.image {spec.image!r}; they must match",
+    builder_image = _mapping(data.get("builder")).get("image")
+    image = spec.get("image")
+    if isinstance(builder_image, str) and isinstance(image, str) and builder_image and builder_image != image:
+        out.append(error("E130", f"builder.image {builder_image!r} differs from spec.image {image!r}; they must match",
                          at("builder", "image"), "builder.image"))
 
-    for name in spec.env or {}:
+    for name in _mapping(spec.get("env")):
         if name in RESERVED_ENV.get(operator, ()):
             out.append(error("E140", f"{name} is set by the {operator} operator contract; rename the variable",
                              resolved.location(("spec", "env", name)), format_path(("spec", "env", name))))
@@ -70,17 +79,25 @@ def check_semantics(manifest: Manifest, types, resolved: Resolved) -> list[Diagn
             out.append(error("E104", f"{name!r} is not a valid environment variable name",
                              resolved.location(("spec", "env", name)), format_path(("spec", "env", name))))
 
-    if spec.timeout and spec.activeDeadlineSeconds:
+    if spec.get("timeout") is not None and spec.get("activeDeadlineSeconds") is not None:
         out.append(warning("W103", "both timeout and activeDeadlineSeconds are set; timeout wins",
                            at("spec", "activeDeadlineSeconds"), "spec.activeDeadlineSeconds"))
 
-    out += _no_effect_warnings(manifest, resolved)
-    if operator not in ("kuberay", "ray"):
+    out += _no_effect_warnings(data, resolved)
+    if operator and operator not in ("kuberay", "ray"):
         for field in ("rayVersion", "runtimeEnv", "jobId", "entrypointNumCpus"):
-            if getattr(spec, field) is not None:
+            if spec.get(field) is not None:
                 out.append(warning("W101", f"spec.{field} applies to the kuberay operator only; it has no effect for {operator}",
                                    at("spec", field), f"spec.{field}"))
     return out
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value, default):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 # Kubernetes quantities are int64 in their smallest unit (millicores, bytes).
@@ -88,15 +105,16 @@ _QUANTITY_MAX = 2**63 - 1
 _GIB = 1 << 30
 
 
-def _check_quantity_range(path: tuple, resources, resolved: Resolved) -> list[Diagnostic]:
+def _check_quantity_range(path: tuple, resources: dict, resolved: Resolved) -> list[Diagnostic]:
     """CPU and memory that no Kubernetes quantity can hold (``cpus: 1e300``) are errors, not overflows."""
-    cpus = resources.cpus if resources.cpus is not None else 1
-    ratio = resources.cpuLimitRatio if resources.cpuLimitRatio is not None else 2
-    memory = resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
+    cpus = _number(resources.get("cpus"), 1)
+    ratio = _number(resources.get("cpuLimitRatio"), 2)
+    has_memory = "memory" in resources
+    memory = _number(resources.get("memory"), 0) if has_memory else cpus * _number(resources.get("ramRatio"), 0)
     checks = (
         ("cpus", cpus * ratio * 1000, "the CPU limit (cpus x cpuLimitRatio)"),
-        ("memory" if resources.memory is not None else "ramRatio", memory * _GIB, "the memory (cpus x ramRatio GB)"),
-        ("shmSizeGB", (resources.shmSizeGB or 0) * _GIB, "/dev/shm"),
+        ("memory" if has_memory else "ramRatio", memory * _GIB, "the memory (cpus x ramRatio GB)"),
+        ("shmSizeGB", _number(resources.get("shmSizeGB"), 0) * _GIB, "/dev/shm"),
     )
     out = []
     for field, amount, what in checks:
@@ -113,9 +131,9 @@ def _check_type_names(operator: str, types: dict, resolved: Resolved) -> list[Di
     if not types:
         out.append(error("E111", "at least one type is required under spec.types", resolved.location(("spec", "types")), "spec.types"))
         return out
-    for name, job_type in types.items():
+    for name in types:
         path = ("spec", "types", name)
-        where = resolved.positions_key(path) if hasattr(resolved, "positions_key") else resolved.location(path)
+        where = resolved.location(path, key=True)
         if operator == "batchjob" and not BATCHJOB_TYPE_NAME.match(name):
             out.append(error("E111", f"type name {name!r} must be letters, digits and hyphens, starting with a letter",
                              where, format_path(path)))
@@ -131,12 +149,14 @@ def _check_type_names(operator: str, types: dict, resolved: Resolved) -> list[Di
             out.append(error("E111", f"{operator} takes one Master and one Worker type; found {', '.join(types)}",
                              resolved.location(("spec", "types")), "spec.types"))
         for name in masters:
-            if types[name].count not in (None, 1):
-                out.append(error("E104", f"{operator} runs exactly one master; count is {types[name].count}",
+            count = _mapping(types[name]).get("count")
+            if _number(count, 1) != 1:
+                out.append(error("E104", f"{operator} runs exactly one master; count is {count}",
                                  resolved.location(("spec", "types", name, "count")), f"spec.types.{name}.count"))
     if operator == "batchjob":
         for name, job_type in types.items():
-            pods = (job_type.count or 1) * (job_type.completions or 1)
+            job_type = _mapping(job_type)
+            pods = _number(job_type.get("count"), 1) * _number(job_type.get("completions"), 1)
             if pods > INT32_MAX:
                 out.append(error("E104", f"count x completions is {pods}; a Job holds at most {INT32_MAX} pods",
                                  resolved.location(("spec", "types", name)), f"spec.types.{name}"))
@@ -146,36 +166,42 @@ def _check_type_names(operator: str, types: dict, resolved: Resolved) -> list[Di
     return out
 
 
-def _resources(operator, types):
-    if types is None:
+def _resources(operator, types: dict):
+    """(data path of the type, its resources mapping) for every pod shape of the workload."""
+    if operator in ("kuberay", "ray"):
+        for role in ("Head", "Job"):
+            if isinstance(types.get(role), dict):
+                yield ("spec", "types", role), _mapping(types[role].get("resources"))
+        workers = types.get("Workers")
+        for index, group in enumerate(workers if isinstance(workers, list) else []):
+            if isinstance(group, dict):
+                yield ("spec", "types", "Workers", index), _mapping(group.get("resources"))
         return
-    if isinstance(types, dict):
-        for name, job_type in types.items():
-            yield ("spec", "types", name), job_type.resources
-        return
-    yield ("spec", "types", "Head"), types.Head.resources
-    if getattr(types, "Job", None) is not None:
-        yield ("spec", "types", "Job"), types.Job.resources
-    for index, group in enumerate(types.Workers):
-        yield ("spec", "types", "Workers", index), group.resources
+    for name, job_type in types.items():
+        if isinstance(job_type, dict) and isinstance(job_type.get("resources"), dict):
+            yield ("spec", "types", name), job_type["resources"]
 
 
-def _no_effect_warnings(manifest: Manifest, resolved: Resolved) -> list[Diagnostic]:
-    spec = manifest.spec
-    found: list[tuple[tuple, str]] = []
-    if manifest.engineName is not None:
-        found.append((("engineName",), "selects an AIchor compute engine; jobs go to the current kube context"))
-    if spec.engineName is not None:
-        found.append((("spec", "engineName"), "selects an AIchor compute engine; jobs go to the current kube context"))
-    if spec.tensorboard and spec.tensorboard.enabled:
-        found.append((("spec", "tensorboard", "enabled"), "no TensorBoard server is started; write logs to your own storage"))
-    if spec.debug and spec.debug.jupyter:
-        found.append((("spec", "debug", "jupyter"), "no Jupyter server is started"))
-    if spec.debug and spec.debug.vscode and spec.debug.vscode.enabled:
-        found.append((("spec", "debug", "vscode"), "no VS Code server is started"))
-    if manifest.clone is not None:
-        found.append((("clone",), "the image already holds the code; nothing is cloned at run time"))
-    if manifest.builder and manifest.builder.skipBuild and manifest.builder.skipBuild.enabled:
-        found.append((("builder", "skipBuild"), "images are built only by `compile image`; this flag changes nothing"))
-    return [warning("W101", f"accepted but has no effect: {why}", resolved.location(path), format_path(path))
-            for path, why in found]
+# (where the value is, where the warning points, why it has no effect)
+_NO_EFFECT = (
+    (("engineName",), ("engineName",), "selects an AIchor compute engine; jobs go to the current kube context"),
+    (("spec", "engineName"), ("spec", "engineName"), "selects an AIchor compute engine; jobs go to the current kube context"),
+    (("spec", "tensorboard", "enabled"), ("spec", "tensorboard", "enabled"), "no TensorBoard server is started; write logs to your own storage"),
+    (("spec", "debug", "jupyter"), ("spec", "debug", "jupyter"), "no Jupyter server is started"),
+    (("spec", "debug", "vscode", "enabled"), ("spec", "debug", "vscode"), "no VS Code server is started"),
+    (("clone",), ("clone",), "the image already holds the code; nothing is cloned at run time"),
+    (("builder", "skipBuild", "enabled"), ("builder", "skipBuild"), "images are built only by `compile image`; this flag changes nothing"),
+)
+
+
+def _no_effect_warnings(data: dict, resolved: Resolved) -> list[Diagnostic]:
+    """Fields real manifests carry that ask for something this product does not do. A switch that
+    is off asks for nothing, so only a set value or a switch turned on is worth a warning."""
+    out = []
+    for value_path, shown, why in _NO_EFFECT:
+        value = data
+        for segment in value_path:
+            value = value.get(segment) if isinstance(value, dict) else None
+        if value is not None and value is not False:
+            out.append(warning("W101", f"accepted but has no effect: {why}", resolved.location(shown), format_path(shown)))
+    return out
