@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import click
@@ -48,26 +47,6 @@ def shared_options(function):
 # --set PATH=VALUE
 
 
-_SEGMENT = re.compile(r'\["([^"]*)"\]|\[\'([^\']*)\'\]|\[(\d+)\]|([^.\[\]]+)')
-
-
-def split_path(text: str) -> list[str]:
-    """``spec.labels["app.kubernetes.io/team"]`` -> ["spec", "labels", "app.kubernetes.io/team"]."""
-    segments, pos = [], 0
-    while pos < len(text):
-        if text[pos] == ".":
-            pos += 1
-            continue
-        match = _SEGMENT.match(text, pos)
-        if not match:
-            raise ValueError(f"cannot read the path {text!r} at {text[pos:]!r}")
-        segments.append(next(g for g in match.groups() if g is not None))
-        pos = match.end()
-    if not segments:
-        raise ValueError("the path is empty")
-    return segments
-
-
 def set_fragment(segments: list[str], value) -> dict:
     """A manifest fragment that sets ``value`` at the logical path ``segments``."""
     from ..resolve.itemized import LIST_ITEMS, STRUCTURED_LISTS, matches
@@ -91,6 +70,7 @@ def set_fragment(segments: list[str], value) -> dict:
 def parse_sets(sets) -> tuple[list, list[Diagnostic]]:
     from ..parse import Positions, load_documents
     from ..resolve import Layer
+    from ..resolve.tree import parse_path
 
     layers, problems = [], []
     for index, text in enumerate(sets):
@@ -100,7 +80,7 @@ def parse_sets(sets) -> tuple[list, list[Diagnostic]]:
             continue
         path, raw = text.split("=", 1)
         try:
-            segments = split_path(path.strip())
+            segments = parse_path(path.strip())
         except ValueError as exc:
             problems.append(error("E207", f"--set {text!r}: {exc}", where))
             continue

@@ -6,6 +6,7 @@ and emitters) and a provenance map (for diagnostics and ``compile explain``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..diagnostics import Location
@@ -102,3 +103,22 @@ def format_path(path) -> str:
         else:
             text += ("." if text else "") + segment
     return text
+
+
+_SEGMENT = re.compile(r'\["([^"]*)"\]|\[\'([^\']*)\'\]|([^.\[\]]+)')
+
+
+def parse_path(text: str) -> tuple[str, ...]:
+    """``spec.labels["app.kubernetes.io/team"]`` -> ("spec", "labels", "app.kubernetes.io/team")."""
+    segments, pos = [], 0
+    while pos < len(text):
+        if text[pos] == "." and pos > 0:
+            pos += 1
+        match = _SEGMENT.match(text, pos)
+        if not match:
+            raise ValueError(f"cannot read the path {text!r} at {text[pos:]!r}")
+        segments.append(next(g for g in match.groups() if g is not None))
+        pos = match.end()
+    if not segments:
+        raise ValueError("the path is empty")
+    return tuple(segments)

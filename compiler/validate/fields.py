@@ -6,7 +6,6 @@ typed per operator, so its children are the union of every operator's type model
 
 from __future__ import annotations
 
-import re
 import types as pytypes
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -15,27 +14,9 @@ from pydantic import BaseModel
 
 from ..model.manifest import JobType, Manifest, RayHead, RaySubmitter, RayWorkerGroup
 from ..model.text import DurationText
+from ..resolve.tree import parse_path  # noqa: F401  (re-exported: rule paths are field paths)
 
 SCALAR_KINDS = ("string", "duration", "integer", "number", "bool")
-_SEGMENT = re.compile(r'\["([^"]*)"\]|\[\'([^\']*)\'\]|([^.\[\]]+)')
-
-
-def parse_path(text: str) -> tuple[str, ...]:
-    """``spec.labels["app.kubernetes.io/team"]`` -> ("spec", "labels", "app.kubernetes.io/team")."""
-    segments, pos = [], 0
-    while pos < len(text):
-        if text[pos] == "." and pos > 0:
-            pos += 1
-        match = _SEGMENT.match(text, pos)
-        if not match:
-            raise ValueError(f"cannot read the path {text!r} at {text[pos:]!r}")
-        segments.append(next(g for g in match.groups() if g is not None))
-        pos = match.end()
-    if not segments:
-        raise ValueError("the path is empty")
-    return tuple(segments)
-
-
 @dataclass(frozen=True)
 class FieldInfo:
     kind: str  # string | duration | integer | number | bool | object | map | list | any
