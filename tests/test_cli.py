@@ -230,3 +230,19 @@ def test_manifest_rules_are_reported_together_with_structural_errors(tmp_path):
     path = write(tmp_path, "train.yaml", text)
     codes = [line.split("[")[1].split("]")[0] for line in run("check", path).output.splitlines()]
     assert codes == ["E130", "E103", "E101", "E120"]
+
+
+def test_an_unsupported_operator_gets_one_clean_diagnostic(tmp_path):
+    text = textwrap.dedent("""\
+        kind: AIchorManifest
+        apiVersion: 0.2.2
+        builder: {image: a}
+        spec:
+          operator: slurm
+          image: b
+          command: srun train.py
+          types:
+            Worker: {count: 2, resources: {cpus: 4}}
+    """)
+    path = write(tmp_path, "slurm.yaml", text)
+    assert [line.split("]")[0].rsplit("[", 1)[1] for line in run("check", path).output.splitlines()] == ["E110"]

@@ -44,6 +44,8 @@ def check_semantics(resolved: Resolved) -> list[Diagnostic]:
     data = resolved.data
     spec = _mapping(data.get("spec"))
     operator = spec.get("operator") if isinstance(spec.get("operator"), str) else None
+    if operator not in RESERVED_ENV:
+        return []  # no operator, or one we do not support: E103/E110 say so; the rest would be noise
     out: list[Diagnostic] = []
 
     def at(*path):
