@@ -1,0 +1,340 @@
+"""Cluster commands: submit, watch, status, logs, cancel, list.
+
+Only click at module level: everything that talks to a cluster is imported when a command runs,
+so ``compile`` and ``compile --help`` never load the kubernetes client.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from . import cli
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options
+
+EXIT_INTERRUPTED = 130
+
+
+def cluster_options(function):
+    """--context and -n/--namespace, kubeconfig found as kubectl finds it."""
+    function = click.option("-n", "--namespace", help="Namespace (default: the context's, else default).")(function)
+    return click.option("--context", help="kubeconfig context (default: the current context).")(function)
+
+
+def _fail(code: int, message: str):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _notice(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def handles_cluster_errors(function):
+    """No reachable cluster: exit 3 with one line. A refusal from the API server: exit 1."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from ..cluster.client import ApiError, ClusterUnavailable
+        from ..cluster.jobs import JobNotFound
+        from ..cluster.kinds import BadReference
+
+        try:
+            return function(*args, **kwargs)
+        except ClusterUnavailable as exc:
+            _fail(EXIT_ENV, f"no reachable cluster: {exc}")
+        except JobNotFound as exc:
+            _fail(EXIT_INVALID, str(exc))
+        except ApiError as exc:
+            if exc.status == 401:
+                _fail(EXIT_ENV, f"the API server does not accept these credentials: {exc.message}")
+            _fail(EXIT_INVALID, f"the API server refused: {exc.status} {exc.reason}: {exc.message}")
+        except BadReference as exc:
+            _fail(EXIT_USAGE, str(exc))
+
+    return wrapper
+
+
+def _connect(context, namespace):
+    from ..cluster.client import connect
+
+    return connect(context, namespace)
+
+
+def _out():
+    from ..cluster.session import Output
+
+    return Output(click.echo, _notice)
+
+
+def _follow(kube, found, with_logs: bool = False) -> int:
+    from ..cluster.session import follow_job
+
+    return follow_job(kube, found, _out(), with_logs)
+
+
+@cli.command("watch")
+@click.argument("name")
+@cluster_options
+@click.option("--logs", "with_logs", is_flag=True, help="Stream rank 0's logs while watching.")
+@handles_cluster_errors
+def watch_command(name, context, namespace, with_logs):
+    """Follow job NAME (or KIND/NAME) until it finishes: exit 0 if it succeeded, 1 otherwise."""
+    from ..cluster.jobs import find_job
+
+    kube = _connect(context, namespace)
+    found = find_job(kube, name, kube.namespace)
+    _notice(f"watching {found.resource.short}/{found.name} in namespace {found.namespace} "
+            "(Ctrl-C stops watching; the job keeps running)")
+    sys.exit(_follow(kube, found, with_logs))
+
+
+# ---------------------------------------------------------------------------------------------
+# status and list
+
+
+def _times(found, state) -> tuple[str, str]:
+    status = found.obj.get("status") or {}
+    started = status.get("startTime") or found.obj["metadata"].get("creationTimestamp") or "-"
+    if not state.finished:
+        return started, "-"
+    return started, state.since or status.get("completionTime") or status.get("endTime") or "-"
+
+
+def _counts_text(counts: dict) -> str:
+    if not counts:
+        return "none"
+    parts = []
+    for type_, phases in counts.items():
+        parts.append(f"{type_}: " + ", ".join(f"{number} {phase}" for phase, number in sorted(phases.items())))
+    return "; ".join(parts)
+
+
+@cli.command("status")
+@click.argument("name")
+@cluster_options
+@handles_cluster_errors
+def status_command(name, context, namespace):
+    """State, reason, start and end times and pods per type of job NAME (or KIND/NAME)."""
+    from ..cluster.jobs import counts, current_state, find_job
+    from ..cluster.submit import GIT_COMMIT, IMAGE, SUBMITTED_BY
+
+    kube = _connect(context, namespace)
+    found = find_job(kube, name, kube.namespace)
+    state = current_state(kube, found)
+    started, ended = _times(found, state)
+    annotations = found.obj["metadata"].get("annotations") or {}
+    rows = [
+        ("job", f"{found.resource.short}/{found.name}"),
+        ("namespace", found.namespace),
+        ("state", state.phase),
+        ("reason", state.reason or "-"),
+        ("started", started),
+        ("finished", ended),
+        ("pods", _counts_text(counts(kube, found))),
+        ("submitted by", annotations.get(SUBMITTED_BY, "-")),
+        ("git commit", annotations.get(GIT_COMMIT, "-")),
+        ("image", annotations.get(IMAGE, "-")),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':<14}{value}")
+
+
+@cli.command("list")
+@cluster_options
+@handles_cluster_errors
+def list_command(context, namespace):
+    """The jobs this tool created in the namespace, with their state and age."""
+    from datetime import datetime, timezone
+
+    from ..cluster.jobs import KueueView, current_state, managed_jobs
+    from ..cluster.kinds import age
+
+    kube = _connect(context, namespace)
+    jobs = managed_jobs(kube, kube.namespace)
+    if not jobs:
+        _notice(f"no jobs created by manifest-compiler in namespace {kube.namespace}")
+        return
+    now = datetime.now(timezone.utc)
+    kueue = KueueView(kube)
+    rows = [("NAME", "KIND", "STATE", "AGE", "REASON")]
+    for found in jobs:
+        state = current_state(kube, found, kueue)
+        rows.append((found.name, found.resource.kind, state.phase,
+                     age(found.obj["metadata"].get("creationTimestamp"), now), state.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(value.ljust(widths[i]) for i, value in enumerate(row[:4])) + "  " + row[4])
+
+
+# ---------------------------------------------------------------------------------------------
+# logs
+
+
+@cli.command("logs")
+@click.argument("name")
+@cluster_options
+@click.option("-f", "--follow", is_flag=True, help="Stream the logs as they are written.")
+@click.option("--all", "everything", is_flag=True, help="Every pod, each line prefixed with the pod (worker-3-0 | ...).")
+@click.option("--type", "type_", metavar="T", help="Pods of this type (replicated job, Ray group, head, submitter).")
+@click.option("--index", type=click.IntRange(min=0), metavar="I", help="The pods of Job index I of the type (JOB_INDEX).")
+@click.option("--prefix/--no-prefix", default=None, help="Prefix each line with its pod [default: when several pods].")
+@handles_cluster_errors
+def logs_command(name, context, namespace, follow, everything, type_, index, prefix):
+    """Logs of job NAME: rank 0 by default."""
+    from ..cluster.jobs import find_job
+    from ..cluster.logs import Selection, show_logs
+
+    if everything and (type_ is not None or index is not None):
+        _fail(EXIT_USAGE, "--all shows every pod; it cannot be combined with --type or --index")
+    kube = _connect(context, namespace)
+    found = find_job(kube, name, kube.namespace)
+    selection = Selection(everything, type_, index)
+    try:
+        shown = show_logs(kube, found, selection, follow, click.echo, _notice, prefix)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    if not shown:
+        sys.exit(EXIT_INVALID)
+
+
+# ---------------------------------------------------------------------------------------------
+# cancel
+
+
+@cli.command("cancel")
+@click.argument("name")
+@cluster_options
+@click.option("--propagation", type=click.Choice(["Foreground", "Background"]), default="Foreground", show_default=True,
+              help="Foreground: the job goes once its pods are gone; Background: at once, pods after.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the job is gone.")
+@handles_cluster_errors
+def cancel_command(name, context, namespace, propagation, wait):
+    """Stop job NAME: delete it with its pods. A finished or absent job is left as it is."""
+    from ..cluster.jobs import JobNotFound, current_state, delete, find_job, wait_gone
+
+    kube = _connect(context, namespace)
+    try:
+        found = find_job(kube, name, kube.namespace)
+    except JobNotFound as exc:
+        click.echo(f"{exc}; nothing to cancel")
+        return
+    state = current_state(kube, found)
+    if state.finished:
+        click.echo(f"{found.resource.short}/{found.name} had already finished: {state.phase}"
+                   + (f" ({state.reason})" if state.reason else "") + "; nothing to cancel")
+        return
+    if not delete(kube, found, propagation):
+        click.echo(f"{found.resource.short}/{found.name} is already gone; nothing to cancel")
+        return
+    if wait and not wait_gone(kube, found.resource, found.namespace, found.name):
+        _notice(f"{found.resource.short}/{found.name} is still being deleted (its pods are terminating)")
+    click.echo(f"{found.resource.short}/{found.name} cancelled (was {state.phase}); deleted with its pods")
+
+
+# ---------------------------------------------------------------------------------------------
+# submit
+
+
+@cli.command("submit")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@shared_options
+@click.option("--context", help="kubeconfig context (default: the current context).")
+@click.option("-n", "short_namespace", metavar="NAMESPACE", help="Same as --namespace.")
+@click.option("--dry-run", is_flag=True, help="Ask the API server to validate the objects without creating them.")
+@click.option("--replace", is_flag=True, help="Delete a job of the same name first (and wait until it is gone).")
+@click.option("--name-suffix", type=click.Choice(["timestamp"]), help="Make the name unique: -2026-11-23t10-50-57.")
+@click.option("--allow-dirty", is_flag=True, help="Submit even if the manifest's git repository has uncommitted changes.")
+@click.option("--watch", "watch_", is_flag=True, help="Follow the job until it finishes (exit 0 only if it succeeded).")
+@click.option("--logs", "with_logs", is_flag=True, help="With --watch: stream rank 0's logs too.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
+@handles_cluster_errors
+def submit_command(files, context, short_namespace, dry_run, replace, name_suffix, allow_dirty, watch_, with_logs, quiet,
+                   **options):
+    """Compile FILES, apply them to the cluster (server-side apply) and say how to follow them."""
+    if short_namespace and options.get("namespace") and short_namespace != options["namespace"]:
+        _fail(EXIT_USAGE, "-n and --namespace name different namespaces")
+    options["namespace"] = options.get("namespace") or short_namespace
+    if with_logs and not watch_:
+        _fail(EXIT_USAGE, "--logs streams logs while watching; add --watch")
+    # a dry run creates nothing: a dirty tree is only worth a warning there
+    submissions = _compile_for_submit(files, options, name_suffix, allow_dirty or dry_run, quiet)
+    if watch_ and len(submissions) != 1:
+        _fail(EXIT_USAGE, f"--watch follows one job; these files hold {len(submissions)} workloads")
+    from ..cluster.session import Refused, apply_objects, how_to_follow
+
+    kube = _connect(context, options.get("namespace"))
+    applied = []
+    try:
+        for objects in submissions:
+            applied.append(apply_objects(kube, objects, replace, dry_run, _out()))
+    except Refused as exc:
+        _fail(exc.code, str(exc))
+    if dry_run:
+        return
+    for found in applied:
+        how_to_follow(found, _out())
+    if watch_:
+        sys.exit(_follow(kube, applied[0], with_logs))
+
+
+def _compile_for_submit(files, options: dict, name_suffix, allow_dirty: bool, quiet: bool) -> list[list[dict]]:
+    """Compile, then compile each workload again with its submission record (and unique name)."""
+    from dataclasses import replace as replaced
+
+    from ..cluster.kinds import main_object
+    from ..cluster.submit import image_of, now_suffix, record, submitter
+    from ..pipeline import compile_documents
+    from .commands import _exit_code, _sorted, run_pipeline
+    from .render import as_text
+
+    inputs, units, diagnostics = run_pipeline(files, **options)
+    _show(diagnostics, quiet)
+    code = _exit_code(diagnostics)
+    if code != EXIT_OK:
+        sys.exit(code)
+    units = [unit for unit in units if unit.objects]
+    if not units:
+        _fail(EXIT_INVALID, "nothing to submit: no workload among " + ", ".join(files))
+    who = submitter()
+    suffix = now_suffix() if name_suffix == "timestamp" else ""
+    submissions = []
+    for unit in units:
+        git = _checked_git(unit.document.file, allow_dirty, quiet)
+        annotations = record(git, image_of(main_object(unit.objects) or {}), who)
+        again = replaced(inputs.options, name=unit.workload.name + suffix,
+                         extra_annotations=tuple(inputs.options.extra_annotations) + annotations)
+        [recompiled] = compile_documents([unit.document], inputs.catalog, again)
+        problems = _sorted(recompiled.diagnostics)
+        if _exit_code(problems) != EXIT_OK:
+            click.echo(as_text([d for d in problems if d.is_error]), err=True, nl=False)
+            sys.exit(EXIT_INVALID)
+        submissions.append(recompiled.objects)
+    return submissions
+
+
+def _show(diagnostics, quiet: bool) -> None:
+    from .render import as_text
+
+    shown = [d for d in diagnostics if d.is_error or not quiet]
+    if shown:
+        click.echo(as_text(shown), err=True, nl=False)
+
+
+def _checked_git(file: str, allow_dirty: bool, quiet: bool):
+    from ..cluster.submit import git_state
+
+    git = git_state(file)
+    if git.commit is None:
+        if not quiet:
+            _notice(f"warning: {git.problem}; the job will not record a git commit")
+        return git
+    if git.dirty and not allow_dirty:
+        listed = ", ".join(git.dirty_paths[:5]) + (" ..." if len(git.dirty_paths) > 5 else "")
+        _fail(EXIT_INVALID, f"the repository of {file} has uncommitted changes ({listed}); "
+                            "commit them so the job records what it ran, or pass --allow-dirty")
+    if git.dirty and not quiet:
+        _notice(f"warning: submitting from a dirty tree; commit {git.commit[:12]} does not hold every change")
+    return git

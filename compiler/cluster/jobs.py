@@ -1,0 +1,160 @@
+"""Finding a job by name, its state with Kueue's view, its pods; status, list and cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .client import ApiError, Kube
+from .kinds import JOB, JOB_KINDS, MANAGED_BY_SELECTOR, POD, WORKLOAD, Resource, parse_reference, pod_counts, pod_selector
+from .state import State, state_of
+
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+
+
+class JobNotFound(Exception):
+    pass
+
+
+@dataclass
+class Found:
+    resource: Resource
+    obj: dict
+
+    @property
+    def name(self) -> str:
+        return self.obj["metadata"]["name"]
+
+    @property
+    def namespace(self) -> str:
+        return self.obj["metadata"].get("namespace", "")
+
+
+def _get(kube: Kube, resource: Resource, namespace: str, name: str) -> dict | None:
+    try:
+        obj = kube.get(resource.path(namespace, name))
+    except ApiError as exc:
+        if exc.not_found:  # no such object, or no such resource (the CRD is not installed)
+            return None
+        raise
+    obj.setdefault("kind", resource.kind)
+    obj.setdefault("apiVersion", resource.api_version)
+    return obj
+
+
+def _owned_by_another_job(obj: dict) -> bool:
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    kinds = {r.kind for r in JOB_KINDS}
+    return any(owner.get("kind") in kinds for owner in owners)
+
+
+def find_job(kube: Kube, reference: str, namespace: str) -> Found:
+    """``NAME`` (a JobSet, else a RayJob, else a Job no other job owns) or ``KIND/NAME``."""
+    resource, name = parse_reference(reference)
+    candidates = (resource,) if resource else JOB_KINDS
+    for candidate in candidates:
+        obj = _get(kube, candidate, namespace, name)
+        if obj is None:
+            continue
+        if resource is None and candidate is JOB and _owned_by_another_job(obj):
+            continue
+        return Found(candidate, obj)
+    kinds = resource.kind if resource else "JobSet, RayJob or Job"
+    raise JobNotFound(f"no {kinds} named {name!r} in namespace {namespace}")
+
+
+def find_existing(kube: Kube, resource: Resource, namespace: str, name: str) -> Found | None:
+    obj = _get(kube, resource, namespace, name)
+    return Found(resource, obj) if obj is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# state
+
+
+class KueueView:
+    """The Kueue Workload of a queued job, looked up by the owner's UID; remembers when Kueue is absent."""
+
+    def __init__(self, kube: Kube):
+        self.kube = kube
+        self.available = True
+
+    def workload_of(self, obj: dict) -> dict | None:
+        metadata = obj.get("metadata") or {}
+        if not self.available or QUEUE_LABEL not in (metadata.get("labels") or {}) or not metadata.get("uid"):
+            return None
+        try:
+            listed = self.kube.get(WORKLOAD.path(metadata.get("namespace")),
+                                   labelSelector=f"kueue.x-k8s.io/job-uid={metadata['uid']}")
+        except ApiError as exc:
+            if exc.not_found:
+                self.available = False
+                return None
+            raise
+        items = listed.get("items") or []
+        return items[0] if items else None
+
+
+def current_state(kube: Kube, found: Found, kueue: KueueView | None = None) -> State:
+    workload = (kueue or KueueView(kube)).workload_of(found.obj)
+    return state_of(found.obj, workload)
+
+
+def list_pods(kube: Kube, found: Found) -> list[dict]:
+    selector = pod_selector(found.resource.kind, found.name, found.obj)
+    pods = kube.get(POD.path(found.namespace), labelSelector=selector).get("items") or []
+    if found.resource.kind == "RayJob":  # the submitter Job's pod is not in the Ray cluster
+        pods += kube.get(POD.path(found.namespace), labelSelector=f"batch.kubernetes.io/job-name={found.name}").get("items") or []
+    return pods
+
+
+def counts(kube: Kube, found: Found) -> dict:
+    return pod_counts(found.resource.kind, list_pods(kube, found))
+
+
+def managed_jobs(kube: Kube, namespace: str) -> list[Found]:
+    """Every job this tool created in the namespace (label app.kubernetes.io/managed-by)."""
+    found = []
+    for resource in JOB_KINDS:
+        try:
+            listed = kube.get(resource.path(namespace), labelSelector=MANAGED_BY_SELECTOR)
+        except ApiError as exc:
+            if exc.not_found:
+                continue
+            raise
+        for obj in listed.get("items") or []:
+            if resource is JOB and _owned_by_another_job(obj):
+                continue
+            obj.setdefault("kind", resource.kind)
+            obj.setdefault("apiVersion", resource.api_version)
+            found.append(Found(resource, obj))
+    return sorted(found, key=lambda f: ((f.obj["metadata"].get("creationTimestamp") or ""), f.name))
+
+
+# ---------------------------------------------------------------------------------------------
+# cancel
+
+
+def delete(kube: Kube, found: Found, propagation: str = "Foreground") -> bool:
+    """Delete the job and (through the garbage collector) its pods; False when it was already gone."""
+    body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
+    try:
+        kube.request("DELETE", found.resource.path(found.namespace, found.name), body=body)
+    except ApiError as exc:
+        if exc.not_found:
+            return False
+        raise
+    return True
+
+
+def wait_gone(kube: Kube, resource: Resource, namespace: str, name: str, timeout: float = 120.0) -> bool:
+    """Poll until the object no longer exists (a Foreground deletion waits for its pods)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while time.monotonic() < deadline:
+        if _get(kube, resource, namespace, name) is None:
+            return True
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+    return False

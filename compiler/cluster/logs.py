@@ -1,0 +1,137 @@
+"""Logs of a job's pods: rank 0 by default, every pod with a prefix, or one type and index."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .client import ApiError, ClusterUnavailable, Kube
+from .jobs import Found, list_pods
+from .kinds import POD, PodKey, select_pods
+
+STARTED_PHASES = ("Running", "Succeeded", "Failed")
+
+
+@dataclass
+class Selection:
+    everything: bool = False
+    type_: str | None = None
+    index: int | None = None
+
+    def describe(self) -> str:
+        if self.everything:
+            return "any pod"
+        if self.type_ is not None or self.index is not None:
+            parts = [f"type {self.type_}" if self.type_ else "", f"index {self.index}" if self.index is not None else ""]
+            return "a pod of " + " and ".join(p for p in parts if p)
+        return "the rank 0 pod"
+
+
+def choose(kube: Kube, found: Found, selection: Selection) -> list[tuple[PodKey, dict]]:
+    return select_pods(found.resource.kind, list_pods(kube, found), selection.everything, selection.type_, selection.index)
+
+
+def wait_for_pods(kube: Kube, found: Found, selection: Selection, is_done: Callable[[], bool] = lambda: False,
+                  poll: float = 1.0) -> list[tuple[PodKey, dict]]:
+    """The chosen pods once at least one exists (an empty list if ``is_done`` says to stop)."""
+    while True:
+        chosen = choose(kube, found, selection)
+        if chosen or is_done():
+            return chosen
+        time.sleep(poll)
+
+
+def _pod_phase(pod: dict) -> str:
+    return (pod.get("status") or {}).get("phase") or "Pending"
+
+
+def _container(pod: dict) -> str | None:
+    containers = (pod.get("spec") or {}).get("containers") or []
+    return containers[0].get("name") if containers else None
+
+
+def _wait_started(kube: Kube, pod: dict, poll: float = 1.0, stop: threading.Event | None = None) -> dict | None:
+    name = pod["metadata"]["name"]
+    namespace = pod["metadata"]["namespace"]
+    while _pod_phase(pod) not in STARTED_PHASES:
+        if stop is not None and stop.is_set():
+            return None
+        time.sleep(poll)
+        try:
+            pod = kube.get(POD.path(namespace, name))
+        except ApiError as exc:
+            if exc.not_found:
+                return None
+            raise
+    return pod
+
+
+class Printer:
+    """Writes whole lines from several threads; a prefix names the pod when there are several."""
+
+    def __init__(self, write: Callable[[str], None]):
+        self.write = write
+        self.lock = threading.Lock()
+
+    def line(self, prefix: str | None, text: str) -> None:
+        with self.lock:
+            self.write(f"{prefix} | {text}" if prefix else text)
+
+
+def stream_pod(kube: Kube, key: PodKey, pod: dict, printer: Printer, follow: bool, prefixed: bool,
+               notice: Callable[[str], None], stop: threading.Event | None = None) -> bool:
+    """Print one pod's log; False when there is none to show."""
+    prefix = key.prefix if prefixed else None
+    name = pod["metadata"]["name"]
+    if _pod_phase(pod) not in STARTED_PHASES:
+        if not follow:
+            notice(f"{key.prefix}: pod {name} is {_pod_phase(pod)}; no logs yet")
+            return False
+        pod = _wait_started(kube, pod, stop=stop)
+        if pod is None:
+            return False
+    query = {"container": _container(pod), "follow": "true" if follow else None}
+    path = POD.path(pod["metadata"]["namespace"], name, "log")
+    try:
+        for raw in kube.stream_lines(path, query, timeout=(5.0, None if follow else 60.0)):
+            printer.line(prefix, raw.decode("utf-8", "replace").rstrip("\r"))
+            if stop is not None and stop.is_set():
+                break
+    except ApiError as exc:
+        notice(f"{key.prefix}: no logs from pod {name}: {exc.message}")
+        return False
+    return True
+
+
+def show_logs(kube: Kube, found: Found, selection: Selection, follow: bool, write: Callable[[str], None],
+              notice: Callable[[str], None], prefix: bool | None = None, stop: threading.Event | None = None) -> int:
+    """Print the logs; returns of how many pods the logs could be read."""
+    chosen = wait_for_pods(kube, found, selection, is_done=lambda: stop is not None and stop.is_set()) if follow \
+        else choose(kube, found, selection)
+    if not chosen:
+        notice(f"no pod of {found.resource.kind} {found.name} matches ({selection.describe()}) yet")
+        return 0
+    printer = Printer(write)
+    prefixed = prefix if prefix is not None else (len(chosen) > 1 or selection.everything)
+    if not follow or len(chosen) == 1:
+        return sum(stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop) for key, pod in chosen)
+    errors: list[BaseException] = []
+    shown: list[bool] = []
+
+    def run(key, pod):
+        try:
+            shown.append(stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop))
+        except (ClusterUnavailable, ApiError) as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=item, daemon=True) for item in chosen]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)
+    if errors:
+        raise errors[0]
+    return sum(shown)

@@ -1,0 +1,161 @@
+"""What the cluster commands do, with the output as two callables (``write`` for results on stdout,
+``notice`` for progress and hints on stderr), so that other commands (``compile run``) reuse them."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from .client import ApiError, ClusterUnavailable, Kube, connect
+from .jobs import Found, JobNotFound, delete, find_existing, wait_gone
+from .kinds import main_object, resource_for
+from .state import SUCCEEDED, State
+
+EXIT_OK, EXIT_FAILED, EXIT_ENV, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _stdout(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclass
+class Output:
+    write: Callable[[str], None] = _stdout
+    notice: Callable[[str], None] = _stderr
+
+
+class Refused(Exception):
+    """The submission cannot go ahead (a taken name...); ``code`` is the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.code = code
+
+
+def reattach_hint(found: Found, what: str = "watch") -> str:
+    return f"compile {what} {found.resource.kind.lower()}/{found.name} -n {found.namespace}"
+
+
+def state_line(state: State) -> str:
+    from datetime import datetime, timezone
+
+    when = state.since or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{when}  {state.phase:<9}  {state.reason}".rstrip()
+
+
+# ---------------------------------------------------------------------------------------------
+# submit
+
+
+def make_room(kube: Kube, main: dict, replace: bool, dry_run: bool, out: Output) -> None:
+    """A job's name is unique: an existing one is refused, unless ``replace`` deletes it first."""
+    from .submit import SUBMITTED_BY
+
+    resource = resource_for(main)
+    namespace, name = main["metadata"]["namespace"], main["metadata"]["name"]
+    existing = find_existing(kube, resource, namespace, name)
+    if existing is None:
+        return
+    if not replace:
+        metadata = existing.obj["metadata"]
+        who = (metadata.get("annotations") or {}).get(SUBMITTED_BY, "someone")
+        raise Refused(f"{resource.short}/{name} already exists in namespace {namespace} "
+                      f"(submitted by {who} at {metadata.get('creationTimestamp')}); "
+                      "use --replace to delete it first, or --name-suffix timestamp for a new name")
+    if dry_run:
+        out.notice(f"{resource.short}/{name} exists; --replace would delete it first")
+        return
+    out.notice(f"deleting the existing {resource.short}/{name} ...")
+    delete(kube, existing, "Foreground")
+    if not wait_gone(kube, resource, namespace, name):
+        raise Refused(f"{resource.short}/{name} is still being deleted after 120s; try again later", EXIT_ENV)
+
+
+def apply_objects(kube: Kube, objects: list[dict], replace: bool, dry_run: bool, out: Output) -> Found:
+    """Apply a submission's objects (its volumes and services before the job); the job."""
+    from .submit import apply
+
+    main = main_object(objects)
+    if main is None:
+        raise Refused("nothing to submit: no JobSet, RayJob or Job among the objects")
+    for obj in objects:
+        obj.setdefault("metadata", {}).setdefault("namespace", kube.namespace)
+    make_room(kube, main, replace, dry_run, out)
+    for obj in sorted(objects, key=lambda o: o is main):
+        apply(kube, obj, dry_run)
+        metadata = obj["metadata"]
+        verb = "valid (server dry run)" if dry_run else "applied"
+        out.write(f"{resource_for(obj).short}/{metadata['name']} {verb} in namespace {metadata['namespace']}")
+    return Found(resource_for(main), main)
+
+
+def how_to_follow(found: Found, out: Output) -> None:
+    out.notice(f"follow it:  {reattach_hint(found)}\nlogs:       {reattach_hint(found, 'logs')} -f")
+
+
+# ---------------------------------------------------------------------------------------------
+# watch
+
+
+def follow_job(kube: Kube, found: Found, out: Output, with_logs: bool = False) -> int:
+    """Report transitions until the job finishes (streaming rank 0's logs alongside if asked);
+    0 if it succeeded, 1 otherwise, 130 on Ctrl-C (the job keeps running)."""
+    from .logs import Selection, show_logs
+    from .watch import follow
+
+    stop = threading.Event()
+    logs_thread = None
+    if with_logs:
+        def stream():
+            try:
+                show_logs(kube, found, Selection(), True, out.write, out.notice, stop=stop)
+            except (ClusterUnavailable, ApiError) as exc:
+                out.notice(f"logs stopped: {exc}")
+
+        logs_thread = threading.Thread(target=stream, daemon=True)
+        logs_thread.start()
+    try:
+        final = follow(kube, found, lambda state: out.write(state_line(state)), out.notice).last
+    except KeyboardInterrupt:
+        stop.set()
+        out.notice(f"stopped watching; {found.resource.kind} {found.name} keeps running. "
+                   f"Reattach with: {reattach_hint(found)}")
+        return EXIT_INTERRUPTED
+    finally:
+        stop.set()
+    if logs_thread is not None:
+        logs_thread.join(5.0)
+    return EXIT_OK if final is not None and final.phase == SUCCEEDED else EXIT_FAILED
+
+
+# ---------------------------------------------------------------------------------------------
+# for other commands
+
+
+def submit_objects(objects: list[dict], watch: bool = False, *, context: str | None = None,
+                   namespace: str | None = None, replace: bool = False, dry_run: bool = False,
+                   with_logs: bool = False, out: Output | None = None) -> int:
+    """Apply compiled objects and, with ``watch``, follow the job; the exit code."""
+    out = out or Output()
+    try:
+        kube = connect(context, namespace)
+        found = apply_objects(kube, objects, replace, dry_run, out)
+        if dry_run:
+            return EXIT_OK
+        how_to_follow(found, out)
+        return follow_job(kube, found, out, with_logs) if watch else EXIT_OK
+    except ClusterUnavailable as exc:
+        out.notice(f"error: no reachable cluster: {exc}")
+        return EXIT_ENV
+    except Refused as exc:
+        out.notice(f"error: {exc}")
+        return exc.code
+    except (ApiError, JobNotFound) as exc:
+        out.notice(f"error: the API server refused: {exc}")
+        return EXIT_FAILED

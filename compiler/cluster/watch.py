@@ -1,0 +1,172 @@
+"""Follow one job through its states: list, then watch from the list's resourceVersion.
+
+The loop survives what a long watch meets: the server ending the stream (it is re-opened from
+the last resourceVersion seen), a 410 Gone (the watch window moved on: list again and carry on
+from the fresh state), a broken connection or an API server restart (retried with back-off).
+Transitions are computed from the object each time, and only a change of phase is reported,
+so a repeated event after a reconnect is never reported twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .client import ApiError, ClusterUnavailable, Kube
+from .jobs import Found, KueueView
+from .kinds import Resource
+from .state import State, deleted, state_of, transition
+
+WATCH_SECONDS = 300  # server-side timeout of one watch request; the stream is then re-opened
+READ_MARGIN = 60  # beyond the server's timeout, silence means a dead connection
+
+
+@dataclass
+class Backoff:
+    first: float = 0.5
+    limit: float = 8.0
+    give_up_after: float = 300.0
+    delay: float = 0.0
+    failing_since: float | None = None
+
+    def failed(self, now: float) -> float:
+        """Seconds to sleep before the next attempt; raises nothing, see ``exhausted``."""
+        if self.failing_since is None:
+            self.failing_since = now
+        self.delay = self.first if not self.delay else min(self.delay * 2, self.limit)
+        return self.delay
+
+    def exhausted(self, now: float) -> bool:
+        return self.failing_since is not None and now - self.failing_since > self.give_up_after
+
+    def succeeded(self) -> None:
+        self.delay, self.failing_since = 0.0, None
+
+
+@dataclass
+class Follower:
+    """Watches ``name`` of ``resource`` and calls ``report(state)`` once per transition."""
+
+    kube: Kube
+    resource: Resource
+    namespace: str
+    name: str
+    report: Callable[[State], None]
+    notice: Callable[[str], None] = lambda message: None
+    backoff: Backoff = field(default_factory=Backoff)
+    last: State | None = None
+    resource_version: str | None = None
+    kueue: KueueView | None = None
+    watch_seconds: int = WATCH_SECONDS
+    relists: int = 0
+    reconnects: int = 0
+    watches: int = 0  # watch requests opened
+
+    def __post_init__(self):
+        self.kueue = self.kueue or KueueView(self.kube)
+
+    # -- one observation --------------------------------------------------------------------
+
+    def _observe(self, obj: dict | None) -> None:
+        if obj is None:
+            current = deleted(self.last)
+        else:
+            obj.setdefault("kind", self.resource.kind)
+            current = state_of(obj, self.kueue.workload_of(obj))
+        changed = transition(self.last, current)
+        if changed is not None:
+            self.last = changed
+            self.report(changed)
+
+    @property
+    def finished(self) -> bool:
+        return self.last is not None and self.last.finished
+
+    # -- list and watch ---------------------------------------------------------------------
+
+    def _list(self) -> None:
+        listed = self.kube.get(self.resource.path(self.namespace), fieldSelector=f"metadata.name={self.name}")
+        self.resource_version = (listed.get("metadata") or {}).get("resourceVersion")
+        items = listed.get("items") or []
+        if not items and self.last is None:
+            raise ApiError(404, "NotFound", f"no {self.resource.kind} named {self.name!r} in namespace {self.namespace}")
+        self._observe(items[0] if items else None)
+
+    def _watch(self) -> None:
+        """One watch request, until the server ends it or the job finishes."""
+        self.watches += 1
+        query = {
+            "watch": "1",
+            "fieldSelector": f"metadata.name={self.name}",
+            "resourceVersion": self.resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(self.watch_seconds),
+        }
+        lines = self.kube.stream_lines(self.resource.path(self.namespace), query,
+                                       timeout=(5.0, self.watch_seconds + READ_MARGIN))
+        for line in lines:
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            kind, obj = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":
+                raise ApiError(obj.get("code") or 500, obj.get("reason") or "Error", obj.get("message") or "")
+            self.backoff.succeeded()
+            version = (obj.get("metadata") or {}).get("resourceVersion")
+            if version:
+                self.resource_version = version
+            if kind == "BOOKMARK":
+                continue
+            self._observe(None if kind == "DELETED" else obj)
+            if self.finished:
+                return
+        self.backoff.succeeded()  # the server ended the stream itself: the connection is fine
+
+    def run(self, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> State:
+        """Until the job finishes; returns its final state. ClusterUnavailable once retries give up."""
+        while not self.finished:
+            try:
+                if self.resource_version is None:
+                    self._list()
+                    self.backoff.succeeded()
+                    if self.finished:
+                        break
+                self._watch()
+            except ApiError as exc:
+                if exc.gone:
+                    # the resourceVersion left the server's watch window: start again from a list
+                    self.notice(f"the watch expired ({exc.message}); listing again")
+                    self.resource_version = None
+                    self.relists += 1
+                    continue
+                if exc.status in (429, 500, 502, 503, 504):
+                    self._pause(f"the API server answered {exc.status} {exc.reason}", sleep, clock)
+                    continue
+                raise
+            except ClusterUnavailable as exc:
+                self._pause(str(exc), sleep, clock)
+        return self.last
+
+    def _pause(self, why: str, sleep, clock) -> None:
+        now = clock()
+        if self.backoff.exhausted(now):
+            raise ClusterUnavailable(f"{why}; gave up after {self.backoff.give_up_after:.0f}s")
+        delay = self.backoff.failed(now)
+        if self.backoff.delay == self.backoff.first:
+            self.notice(f"{why}; retrying")
+        self.reconnects += 1
+        sleep(delay)
+
+
+def follow(kube: Kube, found: Found, report, notice=lambda message: None, resource_version: str | None = None,
+           give_up_after: float = 300.0, watch_seconds: int = WATCH_SECONDS) -> Follower:
+    """Report the transitions of ``found`` until it finishes; the follower, with its final state in
+    ``last`` and how often it listed again and reconnected. ``resource_version``: watch from there
+    instead of listing first (a too old one is answered 410 Gone, which the follower survives)."""
+    follower = Follower(kube, found.resource, found.namespace, found.name, report, notice,
+                        Backoff(give_up_after=give_up_after), watch_seconds=watch_seconds)
+    follower.resource_version = resource_version
+    follower.run()
+    return follower
