@@ -249,16 +249,21 @@ def cancel_command(name, context, namespace, propagation, wait):
 @click.option("--allow-dirty", is_flag=True, help="Submit even if the manifest's git repository has uncommitted changes.")
 @click.option("--watch", "watch_", is_flag=True, help="Follow the job until it finishes (exit 0 only if it succeeded).")
 @click.option("--logs", "with_logs", is_flag=True, help="With --watch: stream rank 0's logs too.")
+@click.option("--build", "build_", is_flag=True, help="Build and push the image first (compile image) and pin its digest.")
+@click.option("--builder", type=click.Choice(["docker", "kaniko"]), default="docker", show_default=True,
+              help="With --build: how the image is built.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
 @handles_cluster_errors
-def submit_command(files, context, short_namespace, dry_run, replace, name_suffix, allow_dirty, watch_, with_logs, quiet,
-                   **options):
+def submit_command(files, context, short_namespace, dry_run, replace, name_suffix, allow_dirty, watch_, with_logs,
+                   build_, builder, quiet, **options):
     """Compile FILES, apply them to the cluster (server-side apply) and say how to follow them."""
     if short_namespace and options.get("namespace") and short_namespace != options["namespace"]:
         _fail(EXIT_USAGE, "-n and --namespace name different namespaces")
     options["namespace"] = options.get("namespace") or short_namespace
     if with_logs and not watch_:
         _fail(EXIT_USAGE, "--logs streams logs while watching; add --watch")
+    if build_:
+        options["image_digest"] = _build_first(files, builder, allow_dirty, context, quiet, options)
     # a dry run creates nothing: a dirty tree is only worth a warning there
     submissions = _compile_for_submit(files, options, name_suffix, allow_dirty or dry_run, quiet)
     if watch_ and len(submissions) != 1:
@@ -278,6 +283,20 @@ def submit_command(files, context, short_namespace, dry_run, replace, name_suffi
         how_to_follow(found, _out())
     if watch_:
         sys.exit(_follow(kube, applied[0], with_logs))
+
+
+def _build_first(files, builder, allow_dirty, context, quiet, options) -> str:
+    """``submit --build``: the image of the one workload, built and pushed; its digest."""
+    from .build import build_image
+
+    if len(files) != 1:
+        _fail(EXIT_USAGE, "--build builds the image of one manifest; give one file")
+    if options.get("image_digest"):
+        _fail(EXIT_USAGE, "--build and --image-digest both choose the image; give one of them")
+    build_options = {key: value for key, value in options.items() if key != "image_digest"}
+    destination, digest = build_image(files[0], builder, allow_dirty, context=context, quiet=quiet, **build_options)
+    _out().notice(f"built {destination}@{digest}")
+    return digest
 
 
 def _compile_for_submit(files, options: dict, name_suffix, allow_dirty: bool, quiet: bool) -> list[list[dict]]:

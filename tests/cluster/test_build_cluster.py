@@ -5,6 +5,7 @@ server-side dry runs (strict field validation), a real `compile run` submission,
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ import yaml
 from compiler.build.image import BuildPlan
 from compiler.build.kaniko import kaniko_job
 from example_support import run_cli
-from test_build import app_repo, git, git_identity  # noqa: F401 - git_identity is an autouse fixture
+from test_build import DIGEST, FAKE_DOCKER, app_repo, git, git_identity  # noqa: F401 - git_identity is an autouse fixture
 
 IMAGE = "registry.example.com/train:1.10"
 
@@ -103,3 +104,29 @@ def test_submit_records_the_pinned_image(control_plane, namespace, monkeypatch, 
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == pinned
     assert job["metadata"]["annotations"]["manifest-compiler/image"] == pinned
     assert job["metadata"]["annotations"]["manifest-compiler/image-digest"] == DIGEST
+
+
+def test_submit_build_builds_then_submits_the_pinned_image(control_plane, namespace, monkeypatch, tmp_path):
+    monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(FAKE_DOCKER)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(tmp_path / "docker-calls.jsonl"))
+    monkeypatch.setenv("FAKE_DOCKER_DIGEST", DIGEST)
+    work = app_repo(tmp_path)
+    short = git(work, "rev-parse", "--short", "HEAD")
+
+    result = run_cli("submit", "manifest.yaml", "--build", "--namespace", namespace, "--name", "built", cwd=work)
+
+    assert result.exit_code == 0, result.stderr
+    assert f"built registry.example.com/team/trainer:{short}@{DIGEST}" in result.stderr
+    [jobset] = control_plane.kubectl_json("get", "jobsets", "-n", namespace)["items"]
+    containers = [c for rjob in jobset["spec"]["replicatedJobs"] for c in rjob["template"]["spec"]["template"]["spec"]["containers"]]
+    assert {c["image"] for c in containers} == {f"registry.example.com/team/trainer@{DIGEST}"}
+    assert jobset["metadata"]["annotations"]["manifest-compiler/image"] == f"registry.example.com/team/trainer@{DIGEST}"
+
+
+def test_submit_build_takes_one_manifest(tmp_path):
+    result = run_cli("submit", "a.yaml", "b.yaml", "--build", cwd=tmp_path)
+    assert result.exit_code == 2
