@@ -130,4 +130,5 @@ CODES: dict[str, str] = {
     "W103": "both timeout and activeDeadlineSeconds are set; timeout wins",
     "W104": "more pod sets than one Kueue workload admits, if the job is ever queued",
     "W105": "a %YAML 1.1 directive; the file is read as YAML 1.2",
+    "W106": "a policy pattern anchored only at the start, though patterns match the whole value",
 }

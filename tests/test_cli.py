@@ -246,3 +246,21 @@ def test_an_unsupported_operator_gets_one_clean_diagnostic(tmp_path):
     """)
     path = write(tmp_path, "slurm.yaml", text)
     assert [line.split("]")[0].rsplit("[", 1)[1] for line in run("check", path).output.splitlines()] == ["E110"]
+
+
+def test_a_prefix_style_policy_pattern_gets_a_hint(tmp_path):
+    policy = textwrap.dedent(r"""
+        apiVersion: manifest-compiler/v1
+        kind: Policy
+        metadata: {name: images}
+        spec:
+          rules:
+            spec.image: {pattern: '^registry\.example\.com/'}
+    """).lstrip()
+    policy_path = write(tmp_path, "policy.yaml", policy)
+    path = write(tmp_path, "train.yaml", MANIFEST.replace("team/train:1.10", "registry.example.com/team/train:1.10"))
+    result = run("check", "-p", policy_path, path)
+    assert (f"{policy_path}:6:27: warning[W106] spec.image: pattern '^registry\\.example\\.com/' must match the whole "
+            "value, so it accepts only values that end where it ends; to accept every value that starts so, write "
+            "'^registry\\.example\\.com/.*'") in result.output
+    assert "error[E405] spec.image" in result.output  # the rule still applies, as written

@@ -196,7 +196,7 @@ def _scalar_problems(rule, value) -> list[tuple[str, str]]:
     if rule.pattern is not None:
         text = value if isinstance(value, str) else number_as_text(value)
         if isinstance(text, str) and not re.fullmatch(rule.pattern, text):
-            out.append(("E405", f"{_show(text)} does not match the pattern {rule.pattern!r}"))
+            out.append(("E405", f"{_show(text)} does not match the pattern '{rule.pattern}'"))
     return out
 
 

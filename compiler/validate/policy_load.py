@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from ..diagnostics import Diagnostic, Location, Related, error
+from ..diagnostics import Diagnostic, Location, Related, error, has_errors, warning
 from ..model.policy import RULE_KEYS, Limits, Policy, Rule
 from ..model.text import duration_seconds
 from ..resolve.itemized import kind_of
@@ -91,7 +91,7 @@ def _load_rule(text: str, value, document):
     except ValidationError as exc:
         return None, _structure_problems(exc, document, at)
     problems = check_rule(pattern, rule, document, at)
-    return (None if problems else (pattern, rule, where, at)), problems
+    return (None if has_errors(problems) else (pattern, rule, where, at)), problems
 
 
 _TYPE_HINTS = {
@@ -154,7 +154,17 @@ def check_rule(pattern: tuple, rule: Rule, document, at: tuple) -> list[Diagnost
         problems.append(error("E412", f"{key}: {complaint}", document.positions.nearest(at + (key,), prefer_key=True), shown))
     for member, member_rule in (rule.itemRules or {}).items() if kind_of(pattern) else ():
         problems += _check_item_rule(pattern, member, member_rule, document, at + ("itemRules", member))
+    if _reads_as_a_prefix(rule.pattern):
+        problems.append(warning(
+            "W106", f"pattern '{rule.pattern}' must match the whole value, so it accepts only values that end where it "
+                    f"ends; to accept every value that starts so, write '{rule.pattern}.*'",
+            document.positions.nearest(at + ("pattern",)), shown))
     return problems
+
+
+def _reads_as_a_prefix(pattern) -> bool:
+    """Anchored at the start only (``^registry/``), as a search pattern would be."""
+    return isinstance(pattern, str) and pattern.startswith("^") and not pattern.endswith(("$", "*", "+", "?", "}", ")"))
 
 
 def _check_item_rule(pattern, member, rule, document, at) -> list[Diagnostic]:
