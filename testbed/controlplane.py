@@ -54,6 +54,16 @@ OUTCOME_ANNOTATION = "testbed.manifest-compiler/outcome"
 RUN_FOR_ANNOTATION = "testbed.manifest-compiler/run-for"
 EXIT_CODE_ANNOTATION = "testbed.manifest-compiler/exit-code"
 
+#: what every container "writes": kwok serves these lines as each container's log
+#: (`kubectl logs`, `GET .../pods/NAME/log`), from one file for all pods (kwok's
+#: ClusterLogs matches pods by name and namespace only, and test pod names are random)
+POD_LOG_LINES = (
+    "testbed: container started",
+    "testbed: step 1/2",
+    "testbed: step 2/2",
+    "testbed: container done",
+)
+
 SERVICE_CIDR = "10.0.0.0/24"  # ClusterIPs are allocated from here; nothing routes them
 POD_CIDR = "127.64.0.0/16"  # kwok gives pods IPs from here (loopback: never a target)
 
@@ -363,6 +373,11 @@ class ControlPlane:
     def server(self) -> str:
         return f"https://127.0.0.1:{self.ports['apiserver']}"
 
+    @property
+    def pod_log_lines(self) -> list[str]:
+        """What `kubectl logs` shows for any container of any pod that started."""
+        return list(POD_LOG_LINES)
+
     def env(self) -> dict[str, str]:
         return {"KUBECONFIG": str(self.kubeconfig)}
 
@@ -480,6 +495,11 @@ class ControlPlane:
         )
         pki.make_cert("admin", "/O=system:masters/CN=testbed-admin", client=True)
         pki.make_cert("webhook", "/CN=jobset-webhook", server_sans=["IP:127.0.0.1", "DNS:localhost"])
+        # kwok's kubelet-like server (logs) and the API server's identity towards it;
+        # every node's InternalIP is 127.0.0.1 (kwok --node-ip)
+        pki.make_cert("kwok-serving", "/CN=kwok-kubelet", server_sans=["IP:127.0.0.1", "DNS:localhost"])
+        pki.make_cert("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client",
+                      client=True)
         # front proxy (aggregation layer) identity: unused here, but without it
         # every component logs a missing requestheader CA over and over
         pki.make_cert("front-proxy-client", "/CN=front-proxy-client", client=True)
@@ -557,6 +577,12 @@ class ControlPlane:
             "--proxy-client-key-file", str(pki.path("front-proxy-client.key")),
             "--service-cluster-ip-range", SERVICE_CIDR,
             "--authorization-mode", "Node,RBAC",
+            # pod logs: the API server calls the node's kubelet endpoint, here kwok's
+            # server at <InternalIP>:<daemonEndpoints.kubeletEndpoint.Port>, verifying its cert
+            "--kubelet-preferred-address-types", "InternalIP",
+            "--kubelet-certificate-authority", str(pki.path("ca.crt")),
+            "--kubelet-client-certificate", str(pki.path("apiserver-kubelet-client.crt")),
+            "--kubelet-client-key", str(pki.path("apiserver-kubelet-client.key")),
             "--allow-privileged=true",
             # no kube-apiserver endpoint in the `kubernetes` Service: it would be
             # 127.0.0.1, which Endpoints may not hold, and nothing here needs it
@@ -710,16 +736,40 @@ class ControlPlane:
         self.kubectl("apply", "--server-side", "--field-manager=testbed", "-f", "-",
                      input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
 
+    def _write_kwok_logs_config(self) -> Path:
+        """A CRI-format log file that every container "wrote", and the ClusterLogs
+        (kwok's config API) that makes kwok serve it for every pod and container."""
+        log_file = self._p("kwok-logs") / "container.log"
+        log_file.parent.mkdir(exist_ok=True)
+        log_file.write_text("".join(f"2026-01-01T00:00:0{i}.000000000Z stdout F {line}\n"
+                                    for i, line in enumerate(POD_LOG_LINES)))
+        config = self._p("kwok-logs.yaml")
+        config.write_text(json.dumps({
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "ClusterLogs",
+            "metadata": {"name": "testbed-logs"},
+            # no selector: every pod; no containers: every container
+            "spec": {"logs": [{"logsFile": str(log_file), "follow": True}]},
+        }, indent=2) + "\n")
+        return config
+
     def _start_kwok(self) -> None:
+        pki = self.pki
         self._spawn("kwok", [
             str(self.bins["kwok"]),
             "--kubeconfig", str(self.kubeconfig),
             "--config", str(KWOK_STAGES),
+            "--config", str(self._write_kwok_logs_config()),
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
             "--node-ip", "127.0.0.1",
             "--cidr", POD_CIDR,
+            # the kubelet-like server (HTTPS and HTTP on one port); the node stage
+            # advertises --node-port as status.daemonEndpoints.kubeletEndpoint.Port
             "--server-address", f"127.0.0.1:{self.ports['kwok']}",
+            "--node-port", str(self.ports["kwok"]),
+            "--tls-cert-file", str(pki.path("kwok-serving.crt")),
+            "--tls-private-key-file", str(pki.path("kwok-serving.key")),
             "--node-lease-duration-seconds", "40",
         # a private HOME: kwok would also load a user's ~/.kwok/kwok.yaml
         ], env=dict(os.environ, HOME=str(self._p("kwok-home"))))

@@ -95,10 +95,9 @@ def stream_pod(kube: Kube, key: PodKey, pod: dict, printer: Printer, follow: boo
     query = {"container": _container(pod), "follow": "true" if follow else None}
     path = POD.path(pod["metadata"]["namespace"], name, "log")
     try:
+        # read to the end even after ``stop``: a finished job's last lines come after it ended
         for raw in kube.stream_lines(path, query, timeout=(5.0, None if follow else 60.0)):
             printer.line(prefix, raw.decode("utf-8", "replace").rstrip("\r"))
-            if stop is not None and stop.is_set():
-                break
     except ApiError as exc:
         notice(f"{key.prefix}: no logs from pod {name}: {exc.message}")
         return False

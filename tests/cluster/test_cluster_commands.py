@@ -569,29 +569,70 @@ def test_ctrl_c_stops_watching_and_leaves_the_job(control_plane, namespace, tmp_
 # logs
 
 
-def test_logs_choose_rank0_all_pods_or_one_type_and_index(control_plane, namespace, tmp_path):
+def prefixed(pod: str, lines: list[str]) -> list[str]:
+    return [f"{pod} | {line}" for line in lines]
+
+
+def test_logs_show_rank0_every_pod_or_one_type_and_index(control_plane, namespace, tmp_path):
+    # every container's log, as kwok serves it through the API server: testbed's POD_LOG_LINES
+    said = control_plane.pod_log_lines
     manifest = write(tmp_path, "chatty", jobset_manifest("chatty", count=3))
     assert run(control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", cwd=tmp_path).returncode == 0
 
-    def prefixes(result):
-        # a line of log ("worker-1-0 | ...") or, where the node serves no log, the notice naming the pod
-        text = result.stdout + result.stderr
-        return sorted(set(re.findall(r"^(worker-\d-\d)(?: \||:)", text, re.M)))
-
+    rank0 = run(control_plane, "logs", "chatty", "-n", namespace)
+    assert (rank0.returncode, rank0.stdout.splitlines(), rank0.stderr) == (0, said, "")
+    rank0_prefixed = run(control_plane, "logs", "chatty", "-n", namespace, "--prefix")
+    assert rank0_prefixed.stdout.splitlines() == prefixed("worker-0-0", said)
     everything = run(control_plane, "logs", "chatty", "-n", namespace, "--all")
-    assert prefixes(everything) == ["worker-0-0", "worker-1-0", "worker-2-0"]
-    one = run(control_plane, "logs", "chatty", "-n", namespace, "--type", "worker", "--index", "2", "--prefix")
-    assert prefixes(one) == ["worker-2-0"]
-    rank0 = run(control_plane, "logs", "chatty", "-n", namespace, "--prefix")
-    assert prefixes(rank0) == ["worker-0-0"]
-    watched = run(control_plane, "submit", str(write(tmp_path, "chatty-2", jobset_manifest("chatty-2", count=2))),
-                  "--namespace", namespace, "--watch", "--logs", cwd=tmp_path)
+    assert everything.returncode == 0, everything.stderr
+    assert everything.stdout.splitlines() == [
+        *prefixed("worker-0-0", said), *prefixed("worker-1-0", said), *prefixed("worker-2-0", said)]
+    one = run(control_plane, "logs", "chatty", "-n", namespace, "--type", "worker", "--index", "2")
+    assert (one.returncode, one.stdout.splitlines()) == (0, said)
+    one_prefixed = run(control_plane, "logs", "chatty", "-n", namespace, "--type", "worker", "--index", "2", "--prefix")
+    assert one_prefixed.stdout.splitlines() == prefixed("worker-2-0", said)
+    nothing = run(control_plane, "logs", "chatty", "-n", namespace, "--type", "chief")
+    assert (nothing.returncode, nothing.stdout) == (1, "")
+    assert "no pod of JobSet chatty matches (a pod of type chief) yet" in nothing.stderr
+
+
+def running_pods(control_plane, name, namespace) -> int:
+    pods = control_plane.kubectl_json("get", "pods", "-n", namespace, "-l", f"jobset.sigs.k8s.io/jobset-name={name}")
+    return sum(pod.get("status", {}).get("phase") == "Running" for pod in pods["items"])
+
+
+def test_logs_follow_running_pods_until_stopped(control_plane, namespace, tmp_path):
+    said = control_plane.pod_log_lines
+    manifest = write(tmp_path, "busy", jobset_manifest("busy", count=2, outcome="run"))
+    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path).returncode == 0
+    poll("2 Running pods", lambda: running_pods(control_plane, "busy", namespace) == 2)
+    for args, expected in ((["-f"], said),
+                           (["-f", "--all"], prefixed("worker-0-0", said) + prefixed("worker-1-0", said))):
+        follower = LineReader(start(control_plane, "logs", "busy", "-n", namespace, *args))
+        try:
+            poll(f"{len(expected)} log lines from logs {args}: {follower.lines}",
+                 lambda: len(follower.lines) >= len(expected), timeout=60)
+            assert follower.process.poll() is None  # still following: the containers run on
+        finally:
+            follower.process.kill()
+            follower.finish(timeout=30)
+        got = [line.rstrip("\n") for line in follower.lines]
+        # with several pods the lines interleave, each pod's in its own order
+        assert sorted(got) == sorted(expected)
+        for pod in ("worker-0-0", "worker-1-0"):
+            assert [line for line in got if line.startswith(pod)] == [line for line in expected if line.startswith(pod)]
+
+
+def test_submit_watch_logs_streams_rank0_while_watching(control_plane, namespace, tmp_path):
+    said = control_plane.pod_log_lines
+    # runs 5 s, so that rank 0's log is streaming before the job ends
+    manifest = write(tmp_path, "chatty-2", jobset_manifest("chatty-2", count=2, run_for="5s"))
+    watched = run(control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", "--logs", cwd=tmp_path)
     assert watched.returncode == 0, watched.stderr
     assert_each_once(phases(watched.stdout), "Succeeded")
+    assert [line for line in watched.stdout.splitlines() if line in said] == said
+    assert " | " not in watched.stdout  # one pod: no prefixes
     assert "Traceback" not in watched.stderr
-    nothing = run(control_plane, "logs", "chatty", "-n", namespace, "--type", "chief")
-    assert nothing.returncode == 1
-    assert "no pod of JobSet chatty matches (a pod of type chief) yet" in nothing.stderr
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
+import threading
 import time
 from datetime import datetime
 
@@ -43,6 +45,10 @@ def test_kwok_nodes_ready(control_plane):
         assert n["status"]["allocatable"]["nvidia.com/gpu"] == "8"
         assert n["metadata"]["annotations"][cpmod.KWOK_NODE_ANNOTATION] == "fake"
         assert not n["spec"].get("taints"), n["spec"]
+        # kwok's server is each node's kubelet endpoint (pod logs go there)
+        assert n["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == control_plane.ports["kwok"]
+        assert {"type": "InternalIP", "address": "127.0.0.1"} in n["status"]["addresses"]
+        assert {"type": "Hostname", "address": n["metadata"]["name"]} in n["status"]["addresses"]
 
 
 def test_server_side_dry_run_strict(control_plane, tmp_path):
@@ -154,3 +160,32 @@ def test_kwok_pod_outcomes(control_plane, namespace):
     ran = datetime.fromisoformat(slow["completionTime"]) - datetime.fromisoformat(slow["startTime"])
     assert ran.total_seconds() >= 5, slow
     assert pod("runs")["status"]["phase"] == "Running"
+
+
+def test_kwok_serves_pod_logs(control_plane, namespace):
+    """kubectl logs goes API server -> the node's kubelet endpoint (kwok's TLS server),
+    which serves the testbed's log file for every container; -f keeps the stream open."""
+    cp = control_plane
+    cp.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "talker", "annotations": {cpmod.OUTCOME_ANNOTATION: "run"}},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]},
+    }))
+    cp.kubectl("wait", "--for=jsonpath={.status.phase}=Running", "pod/talker", "-n", namespace,
+               "--timeout=60s", timeout=90)
+    logs = cp.kubectl("logs", "talker", "-n", namespace, "-c", "main")
+    assert logs.stdout.splitlines() == list(cpmod.POD_LOG_LINES)
+    assert cp.kubectl("logs", "talker", "-n", namespace, "--tail=1").stdout == cpmod.POD_LOG_LINES[-1] + "\n"
+    follow = subprocess.Popen(
+        [str(cp.kubectl_path), "--kubeconfig", str(cp.kubeconfig), "logs", "-f", "talker", "-n", namespace],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(60, follow.kill)  # a stream that never comes fails, not hangs
+    watchdog.start()
+    try:
+        first = [follow.stdout.readline().rstrip("\n") for _ in cpmod.POD_LOG_LINES]
+        assert first == list(cpmod.POD_LOG_LINES)
+        assert follow.poll() is None  # still following a running container
+    finally:
+        watchdog.cancel()
+        follow.kill()
+        follow.communicate(timeout=30)
