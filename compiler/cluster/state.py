@@ -137,6 +137,15 @@ def _admitted_but_suspended(workload: dict | None, suspended: bool) -> State | N
 # batch/v1 Job
 
 
+def _deleting_or_held(job: dict, workload: dict | None, conditions: dict) -> State | None:
+    """Job and JobSet alike: being deleted, or held back by suspension or a Kueue queue."""
+    deleting = _deleting(job)
+    if deleting:
+        return deleting
+    suspended = _spec(job).get("suspend") is True or "Suspended" in conditions
+    return _held(job, workload, suspended) or _admitted_but_suspended(workload, suspended)
+
+
 def job_state(job: dict, workload: dict | None = None) -> State:
     conditions = true_conditions(job)
     status = _status(job)
@@ -146,13 +155,9 @@ def job_state(job: dict, workload: dict | None = None) -> State:
     if "Failed" in conditions:
         failed = conditions["Failed"]
         return State(FAILED, _condition_text(failed, "Failed"), failed.get("lastTransitionTime"))
-    deleting = _deleting(job)
-    if deleting:
-        return deleting
-    suspended = _spec(job).get("suspend") is True or "Suspended" in conditions
-    held = _held(job, workload, suspended) or _admitted_but_suspended(workload, suspended)
-    if held:
-        return held
+    not_started = _deleting_or_held(job, workload, conditions)
+    if not_started:
+        return not_started
     base = _job_progress(status)
     if "FailureTarget" in conditions:
         return State(base.phase, "finishing, failed: " + _condition_text(conditions["FailureTarget"], "FailureTarget"), base.since)
@@ -194,13 +199,9 @@ def jobset_state(jobset: dict, workload: dict | None = None) -> State:
     if "Failed" in conditions or terminal == "Failed":
         failed = conditions.get("Failed", {})
         return State(FAILED, _condition_text(failed, "Failed"), failed.get("lastTransitionTime"))
-    deleting = _deleting(jobset)
-    if deleting:
-        return deleting
-    suspended = _spec(jobset).get("suspend") is True or "Suspended" in conditions
-    held = _held(jobset, workload, suspended) or _admitted_but_suspended(workload, suspended)
-    if held:
-        return held
+    not_started = _deleting_or_held(jobset, workload, conditions)
+    if not_started:
+        return not_started
     if "RestartingJobSet" in conditions:
         restarting = conditions["RestartingJobSet"]
         attempt = _number(status.get("restarts"))
