@@ -94,10 +94,24 @@ def test_restart_apiserver(control_plane, namespace):
     assert control_plane.kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
     cm = control_plane.kubectl_json("get", "configmap", "before", "-n", namespace)
     assert cm["data"] == {"a": "1"}
-    # controllers reconnect: a Job still runs to completion after the restart
+    # controllers reconnect: a Job still runs to completion after the restart. client-go backs off
+    # before re-watching, so this may take a while on a loaded machine; a failure says where it stuck.
     control_plane.kubectl("create", "job", "after", "-n", namespace, "--image=busybox", "--", "echo")
-    control_plane.kubectl("wait", "--for=condition=Complete", "job/after", "-n", namespace,
-                          "--timeout=90s", timeout=120)
+    done = control_plane.kubectl("wait", "--for=condition=Complete", "job/after", "-n", namespace,
+                                 "--timeout=180s", timeout=210, check=False)
+    assert done.returncode == 0, _why_stuck(control_plane, namespace)
+
+
+def _why_stuck(control_plane, namespace: str) -> str:
+    """What the job, its pods and the controllers say, for a failure that is otherwise mute."""
+    parts = []
+    for args in (("get", "jobs,pods", "-n", namespace, "-o", "wide"), ("get", "events", "-n", namespace), ("get", "nodes")):
+        parts.append(control_plane.kubectl(*args, check=False).stdout)
+    for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
+        log = control_plane.workdir / "logs" / f"{component}.log"
+        if log.exists():
+            parts.append(f"--- {component} (last lines)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-25:]))
+    return "\n".join(parts)
 
 
 def test_kwok_pod_outcomes(control_plane, namespace):
