@@ -113,13 +113,20 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
     unit.workload = Workload(
         manifest=manifest, types=types, name=name, namespace=namespace, project=project,
         source=document.file, digest=digest(data), extra_annotations=options.extra_annotations,
+        image=_pinned_image(manifest, options.image_digest),
     )
     unit.objects = emit(unit.workload)
-    if options.image_digest:
-        from .build.image import pin_workload_images
-
-        unit.objects = pin_workload_images(unit.objects, manifest, options.image_digest)
     return unit
+
+
+def _pinned_image(manifest, image_digest: str | None) -> str | None:
+    """--image-digest: ``spec.image`` at that digest, from ``builder.registry`` when set."""
+    if not image_digest:
+        return None
+    from .build.image import pinned
+
+    registry = manifest.builder.registry if manifest.builder else None
+    return pinned(manifest.spec.image, image_digest, registry)
 
 
 def compile_documents(documents: list[Document], catalog: Catalog, options: Options) -> list[Unit]:

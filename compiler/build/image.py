@@ -126,9 +126,3 @@ def image_tag(short_commit: str, dirty: bool) -> str:
 
 def build_args_of(builder) -> tuple:
     return tuple((str(name), str(value)) for name, value in (builder.buildArgs or {}).items())
-
-
-def pin_workload_images(objects: list[dict], manifest, digest: str) -> list[dict]:
-    """The workload's containers run ``spec.image`` at ``digest``, from ``builder.registry`` when set."""
-    registry = manifest.builder.registry if manifest.builder else None
-    return pin_images(objects, manifest.spec.image, digest, registry)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .pod import Context, Role, pod_template
+from .pod import Role, pod_template
 from .workload import Workload
 
 
@@ -10,7 +10,7 @@ def emit_job(workload: Workload, shared_claim: str | None = None) -> list[dict]:
     spec = workload.spec
     (type_name, job_type), = workload.types.items()
     count = job_type.count or 1
-    context = Context(workload.name, spec, shared_volume_claim=shared_claim, pod_labels=workload.pod_labels())
+    context = workload.pod_context(shared_claim)
     role = Role(container=type_name.lower(), resources=job_type.resources)
     job_spec: dict = {
         "completionMode": "Indexed",

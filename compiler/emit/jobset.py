@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from .naming import pod_hostname, replicated_job_name
-from .pod import Context, Role, field_env, pod_template
+from .pod import Role, field_env, pod_template
 from .workload import Workload
 
 API_VERSION = "jobset.x-k8s.io/v1alpha2"
@@ -103,7 +103,7 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
 def emit_jobset(workload: Workload) -> list[dict]:
     spec = workload.spec
     storage = spec.storage
-    context = Context(workload.name, spec, shared_volume_claim=None, pod_labels=workload.pod_labels())
+    context = workload.pod_context()
     one_pod_per_job = workload.operator != "jobset"
     replicated = []
     for type_name, job_type in workload.types.items():

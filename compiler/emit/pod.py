@@ -39,6 +39,7 @@ class Context:
     spec: Spec
     shared_volume_claim: str | None = None  # PVC name for storage.sharedVolume (None: JobSet-managed)
     pod_labels: dict = field(default_factory=dict)
+    image: str = ""  # what the containers run: spec.image, or it pinned to a digest
 
 
 def container_command(spec: Spec, prelude: str = "") -> list[str]:
@@ -127,7 +128,7 @@ def volumes_and_mounts(context: Context, resources: Resources) -> tuple[list[dic
 def pod_template(context: Context, role: Role, labels: dict | None = None, annotations: dict | None = None) -> dict:
     spec = context.spec
     resources = role.resources
-    container: dict = {"name": role.container, "image": spec.image}
+    container: dict = {"name": role.container, "image": context.image or spec.image}
     if role.run_command:
         container["command"] = container_command(spec, role.prelude)
     env = list(role.contract_env) + user_env(spec)

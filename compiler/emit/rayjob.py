@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from .pod import Context, Role, pod_template
+from .pod import Role, pod_template
 from .workload import Workload
 
 API_VERSION = "ray.io/v1"
@@ -23,7 +23,7 @@ def runtime_env_yaml(runtime_env: dict) -> str:
 def emit_rayjob(workload: Workload, shared_claim: str | None = None) -> list[dict]:
     spec = workload.spec
     types = workload.types
-    context = Context(workload.name, spec, shared_volume_claim=shared_claim, pod_labels=workload.pod_labels())
+    context = workload.pod_context(shared_claim)
     head = Role(container="ray-head", resources=types.Head.resources, run_command=False, restart_policy=None)
     cluster: dict = {}
     if spec.rayVersion:

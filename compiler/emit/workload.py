@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..model.manifest import Manifest
 from ..model.text import duration_seconds
-from .pod import WORKLOAD_LABEL
+from .pod import WORKLOAD_LABEL, Context
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "manifest-compiler"}
 PROJECT_LABEL = "manifest-compiler/project"
@@ -26,6 +26,7 @@ class Workload:
     source: str
     digest: str
     extra_annotations: tuple = ()  # (key, value) pairs added by `submit` (who, commit, image digest)
+    image: str | None = None  # spec.image pinned to a digest (--image-digest); None: spec.image as written
 
     @property
     def spec(self):
@@ -34,6 +35,10 @@ class Workload:
     @property
     def operator(self) -> str:
         return self.manifest.spec.operator
+
+    def pod_context(self, shared_claim: str | None = None) -> Context:
+        return Context(self.name, self.spec, shared_volume_claim=shared_claim, pod_labels=self.pod_labels(),
+                       image=self.image or self.spec.image)
 
     def deadline_seconds(self) -> int | None:
         if self.spec.timeout:
