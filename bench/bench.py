@@ -95,10 +95,18 @@ def corpus_throughput(runs: int) -> tuple[int, float, float]:
 
 def cold_start(args: list[str], runs: int, env: dict) -> tuple[float, float]:
     """(median wall seconds, median CPU seconds) of a fresh ``compile ARGS`` process."""
+
     def once() -> tuple[float, float]:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run([str(COMPILE), *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [str(COMPILE), *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -138,14 +146,18 @@ def scaling(operator: str, count: int, runs: int) -> tuple[float, int]:
     template = RAY_TYPES if operator == "kuberay" else MAP_TYPES
     text = SCALING_MANIFEST.format(operator=operator, types=template.format(count=count))
     output = compile_text(text, f"{operator}-{count}.yaml")
-    return median_seconds(lambda: compile_text(text, f"{operator}-{count}.yaml"), runs), len(output.encode())
+    return median_seconds(lambda: compile_text(text, f"{operator}-{count}.yaml"), runs), len(
+        output.encode()
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3, help="in-process corpus runs (median)")
     parser.add_argument("--cold-runs", type=int, default=11, help="cold-start runs (median)")
     options = parser.parse_args()
@@ -153,9 +165,14 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
 
     files, wall, cpu = corpus_throughput(options.runs)
-    rows = [("`compile check` over the corpus, one process, after start-up",
-             f"{files / wall:,.0f} manifests/s wall, {files / cpu:,.0f} manifests/s CPU ({files} files)",
-             ">= 500 manifests/s", files / wall >= 500)]
+    rows = [
+        (
+            "`compile check` over the corpus, one process, after start-up",
+            f"{files / wall:,.0f} manifests/s wall, {files / cpu:,.0f} manifests/s CPU ({files} files)",
+            ">= 500 manifests/s",
+            files / wall >= 500,
+        )
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache_dir:
         env = cold_env(cache_dir)
         for label, args, target_ms in (
@@ -164,23 +181,47 @@ def main() -> None:
             ("cold `compile --help`", ["--help"], 150),
         ):
             wall, cpu = cold_start(args, options.cold_runs, env)
-            rows.append((label, f"{wall * 1000:.0f} ms wall, {cpu * 1000:.0f} ms CPU", f"<= {target_ms} ms", wall * 1000 <= target_ms))
+            rows.append(
+                (
+                    label,
+                    f"{wall * 1000:.0f} ms wall, {cpu * 1000:.0f} ms CPU",
+                    f"<= {target_ms} ms",
+                    wall * 1000 <= target_ms,
+                )
+            )
     sizes = {}
     for operator in ("jobset", "kuberay"):
         for count in (10, 100_000):
             seconds, size = scaling(operator, count, 5)
             sizes[(operator, count)] = size
-            rows.append((f"{operator} `count: {count}`: compile time, output size", f"{seconds * 1000:.1f} ms, {size:,} bytes",
-                         "same for 10 and 100000", None))
+            rows.append(
+                (
+                    f"{operator} `count: {count}`: compile time, output size",
+                    f"{seconds * 1000:.1f} ms, {size:,} bytes",
+                    "same for 10 and 100000",
+                    None,
+                )
+            )
     for operator in ("jobset", "kuberay"):
         grows = sizes[(operator, 100_000)] - sizes[(operator, 10)]
-        rows.append((f"{operator}: output growth from count 10 to 100000", f"{grows} bytes", "only the digits of the counts", grows < 100))
+        rows.append(
+            (
+                f"{operator}: output growth from count 10 to 100000",
+                f"{grows} bytes",
+                "only the digits of the counts",
+                grows < 100,
+            )
+        )
 
-    print(f"load average while measuring: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs\n")
+    print(
+        f"load average while measuring: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs\n"
+    )
     print("| measure | result | target | met |")
     print("| --- | --- | --- | --- |")
     for label, result, target, met in rows:
-        print(f"| {label} | {result} | {target} | {'' if met is None else ('yes' if met else 'NO')} |")
+        print(
+            f"| {label} | {result} | {target} | {'' if met is None else ('yes' if met else 'NO')} |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How the real-manifest corpus fares: files per category and the most frequent diagnostic codes.
 
-    .venv/bin/python bench/corpus_report.py
+.venv/bin/python bench/corpus_report.py
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import corpus_lib  # noqa: E402
-from compiler.diagnostics import CODES  # noqa: E402
+import corpus_lib
+
+from compiler.diagnostics import CODES
 
 
 def category_table(outcomes) -> str:
@@ -24,10 +25,15 @@ def category_table(outcomes) -> str:
 
 
 def operator_table(outcomes) -> str:
-    counts = Counter((outcome.operators[0] if outcome.operators else None, outcome.category) for outcome in outcomes)
+    counts = Counter(
+        (outcome.operators[0] if outcome.operators else None, outcome.category)
+        for outcome in outcomes
+    )
     operators = sorted({op for op, _ in counts}, key=lambda op: (op is None, str(op)))
-    rows = ["| spec.operator | " + " | ".join(corpus_lib.CATEGORIES) + " |",
-            "| --- |" + " ---: |" * len(corpus_lib.CATEGORIES)]
+    rows = [
+        "| spec.operator | " + " | ".join(corpus_lib.CATEGORIES) + " |",
+        "| --- |" + " ---: |" * len(corpus_lib.CATEGORIES),
+    ]
     for op in operators:
         cells = " | ".join(str(counts.get((op, category), 0)) for category in corpus_lib.CATEGORIES)
         rows.append(f"| {op or '(none)'} | {cells} |")
@@ -57,7 +63,9 @@ def main() -> None:
         for outcome in rejected:
             for d in outcome.diagnostics:
                 if d.is_error:
-                    print(f"  {Path(d.location.file).name}:{d.location.line}:{d.location.column}: {d.code} {d.message}")
+                    print(
+                        f"  {Path(d.location.file).name}:{d.location.line}:{d.location.column}: {d.code} {d.message}"
+                    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ def build_catalog(documents, policy_paths=(), template_paths=()) -> Catalog:
         kind = kind_of(document)
         if kind == POLICY_KIND:
             catalog.policies.append(document)
-        elif kind == MANIFEST_KIND and (is_template(document) or id(document) in from_template_paths):
+        elif kind == MANIFEST_KIND and (
+            is_template(document) or id(document) in from_template_paths
+        ):
             templates.append(document)
         elif kind == MANIFEST_KIND and isinstance(document.data.get("name"), str):
             named.append(document)  # any named manifest may serve as a base
@@ -67,19 +69,38 @@ def check_templates(templates) -> list[Diagnostic]:
         data = template.data
         name = data.get("name")
         if not isinstance(name, str) or not name:
-            out.append(error("E103", "a template must have a name (other manifests name it in baseWorkload)",
-                             template.positions.nearest(("usage",), prefer_key=True), "name"))
+            out.append(
+                error(
+                    "E103",
+                    "a template must have a name (other manifests name it in baseWorkload)",
+                    template.positions.nearest(("usage",), prefer_key=True),
+                    "name",
+                )
+            )
             continue
         if is_template(template) and "baseWorkload" in data:
-            out.append(error("E202", f"template {name!r} sets baseWorkload; only a workload (usage: Submit) may name a base",
-                             template.positions.nearest(("baseWorkload",), prefer_key=True), "baseWorkload"))
+            out.append(
+                error(
+                    "E202",
+                    f"template {name!r} sets baseWorkload; only a workload (usage: Submit) may name a base",
+                    template.positions.nearest(("baseWorkload",), prefer_key=True),
+                    "baseWorkload",
+                )
+            )
         project = data.get("project") if isinstance(data.get("project"), str) else None
         key = (project, name)
         if key in first_of:
             scope = f"project {project}" if project else "global scope"
             first = first_of[key].positions.nearest(("name",))
-            out.append(error("E203", f"two templates named {name!r} in the {scope}",
-                             template.positions.nearest(("name",)), "name", [Related("the first one", first)]))
+            out.append(
+                error(
+                    "E203",
+                    f"two templates named {name!r} in the {scope}",
+                    template.positions.nearest(("name",)),
+                    "name",
+                    [Related("the first one", first)],
+                )
+            )
         else:
             first_of[key] = template
     return out

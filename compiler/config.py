@@ -40,7 +40,13 @@ def parse_config(source: bytes | str, file: str) -> tuple[Config, list[Diagnosti
         return Config(file), []
     positions = documents[0].positions
     if not isinstance(data, dict):
-        return Config(file), [error("E102", f"{CONFIG_NAME} must be a mapping with the keys {', '.join(KEYS)}", Location(file))]
+        return Config(file), [
+            error(
+                "E102",
+                f"{CONFIG_NAME} must be a mapping with the keys {', '.join(KEYS)}",
+                Location(file),
+            )
+        ]
     diagnostics = _unknown_keys(data, positions)
     base = os.path.dirname(file)
     policies, problems = _paths(data, "policies", base, positions)
@@ -49,7 +55,11 @@ def parse_config(source: bytes | str, file: str) -> tuple[Config, list[Diagnosti
     diagnostics += problems
     project = data.get("project")
     if project is not None and not (isinstance(project, str) and project):
-        diagnostics.append(error("E102", "project must be a project name", positions.nearest(("project",)), "project"))
+        diagnostics.append(
+            error(
+                "E102", "project must be a project name", positions.nearest(("project",)), "project"
+            )
+        )
         project = None
     return Config(file, policies, templates, project), diagnostics
 
@@ -61,8 +71,19 @@ def _unknown_keys(data: dict, positions) -> list[Diagnostic]:
     for key in data:
         if key not in KEYS:
             close = difflib.get_close_matches(str(key), KEYS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(KEYS)}"
-            out.append(error("E101", f"unknown key {key!r} in {CONFIG_NAME}{hint}", positions.nearest((key,), prefer_key=True), str(key)))
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; expected one of: {', '.join(KEYS)}"
+            )
+            out.append(
+                error(
+                    "E101",
+                    f"unknown key {key!r} in {CONFIG_NAME}{hint}",
+                    positions.nearest((key,), prefer_key=True),
+                    str(key),
+                )
+            )
     return out
 
 
@@ -72,8 +93,15 @@ def _paths(data: dict, key: str, base: str, positions) -> tuple[tuple[str, ...],
         return (), []
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(item, str) and item for item in items):
-        return (), [error("E102", f"{key} must be a path or a list of paths", positions.nearest((key,)), key)]
-    return tuple(item if os.path.isabs(item) else os.path.normpath(os.path.join(base, item)) for item in items), []
+        return (), [
+            error(
+                "E102", f"{key} must be a path or a list of paths", positions.nearest((key,)), key
+            )
+        ]
+    return tuple(
+        item if os.path.isabs(item) else os.path.normpath(os.path.join(base, item))
+        for item in items
+    ), []
 
 
 def find_config(start: str = ".") -> str | None:
@@ -99,5 +127,7 @@ def load_config(start: str = ".") -> tuple[Config, list[Diagnostic]]:
         with open(path, "rb") as handle:
             source = handle.read()
     except OSError as exc:
-        return Config(path), [error("E006", f"cannot read {CONFIG_NAME}: {exc.strerror or exc}", Location(path))]
+        return Config(path), [
+            error("E006", f"cannot read {CONFIG_NAME}: {exc.strerror or exc}", Location(path))
+        ]
     return parse_config(source, path)

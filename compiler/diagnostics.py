@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
-class Severity(str, Enum):
+class Severity(str, Enum):  # noqa: UP042 -- str-mixin keeps json.dumps(severity) working
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
@@ -50,7 +50,14 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
     def sort_key(self) -> tuple:
-        return (self.location.file, self.location.line, self.location.column, self.code, self.path, self.message)
+        return (
+            self.location.file,
+            self.location.line,
+            self.location.column,
+            self.code,
+            self.path,
+            self.message,
+        )
 
 
 def error(code: str, message: str, location: Location, path: str = "", related=()) -> Diagnostic:

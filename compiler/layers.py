@@ -20,7 +20,11 @@ NOT_INHERITED = ("usage", "name", "baseWorkload")
 
 def workload_project(document, options) -> str | None:
     data = document.data if isinstance(document.data, dict) else {}
-    own = data.get("project") if isinstance(data.get("project"), str) and data.get("project") else None
+    own = (
+        data.get("project")
+        if isinstance(data.get("project"), str) and data.get("project")
+        else None
+    )
     return options.project or own or getattr(options, "default_project", None)
 
 
@@ -28,7 +32,11 @@ def layers_for(document, catalog, options) -> tuple[list[Layer], list[Diagnostic
     """The layers of ``document``, lowest first (without the built-in layer)."""
     data = document.data if isinstance(document.data, dict) else {}
     project = workload_project(document, options)
-    layers = [policy_layer(policy) for policy in policies_for(catalog.policies, project) if policy.defaults]
+    layers = [
+        policy_layer(policy)
+        for policy in policies_for(catalog.policies, project)
+        if policy.defaults
+    ]
     problems: list[Diagnostic] = []
     if "baseWorkload" in data:
         base, problems = find_base(document, catalog.templates, project)
@@ -59,17 +67,32 @@ def find_base(document, candidates, project) -> tuple[object | None, list[Diagno
     if is_template(document):
         return None, []  # the catalog reports E202 for the template itself
     if not isinstance(name, str) or not name:
-        return None, [error("E201", "baseWorkload must be the name of a template or named manifest", where, "baseWorkload")]
+        return None, [
+            error(
+                "E201",
+                "baseWorkload must be the name of a template or named manifest",
+                where,
+                "baseWorkload",
+            )
+        ]
     visible = [c for c in candidates if c is not document and _scope(c) in (project, None)]
     found = [c for c in visible if c.data.get("name") == name]
-    found.sort(key=lambda c: (_scope(c) is None, not is_template(c)))  # project first, templates first
+    found.sort(
+        key=lambda c: (_scope(c) is None, not is_template(c))
+    )  # project first, templates first
     if not found:
-        return None, [error("E201", _unknown_message(name, visible, project), where, "baseWorkload")]
+        return None, [
+            error("E201", _unknown_message(name, visible, project), where, "baseWorkload")
+        ]
     base = found[0]
     if "baseWorkload" in base.data and not is_template(base):
-        message = (f"{base_label(base)} itself names baseWorkload {base.data['baseWorkload']!r}; "
-                   "only one level of inheritance is allowed")
-        related = [Related("its baseWorkload", base.positions.nearest(("baseWorkload",), prefer_key=True))]
+        message = (
+            f"{base_label(base)} itself names baseWorkload {base.data['baseWorkload']!r}; "
+            "only one level of inheritance is allowed"
+        )
+        related = [
+            Related("its baseWorkload", base.positions.nearest(("baseWorkload",), prefer_key=True))
+        ]
         return None, [error("E202", message, where, "baseWorkload", related)]
     return base, []
 
@@ -82,7 +105,9 @@ def _scope(document) -> str | None:
 def _unknown_message(name, visible, project) -> str:
     names = sorted({str(c.data.get("name")) for c in visible})
     scope = f"project {project} or global" if project else "global"
-    message = f"unknown baseWorkload {name!r}: no template ({scope}) or named manifest has this name"
+    message = (
+        f"unknown baseWorkload {name!r}: no template ({scope}) or named manifest has this name"
+    )
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
     if close:
         return message + f"; did you mean {close[0]!r}?"

@@ -9,7 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from .diagnostics import Diagnostic, Location, error, has_errors
+from .diagnostics import Location, error, has_errors
 from .emit import Workload, emit
 from .emit.naming import dns1035
 from .parse import Document
@@ -25,7 +25,9 @@ class Options:
     name: str | None = None
     namespace: str | None = None
     project: str | None = None
-    default_project: str | None = None  # from .compile.yaml: applies when the manifest names no project
+    default_project: str | None = (
+        None  # from .compile.yaml: applies when the manifest names no project
+    )
     sets: tuple = ()  # Layer objects built from --set
     extra_annotations: tuple = ()
     image_digest: str | None = None  # --image-digest: every container runs the image pinned to it
@@ -35,7 +37,9 @@ class Options:
 class Catalog:
     """Everything a workload may draw on besides itself: templates and policies."""
 
-    templates: list = field(default_factory=list)  # Documents with usage: Template (or named manifests)
+    templates: list = field(
+        default_factory=list
+    )  # Documents with usage: Template (or named manifests)
     policies: list = field(default_factory=list)  # Documents of kind Policy
     diagnostics: list = field(default_factory=list)
 
@@ -60,7 +64,11 @@ def kind_of(document: Document) -> str | None:
     if not isinstance(data, dict):
         return None
     kind = data.get("kind")
-    if kind is None and isinstance(data.get("spec"), dict) and ("operator" in data["spec"] or "types" in data["spec"]):
+    if (
+        kind is None
+        and isinstance(data.get("spec"), dict)
+        and ("operator" in data["spec"] or "types" in data["spec"])
+    ):
         return MANIFEST_KIND
     return kind if isinstance(kind, str) else None
 
@@ -104,15 +112,27 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
     unit.resolved = resolved
     name, name_path = workload_name(document, options)
     data = resolved.data
-    project = options.project or (data.get("project") if isinstance(data.get("project"), str) else None) or options.default_project
+    project = (
+        options.project
+        or (data.get("project") if isinstance(data.get("project"), str) else None)
+        or options.default_project
+    )
     namespace = options.namespace or project
-    manifest, types, diagnostics = validate_workload(resolved, catalog, name, name_path, project, namespace, document, options)
+    manifest, types, diagnostics = validate_workload(
+        resolved, catalog, name, name_path, project, namespace, document, options
+    )
     unit.diagnostics.extend(diagnostics)
     if manifest is None or has_errors(diagnostics):
         return unit
     unit.workload = Workload(
-        manifest=manifest, types=types, name=name, namespace=namespace, project=project,
-        source=document.file, digest=digest(data), extra_annotations=options.extra_annotations,
+        manifest=manifest,
+        types=types,
+        name=name,
+        namespace=namespace,
+        project=project,
+        source=document.file,
+        digest=digest(data),
+        extra_annotations=options.extra_annotations,
         image=_pinned_image(manifest, options.image_digest),
     )
     unit.objects = emit(unit.workload)
@@ -159,16 +179,27 @@ def check_template(document: Document) -> Unit:
         data = {**data, "spec": {**spec, "operator": shape}}
     resolved = resolve([Layer("base", f"template {name}", data, document.positions)])
     _, _, diagnostics = validate_manifest(resolved)
-    return Unit(document, resolved=resolved, diagnostics=[d for d in diagnostics if d.code != "E103"])
+    return Unit(
+        document, resolved=resolved, diagnostics=[d for d in diagnostics if d.code != "E103"]
+    )
 
 
-_SHAPES = ((list, "a list"), (str, "a plain string"), (bool, "a boolean"), ((int, float), "a number"))
+_SHAPES = (
+    (list, "a list"),
+    (str, "a plain string"),
+    (bool, "a boolean"),
+    ((int, float), "a number"),
+)
 
 
 def _not_a_manifest(document: Document) -> Unit:
     data = document.data
     kind = data.get("kind") if isinstance(data, dict) else None
-    at = document.positions.nearest(("kind",)) if kind is not None else Location(document.file, *(document.positions.values.get((), (1, 1))))
+    at = (
+        document.positions.nearest(("kind",))
+        if kind is not None
+        else Location(document.file, *(document.positions.values.get((), (1, 1))))
+    )
     if kind is not None:
         message = f"kind {kind!r} is not {MANIFEST_KIND!r} or {POLICY_KIND!r}"
     elif isinstance(data, dict):
@@ -176,4 +207,6 @@ def _not_a_manifest(document: Document) -> Unit:
     else:
         shape = next((name for kind_, name in _SHAPES if isinstance(data, kind_)), "a scalar")
         message = f"this document is {shape}, not a mapping with kind {MANIFEST_KIND!r}"
-    return Unit(document, diagnostics=[error("E010", message, at, "kind" if kind is not None else "")])
+    return Unit(
+        document, diagnostics=[error("E010", message, at, "kind" if kind is not None else "")]
+    )

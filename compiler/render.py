@@ -24,8 +24,15 @@ _OutputDumper.add_representer(str, _str)
 def to_yaml(objects: list[dict]) -> str:
     if not objects:
         return ""
-    return yaml.dump_all(objects, Dumper=_OutputDumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True, explicit_start=True, width=4096)
+    return yaml.dump_all(
+        objects,
+        Dumper=_OutputDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        explicit_start=True,
+        width=4096,
+    )
 
 
 def to_json(objects: list[dict]) -> str:

@@ -35,7 +35,9 @@ def expand_paths(paths) -> list[str]:
         if os.path.isdir(path):
             for root, dirs, files in os.walk(path):
                 dirs.sort()
-                out.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(YAML_SUFFIXES))
+                out.extend(
+                    os.path.join(root, f) for f in sorted(files) if f.endswith(YAML_SUFFIXES)
+                )
         else:
             out.append(path)
     return out

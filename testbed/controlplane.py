@@ -39,8 +39,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -69,11 +69,25 @@ POD_CIDR = "127.64.0.0/16"  # kwok gives pods IPs from here (loopback: never a t
 
 JOBSET_WEBHOOK_PATHS = {
     "mutating": [
-        ("mjobset.kb.io", "/mutate-jobset-x-k8s-io-v1alpha2-jobset", "jobset.x-k8s.io", "v1alpha2", "jobsets", ["CREATE"]),
+        (
+            "mjobset.kb.io",
+            "/mutate-jobset-x-k8s-io-v1alpha2-jobset",
+            "jobset.x-k8s.io",
+            "v1alpha2",
+            "jobsets",
+            ["CREATE"],
+        ),
         ("mpod.kb.io", "/mutate--v1-pod", "", "v1", "pods", ["CREATE"]),
     ],
     "validating": [
-        ("vjobset.kb.io", "/validate-jobset-x-k8s-io-v1alpha2-jobset", "jobset.x-k8s.io", "v1alpha2", "jobsets", ["CREATE", "UPDATE"]),
+        (
+            "vjobset.kb.io",
+            "/validate-jobset-x-k8s-io-v1alpha2-jobset",
+            "jobset.x-k8s.io",
+            "v1alpha2",
+            "jobsets",
+            ["CREATE", "UPDATE"],
+        ),
         ("vpod.kb.io", "/validate--v1-pod", "", "v1", "pods", ["CREATE"]),
     ],
 }
@@ -131,7 +145,9 @@ def build(log: Callable[[str], None] | None = None) -> None:
         return
     if shutil.which("go") is None:
         raise ControlPlaneError("testbed binaries are missing and 'go' is not on PATH")
-    (log or _log)(f"building testbed binaries (missing: {', '.join(missing_binaries())}); a first build takes ~12 min on 2 cores")
+    (log or _log)(
+        f"building testbed binaries (missing: {', '.join(missing_binaries())}); a first build takes ~12 min on 2 cores"
+    )
     subprocess.run(["bash", str(HERE / "build.sh")], check=True)
 
 
@@ -163,8 +179,13 @@ def _openssl(*args: str, cwd: Path) -> None:
         raise ControlPlaneError(f"openssl {' '.join(args)} failed: {proc.stderr.strip()}")
 
 
-def _wait(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.2,
-          alive: Callable[[], None] | None = None) -> None:
+def _wait(
+    what: str,
+    check: Callable[[], bool],
+    timeout: float,
+    interval: float = 0.2,
+    alive: Callable[[], None] | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if alive is not None:
@@ -172,7 +193,7 @@ def _wait(what: str, check: Callable[[], bool], timeout: float, interval: float 
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - anything means "not yet"
+        except Exception:
             pass
         if time.monotonic() > deadline:
             raise ControlPlaneError(f"timed out after {timeout:.0f}s waiting for {what}")
@@ -193,19 +214,54 @@ class PKI:
         return self.dir / name
 
     def _key(self, name: str) -> None:
-        _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-                 "-out", f"{name}.key", cwd=self.dir)
+        _openssl(
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            f"{name}.key",
+            cwd=self.dir,
+        )
 
     def make_ca(self) -> None:
         self._key("ca")
-        _openssl("req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "3650",
-                 "-subj", "/CN=manifest-compiler-testbed-ca", "-out", "ca.crt",
-                 "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature", cwd=self.dir)
+        _openssl(
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-sha256",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=manifest-compiler-testbed-ca",
+            "-out",
+            "ca.crt",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+            cwd=self.dir,
+        )
 
-    def make_cert(self, name: str, subject: str, *, server_sans: Sequence[str] = (), client: bool = False) -> None:
+    def make_cert(
+        self, name: str, subject: str, *, server_sans: Sequence[str] = (), client: bool = False
+    ) -> None:
         self._key(name)
-        _openssl("req", "-new", "-key", f"{name}.key", "-subj", subject, "-out", f"{name}.csr", cwd=self.dir)
+        _openssl(
+            "req",
+            "-new",
+            "-key",
+            f"{name}.key",
+            "-subj",
+            subject,
+            "-out",
+            f"{name}.csr",
+            cwd=self.dir,
+        )
         usages = []
         if server_sans:
             usages.append("serverAuth")
@@ -219,9 +275,25 @@ class PKI:
         if server_sans:
             ext.append("subjectAltName=" + ",".join(server_sans))
         (self.dir / f"{name}.ext").write_text("\n".join(ext) + "\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", f"{name}.ext",
-                 "-out", f"{name}.crt", cwd=self.dir)
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "3650",
+            "-sha256",
+            "-extfile",
+            f"{name}.ext",
+            "-out",
+            f"{name}.crt",
+            cwd=self.dir,
+        )
 
     def make_sa_keypair(self) -> None:
         self._key("sa")
@@ -238,13 +310,19 @@ def _die_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort (non-Linux, no libc)
+    except Exception:
         pass
 
 
 class Proc:
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None,
-                 die_with_parent: bool = True):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        die_with_parent: bool = True,
+    ):
         self.name = name
         self.argv = argv
         self.log_path = log_path
@@ -254,15 +332,16 @@ class Proc:
         self.pid: int | None = None
 
     def start(self) -> None:
-        logf = open(self.log_path, "ab")
-        try:
+        with open(self.log_path, "ab") as logf:  # the child keeps its own copy of the descriptor
             self.popen = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                start_new_session=True, env=self.env,
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self.env,
                 preexec_fn=_die_with_parent if self.die_with_parent else None,
             )
-        finally:
-            logf.close()
         self.pid = self.popen.pid
 
     def check_alive(self) -> None:
@@ -348,7 +427,10 @@ class ControlPlane:
         self.crd_dir = Path(crd_dir) if crd_dir else default_crd_dir()
         self.node_count = nodes
         self.node_capacity = node_capacity or {
-            "cpu": "32", "memory": "256Gi", "pods": "110", "nvidia.com/gpu": "8",
+            "cpu": "32",
+            "memory": "256Gi",
+            "pods": "110",
+            "nvidia.com/gpu": "8",
         }
         self.keep_workdir = keep_workdir
         self.detached = detached
@@ -381,8 +463,9 @@ class ControlPlane:
     def env(self) -> dict[str, str]:
         return {"KUBECONFIG": str(self.kubeconfig)}
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                timeout: float = 120) -> subprocess.CompletedProcess:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
         """Run kubectl against this cluster; returns CompletedProcess (text)."""
         cmd = [str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig), *args]
         proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
@@ -395,7 +478,7 @@ class ControlPlane:
     def kubectl_json(self, *args: str, **kw) -> dict:
         return json.loads(self.kubectl(*args, "-o", "json", **kw).stdout)
 
-    def start(self) -> "ControlPlane":
+    def start(self) -> ControlPlane:
         if self.started:
             return self
         missing = missing_binaries()
@@ -426,8 +509,10 @@ class ControlPlane:
         self.timings["total"] = time.monotonic() - t_start
         self.started = True
         self._write_state()
-        self.log(f"control plane up in {self.timings['total']:.1f}s at {self.server}; "
-                 f"KUBECONFIG={self.kubeconfig}")
+        self.log(
+            f"control plane up in {self.timings['total']:.1f}s at {self.server}; "
+            f"KUBECONFIG={self.kubeconfig}"
+        )
         return self
 
     def stop(self, remove: bool | None = None) -> None:
@@ -459,7 +544,7 @@ class ControlPlane:
             time.sleep(down_for)
         self.start_apiserver()
 
-    def __enter__(self) -> "ControlPlane":
+    def __enter__(self) -> ControlPlane:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -478,7 +563,9 @@ class ControlPlane:
         return self.workdir / name
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
-        proc = Proc(name, argv, self._p("logs") / f"{name}.log", env, die_with_parent=not self.detached)
+        proc = Proc(
+            name, argv, self._p("logs") / f"{name}.log", env, die_with_parent=not self.detached
+        )
         proc.start()
         self.procs[name] = proc
         return proc
@@ -488,23 +575,46 @@ class ControlPlane:
         self.pki = pki
         pki.make_ca()
         pki.make_cert(
-            "apiserver", "/CN=kube-apiserver",
-            server_sans=["IP:127.0.0.1", "IP:10.0.0.1", "DNS:localhost", "DNS:kubernetes",
-                         "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
-                         "DNS:kubernetes.default.svc.cluster.local"],
+            "apiserver",
+            "/CN=kube-apiserver",
+            server_sans=[
+                "IP:127.0.0.1",
+                "IP:10.0.0.1",
+                "DNS:localhost",
+                "DNS:kubernetes",
+                "DNS:kubernetes.default",
+                "DNS:kubernetes.default.svc",
+                "DNS:kubernetes.default.svc.cluster.local",
+            ],
         )
         pki.make_cert("admin", "/O=system:masters/CN=testbed-admin", client=True)
-        pki.make_cert("webhook", "/CN=jobset-webhook", server_sans=["IP:127.0.0.1", "DNS:localhost"])
+        pki.make_cert(
+            "webhook", "/CN=jobset-webhook", server_sans=["IP:127.0.0.1", "DNS:localhost"]
+        )
         # kwok's kubelet-like server (logs) and the API server's identity towards it;
         # every node's InternalIP is 127.0.0.1 (kwok --node-ip)
-        pki.make_cert("kwok-serving", "/CN=kwok-kubelet", server_sans=["IP:127.0.0.1", "DNS:localhost"])
-        pki.make_cert("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client",
-                      client=True)
+        pki.make_cert(
+            "kwok-serving", "/CN=kwok-kubelet", server_sans=["IP:127.0.0.1", "DNS:localhost"]
+        )
+        pki.make_cert(
+            "apiserver-kubelet-client",
+            "/O=system:masters/CN=kube-apiserver-kubelet-client",
+            client=True,
+        )
         # front proxy (aggregation layer) identity: unused here, but without it
         # every component logs a missing requestheader CA over and over
         pki.make_cert("front-proxy-client", "/CN=front-proxy-client", client=True)
         pki.make_sa_keypair()
-        for name in ("apiserver", "etcd-client", "admin", "webhook", "jobset", "kwok", "kcm", "scheduler"):
+        for name in (
+            "apiserver",
+            "etcd-client",
+            "admin",
+            "webhook",
+            "jobset",
+            "kwok",
+            "kcm",
+            "scheduler",
+        ):
             self.ports.setdefault(name, free_port())
         self.ports["etcd-peer"] = free_port()
         self._write_kubeconfig()
@@ -514,15 +624,27 @@ class ControlPlane:
         cfg = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "testbed", "cluster": {
-                "server": f"https://127.0.0.1:{self.ports['apiserver']}",
-                "certificate-authority-data": _b64(pki.path("ca.crt")),
-            }}],
-            "users": [{"name": "testbed-admin", "user": {
-                "client-certificate-data": _b64(pki.path("admin.crt")),
-                "client-key-data": _b64(pki.path("admin.key")),
-            }}],
-            "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "testbed-admin"}}],
+            "clusters": [
+                {
+                    "name": "testbed",
+                    "cluster": {
+                        "server": f"https://127.0.0.1:{self.ports['apiserver']}",
+                        "certificate-authority-data": _b64(pki.path("ca.crt")),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": "testbed-admin",
+                    "user": {
+                        "client-certificate-data": _b64(pki.path("admin.crt")),
+                        "client-key-data": _b64(pki.path("admin.key")),
+                    },
+                }
+            ],
+            "contexts": [
+                {"name": "testbed", "context": {"cluster": "testbed", "user": "testbed-admin"}}
+            ],
             "current-context": "testbed",
         }
         # JSON is valid YAML: kubectl and every client-go reader accept it
@@ -532,20 +654,33 @@ class ControlPlane:
     def _start_etcd(self) -> None:
         data = self._p("etcd")
         cport, pport = self.ports["etcd-client"], self.ports["etcd-peer"]
-        proc = self._spawn("etcd", [
-            str(self.bins["etcd"]),
-            "--name", "testbed",
-            "--data-dir", str(data),
-            "--listen-client-urls", f"http://127.0.0.1:{cport}",
-            "--advertise-client-urls", f"http://127.0.0.1:{cport}",
-            "--listen-peer-urls", f"http://127.0.0.1:{pport}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{pport}",
-            "--initial-cluster", f"testbed=http://127.0.0.1:{pport}",
-            "--initial-cluster-state", "new",
-            "--unsafe-no-fsync",
-            "--quota-backend-bytes", str(2 * 1024**3),
-            "--log-level", "warn",
-        ])
+        proc = self._spawn(
+            "etcd",
+            [
+                str(self.bins["etcd"]),
+                "--name",
+                "testbed",
+                "--data-dir",
+                str(data),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{cport}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{cport}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{pport}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{pport}",
+                "--initial-cluster",
+                f"testbed=http://127.0.0.1:{pport}",
+                "--initial-cluster-state",
+                "new",
+                "--unsafe-no-fsync",
+                "--quota-backend-bytes",
+                str(2 * 1024**3),
+                "--log-level",
+                "warn",
+            ],
+        )
 
         def healthy() -> bool:
             with urllib.request.urlopen(f"http://127.0.0.1:{cport}/health", timeout=2) as r:
@@ -557,39 +692,66 @@ class ControlPlane:
         pki = self.pki
         return [
             str(self.bins["kube-apiserver"]),
-            "--bind-address", "127.0.0.1",
-            "--advertise-address", "127.0.0.1",
-            "--secure-port", str(self.ports["apiserver"]),
-            "--etcd-servers", f"http://127.0.0.1:{self.ports['etcd-client']}",
-            "--tls-cert-file", str(pki.path("apiserver.crt")),
-            "--tls-private-key-file", str(pki.path("apiserver.key")),
-            "--client-ca-file", str(pki.path("ca.crt")),
-            "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-            "--service-account-key-file", str(pki.path("sa.pub")),
-            "--service-account-signing-key-file", str(pki.path("sa.key")),
-            "--api-audiences", "https://kubernetes.default.svc.cluster.local",
-            "--requestheader-client-ca-file", str(pki.path("ca.crt")),
-            "--requestheader-allowed-names", "front-proxy-client",
-            "--requestheader-username-headers", "X-Remote-User",
-            "--requestheader-group-headers", "X-Remote-Group",
-            "--requestheader-extra-headers-prefix", "X-Remote-Extra-",
-            "--proxy-client-cert-file", str(pki.path("front-proxy-client.crt")),
-            "--proxy-client-key-file", str(pki.path("front-proxy-client.key")),
-            "--service-cluster-ip-range", SERVICE_CIDR,
-            "--authorization-mode", "Node,RBAC",
+            "--bind-address",
+            "127.0.0.1",
+            "--advertise-address",
+            "127.0.0.1",
+            "--secure-port",
+            str(self.ports["apiserver"]),
+            "--etcd-servers",
+            f"http://127.0.0.1:{self.ports['etcd-client']}",
+            "--tls-cert-file",
+            str(pki.path("apiserver.crt")),
+            "--tls-private-key-file",
+            str(pki.path("apiserver.key")),
+            "--client-ca-file",
+            str(pki.path("ca.crt")),
+            "--service-account-issuer",
+            "https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file",
+            str(pki.path("sa.pub")),
+            "--service-account-signing-key-file",
+            str(pki.path("sa.key")),
+            "--api-audiences",
+            "https://kubernetes.default.svc.cluster.local",
+            "--requestheader-client-ca-file",
+            str(pki.path("ca.crt")),
+            "--requestheader-allowed-names",
+            "front-proxy-client",
+            "--requestheader-username-headers",
+            "X-Remote-User",
+            "--requestheader-group-headers",
+            "X-Remote-Group",
+            "--requestheader-extra-headers-prefix",
+            "X-Remote-Extra-",
+            "--proxy-client-cert-file",
+            str(pki.path("front-proxy-client.crt")),
+            "--proxy-client-key-file",
+            str(pki.path("front-proxy-client.key")),
+            "--service-cluster-ip-range",
+            SERVICE_CIDR,
+            "--authorization-mode",
+            "Node,RBAC",
             # pod logs: the API server calls the node's kubelet endpoint, here kwok's
             # server at <InternalIP>:<daemonEndpoints.kubeletEndpoint.Port>, verifying its cert
-            "--kubelet-preferred-address-types", "InternalIP",
-            "--kubelet-certificate-authority", str(pki.path("ca.crt")),
-            "--kubelet-client-certificate", str(pki.path("apiserver-kubelet-client.crt")),
-            "--kubelet-client-key", str(pki.path("apiserver-kubelet-client.key")),
+            "--kubelet-preferred-address-types",
+            "InternalIP",
+            "--kubelet-certificate-authority",
+            str(pki.path("ca.crt")),
+            "--kubelet-client-certificate",
+            str(pki.path("apiserver-kubelet-client.crt")),
+            "--kubelet-client-key",
+            str(pki.path("apiserver-kubelet-client.key")),
             "--allow-privileged=true",
             # no kube-apiserver endpoint in the `kubernetes` Service: it would be
             # 127.0.0.1, which Endpoints may not hold, and nothing here needs it
-            "--endpoint-reconciler-type", "none",
-            "--cert-dir", str(self._p("apiserver-certs")),
+            "--endpoint-reconciler-type",
+            "none",
+            "--cert-dir",
+            str(self._p("apiserver-certs")),
             "--profiling=false",
-            "--v", "1",
+            "--v",
+            "1",
         ]
 
     def _start_apiserver(self) -> None:
@@ -610,43 +772,72 @@ class ControlPlane:
             return e.code, e.read()
 
     def _wait_apiserver_ready(self, proc: Proc, timeout: float = 120) -> None:
-        _wait("kube-apiserver /readyz", lambda: self._get("/readyz")[0] == 200, timeout,
-              alive=proc.check_alive)
+        _wait(
+            "kube-apiserver /readyz",
+            lambda: self._get("/readyz")[0] == 200,
+            timeout,
+            alive=proc.check_alive,
+        )
 
     def _start_controllers(self) -> None:
         pki, kc = self.pki, str(self.kubeconfig)
-        self._spawn("kube-controller-manager", [
-            str(self.bins["kube-controller-manager"]),
-            "--kubeconfig", kc,
-            "--authentication-kubeconfig", kc,
-            "--authorization-kubeconfig", kc,
-            "--bind-address", "127.0.0.1",
-            "--secure-port", str(self.ports["kcm"]),
-            "--leader-elect=false",
-            "--use-service-account-credentials=false",
-            "--service-account-private-key-file", str(pki.path("sa.key")),
-            "--root-ca-file", str(pki.path("ca.crt")),
-            "--cluster-signing-cert-file", str(pki.path("ca.crt")),
-            "--cluster-signing-key-file", str(pki.path("ca.key")),
-            # every default controller (job, garbage collector, namespace,
-            # serviceaccount, node lifecycle: it lifts the not-ready taint that
-            # admission puts on new Nodes, ...). kwok renews the node leases; the
-            # long grace period keeps nodes Ready across API server restarts.
-            "--controllers", "*",
-            "--node-monitor-grace-period", "5m",
-            "--concurrent-job-syncs", "10",
-            "--v", "1",
-        ])
-        self._spawn("kube-scheduler", [
-            str(self.bins["kube-scheduler"]),
-            "--kubeconfig", kc,
-            "--authentication-kubeconfig", kc,
-            "--authorization-kubeconfig", kc,
-            "--bind-address", "127.0.0.1",
-            "--secure-port", str(self.ports["scheduler"]),
-            "--leader-elect=false",
-            "--v", "1",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(self.bins["kube-controller-manager"]),
+                "--kubeconfig",
+                kc,
+                "--authentication-kubeconfig",
+                kc,
+                "--authorization-kubeconfig",
+                kc,
+                "--bind-address",
+                "127.0.0.1",
+                "--secure-port",
+                str(self.ports["kcm"]),
+                "--leader-elect=false",
+                "--use-service-account-credentials=false",
+                "--service-account-private-key-file",
+                str(pki.path("sa.key")),
+                "--root-ca-file",
+                str(pki.path("ca.crt")),
+                "--cluster-signing-cert-file",
+                str(pki.path("ca.crt")),
+                "--cluster-signing-key-file",
+                str(pki.path("ca.key")),
+                # every default controller (job, garbage collector, namespace,
+                # serviceaccount, node lifecycle: it lifts the not-ready taint that
+                # admission puts on new Nodes, ...). kwok renews the node leases; the
+                # long grace period keeps nodes Ready across API server restarts.
+                "--controllers",
+                "*",
+                "--node-monitor-grace-period",
+                "5m",
+                "--concurrent-job-syncs",
+                "10",
+                "--v",
+                "1",
+            ],
+        )
+        self._spawn(
+            "kube-scheduler",
+            [
+                str(self.bins["kube-scheduler"]),
+                "--kubeconfig",
+                kc,
+                "--authentication-kubeconfig",
+                kc,
+                "--authorization-kubeconfig",
+                kc,
+                "--bind-address",
+                "127.0.0.1",
+                "--secure-port",
+                str(self.ports["scheduler"]),
+                "--leader-elect=false",
+                "--v",
+                "1",
+            ],
+        )
         # readiness of both is checked in _wait_ready (they need no waiting here)
 
     def _install_crds(self) -> None:
@@ -664,13 +855,20 @@ class ControlPlane:
         names = {line.split("/", 1)[1] for line in out if "/" in line}
 
         def established() -> bool:
-            code, body = self._get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", timeout=30)
+            code, body = self._get(
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", timeout=30
+            )
             if code != 200:
                 return False
             crds = json.loads(body)["items"]
-            ok = {c["metadata"]["name"] for c in crds
-                  if any(cond.get("type") == "Established" and cond.get("status") == "True"
-                         for cond in (c.get("status") or {}).get("conditions") or [])}
+            ok = {
+                c["metadata"]["name"]
+                for c in crds
+                if any(
+                    cond.get("type") == "Established" and cond.get("status") == "True"
+                    for cond in (c.get("status") or {}).get("conditions") or []
+                )
+            }
             return names <= ok
 
         _wait(f"{len(names)} CRDs Established", established, 90, interval=0.5)
@@ -692,13 +890,21 @@ class ControlPlane:
             "leaderElection:\n  leaderElect: false\n"
             "internalCertManagement:\n  enable: false\n"
             f"webhook:\n  port: {port}\n  host: 127.0.0.1\n  certDir: {certdir}\n"
-            "metrics:\n  bindAddress: \"0\"\n"
+            'metrics:\n  bindAddress: "0"\n'
             f"health:\n  healthProbeBindAddress: 127.0.0.1:{health}\n"
         )
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
-        proc = self._spawn("jobset", [
-            str(self.bins["jobset"]), "--config", str(cfg), "--zap-devel=false", "--zap-log-level=info",
-        ], env=env)
+        proc = self._spawn(
+            "jobset",
+            [
+                str(self.bins["jobset"]),
+                "--config",
+                str(cfg),
+                "--zap-devel=false",
+                "--zap-log-level=info",
+            ],
+            env=env,
+        )
 
         def ready() -> bool:
             with urllib.request.urlopen(f"http://127.0.0.1:{health}/readyz", timeout=2) as r:
@@ -711,8 +917,10 @@ class ControlPlane:
         ca = _b64(self.pki.path("ca.crt"))
         base = f"https://127.0.0.1:{self.ports['webhook']}"
         docs = []
-        for kind_key, kind in (("mutating", "MutatingWebhookConfiguration"),
-                               ("validating", "ValidatingWebhookConfiguration")):
+        for kind_key, kind in (
+            ("mutating", "MutatingWebhookConfiguration"),
+            ("validating", "ValidatingWebhookConfiguration"),
+        ):
             hooks = []
             for name, path, group, version, resource, ops in JOBSET_WEBHOOK_PATHS[kind_key]:
                 hook = {
@@ -722,59 +930,108 @@ class ControlPlane:
                     "failurePolicy": "Fail",
                     "sideEffects": "None",
                     "timeoutSeconds": 10,
-                    "rules": [{"apiGroups": [group], "apiVersions": [version],
-                               "operations": ops, "resources": [resource]}],
+                    "rules": [
+                        {
+                            "apiGroups": [group],
+                            "apiVersions": [version],
+                            "operations": ops,
+                            "resources": [resource],
+                        }
+                    ],
                 }
                 if resource == "pods":
                     # as JobSet's release manifests: only pods that JobSet made
-                    hook["objectSelector"] = {"matchExpressions": [
-                        {"key": "jobset.sigs.k8s.io/jobset-name", "operator": "Exists"}]}
+                    hook["objectSelector"] = {
+                        "matchExpressions": [
+                            {"key": "jobset.sigs.k8s.io/jobset-name", "operator": "Exists"}
+                        ]
+                    }
                 hooks.append(hook)
-            docs.append({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
-                         "metadata": {"name": f"jobset-{kind_key}-webhook-configuration"},
-                         "webhooks": hooks})
-        self.kubectl("apply", "--server-side", "--field-manager=testbed", "-f", "-",
-                     input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+            docs.append(
+                {
+                    "apiVersion": "admissionregistration.k8s.io/v1",
+                    "kind": kind,
+                    "metadata": {"name": f"jobset-{kind_key}-webhook-configuration"},
+                    "webhooks": hooks,
+                }
+            )
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=testbed",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+        )
 
     def _write_kwok_logs_config(self) -> Path:
         """A CRI-format log file that every container "wrote", and the ClusterLogs
         (kwok's config API) that makes kwok serve it for every pod and container."""
         log_file = self._p("kwok-logs") / "container.log"
         log_file.parent.mkdir(exist_ok=True)
-        log_file.write_text("".join(f"2026-01-01T00:00:0{i}.000000000Z stdout F {line}\n"
-                                    for i, line in enumerate(POD_LOG_LINES)))
+        log_file.write_text(
+            "".join(
+                f"2026-01-01T00:00:0{i}.000000000Z stdout F {line}\n"
+                for i, line in enumerate(POD_LOG_LINES)
+            )
+        )
         config = self._p("kwok-logs.yaml")
-        config.write_text(json.dumps({
-            "apiVersion": "kwok.x-k8s.io/v1alpha1",
-            "kind": "ClusterLogs",
-            "metadata": {"name": "testbed-logs"},
-            # no selector: every pod; no containers: every container
-            "spec": {"logs": [{"logsFile": str(log_file), "follow": True}]},
-        }, indent=2) + "\n")
+        config.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                    "kind": "ClusterLogs",
+                    "metadata": {"name": "testbed-logs"},
+                    # no selector: every pod; no containers: every container
+                    "spec": {"logs": [{"logsFile": str(log_file), "follow": True}]},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         return config
 
     def _start_kwok(self) -> None:
         pki = self.pki
-        self._spawn("kwok", [
-            str(self.bins["kwok"]),
-            "--kubeconfig", str(self.kubeconfig),
-            "--config", str(KWOK_STAGES),
-            "--config", str(self._write_kwok_logs_config()),
-            "--manage-all-nodes=false",
-            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-            "--node-ip", "127.0.0.1",
-            "--cidr", POD_CIDR,
-            # the kubelet-like server (HTTPS and HTTP on one port); the node stage
-            # advertises --node-port as status.daemonEndpoints.kubeletEndpoint.Port
-            "--server-address", f"127.0.0.1:{self.ports['kwok']}",
-            "--node-port", str(self.ports["kwok"]),
-            "--tls-cert-file", str(pki.path("kwok-serving.crt")),
-            "--tls-private-key-file", str(pki.path("kwok-serving.key")),
-            "--node-lease-duration-seconds", "40",
-        # a private HOME: kwok would also load a user's ~/.kwok/kwok.yaml
-        ], env=dict(os.environ, HOME=str(self._p("kwok-home"))))
+        self._spawn(
+            "kwok",
+            [
+                str(self.bins["kwok"]),
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--config",
+                str(KWOK_STAGES),
+                "--config",
+                str(self._write_kwok_logs_config()),
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+                "--node-ip",
+                "127.0.0.1",
+                "--cidr",
+                POD_CIDR,
+                # the kubelet-like server (HTTPS and HTTP on one port); the node stage
+                # advertises --node-port as status.daemonEndpoints.kubeletEndpoint.Port
+                "--server-address",
+                f"127.0.0.1:{self.ports['kwok']}",
+                "--node-port",
+                str(self.ports["kwok"]),
+                "--tls-cert-file",
+                str(pki.path("kwok-serving.crt")),
+                "--tls-private-key-file",
+                str(pki.path("kwok-serving.key")),
+                "--node-lease-duration-seconds",
+                "40",
+                # a private HOME: kwok would also load a user's ~/.kwok/kwok.yaml
+            ],
+            env=dict(os.environ, HOME=str(self._p("kwok-home"))),
+        )
         nodes = [self._node_manifest(i) for i in range(self.node_count)]
-        self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
+        self.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}),
+        )
 
     def node_names(self) -> list[str]:
         return [f"kwok-node-{i}" for i in range(self.node_count)]
@@ -810,7 +1067,11 @@ class ControlPlane:
             ready = 0
             for item in data["items"]:
                 for c in item.get("status", {}).get("conditions", []):
-                    if c["type"] == "Ready" and c["status"] == "True" and not item["spec"].get("taints"):
+                    if (
+                        c["type"] == "Ready"
+                        and c["status"] == "True"
+                        and not item["spec"].get("taints")
+                    ):
                         ready += 1
             return ready >= self.node_count
 
@@ -821,11 +1082,25 @@ class ControlPlane:
         _wait("kwok nodes Ready and untainted", nodes_ready, 60, interval=0.5, alive=alive)
         # the ServiceAccount admission plugin rejects pods until the
         # serviceaccount controller made `default` (proves the KCM works too)
-        _wait("default ServiceAccount", lambda: self.kubectl(
-            "get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
-            60, interval=0.5, alive=alive)
-        _wait("kube-scheduler /readyz", lambda: self._get_local(self.ports["scheduler"], "/readyz"), 60,
-              interval=0.5, alive=alive)
+        _wait(
+            "default ServiceAccount",
+            lambda: (
+                self.kubectl(
+                    "get", "serviceaccount", "default", "-n", "default", check=False
+                ).returncode
+                == 0
+            ),
+            60,
+            interval=0.5,
+            alive=alive,
+        )
+        _wait(
+            "kube-scheduler /readyz",
+            lambda: self._get_local(self.ports["scheduler"], "/readyz"),
+            60,
+            interval=0.5,
+            alive=alive,
+        )
 
     def _get_local(self, port: int, path: str) -> bool:
         # kube-scheduler serves /readyz on its own self-signed cert; /readyz is
@@ -846,7 +1121,9 @@ class ControlPlane:
             "kubectl": str(self.kubectl_path),
             "pids": {name: p.pid for name, p in self.procs.items()},
             "ports": self.ports,
-            "apiserver_argv": self.procs["kube-apiserver"].argv if "kube-apiserver" in self.procs else None,
+            "apiserver_argv": self.procs["kube-apiserver"].argv
+            if "kube-apiserver" in self.procs
+            else None,
         }
         assert self.workdir is not None
         (self.workdir / "state.json").write_text(json.dumps(state, indent=2) + "\n")
@@ -861,7 +1138,9 @@ def _state_link() -> Path:
 
 def _cli_start(args: argparse.Namespace) -> int:
     if _state_link().exists():
-        print(f"a testbed is already recorded in {_state_link()}; run `stop` first", file=sys.stderr)
+        print(
+            f"a testbed is already recorded in {_state_link()}; run `stop` first", file=sys.stderr
+        )
         return 1
     if args.build:
         build()
@@ -913,14 +1192,20 @@ def _cli_env(args: argparse.Namespace) -> int:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m testbed.controlplane",
-                                 description="Start/stop the manifest-compiler test control plane.")
+    ap = argparse.ArgumentParser(
+        prog="python -m testbed.controlplane",
+        description="Start/stop the manifest-compiler test control plane.",
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("start", help="start it in the background and print `export KUBECONFIG=...`")
     s.add_argument("--workdir", help="data/log dir (default: a new temp dir)")
     s.add_argument("--nodes", type=int, default=4, help="number of kwok nodes (default 4)")
-    s.add_argument("--no-build", dest="build", action="store_false",
-                   help="fail instead of running testbed/build.sh when binaries are missing")
+    s.add_argument(
+        "--no-build",
+        dest="build",
+        action="store_false",
+        help="fail instead of running testbed/build.sh when binaries are missing",
+    )
     s.set_defaults(fn=_cli_start)
     p = sub.add_parser("stop", help="stop it and remove its data")
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs)")

@@ -14,8 +14,15 @@ import json
 from pathlib import Path
 
 import pytest
-
-from example_support import EXAMPLES, GOLDEN, REPO, SHARED, example_objects, run_cli, workload_examples
+from example_support import (
+    EXAMPLES,
+    GOLDEN,
+    REPO,
+    SHARED,
+    example_objects,
+    run_cli,
+    workload_examples,
+)
 
 
 def pytest_generate_tests(metafunc):

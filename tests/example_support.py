@@ -42,7 +42,9 @@ def _is_workload(document) -> bool:
     if not isinstance(document, dict) or document.get("usage") == "Template":
         return False
     spec = document.get("spec")
-    return document.get("kind") == "AIchorManifest" or (document.get("kind") is None and isinstance(spec, dict) and "operator" in spec)
+    return document.get("kind") == "AIchorManifest" or (
+        document.get("kind") is None and isinstance(spec, dict) and "operator" in spec
+    )
 
 
 def workload_examples() -> list[Path]:

@@ -33,7 +33,13 @@ spec:
 """
 
 
-def policy(rules: str = "", defaults: str = "", limits: str = "", name: str = "team-a-limits", project: str | None = "team-a") -> str:
+def policy(
+    rules: str = "",
+    defaults: str = "",
+    limits: str = "",
+    name: str = "team-a-limits",
+    project: str | None = "team-a",
+) -> str:
     """A Policy document; ``rules``, ``defaults`` and ``limits`` are YAML blocks (any indentation)."""
     text = f"apiVersion: manifest-compiler/v1\nkind: Policy\nmetadata:\n  name: {name}\n"
     if project:
@@ -41,7 +47,9 @@ def policy(rules: str = "", defaults: str = "", limits: str = "", name: str = "t
     text += "spec:\n"
     for key, block in (("defaults", defaults), ("rules", rules), ("limits", limits)):
         if block.strip():
-            text += f"  {key}:\n" + textwrap.indent(textwrap.dedent(block).strip("\n"), "    ") + "\n"
+            text += (
+                f"  {key}:\n" + textwrap.indent(textwrap.dedent(block).strip("\n"), "    ") + "\n"
+            )
     return text
 
 
@@ -73,7 +81,9 @@ class Outcome:
         return found[0]
 
 
-def run(workload: str = WORKLOAD, policies=(), templates=(), sets=(), project=None, workloads=()) -> Outcome:
+def run(
+    workload: str = WORKLOAD, policies=(), templates=(), sets=(), project=None, workloads=()
+) -> Outcome:
     """Compile ``workload`` (file workload.yaml) with policies (policy-N.yaml) and templates
     (template-N.yaml); ``workloads`` are further input files (other-N.yaml)."""
     inputs = _parse(workload, "workload.yaml")

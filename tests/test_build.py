@@ -12,15 +12,28 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from compiler.build.git import (GitUnavailable, check_git, kaniko_git_context, parse_remote_branches,
-                                read_git_facts)
-from compiler.build.image import (BuildPlan, Reference, dockerfile_candidates, is_digest, parse_reference, pin_images,
-                                  pinned, with_registry)
-from compiler.build.kaniko import KANIKO_IMAGE, build_job_name, digest_from_pod, kaniko_job
-from compiler.diagnostics import Location
 from example_support import REPO, run_cli
 from test_upstream_schemas import core_errors
+
+from compiler.build.git import (
+    GitUnavailable,
+    check_git,
+    kaniko_git_context,
+    parse_remote_branches,
+    read_git_facts,
+)
+from compiler.build.image import (
+    BuildPlan,
+    Reference,
+    dockerfile_candidates,
+    is_digest,
+    parse_reference,
+    pin_images,
+    pinned,
+    with_registry,
+)
+from compiler.build.kaniko import KANIKO_IMAGE, build_job_name, digest_from_pod, kaniko_job
+from compiler.diagnostics import Location
 
 FAKE_DOCKER = REPO / "tests" / "fixtures" / "fake-docker"
 DIGEST = "sha256:" + "ab" * 32
@@ -107,12 +120,16 @@ def make_repo(tmp_path: Path, files: dict[str, str], push: bool = True) -> Path:
 
 
 def app_repo(tmp_path: Path, manifest: str = MANIFEST, push: bool = True) -> Path:
-    return make_repo(tmp_path, {
-        "manifest.yaml": manifest,
-        "Dockerfile": "FROM scratch\n",
-        "app/build/Dockerfile": "FROM scratch AS runtime\n",
-        "app/main.py": "print('hi')\n",
-    }, push=push)
+    return make_repo(
+        tmp_path,
+        {
+            "manifest.yaml": manifest,
+            "Dockerfile": "FROM scratch\n",
+            "app/build/Dockerfile": "FROM scratch AS runtime\n",
+            "app/main.py": "print('hi')\n",
+        },
+        push=push,
+    )
 
 
 @pytest.fixture
@@ -179,7 +196,9 @@ def test_a_commit_on_no_remote_branch_is_refused(tmp_path):
 
 def test_a_repository_without_remote_has_the_commit_on_no_remote_branch(tmp_path):
     work = app_repo(tmp_path, push=False)
-    assert [p.code for p in check_git(read_git_facts(str(work)), False, Location("m.yaml"))] == ["E603"]
+    assert [p.code for p in check_git(read_git_facts(str(work)), False, Location("m.yaml"))] == [
+        "E603"
+    ]
 
 
 def test_allow_dirty_skips_both_checks(tmp_path):
@@ -202,12 +221,18 @@ def test_remote_branch_aliases_are_not_branches():
     assert parse_remote_branches(output) == ("origin/main", "upstream/feature/x")
 
 
-@pytest.mark.parametrize("url, context", [
-    ("https://github.com/org/repo.git", "git://github.com/org/repo.git#refs/heads/main#C"),
-    ("https://user@gitlab.example.com/org/repo", "git://gitlab.example.com/org/repo#refs/heads/main#C"),
-    ("git@github.com:org/repo.git", "git://github.com/org/repo.git#refs/heads/main#C"),
-    ("ssh://git@github.com/org/repo.git", "git://github.com/org/repo.git#refs/heads/main#C"),
-])
+@pytest.mark.parametrize(
+    "url, context",
+    [
+        ("https://github.com/org/repo.git", "git://github.com/org/repo.git#refs/heads/main#C"),
+        (
+            "https://user@gitlab.example.com/org/repo",
+            "git://gitlab.example.com/org/repo#refs/heads/main#C",
+        ),
+        ("git@github.com:org/repo.git", "git://github.com/org/repo.git#refs/heads/main#C"),
+        ("ssh://git@github.com/org/repo.git", "git://github.com/org/repo.git#refs/heads/main#C"),
+    ],
+)
 def test_kaniko_git_context_from_remote_urls(url, context):
     assert kaniko_git_context(url, "main", "C") == context
 
@@ -216,21 +241,30 @@ def test_kaniko_git_context_from_remote_urls(url, context):
 # image references and pinning
 
 
-@pytest.mark.parametrize("image, reference", [
-    ("trainer", Reference("trainer")),
-    ("trainer:1.10", Reference("trainer", "1.10")),
-    ("localhost:5000/team/trainer", Reference("localhost:5000/team/trainer")),
-    ("localhost:5000/team/trainer:v2", Reference("localhost:5000/team/trainer", "v2")),
-    (f"reg.io/trainer:v2@{DIGEST}", Reference("reg.io/trainer", "v2", DIGEST)),
-])
+@pytest.mark.parametrize(
+    "image, reference",
+    [
+        ("trainer", Reference("trainer")),
+        ("trainer:1.10", Reference("trainer", "1.10")),
+        ("localhost:5000/team/trainer", Reference("localhost:5000/team/trainer")),
+        ("localhost:5000/team/trainer:v2", Reference("localhost:5000/team/trainer", "v2")),
+        (f"reg.io/trainer:v2@{DIGEST}", Reference("reg.io/trainer", "v2", DIGEST)),
+    ],
+)
 def test_image_references_split_into_repository_tag_and_digest(image, reference):
     assert parse_reference(image) == reference
     assert str(reference) == image
 
 
 def test_the_registry_prefix_is_added_once():
-    assert with_registry("trainer", "registry.example.com/team/") == "registry.example.com/team/trainer"
-    assert with_registry("registry.example.com/team/trainer", "registry.example.com/team") == "registry.example.com/team/trainer"
+    assert (
+        with_registry("trainer", "registry.example.com/team/")
+        == "registry.example.com/team/trainer"
+    )
+    assert (
+        with_registry("registry.example.com/team/trainer", "registry.example.com/team")
+        == "registry.example.com/team/trainer"
+    )
     assert with_registry("trainer", None) == "trainer"
 
 
@@ -240,24 +274,52 @@ def test_pinning_drops_the_tag_and_any_older_digest():
 
 
 def test_pin_images_changes_only_containers_running_the_image():
-    objects = [{"spec": {"containers": [{"name": "a", "image": "trainer"}, {"name": "b", "image": "sidecar"}],
-                         "note": {"image": "trainer"}}}]
+    objects = [
+        {
+            "spec": {
+                "containers": [
+                    {"name": "a", "image": "trainer"},
+                    {"name": "b", "image": "sidecar"},
+                ],
+                "note": {"image": "trainer"},
+            }
+        }
+    ]
     out = pin_images(objects, "trainer", DIGEST)
-    assert out == [{"spec": {"containers": [{"name": "a", "image": f"trainer@{DIGEST}"}, {"name": "b", "image": "sidecar"}],
-                             "note": {"image": "trainer"}}}]
+    assert out == [
+        {
+            "spec": {
+                "containers": [
+                    {"name": "a", "image": f"trainer@{DIGEST}"},
+                    {"name": "b", "image": "sidecar"},
+                ],
+                "note": {"image": "trainer"},
+            }
+        }
+    ]
     assert objects[0]["spec"]["containers"][0]["image"] == "trainer"  # the input is not changed
 
 
-@pytest.mark.parametrize("text, valid", [
-    (DIGEST, True), ("sha256:" + "AB" * 32, False), ("sha256:" + "ab" * 31, False), ("sha512:" + "ab" * 32, False),
-    ("ab" * 32, False), ("", False),
-])
+@pytest.mark.parametrize(
+    "text, valid",
+    [
+        (DIGEST, True),
+        ("sha256:" + "AB" * 32, False),
+        ("sha256:" + "ab" * 31, False),
+        ("sha512:" + "ab" * 32, False),
+        ("ab" * 32, False),
+        ("", False),
+    ],
+)
 def test_digest_syntax(text, valid):
     assert is_digest(text) is valid
 
 
 def test_dockerfile_is_looked_up_in_the_context_first_then_from_the_root():
-    assert dockerfile_candidates("app", "./build/Dockerfile") == ("app/build/Dockerfile", "build/Dockerfile")
+    assert dockerfile_candidates("app", "./build/Dockerfile") == (
+        "app/build/Dockerfile",
+        "build/Dockerfile",
+    )
     assert dockerfile_candidates(".", "./Dockerfile") == ("Dockerfile",)
 
 
@@ -276,10 +338,22 @@ def test_docker_build_pushes_the_commit_tag_and_reports_the_digest(tmp_path, fak
     [call] = fake_docker()
     metadata = call["args"][call["args"].index("--metadata-file") + 1]
     assert call["args"] == [
-        "buildx", "build", "--push", "--metadata-file", metadata,
-        "-t", f"registry.example.com/team/trainer:{short}", "-f", "app/build/Dockerfile",
-        "--build-arg", "PYTHON_VERSION=3.11", "--build-arg", "USE_CUDA=true",
-        "--target", "runtime", "app",
+        "buildx",
+        "build",
+        "--push",
+        "--metadata-file",
+        metadata,
+        "-t",
+        f"registry.example.com/team/trainer:{short}",
+        "-f",
+        "app/build/Dockerfile",
+        "--build-arg",
+        "PYTHON_VERSION=3.11",
+        "--build-arg",
+        "USE_CUDA=true",
+        "--target",
+        "runtime",
+        "app",
     ]
     assert call["cwd"] == str(work)
 
@@ -295,10 +369,13 @@ def test_docker_build_of_a_plain_manifest(tmp_path, fake_docker):
 
 
 def test_paths_are_relative_to_the_repository_root_wherever_the_manifest_is(tmp_path, fake_docker):
-    work = make_repo(tmp_path, {
-        "manifests/train.yaml": MANIFEST,
-        "app/build/Dockerfile": "FROM scratch AS runtime\n",
-    })
+    work = make_repo(
+        tmp_path,
+        {
+            "manifests/train.yaml": MANIFEST,
+            "app/build/Dockerfile": "FROM scratch AS runtime\n",
+        },
+    )
     result = run_cli("image", "train.yaml", cwd=work / "manifests")
     assert result.exit_code == 0, result.stderr
     [call] = fake_docker()
@@ -354,8 +431,10 @@ def test_dry_run_prints_the_docker_command_and_builds_nothing(tmp_path, fake_doc
     short = git(work, "rev-parse", "--short", "HEAD")
     result = run_cli("image", "manifest.yaml", "--dry-run", cwd=work)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == (f"docker buildx build --push --metadata-file METADATA_FILE -t simple:{short} "
-                             "-f Dockerfile .\n")
+    assert result.stdout == (
+        f"docker buildx build --push --metadata-file METADATA_FILE -t simple:{short} "
+        "-f Dockerfile .\n"
+    )
     assert fake_docker() == []
 
 
@@ -404,11 +483,17 @@ def test_a_manifest_outside_a_repository_is_an_environment_error(tmp_path, fake_
     assert fake_docker() == []
 
 
-@pytest.mark.parametrize("change, field", [
-    (("context: app", "context: missing"), "builder.context"),
-    (("context: app", "context: ../outside"), "builder.context"),
-    (("dockerfile: ./build/Dockerfile", "dockerfile: nowhere/Dockerfile"), "builder.dockerfile"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (("context: app", "context: missing"), "builder.context"),
+        (("context: app", "context: ../outside"), "builder.context"),
+        (
+            ("dockerfile: ./build/Dockerfile", "dockerfile: nowhere/Dockerfile"),
+            "builder.dockerfile",
+        ),
+    ],
+)
 def test_missing_build_sources_are_diagnostics(tmp_path, fake_docker, change, field):
     work = app_repo(tmp_path, MANIFEST.replace(*change))
     result = run_cli("image", "manifest.yaml", cwd=work)
@@ -418,7 +503,9 @@ def test_missing_build_sources_are_diagnostics(tmp_path, fake_docker, change, fi
 
 
 def test_a_manifest_without_builder_section_has_nothing_to_build(tmp_path, fake_docker):
-    manifest = PLAIN_MANIFEST.replace("builder:\n  image: simple\n  dockerfile: ./Dockerfile\n  context: .\n", "")
+    manifest = PLAIN_MANIFEST.replace(
+        "builder:\n  image: simple\n  dockerfile: ./Dockerfile\n  context: .\n", ""
+    )
     work = app_repo(tmp_path, manifest)
     result = run_cli("image", "manifest.yaml", cwd=work)
     assert result.exit_code == 1
@@ -433,7 +520,9 @@ def test_two_workloads_in_one_file_are_refused(tmp_path, fake_docker):
 
 
 def test_an_invalid_manifest_is_not_built(tmp_path, fake_docker):
-    work = app_repo(tmp_path, PLAIN_MANIFEST.replace("image: simple\n  command", "image: other\n  command"))
+    work = app_repo(
+        tmp_path, PLAIN_MANIFEST.replace("image: simple\n  command", "image: other\n  command")
+    )
     result = run_cli("image", "manifest.yaml", cwd=work)
     assert result.exit_code == 1
     assert "error[E130]" in result.stderr
@@ -442,7 +531,13 @@ def test_an_invalid_manifest_is_not_built(tmp_path, fake_docker):
 
 def test_an_unwritable_digest_file_is_an_environment_error(tmp_path, fake_docker):
     work = app_repo(tmp_path, PLAIN_MANIFEST)
-    result = run_cli("image", "manifest.yaml", "--output-digest", str(tmp_path / "no" / "such" / "dir" / "d"), cwd=work)
+    result = run_cli(
+        "image",
+        "manifest.yaml",
+        "--output-digest",
+        str(tmp_path / "no" / "such" / "dir" / "d"),
+        cwd=work,
+    )
     assert result.exit_code == 3
     assert "error[E006]" in result.stderr
 
@@ -481,9 +576,18 @@ def test_the_kaniko_job_builds_the_pushed_commit(tmp_path):
         "--target=runtime",
     ]
     assert container["terminationMessagePath"] == "/dev/termination-log"
-    assert container["volumeMounts"] == [{"name": "registry-credentials", "mountPath": "/kaniko/.docker", "readOnly": True}]
-    assert pod["volumes"] == [{"name": "registry-credentials", "secret": {
-        "secretName": "registry-credentials", "items": [{"key": ".dockerconfigjson", "path": "config.json"}]}}]
+    assert container["volumeMounts"] == [
+        {"name": "registry-credentials", "mountPath": "/kaniko/.docker", "readOnly": True}
+    ]
+    assert pod["volumes"] == [
+        {
+            "name": "registry-credentials",
+            "secret": {
+                "secretName": "registry-credentials",
+                "items": [{"key": ".dockerconfigjson", "path": "config.json"}],
+            },
+        }
+    ]
     assert pod["restartPolicy"] == "Never"
 
 
@@ -497,7 +601,10 @@ def test_kaniko_builds_the_commit_so_a_dirty_tree_does_not_mark_the_tag(tmp_path
     (work / "app" / "main.py").write_text("print('changed')\n")
     short = git(work, "rev-parse", "--short", "HEAD")
     job = kaniko_output(work, "--allow-dirty")
-    assert f"--destination=registry.example.com/team/trainer:{short}" in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert (
+        f"--destination=registry.example.com/team/trainer:{short}"
+        in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
 
 
 def test_kaniko_needs_the_commit_on_the_remote_even_with_allow_dirty(tmp_path):
@@ -517,31 +624,56 @@ def test_kaniko_job_of_a_plain_manifest_validates(tmp_path):
 
 
 def plan(**changes) -> BuildPlan:
-    values = dict(repository="registry.example.com/" + "very-long-image-name-" * 4, tag="0123abc", context=".",
-                  dockerfile="Dockerfile", commit="c" * 40, remote_url="https://github.com/o/r.git", remote_branch="main")
+    values = {
+        "repository": "registry.example.com/" + "very-long-image-name-" * 4,
+        "tag": "0123abc",
+        "context": ".",
+        "dockerfile": "Dockerfile",
+        "commit": "c" * 40,
+        "remote_url": "https://github.com/o/r.git",
+        "remote_branch": "main",
+    }
     values.update(changes)
     return BuildPlan(**values)
 
 
 def test_build_job_names_stay_short_and_keep_the_commit():
     name = build_job_name(plan())
-    assert len(name) <= 57 and name.endswith("-0123abc") and name.startswith("build-very-long-image-name")
+    assert (
+        len(name) <= 57
+        and name.endswith("-0123abc")
+        and name.startswith("build-very-long-image-name")
+    )
     assert core_errors(kaniko_job(plan())) == []
 
 
 def test_the_dockerfile_is_given_to_kaniko_relative_to_the_context():
     job = kaniko_job(plan(context="app", dockerfile="docker/app.Dockerfile"))
-    assert "--dockerfile=../docker/app.Dockerfile" in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert (
+        "--dockerfile=../docker/app.Dockerfile"
+        in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
 
 
 def test_the_digest_is_read_from_the_build_pods_termination_message():
     def pod(message, name="kaniko"):
-        return {"status": {"containerStatuses": [{"name": name, "state": {"terminated": {"exitCode": 0, "message": message}}}]}}
+        return {
+            "status": {
+                "containerStatuses": [
+                    {"name": name, "state": {"terminated": {"exitCode": 0, "message": message}}}
+                ]
+            }
+        }
 
     assert digest_from_pod(pod(DIGEST + "\n")) == DIGEST
     assert digest_from_pod(pod("error building image")) is None
     assert digest_from_pod(pod(DIGEST, name="other")) is None
-    assert digest_from_pod({"status": {"containerStatuses": [{"name": "kaniko", "state": {"running": {}}}]}}) is None
+    assert (
+        digest_from_pod(
+            {"status": {"containerStatuses": [{"name": "kaniko", "state": {"running": {}}}]}}
+        )
+        is None
+    )
     assert digest_from_pod({}) is None
 
 
@@ -582,7 +714,9 @@ def test_without_image_digest_the_image_is_left_alone(tmp_path):
     assert "manifest-compiler/image-digest" not in objects[0]["metadata"]["annotations"]
 
 
-@pytest.mark.parametrize("digest", ["sha256:abc", "latest", "sha256:" + "AB" * 32, "sha256:" + "ab" * 32 + " "])
+@pytest.mark.parametrize(
+    "digest", ["sha256:abc", "latest", "sha256:" + "AB" * 32, "sha256:" + "ab" * 32 + " "]
+)
 def test_a_malformed_image_digest_is_a_diagnostic(tmp_path, digest):
     (tmp_path / "manifest.yaml").write_text(MANIFEST)
     result = run_cli("--image-digest", digest, "manifest.yaml", cwd=tmp_path)
@@ -600,8 +734,13 @@ def test_check_validates_the_image_digest_too(tmp_path):
 def test_the_digest_compile_image_prints_pins_the_workload(tmp_path, fake_docker):
     work = app_repo(tmp_path)
     digest_file = tmp_path / "digest.txt"
-    assert run_cli("image", "manifest.yaml", "--output-digest", str(digest_file), cwd=work).exit_code == 0
-    result = run_cli("-o", "json", "--image-digest", digest_file.read_text().strip(), "manifest.yaml", cwd=work)
+    assert (
+        run_cli("image", "manifest.yaml", "--output-digest", str(digest_file), cwd=work).exit_code
+        == 0
+    )
+    result = run_cli(
+        "-o", "json", "--image-digest", digest_file.read_text().strip(), "manifest.yaml", cwd=work
+    )
     assert result.exit_code == 0, result.stderr
     built = f"registry.example.com/team/trainer@{DIGEST}"
     assert {c["image"] for c in containers(json.loads(result.stdout))} == {built}

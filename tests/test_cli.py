@@ -77,7 +77,9 @@ def test_set_overrides_a_value_without_reordering_types(tmp_path):
 
 def test_set_with_bracketed_key(tmp_path):
     path = write(tmp_path, "train.yaml", MANIFEST)
-    (obj,) = yaml.safe_load_all(run(path, "--set", 'spec.labels["app.kubernetes.io/team"]=vision').output)
+    (obj,) = yaml.safe_load_all(
+        run(path, "--set", 'spec.labels["app.kubernetes.io/team"]=vision').output
+    )
     assert obj["metadata"]["labels"]["app.kubernetes.io/team"] == "vision"
 
 
@@ -94,7 +96,10 @@ def test_one_bad_file_means_no_output_at_all(tmp_path):
     result = CliRunner().invoke(cli, [good, bad])
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert "bad.yaml:7:3: error[E101] spec.comand: unknown key 'comand'; did you mean 'command'?" in result.stderr
+    assert (
+        "bad.yaml:7:3: error[E101] spec.comand: unknown key 'comand'; did you mean 'command'?"
+        in result.stderr
+    )
 
 
 def test_multi_document_file_gives_one_object_per_workload(tmp_path):
@@ -111,11 +116,16 @@ def test_unreadable_file_is_an_environment_error(tmp_path):
 
 
 def test_check_reports_every_problem_with_position(tmp_path):
-    text = MANIFEST.replace("operator: jobset", "operator: slurmm").replace("cpus: 8", "cpus: eight")
+    text = MANIFEST.replace("operator: jobset", "operator: slurmm").replace(
+        "cpus: 8", "cpus: eight"
+    )
     path = write(tmp_path, "train.yaml", text)
     result = run("check", path)
     assert result.exit_code == 1
-    assert f"{path}:5:13: error[E110] spec.operator: operator 'slurmm' is not supported; supported operators:" in result.output
+    assert (
+        f"{path}:5:13: error[E110] spec.operator: operator 'slurmm' is not supported; supported operators:"
+        in result.output
+    )
     assert "did you mean 'slurm'" not in result.output
 
 
@@ -140,7 +150,9 @@ def test_usage_error_exits_two():
 
 
 def test_templates_are_not_compiled_on_their_own(tmp_path):
-    template = MANIFEST.replace("kind: AIchorManifest", "kind: AIchorManifest\nusage: Template\nname: base")
+    template = MANIFEST.replace(
+        "kind: AIchorManifest", "kind: AIchorManifest\nusage: Template\nname: base"
+    )
     path = write(tmp_path, "template.yaml", template)
     result = run(path)
     assert (result.exit_code, result.output) == (0, "")
@@ -150,21 +162,30 @@ def test_document_of_another_kind_is_named(tmp_path):
     path = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     result = run("check", path)
     assert result.exit_code == 1
-    assert f"{path}:2:7: error[E010] kind: kind 'ConfigMap' is not 'AIchorManifest' or 'Policy'" in result.output
+    assert (
+        f"{path}:2:7: error[E010] kind: kind 'ConfigMap' is not 'AIchorManifest' or 'Policy'"
+        in result.output
+    )
 
 
 def test_two_volumes_on_one_mount_path_are_rejected(tmp_path):
-    text = MANIFEST + textwrap.indent(textwrap.dedent("""\
+    text = MANIFEST + textwrap.indent(
+        textwrap.dedent("""\
         secrets:
           creds: {secretName: s3, mountPath: /data}
         storage:
           attachExistingPVCs:
             - {name: datasets, mountPoint: /data/}
-    """), "  ")
+    """),
+        "  ",
+    )
     path = write(tmp_path, "train.yaml", text)
     result = run("check", path)
     assert result.exit_code == 1
-    assert "error[E305] spec.storage.attachExistingPVCs.datasets.mountPoint: '/data/' is already the mount path of spec.secrets.creds.mountPath" in result.output
+    assert (
+        "error[E305] spec.storage.attachExistingPVCs.datasets.mountPoint: '/data/' is already the mount path of spec.secrets.creds.mountPath"
+        in result.output
+    )
 
 
 def test_companion_objects_do_not_carry_the_queue_label(tmp_path):
@@ -187,12 +208,17 @@ def test_check_validates_a_template_as_a_fragment(tmp_path):
     path = write(tmp_path, "template.yaml", template)
     result = run("check", path)
     assert result.exit_code == 1
-    assert f"{path}:6:35: error[E101] spec.types.worker.resources.ramRatoi: unknown key 'ramRatoi'; did you mean 'ramRatio'?" in result.output
+    assert (
+        f"{path}:6:35: error[E101] spec.types.worker.resources.ramRatoi: unknown key 'ramRatoi'; did you mean 'ramRatio'?"
+        in result.output
+    )
     assert "E103" not in result.output  # operator, image and command come from the workload
 
 
 def test_a_complete_template_checks_clean(tmp_path):
-    template = MANIFEST.replace("kind: AIchorManifest", "kind: AIchorManifest\nusage: Template\nname: base")
+    template = MANIFEST.replace(
+        "kind: AIchorManifest", "kind: AIchorManifest\nusage: Template\nname: base"
+    )
     assert run("check", write(tmp_path, "template.yaml", template)).exit_code == 0
 
 
@@ -202,7 +228,9 @@ def test_yaml_1_1_directive_is_read_as_yaml_1_2_with_a_warning(tmp_path):
     assert result.exit_code == 0
     assert f"{path}:1:1: warning[W105]" in result.stderr
     (obj,) = yaml.safe_load_all(result.stdout)
-    env = obj["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    env = obj["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]["containers"][0][
+        "env"
+    ]
     assert {"name": "DEBUG", "value": "on"} in env
 
 
@@ -210,7 +238,10 @@ def test_a_document_that_is_a_list_is_named_plainly(tmp_path):
     path = write(tmp_path, "list.yaml", "- a\n- b\n")
     result = run("check", path)
     assert result.exit_code == 1
-    assert result.output == f"{path}:1:1: error[E010] this document is a list, not a mapping with kind 'AIchorManifest'\n"
+    assert (
+        result.output
+        == f"{path}:1:1: error[E010] this document is a list, not a mapping with kind 'AIchorManifest'\n"
+    )
 
 
 def test_manifest_rules_are_reported_together_with_structural_errors(tmp_path):
@@ -245,7 +276,9 @@ def test_an_unsupported_operator_gets_one_clean_diagnostic(tmp_path):
             Worker: {count: 2, resources: {cpus: 4}}
     """)
     path = write(tmp_path, "slurm.yaml", text)
-    assert [line.split("]")[0].rsplit("[", 1)[1] for line in run("check", path).output.splitlines()] == ["E110"]
+    assert [
+        line.split("]")[0].rsplit("[", 1)[1] for line in run("check", path).output.splitlines()
+    ] == ["E110"]
 
 
 def test_a_prefix_style_policy_pattern_gets_a_hint(tmp_path):
@@ -258,9 +291,15 @@ def test_a_prefix_style_policy_pattern_gets_a_hint(tmp_path):
             spec.image: {pattern: '^registry\.example\.com/'}
     """).lstrip()
     policy_path = write(tmp_path, "policy.yaml", policy)
-    path = write(tmp_path, "train.yaml", MANIFEST.replace("team/train:1.10", "registry.example.com/team/train:1.10"))
+    path = write(
+        tmp_path,
+        "train.yaml",
+        MANIFEST.replace("team/train:1.10", "registry.example.com/team/train:1.10"),
+    )
     result = run("check", "-p", policy_path, path)
-    assert (f"{policy_path}:6:27: warning[W106] spec.image: pattern '^registry\\.example\\.com/' must match the whole "
-            "value, so it accepts only values that end where it ends; to accept every value that starts so, write "
-            "'^registry\\.example\\.com/.*'") in result.output
+    assert (
+        f"{policy_path}:6:27: warning[W106] spec.image: pattern '^registry\\.example\\.com/' must match the whole "
+        "value, so it accepts only values that end where it ends; to accept every value that starts so, write "
+        "'^registry\\.example\\.com/.*'"
+    ) in result.output
     assert "error[E405] spec.image" in result.output  # the rule still applies, as written

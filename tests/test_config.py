@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 import textwrap
 
-from compiler.config import CONFIG_NAME, Config, find_config, parse_config
 from example_support import REPO, run_cli
+
+from compiler.config import CONFIG_NAME, Config, find_config, parse_config
 
 POLICY = textwrap.dedent("""\
     apiVersion: manifest-compiler/v1
@@ -30,9 +31,13 @@ WORKLOAD = textwrap.dedent("""\
 
 
 def test_paths_are_relative_to_the_config_file():
-    config, problems = parse_config("policies: [policies, /abs/p]\ntemplates: templates\nproject: team-a\n", "../.compile.yaml")
+    config, problems = parse_config(
+        "policies: [policies, /abs/p]\ntemplates: templates\nproject: team-a\n", "../.compile.yaml"
+    )
     assert problems == []
-    assert config == Config("../.compile.yaml", ("../policies", "/abs/p"), ("../templates",), "team-a")
+    assert config == Config(
+        "../.compile.yaml", ("../policies", "/abs/p"), ("../templates",), "team-a"
+    )
 
 
 def test_unknown_keys_and_wrong_types_are_diagnosed():
@@ -74,8 +79,10 @@ def test_the_config_supplies_policies_and_project(tmp_path):
     repo = _repository(tmp_path)
     result = run_cli("check", "train.yaml", cwd=repo / "jobs")
     assert result.exit_code == 1
-    assert result.stdout.startswith("train.yaml:8:42: error[E401] spec.types.worker.resources.cpus: 8 is above the maximum 4 "
-                                    "(policy small at ../policies/small.yaml:7:5;")
+    assert result.stdout.startswith(
+        "train.yaml:8:42: error[E401] spec.types.worker.resources.cpus: 8 is above the maximum 4 "
+        "(policy small at ../policies/small.yaml:7:5;"
+    )
 
 
 def test_the_project_flag_overrides_the_config(tmp_path):
@@ -85,13 +92,19 @@ def test_the_project_flag_overrides_the_config(tmp_path):
 
 def test_the_manifest_project_wins_over_the_config_default(tmp_path):
     repo = _repository(tmp_path)
-    (repo / "jobs" / "train.yaml").write_text(WORKLOAD.replace("name: train\n", "name: train\nproject: team-b\n"))
+    (repo / "jobs" / "train.yaml").write_text(
+        WORKLOAD.replace("name: train\n", "name: train\nproject: team-b\n")
+    )
     assert run_cli("check", "jobs/train.yaml", cwd=repo).exit_code == 0
 
 
 def test_policy_flags_add_to_the_config(tmp_path):
     repo = _repository(tmp_path)
-    (repo / "extra.yaml").write_text(POLICY.replace("small", "extra").replace("max: 4", "max: 2").replace("timeout: 1d", "timeout: 1d"))
+    (repo / "extra.yaml").write_text(
+        POLICY.replace("small", "extra")
+        .replace("max: 4", "max: 2")
+        .replace("timeout: 1d", "timeout: 1d")
+    )
     result = run_cli("check", "-p", "extra.yaml", "jobs/train.yaml", cwd=repo)
     assert "policy small" in result.stdout and "policy extra" in result.stdout
 
@@ -101,7 +114,10 @@ def test_the_config_defaults_reach_the_output(tmp_path):
     (repo / "jobs" / "train.yaml").write_text(WORKLOAD.replace("cpus: 8", "cpus: 2"))
     result = run_cli("train.yaml", "-o", "json", cwd=repo / "jobs")
     assert result.exit_code == 0, result.stderr
-    assert '"namespace": "team-a"' in result.stdout and '"activeDeadlineSeconds": 86400' in result.stdout
+    assert (
+        '"namespace": "team-a"' in result.stdout
+        and '"activeDeadlineSeconds": 86400' in result.stdout
+    )
 
 
 def test_a_broken_config_is_reported(tmp_path):

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import yaml
-
 from example_support import REPO, compile_example, example_args, workload_examples
 
 
@@ -24,8 +23,13 @@ def _all_examples_args() -> list[str]:
 
 def _compile_in_subprocess(hash_seed: str, *args: str) -> bytes:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    result = subprocess.run([sys.executable, "-m", "compiler", *args], cwd=REPO, env=env,
-                            capture_output=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "compiler", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr.decode()
     return result.stdout
 

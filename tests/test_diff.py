@@ -24,7 +24,9 @@ SMALL = textwrap.dedent("""\
       types:
         worker: {count: 2, resources: {cpus: 4, ramRatio: 2}}
 """)
-BIG = SMALL.replace("name: small", "name: big").replace("count: 2, resources: {cpus: 4", "count: 8, resources: {cpus: 16")
+BIG = SMALL.replace("name: small", "name: big").replace(
+    "count: 2, resources: {cpus: 4", "count: 8, resources: {cpus: 16"
+)
 FROM_TEMPLATE = textwrap.dedent("""\
     kind: AIchorManifest
     apiVersion: 0.2.2
@@ -68,8 +70,20 @@ def invoke(*args):
 
 
 def git(*args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false", *args],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture
@@ -96,9 +110,15 @@ def test_git_range_reports_exactly_the_effect_of_the_commit(repo):
     lines = result.output.splitlines()
     assert lines[0] == "comparing HEAD~1 → HEAD"
     assert lines[1] == "examples/big.yaml: became invalid"
-    assert re.fullmatch(r"  \+ examples/big\.yaml:\d+:\d+: error\[E411\] .*128.*64.*HEAD:examples/policies/limits\.yaml:\d+:\d+.*", lines[2])
+    assert re.fullmatch(
+        r"  \+ examples/big\.yaml:\d+:\d+: error\[E411\] .*128.*64.*HEAD:examples/policies/limits\.yaml:\d+:\d+.*",
+        lines[2],
+    )
     assert lines[3] == "examples/small.yaml: output changed"
-    assert re.fullmatch(r'  JobSet/small metadata\.annotations\["manifest-compiler/digest"\]: "sha256:[0-9a-f]{64}" → "sha256:[0-9a-f]{64}"', lines[4])
+    assert re.fullmatch(
+        r'  JobSet/small metadata\.annotations\["manifest-compiler/digest"\]: "sha256:[0-9a-f]{64}" → "sha256:[0-9a-f]{64}"',
+        lines[4],
+    )
     assert lines[5] == "  JobSet/small spec.ttlSecondsAfterFinished: 604800 → 86400"
     assert lines[6:] == ["diff: 2 manifests: 1 became invalid, 1 output changed"]
 
@@ -113,7 +133,11 @@ def test_exit_code_flag_fails_on_any_change(repo):
 def test_reverse_range_makes_the_manifest_valid_again(repo):
     result = invoke("diff", "--git", "HEAD..HEAD~1")
     assert "examples/big.yaml: became valid" in result.output
-    assert re.search(r"^  - examples/big\.yaml:\d+:\d+: error\[E411\] .*HEAD:examples/policies/limits\.yaml", result.output, re.M)
+    assert re.search(
+        r"^  - examples/big\.yaml:\d+:\d+: error\[E411\] .*HEAD:examples/policies/limits\.yaml",
+        result.output,
+        re.M,
+    )
     assert "  JobSet/small spec.ttlSecondsAfterFinished: 86400 → 604800" in result.output
 
 
@@ -133,18 +157,20 @@ def test_three_dot_range_starts_at_the_merge_base(repo):
 
 
 def test_a_policy_that_did_not_exist_before(repo):
-    (repo / "examples" / "policies" / "extra.yaml").write_text(textwrap.dedent("""\
+    (repo / "examples" / "policies" / "extra.yaml").write_text(
+        textwrap.dedent("""\
         apiVersion: manifest-compiler/v1
         kind: Policy
         metadata: {name: extra}
         spec:
           defaults: {spec: {labels: {team: vision}}}
-    """))
+    """)
+    )
     git("add", "-A")
     git("commit", "-qm", "a new policy")
     result = invoke("diff", "--git", "HEAD~1..HEAD")
     assert result.exit_code == 0
-    assert "JobSet/small metadata.labels.team: added \"vision\"" in result.output
+    assert 'JobSet/small metadata.labels.team: added "vision"' in result.output
 
 
 def test_files_argument_restricts_the_manifests(repo):
@@ -163,12 +189,22 @@ def test_json_format(repo):
     by_file = {m["file"]: m for m in document["manifests"]}
     big, small = by_file["examples/big.yaml"], by_file["examples/small.yaml"]
     assert big["status"] == "became-invalid"
-    assert [d["code"] for d in big["diagnostics"]] == [d["code"] for d in big["newErrors"]] == ["E411"]
+    assert (
+        [d["code"] for d in big["diagnostics"]] == [d["code"] for d in big["newErrors"]] == ["E411"]
+    )
     assert big["goneErrors"] == []
-    assert any(r.get("file") == "HEAD:examples/policies/limits.yaml" for r in big["diagnostics"][0]["related"])
+    assert any(
+        r.get("file") == "HEAD:examples/policies/limits.yaml"
+        for r in big["diagnostics"][0]["related"]
+    )
     assert small["status"] == "output-changed"
-    assert {"object": "JobSet/small", "path": "spec.ttlSecondsAfterFinished", "change": "changed",
-            "old": 604800, "new": 86400} in small["changes"]
+    assert {
+        "object": "JobSet/small",
+        "path": "spec.ttlSecondsAfterFinished",
+        "change": "changed",
+        "old": 604800,
+        "new": 86400,
+    } in small["changes"]
 
 
 def test_no_progress_or_extra_output_in_a_pipe(repo, monkeypatch):
@@ -186,8 +222,12 @@ def dirs(tmp_path):
     for side, count in (("old", 1), ("new", 4)):
         (tmp_path / side / "templates").mkdir(parents=True)
         (tmp_path / side / "policies").mkdir()
-        (tmp_path / side / "templates" / "base.yaml").write_text(TEMPLATE.replace("count: 1", f"count: {count}"))
-    (tmp_path / "new" / "templates" / "base.yaml").write_text(TEMPLATE.replace("cpus: 2", "cpus: 3"))
+        (tmp_path / side / "templates" / "base.yaml").write_text(
+            TEMPLATE.replace("count: 1", f"count: {count}")
+        )
+    (tmp_path / "new" / "templates" / "base.yaml").write_text(
+        TEMPLATE.replace("cpus: 2", "cpus: 3")
+    )
     (tmp_path / "examples").mkdir()
     (tmp_path / "examples" / "derived.yaml").write_text(FROM_TEMPLATE)
     (tmp_path / "examples" / "small.yaml").write_text(SMALL)
@@ -201,35 +241,54 @@ def test_before_and_after_directories_with_a_template_change(dirs):
     lines = result.output.splitlines()
     assert lines[0] == "comparing old → new"
     assert "examples/derived.yaml: output changed" in lines
-    assert '  JobSet/derived spec.replicatedJobs[worker].template.spec.template.spec.containers[worker].resources.requests.cpu: "2" → "3"' in lines
+    assert (
+        '  JobSet/derived spec.replicatedJobs[worker].template.spec.template.spec.containers[worker].resources.requests.cpu: "2" → "3"'
+        in lines
+    )
     assert "examples/small.yaml: unchanged" in lines
     assert lines[-1] == "diff: 2 manifests: 1 output changed, 1 unchanged"
 
 
 def test_explicit_template_paths(dirs):
-    result = invoke("diff", "--templates-before", "old/templates", "--templates-after", "new/templates", "examples/derived.yaml")
+    result = invoke(
+        "diff",
+        "--templates-before",
+        "old/templates",
+        "--templates-after",
+        "new/templates",
+        "examples/derived.yaml",
+    )
     assert "examples/derived.yaml: output changed" in result.output
 
 
 def test_a_template_removed_makes_its_users_invalid(dirs):
-    result = invoke("diff", "--templates-before", "old/templates", "--templates-after", "old/policies")
+    result = invoke(
+        "diff", "--templates-before", "old/templates", "--templates-after", "old/policies"
+    )
     assert "examples/derived.yaml: became invalid" in result.output
     assert "error[E201]" in result.output
 
 
 def test_errors_that_change_are_reported(dirs):
-    (dirs / "examples" / "derived.yaml").write_text(FROM_TEMPLATE.replace("count: 3", "count: 3, resources: {cpus: 2, ramRatio: 2}") + "  operator: nope\n")
+    (dirs / "examples" / "derived.yaml").write_text(
+        FROM_TEMPLATE.replace("count: 3", "count: 3, resources: {cpus: 2, ramRatio: 2}")
+        + "  operator: nope\n"
+    )
     result = invoke("diff", "--before", "old", "--after", "new")
     assert "examples/derived.yaml: still invalid" in result.output
-    (dirs / "new" / "policies" / "p.yaml").write_text(textwrap.dedent("""\
+    (dirs / "new" / "policies" / "p.yaml").write_text(
+        textwrap.dedent("""\
         apiVersion: manifest-compiler/v1
         kind: Policy
         metadata: {name: p}
         spec:
           rules:
             spec.image: {pattern: '^registry\\.example\\.com/'}
-    """))
-    result = invoke("diff", "--before", "old", "--after", "new", "examples/derived.yaml", "--exit-code")
+    """)
+    )
+    result = invoke(
+        "diff", "--before", "old", "--after", "new", "examples/derived.yaml", "--exit-code"
+    )
     assert "examples/derived.yaml: errors changed" in result.output
     (new_error,) = [line for line in result.output.splitlines() if line.startswith("  + ")]
     assert "(policy p at new/policies/p.yaml:6:5" in new_error
@@ -273,10 +332,15 @@ def test_compile_yaml_paths_are_compared_and_not_added_to_both_sides(tmp_path):
 
 
 def test_a_manifest_that_cannot_be_read_is_an_environment_error(dirs):
-    result = invoke("diff", "--before", "old", "--after", "new", "examples/small.yaml", "examples/missing.yaml")
+    result = invoke(
+        "diff", "--before", "old", "--after", "new", "examples/small.yaml", "examples/missing.yaml"
+    )
     assert result.exit_code == 3
     assert "examples/missing.yaml: still invalid" in result.stdout
-    assert result.stderr == "examples/missing.yaml:1:1: error[E006] cannot read file: No such file or directory\n"
+    assert (
+        result.stderr
+        == "examples/missing.yaml:1:1: error[E006] cannot read file: No such file or directory\n"
+    )
 
 
 def test_a_broken_compile_yaml_stops_the_diff(dirs):
@@ -297,10 +361,20 @@ def _describe(old, new):
 
 
 def test_field_paths_name_list_items_and_quote_odd_keys():
-    old = [{"kind": "JobSet", "metadata": {"name": "t", "labels": {"app.kubernetes.io/x": "a"}},
-            "spec": {"replicatedJobs": [{"name": "w", "replicas": 1, "args": ["a", "b"]}]}}]
-    new = [{"kind": "JobSet", "metadata": {"name": "t", "labels": {"app.kubernetes.io/x": "b"}},
-            "spec": {"replicatedJobs": [{"name": "w", "replicas": 1, "args": ["a", "c", "d"]}]}}]
+    old = [
+        {
+            "kind": "JobSet",
+            "metadata": {"name": "t", "labels": {"app.kubernetes.io/x": "a"}},
+            "spec": {"replicatedJobs": [{"name": "w", "replicas": 1, "args": ["a", "b"]}]},
+        }
+    ]
+    new = [
+        {
+            "kind": "JobSet",
+            "metadata": {"name": "t", "labels": {"app.kubernetes.io/x": "b"}},
+            "spec": {"replicatedJobs": [{"name": "w", "replicas": 1, "args": ["a", "c", "d"]}]},
+        }
+    ]
     assert _describe(old, new) == [
         'JobSet/t metadata.labels["app.kubernetes.io/x"]: "a" → "b"',
         'JobSet/t spec.replicatedJobs[w].args[1]: "b" → "c"',
@@ -309,14 +383,34 @@ def test_field_paths_name_list_items_and_quote_odd_keys():
 
 
 def test_lists_with_repeated_names_are_compared_by_index():
-    old = [{"kind": "Job", "metadata": {"name": "j"}, "items": [{"name": "a", "v": 1}, {"name": "a", "v": 2}]}]
-    new = [{"kind": "Job", "metadata": {"name": "j"}, "items": [{"name": "a", "v": 1}, {"name": "a", "v": 3}]}]
+    old = [
+        {
+            "kind": "Job",
+            "metadata": {"name": "j"},
+            "items": [{"name": "a", "v": 1}, {"name": "a", "v": 2}],
+        }
+    ]
+    new = [
+        {
+            "kind": "Job",
+            "metadata": {"name": "j"},
+            "items": [{"name": "a", "v": 1}, {"name": "a", "v": 3}],
+        }
+    ]
     assert _describe(old, new) == ["Job/j items[1].v: 2 → 3"]
 
 
 def test_reordered_named_items_and_whole_objects():
-    job = {"kind": "JobSet", "metadata": {"name": "t"}, "spec": {"replicatedJobs": [{"name": "a"}, {"name": "b"}]}}
-    swapped = {"kind": "JobSet", "metadata": {"name": "t"}, "spec": {"replicatedJobs": [{"name": "b"}, {"name": "a"}]}}
+    job = {
+        "kind": "JobSet",
+        "metadata": {"name": "t"},
+        "spec": {"replicatedJobs": [{"name": "a"}, {"name": "b"}]},
+    }
+    swapped = {
+        "kind": "JobSet",
+        "metadata": {"name": "t"},
+        "spec": {"replicatedJobs": [{"name": "b"}, {"name": "a"}]},
+    }
     service = {"kind": "Service", "metadata": {"name": "t"}}
     assert _describe([job, service], [swapped]) == [
         'JobSet/t spec.replicatedJobs: order ["a", "b"] → ["b", "a"]',
@@ -337,5 +431,6 @@ def test_without_deepdiff_a_difference_is_still_reported(monkeypatch):
     monkeypatch.setitem(sys.modules, "deepdiff", None)  # import deepdiff now raises ImportError
     old = [{"kind": "Job", "metadata": {"name": "j"}, "spec": {"x": 1}}]
     assert _describe(old, [{"kind": "Job", "metadata": {"name": "j"}, "spec": {"x": 2}}]) == [
-        "Job/j: differs (install deepdiff to see which fields)"]
+        "Job/j: differs (install deepdiff to see which fields)"
+    ]
     assert _describe(old, old) == []

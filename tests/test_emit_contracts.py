@@ -42,6 +42,7 @@ def jobset_annotations(jobset: dict, rjob_name: str, job_index: int) -> dict:
 
 def expand(value: str, defined: dict) -> str:
     """Kubernetes' $(VAR) expansion: only variables defined earlier; $$ is a literal $."""
+
     def replace(match):
         if match.group(0) == "$$":
             return "$"
@@ -75,15 +76,23 @@ def jobset_pods(jobset: dict):
         template = job["template"]
         for job_index in range(rjob["replicas"]):
             for completion in range(job["completions"]):
-                annotations = {**template.get("metadata", {}).get("annotations", {}),
-                               **jobset_annotations(jobset, rjob["name"], job_index),
-                               COMPLETION_INDEX: str(completion)}
-                metadata = {"labels": {**template.get("metadata", {}).get("labels", {}), **annotations}, "annotations": annotations}
+                annotations = {
+                    **template.get("metadata", {}).get("annotations", {}),
+                    **jobset_annotations(jobset, rjob["name"], job_index),
+                    COMPLETION_INDEX: str(completion),
+                }
+                metadata = {
+                    "labels": {**template.get("metadata", {}).get("labels", {}), **annotations},
+                    "annotations": annotations,
+                }
                 yield rjob["name"], job_index, completion, metadata, template["spec"]
 
 
 def pod_envs(jobset: dict) -> list[dict]:
-    return [container_env(spec["containers"][0], metadata) for _, _, _, metadata, spec in jobset_pods(jobset)]
+    return [
+        container_env(spec["containers"][0], metadata)
+        for _, _, _, metadata, spec in jobset_pods(jobset)
+    ]
 
 
 def hostname(jobset: dict, rjob: str, job_index: int = 0, pod_index: int = 0) -> str:
@@ -138,7 +147,10 @@ def only_container(template_spec: dict) -> dict:
 
 def test_heavy_then_workers_gives_two_replicated_jobs_in_type_order(objects_of):
     jobset = objects_of("jobset-heavy-and-workers")["JobSet"]
-    assert [(r["name"], r["replicas"]) for r in jobset["spec"]["replicatedJobs"]] == [("worker-heavy", 1), ("worker", 7)]
+    assert [(r["name"], r["replicas"]) for r in jobset["spec"]["replicatedJobs"]] == [
+        ("worker-heavy", 1),
+        ("worker", 7),
+    ]
     for rjob in jobset["spec"]["replicatedJobs"]:
         job = rjob["template"]["spec"]
         assert (job["completionMode"], job["completions"], job["parallelism"]) == ("Indexed", 1, 1)
@@ -146,8 +158,16 @@ def test_heavy_then_workers_gives_two_replicated_jobs_in_type_order(objects_of):
 
 def test_heavy_then_workers_global_index_and_replicas(objects_of):
     jobset = objects_of("jobset-heavy-and-workers")["JobSet"]
-    seen = [(env["REPLICATED_JOB_NAME"], env["JOB_INDEX"], env["JOB_GLOBAL_INDEX"], env["GLOBAL_REPLICAS"], env["REPLICATED_JOB_REPLICAS"])
-            for env in pod_envs(jobset)]
+    seen = [
+        (
+            env["REPLICATED_JOB_NAME"],
+            env["JOB_INDEX"],
+            env["JOB_GLOBAL_INDEX"],
+            env["GLOBAL_REPLICAS"],
+            env["REPLICATED_JOB_REPLICAS"],
+        )
+        for env in pod_envs(jobset)
+    ]
     assert len(seen) == 8, "8 Jobs of one pod"
     assert seen[0] == ("worker-heavy", "0", "0", "8", "1")
     assert seen[1:] == [("worker", str(i), str(i + 1), "8", "7") for i in range(7)]
@@ -164,23 +184,36 @@ def test_every_jobset_container_reads_the_indices_from_jobset_annotations(object
         "REPLICATED_JOB_REPLICAS": f"metadata.annotations['{JS}replicatedjob-replicas']",
         "GLOBAL_REPLICAS": f"metadata.annotations['{JS}global-replicas']",
     }
-    assert [(e["JOB_INDEX"], e["JOB_GLOBAL_INDEX"]) for e in pod_envs(jobset)] == [(str(i), str(i)) for i in range(5)]
+    assert [(e["JOB_INDEX"], e["JOB_GLOBAL_INDEX"]) for e in pod_envs(jobset)] == [
+        (str(i), str(i)) for i in range(5)
+    ]
 
 
-@pytest.mark.parametrize("stem, parallelism", [("jobset-10x10-two-at-a-time", 2), ("jobset-10x10-all-at-once", 10)])
+@pytest.mark.parametrize(
+    "stem, parallelism", [("jobset-10x10-two-at-a-time", 2), ("jobset-10x10-all-at-once", 10)]
+)
 def test_count_completions_parallelisms(objects_of, stem, parallelism):
     jobset = objects_of(stem)["JobSet"]
     [rjob] = jobset["spec"]["replicatedJobs"]
     job = rjob["template"]["spec"]
-    assert (rjob["replicas"], job["completionMode"], job["completions"], job["parallelism"]) == (10, "Indexed", 10, parallelism)
+    assert (rjob["replicas"], job["completionMode"], job["completions"], job["parallelism"]) == (
+        10,
+        "Indexed",
+        10,
+        parallelism,
+    )
     pods = [(int(env["JOB_INDEX"]), int(env["JOB_COMPLETION_INDEX"])) for env in pod_envs(jobset)]
-    assert pods == [(i, c) for i in range(10) for c in range(10)], "every pod of Job i shares JOB_INDEX=i"
+    assert pods == [(i, c) for i in range(10) for c in range(10)], (
+        "every pod of Job i shares JOB_INDEX=i"
+    )
 
 
 def test_the_ten_workers_resources_and_kueue_labels(objects_of):
     jobset = objects_of("jobset-ten-workers")["JobSet"]
     assert only_container(pod_spec(jobset["spec"]["replicatedJobs"][0]))["resources"] == {
-        "requests": {"cpu": "20", "memory": "40Gi"}, "limits": {"cpu": "40", "memory": "40Gi"}}
+        "requests": {"cpu": "20", "memory": "40Gi"},
+        "limits": {"cpu": "40", "memory": "40Gi"},
+    }
     labels = jobset["metadata"]["labels"]
     assert labels["kueue.x-k8s.io/queue-name"] == "research"
     assert labels["kueue.x-k8s.io/priority-class"] == "batch-low"
@@ -196,18 +229,27 @@ def test_memory_is_cpus_times_ram_ratio_and_cpu_limit_cpus_times_ratio(objects_o
     types = manifest_of("jobset-heavy-and-workers")["spec"]["types"]
     heavy = only_container(pod_spec(rjobs(jobset)["worker-heavy"]))["resources"]
     assert types["worker-heavy"]["resources"] == {"cpus": 60, "ramRatio": 2}
-    assert heavy == {"requests": {"cpu": "60", "memory": "120Gi"}, "limits": {"cpu": "120", "memory": "120Gi"}}
+    assert heavy == {
+        "requests": {"cpu": "60", "memory": "120Gi"},
+        "limits": {"cpu": "120", "memory": "120Gi"},
+    }
 
 
 def test_half_a_cpu_is_500m_and_the_limit_follows_cpu_limit_ratio(objects_of):
     jobset = objects_of("jobset-10x10-two-at-a-time")["JobSet"]
     resources = only_container(pod_spec(jobset["spec"]["replicatedJobs"][0]))["resources"]
-    assert resources == {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "750m", "memory": "2Gi"}}
+    assert resources == {
+        "requests": {"cpu": "500m", "memory": "2Gi"},
+        "limits": {"cpu": "750m", "memory": "2Gi"},
+    }
 
 
 def test_memory_in_gb_with_api_version_0_2_3(objects_of, manifest_of):
     manifest = manifest_of("jax-tpu")
-    assert manifest["apiVersion"] == "0.2.3" and manifest["spec"]["types"]["worker"]["resources"]["memory"] == 160
+    assert (
+        manifest["apiVersion"] == "0.2.3"
+        and manifest["spec"]["types"]["worker"]["resources"]["memory"] == 160
+    )
     jobset = objects_of("jax-tpu")["JobSet"]
     resources = only_container(pod_spec(jobset["spec"]["replicatedJobs"][0]))["resources"]
     assert resources["requests"]["memory"] == resources["limits"]["memory"] == "160Gi"
@@ -220,11 +262,16 @@ def test_memory_in_gb_with_api_version_0_2_3(objects_of, manifest_of):
 
 def test_pytorch_master_first_and_rendezvous_env(objects_of):
     jobset = objects_of("pytorch-gpu-rdma")["JobSet"]
-    assert [(r["name"], r["replicas"]) for r in jobset["spec"]["replicatedJobs"]] == [("master", 1), ("worker", 3)]
+    assert [(r["name"], r["replicas"]) for r in jobset["spec"]["replicatedJobs"]] == [
+        ("master", 1),
+        ("worker", 3),
+    ]
     envs = pod_envs(jobset)
     assert len(envs) == 4, "one pod per Job"
     master = hostname(jobset, "master")
-    assert {(e["MASTER_ADDR"], e["MASTER_PORT"], e["WORLD_SIZE"]) for e in envs} == {(master, "23456", "4")}
+    assert {(e["MASTER_ADDR"], e["MASTER_PORT"], e["WORLD_SIZE"]) for e in envs} == {
+        (master, "23456", "4")
+    }
     assert [e["RANK"] for e in envs] == ["0", "1", "2", "3"], "the master is rank 0"
     assert {e["HF_TOKEN"] for e in envs} == {"secret:huggingface/token"}
     assert {e["NCCL_DEBUG"] for e in envs} == {"INFO"}
@@ -237,18 +284,32 @@ def test_pytorch_gpus_rdma_shm_secrets_and_pvcs(objects_of):
         spec = template["spec"]
         container = only_container(spec)
         resources = container["resources"]
-        assert resources["requests"]["nvidia.com/gpu"] == resources["limits"]["nvidia.com/gpu"] == "8"
+        assert (
+            resources["requests"]["nvidia.com/gpu"] == resources["limits"]["nvidia.com/gpu"] == "8"
+        )
         assert resources["limits"]["cpu"] == "96", "cpuLimitRatio 1"
         assert spec["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
-        assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
-        assert template["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"] == "sriov_a,sriov_b,sriov_c,sriov_d"
+        assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
+            "tolerations"
+        ]
+        assert (
+            template["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"]
+            == "sriov_a,sriov_b,sriov_c,sriov_d"
+        )
         assert "IPC_LOCK" in container["securityContext"]["capabilities"]["add"]
         volumes = {v["name"]: v for v in spec["volumes"]}
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-        assert volumes[mounts["/dev/shm"]["name"]]["emptyDir"] == {"medium": "Memory", "sizeLimit": "64Gi"}
-        assert volumes[mounts["/var/run/secrets/s3"]["name"]]["secret"] == {"secretName": "s3-credentials"}
+        assert volumes[mounts["/dev/shm"]["name"]]["emptyDir"] == {
+            "medium": "Memory",
+            "sizeLimit": "64Gi",
+        }
+        assert volumes[mounts["/var/run/secrets/s3"]["name"]]["secret"] == {
+            "secretName": "s3-credentials"
+        }
         assert mounts["/var/run/secrets/s3"]["readOnly"] is True
-        assert volumes[mounts["/data"]["name"]]["persistentVolumeClaim"] == {"claimName": "datasets"}
+        assert volumes[mounts["/data"]["name"]]["persistentVolumeClaim"] == {
+            "claimName": "datasets"
+        }
         assert rjob["template"]["spec"]["backoffLimit"] == 2
         assert rjob["template"]["spec"]["activeDeadlineSeconds"] == 3 * 86400
 
@@ -261,39 +322,60 @@ def _prelude_and_command(container: dict) -> tuple[str, str]:
 
 
 def _run_sh(script: str) -> str:
-    result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, timeout=60,
-                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    result = subprocess.run(
+        ["/bin/sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 def test_xgboost_env_and_worker_addrs_computed_by_the_shell_prelude(objects_of, manifest_of):
     jobset = objects_of("xgboost-dist")["JobSet"]
-    assert [(r["name"], r["replicas"]) for r in jobset["spec"]["replicatedJobs"]] == [("master", 1), ("worker", 4)]
+    assert [(r["name"], r["replicas"]) for r in jobset["spec"]["replicatedJobs"]] == [
+        ("master", 1),
+        ("worker", 4),
+    ]
     envs = pod_envs(jobset)
-    assert {(e["MASTER_ADDR"], e["MASTER_PORT"], e["WORKER_PORT"], e["WORLD_SIZE"]) for e in envs} == {
-        (hostname(jobset, "master"), "9999", "9999", "5")}
+    assert {
+        (e["MASTER_ADDR"], e["MASTER_PORT"], e["WORKER_PORT"], e["WORLD_SIZE"]) for e in envs
+    } == {(hostname(jobset, "master"), "9999", "9999", "5")}
     assert [e["RANK"] for e in envs] == [str(i) for i in range(5)]
     expected = ",".join(hostname(jobset, "worker", i) for i in range(4))
     for rjob in jobset["spec"]["replicatedJobs"]:
         prelude, command = _prelude_and_command(only_container(pod_spec(rjob)))
         assert command == manifest_of("xgboost-dist")["spec"]["command"]
         assert _run_sh(prelude + '\nprintf %s "$WORKER_ADDRS"') == expected
-        assert _run_sh(prelude + '\nsh -c \'printf %s "$WORKER_ADDRS"\'') == expected, "WORKER_ADDRS is exported"
+        assert _run_sh(prelude + "\nsh -c 'printf %s \"$WORKER_ADDRS\"'") == expected, (
+            "WORKER_ADDRS is exported"
+        )
 
 
 def test_xgboost_ports_labels_and_annotations(objects_of):
     objects = objects_of("xgboost-dist")
     jobset, service = objects["JobSet"], objects["Service"]
-    assert service["spec"]["ports"] == [{"name": "tracker", "port": 30091, "targetPort": 9091, "protocol": "TCP"}]
+    assert service["spec"]["ports"] == [
+        {"name": "tracker", "port": 30091, "targetPort": 9091, "protocol": "TCP"}
+    ]
     for rjob in jobset["spec"]["replicatedJobs"]:
         template = rjob["template"]["spec"]["template"]
-        assert only_container(template["spec"])["ports"] == [{"name": "tracker", "containerPort": 9091, "protocol": "TCP"}]
+        assert only_container(template["spec"])["ports"] == [
+            {"name": "tracker", "containerPort": 9091, "protocol": "TCP"}
+        ]
         pod_labels = template["metadata"]["labels"]
-        assert service["spec"]["selector"].items() <= pod_labels.items(), "the Service selects the pods"
+        assert service["spec"]["selector"].items() <= pod_labels.items(), (
+            "the Service selects the pods"
+        )
         assert {"team": "tabular", "cost-center": "4711"}.items() <= pod_labels.items()
-        assert template["metadata"]["annotations"]["example.com/owner"] == "data-science@example.com"
-    assert {"team": "tabular", "cost-center": "4711"}.items() <= jobset["metadata"]["labels"].items()
+        assert (
+            template["metadata"]["annotations"]["example.com/owner"] == "data-science@example.com"
+        )
+    assert {"team": "tabular", "cost-center": "4711"}.items() <= jobset["metadata"][
+        "labels"
+    ].items()
     assert jobset["metadata"]["annotations"]["example.com/owner"] == "data-science@example.com"
 
 
@@ -302,8 +384,9 @@ def test_jax_coordinator_processes_and_tpu(objects_of):
     [rjob] = jobset["spec"]["replicatedJobs"]
     assert rjob["replicas"] == 4
     envs = pod_envs(jobset)
-    assert {(e["JAXOPERATOR_COORDINATOR_ADDRESS"], e["JAXOPERATOR_NUM_PROCESSES"]) for e in envs} == {
-        (hostname(jobset, "worker") + ":1234", "4")}
+    assert {
+        (e["JAXOPERATOR_COORDINATOR_ADDRESS"], e["JAXOPERATOR_NUM_PROCESSES"]) for e in envs
+    } == {(hostname(jobset, "worker") + ":1234", "4")}
     assert [e["JAXOPERATOR_PROCESS_ID"] for e in envs] == ["0", "1", "2", "3"]
     spec = pod_spec(rjob)
     resources = only_container(spec)["resources"]
@@ -313,7 +396,9 @@ def test_jax_coordinator_processes_and_tpu(objects_of):
         "cloud.google.com/gke-tpu-topology": "4x4",
         "cloud.google.com/gke-spot": "true",
     }
-    assert spec["tolerations"] == [{"key": "google.com/tpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}]
+    assert spec["tolerations"] == [
+        {"key": "google.com/tpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+    ]
 
 
 def test_tf_config_for_three_workers_is_json_with_the_task_index(objects_of):
@@ -322,11 +407,16 @@ def test_tf_config_for_three_workers_is_json_with_the_task_index(objects_of):
     raw = {e["name"]: e for e in only_container(pod_spec(rjob))["env"]}
     assert "$(TF_TASK_INDEX)" in raw["TF_CONFIG"]["value"]
     names = [e["name"] for e in only_container(pod_spec(rjob))["env"]]
-    assert names.index("TF_TASK_INDEX") < names.index("TF_CONFIG"), "Kubernetes expands only earlier variables"
+    assert names.index("TF_TASK_INDEX") < names.index("TF_CONFIG"), (
+        "Kubernetes expands only earlier variables"
+    )
     workers = [f"{hostname(jobset, 'worker', i)}:2222" for i in range(3)]
     for index, env in enumerate(pod_envs(jobset)):
         config = json.loads(env["TF_CONFIG"])
-        assert config == {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        assert config == {
+            "cluster": {"worker": workers},
+            "task": {"type": "worker", "index": index},
+        }
 
 
 def test_tf_config_is_absent_for_a_single_worker(objects_of):
@@ -339,7 +429,9 @@ def test_graceful_termination(objects_of):
     jobset = objects_of("tf-three-workers")["JobSet"]
     spec = pod_spec(jobset["spec"]["replicatedJobs"][0])
     assert spec["terminationGracePeriodSeconds"] == 120
-    assert only_container(spec)["lifecycle"] == {"preStop": {"exec": {"command": ["/bin/sh", "-c", "python -u save_checkpoint.py"]}}}
+    assert only_container(spec)["lifecycle"] == {
+        "preStop": {"exec": {"command": ["/bin/sh", "-c", "python -u save_checkpoint.py"]}}
+    }
     shm = {v["name"]: v for v in spec["volumes"]}["dshm"]
     assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
 
@@ -358,7 +450,9 @@ def test_kuberay_worker_groups_have_fixed_size(objects_of, manifest_of):
         assert group["replicas"] == group["minReplicas"] == group["maxReplicas"]
     gpu = only_container(groups[1]["template"]["spec"])
     assert gpu["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert groups[1]["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+    assert groups[1]["template"]["spec"]["nodeSelector"] == {
+        "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"
+    }
 
 
 def test_kuberay_job_fields(objects_of, manifest_of):
@@ -373,7 +467,9 @@ def test_kuberay_job_fields(objects_of, manifest_of):
     assert job["rayClusterSpec"]["rayVersion"] == spec["rayVersion"]
     head_params = job["rayClusterSpec"]["headGroupSpec"]["rayStartParams"]
     assert spec["types"]["Head"]["rayStartParams"].items() <= head_params.items()
-    assert all(isinstance(v, str) for v in head_params.values()), "rayStartParams values are strings"
+    assert all(isinstance(v, str) for v in head_params.values()), (
+        "rayStartParams values are strings"
+    )
 
 
 def test_kuberay_shared_volume_is_a_claim_every_pod_mounts(objects_of):
@@ -382,19 +478,35 @@ def test_kuberay_shared_volume_is_a_claim_every_pod_mounts(objects_of):
     assert claim["spec"]["resources"]["requests"]["storage"] == "100Gi"
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
     cluster = rayjob["spec"]["rayClusterSpec"]
-    for template in [cluster["headGroupSpec"]["template"]] + [g["template"] for g in cluster["workerGroupSpecs"]]:
+    for template in [cluster["headGroupSpec"]["template"]] + [
+        g["template"] for g in cluster["workerGroupSpecs"]
+    ]:
         volumes = {v["name"]: v for v in template["spec"]["volumes"]}
-        [mount] = [m for m in only_container(template["spec"])["volumeMounts"] if m["mountPath"] == "/mnt/results"]
-        assert volumes[mount["name"]]["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"]}
+        [mount] = [
+            m
+            for m in only_container(template["spec"])["volumeMounts"]
+            if m["mountPath"] == "/mnt/results"
+        ]
+        assert volumes[mount["name"]]["persistentVolumeClaim"] == {
+            "claimName": claim["metadata"]["name"]
+        }
 
 
 def test_legacy_ray_job_type_sizes_the_submitter(objects_of):
     rayjob = objects_of("ray-legacy")["RayJob"]
     submitter = rayjob["spec"]["submitterPodTemplate"]["spec"]
     assert submitter["restartPolicy"] == "Never"
-    assert only_container(submitter)["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+    assert only_container(submitter)["resources"] == {
+        "requests": {"cpu": "1", "memory": "2Gi"},
+        "limits": {"cpu": "2", "memory": "2Gi"},
+    }
     [group] = rayjob["spec"]["rayClusterSpec"]["workerGroupSpecs"]
-    assert (group["groupName"], group["replicas"], group["minReplicas"], group["maxReplicas"]) == ("cpu-workers", 3, 3, 3)
+    assert (group["groupName"], group["replicas"], group["minReplicas"], group["maxReplicas"]) == (
+        "cpu-workers",
+        3,
+        3,
+        3,
+    )
     assert rayjob["spec"]["activeDeadlineSeconds"] == 7200
 
 
@@ -416,10 +528,16 @@ def test_batchjob_is_one_indexed_job(objects_of):
         assert env["JOB_COMPLETION_INDEX"] == str(index)
     volumes = {v["name"]: v for v in template["spec"]["volumes"]}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    assert volumes[mounts["/scratch"]]["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"]}
+    assert volumes[mounts["/scratch"]]["persistentVolumeClaim"] == {
+        "claimName": claim["metadata"]["name"]
+    }
     assert volumes[mounts["/corpus"]]["persistentVolumeClaim"] == {"claimName": "raw-corpus"}
     assert volumes[mounts["/var/secrets/gcs"]]["secret"] == {"secretName": "gcs-service-account"}
-    assert claim["spec"] == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "20Gi"}}, "storageClassName": "cephfs"}
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteMany"],
+        "resources": {"requests": {"storage": "20Gi"}},
+        "storageClassName": "cephfs",
+    }
 
 
 def test_jobset_shared_volume_is_a_volume_claim_policy(objects_of):
@@ -448,22 +566,31 @@ def _shape(text: str) -> str:
 
 # tf is not here: SPEC 5 has TF_CONFIG list every worker (for Kubernetes' $(VAR) expansion), so its
 # output grows with the worker count.
-@pytest.mark.parametrize("stem, count_path", [
-    ("jobset-10x10-two-at-a-time", "spec.types.worker.count"),
-    ("jobset-10x10-two-at-a-time", "spec.types.worker.completions"),
-    ("pytorch-gpu-rdma", "spec.types.Worker.count"),
-    ("xgboost-dist", "spec.types.Worker.count"),
-    ("jax-tpu", "spec.types.worker.count"),
-    ("kuberay-cpu-gpu", "spec.types.Workers.cpu-workers.count"),
-    ("batchjob-indexed", "spec.types.Worker.completions"),
-])
-def test_output_for_10_and_100000_differs_only_in_the_digits(compile_cli, example_path, stem, count_path):
-    manifest = str(example_path(stem))  # without the example policies, whose totals would refuse 100000
+@pytest.mark.parametrize(
+    "stem, count_path",
+    [
+        ("jobset-10x10-two-at-a-time", "spec.types.worker.count"),
+        ("jobset-10x10-two-at-a-time", "spec.types.worker.completions"),
+        ("pytorch-gpu-rdma", "spec.types.Worker.count"),
+        ("xgboost-dist", "spec.types.Worker.count"),
+        ("jax-tpu", "spec.types.worker.count"),
+        ("kuberay-cpu-gpu", "spec.types.Workers.cpu-workers.count"),
+        ("batchjob-indexed", "spec.types.Worker.completions"),
+    ],
+)
+def test_output_for_10_and_100000_differs_only_in_the_digits(
+    compile_cli, example_path, stem, count_path
+):
+    manifest = str(
+        example_path(stem)
+    )  # without the example policies, whose totals would refuse 100000
     small, large = (compile_cli("--set", f"{count_path}={n}", manifest) for n in (10, 100000))
     assert small.exit_code == large.exit_code == 0, small.stderr + large.stderr
     assert "100000" in large.stdout
     assert _shape(small.stdout) == _shape(large.stdout)
-    assert abs(len(large.stdout) - len(small.stdout)) <= 100, "a few numbers grew by 4 digits, nothing else"
+    assert abs(len(large.stdout) - len(small.stdout)) <= 100, (
+        "a few numbers grew by 4 digits, nothing else"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,7 +616,9 @@ spec:
 """
 
 
-def test_existing_claims_with_dots_or_long_names_get_valid_distinct_volume_names(compile_cli, tmp_path):
+def test_existing_claims_with_dots_or_long_names_get_valid_distinct_volume_names(
+    compile_cli, tmp_path
+):
     long_a, long_b = "a" * 80 + ".x", "a" * 80 + ".y"
     path = tmp_path / "claims.yaml"
     path.write_text(CLAIMS_MANIFEST % (long_a, long_b))
@@ -502,4 +631,9 @@ def test_existing_claims_with_dots_or_long_names_get_valid_distinct_volume_names
     for name in claim_of:
         assert DNS1123_LABEL.match(name) and len(name) <= 63, name
     mounts = {m["mountPath"]: claim_of[m["name"]] for m in only_container(spec)["volumeMounts"]}
-    assert mounts == {"/data": "data.v1", "/data-dash": "data-v1", "/long-a": long_a, "/long-b": long_b}
+    assert mounts == {
+        "/data": "data.v1",
+        "/data-dash": "data-v1",
+        "/long-a": long_a,
+        "/long-b": long_b,
+    }

@@ -30,8 +30,13 @@ WARNING_ONLY = VALID.replace("  types:", "  tensorboard: {enabled: true}\n  type
 
 @pytest.fixture
 def files(tmp_path):
-    for name, text in {"valid.yaml": VALID, "invalid.yaml": UNKNOWN_KEY, "warning.yaml": WARNING_ONLY,
-                       "syntax.yaml": "kind: [unclosed\n", "a-file": "x"}.items():
+    for name, text in {
+        "valid.yaml": VALID,
+        "invalid.yaml": UNKNOWN_KEY,
+        "warning.yaml": WARNING_ONLY,
+        "syntax.yaml": "kind: [unclosed\n",
+        "a-file": "x",
+    }.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "latin1.yaml").write_bytes(b"kind: AIchorManifest\nname: caf\xe9\n")
     with contextlib.chdir(tmp_path):
@@ -50,55 +55,72 @@ FORMATS = ("text", "json", "github", "sarif")
 
 
 @pytest.mark.parametrize("format_", FORMATS)
-@pytest.mark.parametrize("args, expected", [
-    (["valid.yaml"], 0),
-    (["warning.yaml"], 0),
-    (["invalid.yaml"], 1),
-    (["syntax.yaml"], 1),
-    (["latin1.yaml"], 1),
-    (["valid.yaml", "invalid.yaml"], 1),
-    (["--strict", "warning.yaml"], 1),
-    (["missing.yaml"], 3),
-    (["a-file/inside.yaml"], 3),  # a path through a regular file: ENOTDIR
-    (["-p", "no-such-policies", "valid.yaml"], 3),
-    (["-t", "no-such-templates.yaml", "valid.yaml"], 3),
-    (["invalid.yaml", "missing.yaml"], 3),  # the environment error wins: the run was incomplete
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["valid.yaml"], 0),
+        (["warning.yaml"], 0),
+        (["invalid.yaml"], 1),
+        (["syntax.yaml"], 1),
+        (["latin1.yaml"], 1),
+        (["valid.yaml", "invalid.yaml"], 1),
+        (["--strict", "warning.yaml"], 1),
+        (["missing.yaml"], 3),
+        (["a-file/inside.yaml"], 3),  # a path through a regular file: ENOTDIR
+        (["-p", "no-such-policies", "valid.yaml"], 3),
+        (["-t", "no-such-templates.yaml", "valid.yaml"], 3),
+        (["invalid.yaml", "missing.yaml"], 3),  # the environment error wins: the run was incomplete
+    ],
+)
 def test_check_exit_codes(files, format_, args, expected):
     assert invoke("check", "--format", format_, *args) == expected
 
 
-@pytest.mark.parametrize("args", [
-    ["check"],  # no FILE
-    ["check", "--format", "xml", "valid.yaml"],
-    ["check", "--no-such-option", "valid.yaml"],
-    ["check", "-p"],  # option without its value
-    ["schema", "workload"],
-    ["no-such-command-or-file.yaml", "--bogus"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check"],  # no FILE
+        ["check", "--format", "xml", "valid.yaml"],
+        ["check", "--no-such-option", "valid.yaml"],
+        ["check", "-p"],  # option without its value
+        ["schema", "workload"],
+        ["no-such-command-or-file.yaml", "--bogus"],
+    ],
+)
 def test_usage_errors_exit_2(files, args):
     assert invoke(*args) == 2
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["valid.yaml"], 0),
-    (["emit", "invalid.yaml"], 1),
-    (["emit"], 2),
-    (["emit", "missing.yaml"], 3),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["valid.yaml"], 0),
+        (["emit", "invalid.yaml"], 1),
+        (["emit"], 2),
+        (["emit", "missing.yaml"], 3),
+    ],
+)
 def test_emit_exit_codes(files, args, expected):
     assert invoke(*args) == expected
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["check", "valid.yaml"], 0),
-    (["check", "invalid.yaml"], 1),
-    (["check", "--format", "yaml", "valid.yaml"], 2),
-    (["check", "missing.yaml"], 3),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["check", "valid.yaml"], 0),
+        (["check", "invalid.yaml"], 1),
+        (["check", "--format", "yaml", "valid.yaml"], 2),
+        (["check", "missing.yaml"], 3),
+    ],
+)
 def test_exit_codes_of_the_real_process(files, args, expected):
-    done = subprocess.run([sys.executable, "-m", "compiler", *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert done.returncode == expected, done.stderr
     assert "Traceback" not in done.stderr
 
@@ -139,13 +161,15 @@ def test_golden_with_an_unreadable_golden_file_exits_3(example_repo):
 def test_diff_exit_codes(example_repo):
     (example_repo / "old").mkdir()
     (example_repo / "new").mkdir()
-    (example_repo / "new" / "p.yaml").write_text(textwrap.dedent("""\
+    (example_repo / "new" / "p.yaml").write_text(
+        textwrap.dedent("""\
         apiVersion: manifest-compiler/v1
         kind: Policy
         metadata: {name: p}
         spec:
           defaults: {spec: {ttlSecondsAfterFinished: 60}}
-    """))
+    """)
+    )
     assert invoke("diff", "--before", "old", "--after", "old", "--exit-code") == 0
     assert invoke("diff", "--before", "old", "--after", "new") == 0  # a report, not a gate
     assert invoke("diff", "--before", "old", "--after", "new", "--exit-code") == 1

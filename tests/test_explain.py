@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 
+from example_support import run_cli
 from policy_support import run
 from test_templates import MY_PORTS, RUNAI_POLICY, TEAM_A
 
 from compiler.resolve.explain import entries, explain_data, explain_text, find, scalar
-from example_support import run_cli
 
-EXAMPLE = ("explain", "-p", "examples/policies", "-t", "examples/templates", "examples/team-a-my-ports.yaml")
+EXAMPLE = (
+    "explain",
+    "-p",
+    "examples/policies",
+    "-t",
+    "examples/templates",
+    "examples/team-a-my-ports.yaml",
+)
 
 
 def _leaves(data, path=()):
@@ -61,7 +68,10 @@ def test_a_path_narrows_the_output():
     text = explain_text(resolved, "w", root)
     body = [line for line in text.splitlines() if not line.startswith("#")]
     assert [line.split("#")[0].rstrip() for line in body] == [
-        "spec.ports.team-a-port:", "  container: 30111", "  external: 8111"]
+        "spec.ports.team-a-port:",
+        "  container: 30111",
+        "  external: 8111",
+    ]
     assert find(resolved, ("spec", "ports", "nope")) is None
 
 
@@ -69,23 +79,43 @@ def test_json_lists_every_value():
     data = explain_data(resolved_example(), "w")
     values = {v["path"]: v for v in data["values"]}
     assert values["spec.ports.my-port.container"] == {
-        "path": "spec.ports.my-port.container", "layer": "the workload", "role": "workload",
-        "location": "workload.yaml:10:26", "value": 30222}
+        "path": "spec.ports.my-port.container",
+        "layer": "the workload",
+        "role": "workload",
+        "location": "workload.yaml:10:26",
+        "value": 30222,
+    }
     assert values["spec.ports.admin-port-a"]["layer"] == "template team-a"
     assert [d["path"] for d in data["deleted"]] == ["spec.ports.admin-port-b"]
-    assert [layer["role"] for layer in data["layers"]] == ["built-in", "project-policy", "base", "workload"]
+    assert [layer["role"] for layer in data["layers"]] == [
+        "built-in",
+        "project-policy",
+        "base",
+        "workload",
+    ]
 
 
 def test_scalars_read_back_as_written():
     assert [scalar(v) for v in ("plain", "1d", "0.2.3", "yes", "", "a: b", None, True, 3)] == [
-        "plain", '"1d"', '"0.2.3"', "yes", '""', '"a: b"', "null", "true", "3"]
+        "plain",
+        '"1d"',
+        '"0.2.3"',
+        "yes",
+        '""',
+        '"a: b"',
+        "null",
+        "true",
+        "3",
+    ]
 
 
 def test_the_command_on_the_example():
     result = run_cli(*EXAMPLE)
     assert result.exit_code == 0, result.stderr
     assert "# examples/team-a-my-ports.yaml" in result.stdout
-    line = [line for line in result.stdout.splitlines() if line.strip().startswith("HTTP_PROXY:")][0]
+    line = next(
+        line for line in result.stdout.splitlines() if line.strip().startswith("HTTP_PROXY:")
+    )
     assert "# policy team-a-limits  examples/policies/team-a.yaml:" in line
 
 
@@ -93,8 +123,15 @@ def test_the_command_with_path_and_json():
     result = run_cli(*EXAMPLE, "--path", "spec.types.worker.count", "-o", "json")
     assert result.exit_code == 0, result.stderr
     (document,) = json.loads(result.stdout)
-    assert document["values"] == [{"path": "spec.types.worker.count", "layer": "the workload", "role": "workload",
-                                   "location": "examples/team-a-my-ports.yaml:15:14", "value": 4}]
+    assert document["values"] == [
+        {
+            "path": "spec.types.worker.count",
+            "layer": "the workload",
+            "role": "workload",
+            "location": "examples/team-a-my-ports.yaml:15:14",
+            "value": 4,
+        }
+    ]
 
 
 def test_the_command_with_a_missing_path():
@@ -120,7 +157,6 @@ def test_the_command_still_explains_a_policy_violation():
 
 def test_the_text_reads_back_as_the_resolved_manifest():
     import yaml
-
     from test_policy import KUBERAY
 
     for resolved in (resolved_example(), run(KUBERAY).units[0].resolved):

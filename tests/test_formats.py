@@ -13,8 +13,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from compiler.cli import cli
-from compiler.cli import render
+from compiler.cli import cli, render
 from compiler.diagnostics import Diagnostic, Location, Related, Severity
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,12 +106,23 @@ def test_json_validates_against_the_documented_schema(workdir):
 def test_json_diagnostic_carries_code_place_path_and_the_policy_rule(workdir):
     document = json.loads(check("-p", "limits.yaml", "--format", "json", "my train.yaml").stdout)
     (policy_error,) = [d for d in document["diagnostics"] if d["severity"] == "error"]
-    assert {k: policy_error[k] for k in ("file", "line", "column", "code", "path", "message", "title")} == {
-        "file": "my train.yaml", "line": 10, "column": 42, "code": "E401",
-        "path": "spec.types.worker.resources.cpus", "message": "16 is above the maximum 8",
+    assert {
+        k: policy_error[k] for k in ("file", "line", "column", "code", "path", "message", "title")
+    } == {
+        "file": "my train.yaml",
+        "line": 10,
+        "column": 42,
+        "code": "E401",
+        "path": "spec.types.worker.resources.cpus",
+        "message": "16 is above the maximum 8",
         "title": "value is above the policy maximum",
     }
-    assert {"message": "policy team-limits", "file": "limits.yaml", "line": 7, "column": 5} in policy_error["related"]
+    assert {
+        "message": "policy team-limits",
+        "file": "limits.yaml",
+        "line": 7,
+        "column": 5,
+    } in policy_error["related"]
 
 
 def test_json_of_a_valid_file_has_no_diagnostics(workdir):
@@ -136,22 +146,34 @@ def test_github_annotations(workdir):
     result = check("-p", "limits.yaml", "--format", "github", "my train.yaml")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("::warning file=my train.yaml,line=8,col=26,title=W101 field is accepted but has no effect in this product::spec.tensorboard.enabled: ")
-    assert lines[1].startswith("::error file=my train.yaml,line=10,col=42,title=E401 value is above the policy maximum::"
-                               "spec.types.worker.resources.cpus: 16 is above the maximum 8 (policy team-limits at limits.yaml:7:5; value set by the workload)")
+    assert lines[0].startswith(
+        "::warning file=my train.yaml,line=8,col=26,title=W101 field is accepted but has no effect in this product::spec.tensorboard.enabled: "
+    )
+    assert lines[1].startswith(
+        "::error file=my train.yaml,line=10,col=42,title=E401 value is above the policy maximum::"
+        "spec.types.worker.resources.cpus: 16 is above the maximum 8 (policy team-limits at limits.yaml:7:5; value set by the workload)"
+    )
     assert lines[2] == "1 file checked: 1 error, 1 warning"
     assert len(lines) == 3
 
 
 def test_github_escapes_properties_and_message():
-    d = Diagnostic("E101", "50% of it\nis wrong", Location("dir,a/b:c.yaml", 3, 4), "spec.x", Severity.ERROR)
+    d = Diagnostic(
+        "E101", "50% of it\nis wrong", Location("dir,a/b:c.yaml", 3, 4), "spec.x", Severity.ERROR
+    )
     assert render.github_line(d) == (
-        "::error file=dir%2Ca/b%3Ac.yaml,line=3,col=4,title=E101 unknown key::spec.x: 50%25 of it%0Ais wrong")
+        "::error file=dir%2Ca/b%3Ac.yaml,line=3,col=4,title=E101 unknown key::spec.x: 50%25 of it%0Ais wrong"
+    )
 
 
 def test_github_diagnostic_without_a_file_has_no_file_property():
-    d = Diagnostic("E207", "--set 'x' needs the form PATH=VALUE", Location("<--set>", 1, 1), "", Severity.ERROR)
-    assert render.github_line(d) == "::error title=E207 --set is malformed::--set 'x' needs the form PATH=VALUE"
+    d = Diagnostic(
+        "E207", "--set 'x' needs the form PATH=VALUE", Location("<--set>", 1, 1), "", Severity.ERROR
+    )
+    assert (
+        render.github_line(d)
+        == "::error title=E207 --set is malformed::--set 'x' needs the form PATH=VALUE"
+    )
 
 
 def test_github_info_is_a_notice():
@@ -181,15 +203,24 @@ def test_sarif_carries_rules_messages_and_regions(workdir):
     error = next(r for r in run["results"] if r["ruleId"] == "E401")
     assert rules[error["ruleIndex"]]["id"] == "E401"
     assert error["level"] == "error"
-    assert error["message"]["text"].startswith("spec.types.worker.resources.cpus: 16 is above the maximum 8")
+    assert error["message"]["text"].startswith(
+        "spec.types.worker.resources.cpus: 16 is above the maximum 8"
+    )
     (location,) = error["locations"]
     assert location["physicalLocation"] == {
         "artifactLocation": {"uri": "my%20train.yaml"},
         "region": {"startLine": 10, "startColumn": 42},
     }
-    assert location["logicalLocations"] == [{"fullyQualifiedName": "spec.types.worker.resources.cpus", "kind": "member"}]
-    assert error["relatedLocations"][0]["physicalLocation"]["region"] == {"startLine": 7, "startColumn": 5}
-    assert error["relatedLocations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "limits.yaml"}
+    assert location["logicalLocations"] == [
+        {"fullyQualifiedName": "spec.types.worker.resources.cpus", "kind": "member"}
+    ]
+    assert error["relatedLocations"][0]["physicalLocation"]["region"] == {
+        "startLine": 7,
+        "startColumn": 5,
+    }
+    assert error["relatedLocations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "limits.yaml"
+    }
     warning = next(r for r in run["results"] if r["ruleId"] == "W101")
     assert warning["level"] == "warning"
 
@@ -205,21 +236,38 @@ def test_sarif_of_a_valid_file_has_no_results_and_still_validates(workdir):
 def test_sarif_of_diagnostics_without_a_file_validates():
     diagnostics = [
         Diagnostic("E207", "bad --set", Location("<--set>", 1, 2)),
-        Diagnostic("E006", "cannot read file", Location("/abs/path with space.yaml", 0, 0), "",
-                   Severity.ERROR, (Related("elsewhere", Location("<stdin>", 1, 1)),)),
+        Diagnostic(
+            "E006",
+            "cannot read file",
+            Location("/abs/path with space.yaml", 0, 0),
+            "",
+            Severity.ERROR,
+            (Related("elsewhere", Location("<stdin>", 1, 1)),),
+        ),
     ]
     log = json.loads(render.as_sarif(diagnostics, "0.0.0"))
-    jsonschema.Draft4Validator(sarif_schema(), format_checker=jsonschema.FormatChecker()).validate(log)
+    jsonschema.Draft4Validator(sarif_schema(), format_checker=jsonschema.FormatChecker()).validate(
+        log
+    )
     first, second = log["runs"][0]["results"]
     assert "locations" not in first
-    assert second["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "file:///abs/path%20with%20space.yaml"
-    assert second["locations"][0]["physicalLocation"]["region"] == {"startLine": 1, "startColumn": 1}
+    assert (
+        second["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        == "file:///abs/path%20with%20space.yaml"
+    )
+    assert second["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 1,
+        "startColumn": 1,
+    }
     assert "relatedLocations" not in second
 
 
 def test_every_format_is_deterministic(workdir):
     for format_ in render.FORMATS:
-        runs = {check("-p", "limits.yaml", "--format", format_, "my train.yaml", "ok.yaml").stdout for _ in range(2)}
+        runs = {
+            check("-p", "limits.yaml", "--format", format_, "my train.yaml", "ok.yaml").stdout
+            for _ in range(2)
+        }
         assert len(runs) == 1, format_
 
 
@@ -235,14 +283,17 @@ class _Tty:
         return self.tty
 
 
-@pytest.mark.parametrize("count, tty, environ, wanted", [
-    (50, True, {}, True),
-    (50, True, {"CI": "true"}, False),
-    (50, True, {"CI": "1"}, False),
-    (50, True, {"CI": "false"}, True),
-    (50, False, {}, False),
-    (3, True, {}, False),
-])
+@pytest.mark.parametrize(
+    "count, tty, environ, wanted",
+    [
+        (50, True, {}, True),
+        (50, True, {"CI": "true"}, False),
+        (50, True, {"CI": "1"}, False),
+        (50, True, {"CI": "false"}, True),
+        (50, False, {}, False),
+        (3, True, {}, False),
+    ],
+)
 def test_progress_only_on_a_terminal_outside_ci_for_many_files(count, tty, environ, wanted):
     assert render.progress_wanted(count, _Tty(tty), environ) is wanted
 
@@ -264,7 +315,9 @@ def test_check_in_a_pipe_prints_nothing_extra(workdir, monkeypatch):
 
 def test_check_on_a_terminal_shows_progress_on_stderr(workdir, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
-    monkeypatch.setattr(render, "progress_wanted", lambda count, stream=None, environ=None: count >= 10)
+    monkeypatch.setattr(
+        render, "progress_wanted", lambda count, stream=None, environ=None: count >= 10
+    )
     result = check(*_many_valid_files(workdir, 12))
     assert result.exit_code == 0
     assert result.stdout == ""

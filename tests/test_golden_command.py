@@ -116,8 +116,10 @@ def test_template_only_files_are_not_examples(project):
 def test_policies_and_templates_subdirectories_are_used(project):
     (project / "examples" / "templates").mkdir()
     (project / "examples" / "templates" / "base.yaml").write_text(TEMPLATE)
-    (project / "examples" / "from-base.yaml").write_text("kind: AIchorManifest\napiVersion: 0.2.1\nname: derived\nbaseWorkload: base\n"
-                                                         "spec:\n  types:\n    worker: {count: 3}\n")
+    (project / "examples" / "from-base.yaml").write_text(
+        "kind: AIchorManifest\napiVersion: 0.2.1\nname: derived\nbaseWorkload: base\n"
+        "spec:\n  types:\n    worker: {count: 3}\n"
+    )
     assert invoke("golden", "--update").exit_code == 0
     printed = invoke("-t", "examples/templates", "examples/from-base.yaml")
     assert printed.exit_code == 0, printed.output
@@ -143,12 +145,17 @@ def test_a_changed_value_is_shown_by_object_and_field(project):
     lines = result.output.splitlines()
     assert lines[0] == "golden/heavy.yaml: differs from the output of examples/heavy.yaml"
     assert "  JobSet/train spec.replicatedJobs[worker].replicas: 7 → 8" in lines
-    assert any(line.startswith('  JobSet/train metadata.annotations["manifest-compiler/digest"]: ') for line in lines)
+    assert any(
+        line.startswith('  JobSet/train metadata.annotations["manifest-compiler/digest"]: ')
+        for line in lines
+    )
     assert lines[-1] == "golden: 2 files: 1 match, 1 differ"
 
 
 def test_added_and_removed_fields_and_objects(project):
-    changed = HEAVY.replace("  types:", "  ttlSecondsAfterFinished: 600\n  types:").replace("worker-heavy", "chief")
+    changed = HEAVY.replace("  types:", "  ttlSecondsAfterFinished: 600\n  types:").replace(
+        "worker-heavy", "chief"
+    )
     (project / "examples" / "heavy.yaml").write_text(changed)
     result = invoke("golden")
     assert result.exit_code == 1
@@ -180,7 +187,10 @@ def test_missing_and_extra_golden_files_are_reported(project):
     assert result.exit_code == 1
     assert "golden/small.yaml: missing" in result.output
     assert "golden/stale.yaml: no example stale.yaml holds a workload for it" in result.output
-    assert result.output.splitlines()[-1] == "golden: 3 files: 1 match, 1 missing golden file, 1 golden file without example"
+    assert (
+        result.output.splitlines()[-1]
+        == "golden: 3 files: 1 match, 1 missing golden file, 1 golden file without example"
+    )
 
 
 def test_an_example_that_does_not_compile_fails(project):
@@ -207,7 +217,10 @@ def test_update_rewrites_differing_writes_missing_removes_extra(project):
     assert "updated golden/heavy.yaml" in result.output
     assert "wrote golden/small.yaml" in result.output
     assert "removed golden/stale.yaml" in result.output
-    assert result.output.splitlines()[-1] == "golden: 3 files: 0 match, 1 updated, 1 written, 1 removed"
+    assert (
+        result.output.splitlines()[-1]
+        == "golden: 3 files: 0 match, 1 updated, 1 written, 1 removed"
+    )
     assert invoke("golden").exit_code == 0
     assert golden_file(project, "heavy").read_text() == invoke("examples/heavy.yaml").stdout
 
@@ -241,7 +254,10 @@ def test_an_interrupted_update_leaves_each_file_old_or_new(project, monkeypatch)
     assert "cannot write golden/small.yaml: No space left on device" in result.stderr
     assert golden_file(project, "heavy").read_bytes() == new["heavy"]
     assert golden_file(project, "small").read_bytes() == old["small"]
-    assert sorted(p.name for p in (project / "golden").iterdir()) == ["heavy.yaml", "small.yaml"]  # no temp file left
+    assert sorted(p.name for p in (project / "golden").iterdir()) == [
+        "heavy.yaml",
+        "small.yaml",
+    ]  # no temp file left
 
     monkeypatch.setattr(os, "replace", real_replace)
     assert invoke("golden", "--update").exit_code == 0
@@ -262,15 +278,20 @@ def test_an_interrupted_write_leaves_the_old_file(project, monkeypatch):
 
 
 def test_golden_output_is_deterministic(project):
-    (project / "examples" / "heavy.yaml").write_text(HEAVY.replace("count: 7", "count: 8").replace("cpus: 8", "cpus: 4"))
+    (project / "examples" / "heavy.yaml").write_text(
+        HEAVY.replace("count: 7", "count: 8").replace("cpus: 8", "cpus: 4")
+    )
     outputs = {invoke("golden").output for _ in range(3)}
     assert len(outputs) == 1
 
 
-@pytest.mark.parametrize("content, code", [
-    (b"kind: [unclosed\n", "E001"),
-    (b"kind: AIchorManifest\nname: caf\xe9\n", "E004"),
-])
+@pytest.mark.parametrize(
+    "content, code",
+    [
+        (b"kind: [unclosed\n", "E001"),
+        (b"kind: AIchorManifest\nname: caf\xe9\n", "E004"),
+    ],
+)
 def test_an_example_that_cannot_be_parsed_fails_and_is_never_skipped(project, content, code):
     (project / "examples" / "broken.yaml").write_bytes(content)
     result = invoke("golden")

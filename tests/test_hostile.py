@@ -43,8 +43,13 @@ def _limit_memory() -> None:
 
 def run_compile(cwd, *args) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "compiler", *args], cwd=cwd, capture_output=True, text=True, errors="replace",
-        timeout=TIMEOUT_SECONDS, preexec_fn=_limit_memory,
+        [sys.executable, "-m", "compiler", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=TIMEOUT_SECONDS,
+        preexec_fn=_limit_memory,
     )
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     return result
@@ -59,7 +64,9 @@ def write(tmp_path, name: str, content: str | bytes):
     return name
 
 
-def check_rejects(tmp_path, name: str, content, code: str, line: int, column: int | None = None) -> str:
+def check_rejects(
+    tmp_path, name: str, content, code: str, line: int, column: int | None = None
+) -> str:
     """``compile check`` exits 1 and reports ``code`` at ``name:line[:column]``; returns the report."""
     write(tmp_path, name, content)
     result = run_compile(tmp_path, "check", name)
@@ -79,7 +86,9 @@ def compile_json(tmp_path, name: str, content: str) -> list[dict]:
 
 def container_of(objects: list[dict]) -> dict:
     (jobset,) = objects
-    return jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]["containers"][0]
+    return jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
 
 
 def env_of(objects: list[dict]) -> dict:
@@ -125,7 +134,9 @@ def test_fifty_megabyte_file(tmp_path):
 
 
 def test_huge_single_line(tmp_path):
-    text = manifest_with("  image: img\nspec:", "  image: img\n  extra: " + "a" * 5_000_000 + "\nspec:")
+    text = manifest_with(
+        "  image: img\nspec:", "  image: img\n  extra: " + "a" * 5_000_000 + "\nspec:"
+    )
     report = check_rejects(tmp_path, "line.yaml", text, "E101", 5, 3)
     assert len(report) < 10_000  # the value is not echoed back in full
 
@@ -147,16 +158,27 @@ def test_twenty_thousand_documents(tmp_path):
 
 
 def test_non_utf8_bytes(tmp_path):
-    content = MANIFEST.replace('"python train.py"', '"python tr\udce9in.py"').encode("utf-8", "surrogateescape")
+    content = MANIFEST.replace('"python train.py"', '"python tr\udce9in.py"').encode(
+        "utf-8", "surrogateescape"
+    )
     check_rejects(tmp_path, "latin1.yaml", content, "E004", 8, 22)
 
 
 def test_binary_file(tmp_path):
-    check_rejects(tmp_path, "binary.yaml", bytes(range(256)) * 64, "E004", 2, 118)  # 0x80, after the 0x0a
+    check_rejects(
+        tmp_path, "binary.yaml", bytes(range(256)) * 64, "E004", 2, 118
+    )  # 0x80, after the 0x0a
 
 
 def test_nul_byte(tmp_path):
-    check_rejects(tmp_path, "nul.yaml", MANIFEST.replace("image: img\nspec", "image: i\x00mg\nspec"), "E001", 4, 11)
+    check_rejects(
+        tmp_path,
+        "nul.yaml",
+        MANIFEST.replace("image: img\nspec", "image: i\x00mg\nspec"),
+        "E001",
+        4,
+        11,
+    )
 
 
 def test_utf16_file(tmp_path):
@@ -188,30 +210,57 @@ def test_duplicate_keys(tmp_path):
 
 
 def test_tabs_for_indentation(tmp_path):
-    check_rejects(tmp_path, "tabs.yaml", manifest_with("  operator: jobset", "\toperator: jobset"), "E001", 6, 1)
+    check_rejects(
+        tmp_path,
+        "tabs.yaml",
+        manifest_with("  operator: jobset", "\toperator: jobset"),
+        "E001",
+        6,
+        1,
+    )
 
 
 def test_unclosed_quote(tmp_path):
-    report = check_rejects(tmp_path, "quote.yaml", manifest_with('"python train.py"', '"python train.py'), "E001", 15, 1)
+    report = check_rejects(
+        tmp_path,
+        "quote.yaml",
+        manifest_with('"python train.py"', '"python train.py'),
+        "E001",
+        15,
+        1,
+    )
     assert "while scanning a quoted scalar at quote.yaml:8:12" in report  # where the quote opened
 
 
 def test_undefined_alias(tmp_path):
-    check_rejects(tmp_path, "alias.yaml", manifest_with("image: img\nspec", "image: *nowhere\nspec"), "E001", 4, 10)
+    check_rejects(
+        tmp_path,
+        "alias.yaml",
+        manifest_with("image: img\nspec", "image: *nowhere\nspec"),
+        "E001",
+        4,
+        10,
+    )
 
 
 def test_python_object_tag(tmp_path):
-    text = manifest_with("  image: img\nspec:", "  image: !!python/object/apply:os.system [echo hi]\nspec:")
+    text = manifest_with(
+        "  image: img\nspec:", "  image: !!python/object/apply:os.system [echo hi]\nspec:"
+    )
     check_rejects(tmp_path, "tag.yaml", text, "E005", 4, 10)
 
 
 def test_custom_local_tag(tmp_path):
-    check_rejects(tmp_path, "tag.yaml", manifest_with("count: 2", "count: !Ref two"), "E005", COUNT_LINE, 14)
+    check_rejects(
+        tmp_path, "tag.yaml", manifest_with("count: 2", "count: !Ref two"), "E005", COUNT_LINE, 14
+    )
 
 
 def test_merge_key(tmp_path):
     text = "defaults: &d {cpus: 1, ramRatio: 2}\n" + manifest_with(
-        "      resources:\n        cpus: 1\n        ramRatio: 2\n", "      resources:\n        <<: *d\n")
+        "      resources:\n        cpus: 1\n        ramRatio: 2\n",
+        "      resources:\n        <<: *d\n",
+    )
     check_rejects(tmp_path, "merge.yaml", text, "E005", 14, 9)
 
 
@@ -229,7 +278,9 @@ def test_alias_as_key(tmp_path):
 
 
 def test_document_that_is_a_list(tmp_path):
-    report = check_rejects(tmp_path, "list.yaml", "- kind: AIchorManifest\n- spec: {}\n", "E010", 1, 1)
+    report = check_rejects(
+        tmp_path, "list.yaml", "- kind: AIchorManifest\n- spec: {}\n", "E010", 1, 1
+    )
     assert "list" in report
 
 
@@ -242,14 +293,26 @@ def test_document_that_is_a_scalar(tmp_path):
 
 
 def test_yaml_1_1_booleans_stay_strings(tmp_path):
-    text = MANIFEST + "  env:\n    DEBUG: on\n    VERBOSE: yes\n    QUIET: no\n    COLOR: off\n    Y: y\n    REAL: true\n"
+    text = (
+        MANIFEST
+        + "  env:\n    DEBUG: on\n    VERBOSE: yes\n    QUIET: no\n    COLOR: off\n    Y: y\n    REAL: true\n"
+    )
     env = env_of(compile_json(tmp_path, "bools.yaml", text))
     assert {name: env[name] for name in ("DEBUG", "VERBOSE", "QUIET", "COLOR", "Y", "REAL")} == {
-        "DEBUG": "on", "VERBOSE": "yes", "QUIET": "no", "COLOR": "off", "Y": "y", "REAL": "true"}
+        "DEBUG": "on",
+        "VERBOSE": "yes",
+        "QUIET": "no",
+        "COLOR": "off",
+        "Y": "y",
+        "REAL": "true",
+    }
 
 
 def test_numbers_where_strings_belong_keep_their_spelling(tmp_path):
-    text = MANIFEST.replace("image: img", "image: 1.10") + "  env:\n    VERSION: 1.10\n    ZIP: 007\n    HEX: 0x1F\n    BIG: 1e3\n"
+    text = (
+        MANIFEST.replace("image: img", "image: 1.10")
+        + "  env:\n    VERSION: 1.10\n    ZIP: 007\n    HEX: 0x1F\n    BIG: 1e3\n"
+    )
     objects = compile_json(tmp_path, "numbers.yaml", text)
     assert container_of(objects)["image"] == "1.10"
     env = env_of(objects)
@@ -297,45 +360,75 @@ def test_types_as_a_list(tmp_path):
 
 def test_count_as_a_quoted_string_is_an_error(tmp_path):
     # Decision: a quoted "8" is not silently turned into a number; the user is told to unquote it.
-    report = check_rejects(tmp_path, "count.yaml", manifest_with("count: 2", 'count: "8"'), "E102", COUNT_LINE, 14)
+    report = check_rejects(
+        tmp_path, "count.yaml", manifest_with("count: 2", 'count: "8"'), "E102", COUNT_LINE, 14
+    )
     assert "remove the quotes" in report
 
 
 def test_count_as_a_boolean_is_an_error(tmp_path):
-    check_rejects(tmp_path, "count.yaml", manifest_with("count: 2", "count: true"), "E102", COUNT_LINE, 14)
+    check_rejects(
+        tmp_path, "count.yaml", manifest_with("count: 2", "count: true"), "E102", COUNT_LINE, 14
+    )
 
 
 def test_count_as_a_fraction_is_an_error(tmp_path):
-    check_rejects(tmp_path, "count.yaml", manifest_with("count: 2", "count: 2.5"), "E102", COUNT_LINE, 14)
+    check_rejects(
+        tmp_path, "count.yaml", manifest_with("count: 2", "count: 2.5"), "E102", COUNT_LINE, 14
+    )
 
 
 def test_negative_count(tmp_path):
-    check_rejects(tmp_path, "count.yaml", manifest_with("count: 2", "count: -3"), "E104", COUNT_LINE, 14)
+    check_rejects(
+        tmp_path, "count.yaml", manifest_with("count: 2", "count: -3"), "E104", COUNT_LINE, 14
+    )
 
 
 def test_count_beyond_int32(tmp_path):
-    check_rejects(tmp_path, "count.yaml", manifest_with("count: 2", "count: 99999999999999999999"), "E104", COUNT_LINE, 14)
+    check_rejects(
+        tmp_path,
+        "count.yaml",
+        manifest_with("count: 2", "count: 99999999999999999999"),
+        "E104",
+        COUNT_LINE,
+        14,
+    )
 
 
 def test_cpus_below_a_millicore(tmp_path):
-    check_rejects(tmp_path, "cpus.yaml", manifest_with("cpus: 1", "cpus: 0.0001"), "E304", CPUS_LINE, 15)
+    check_rejects(
+        tmp_path, "cpus.yaml", manifest_with("cpus: 1", "cpus: 0.0001"), "E304", CPUS_LINE, 15
+    )
 
 
 @pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
 def test_cpus_not_finite(tmp_path, value):
-    check_rejects(tmp_path, "cpus.yaml", manifest_with("cpus: 1", f"cpus: {value}"), "E104", CPUS_LINE, 15)
+    check_rejects(
+        tmp_path, "cpus.yaml", manifest_with("cpus: 1", f"cpus: {value}"), "E104", CPUS_LINE, 15
+    )
 
 
 def test_cpus_beyond_any_quantity(tmp_path):
-    check_rejects(tmp_path, "cpus.yaml", manifest_with("cpus: 1", "cpus: 1e300"), "E104", CPUS_LINE, 15)
+    check_rejects(
+        tmp_path, "cpus.yaml", manifest_with("cpus: 1", "cpus: 1e300"), "E104", CPUS_LINE, 15
+    )
 
 
 def test_memory_beyond_any_quantity(tmp_path):
-    check_rejects(tmp_path, "ram.yaml", manifest_with("ramRatio: 2", "ramRatio: 1e300"), "E104", RAMRATIO_LINE, 19)
+    check_rejects(
+        tmp_path,
+        "ram.yaml",
+        manifest_with("ramRatio: 2", "ramRatio: 1e300"),
+        "E104",
+        RAMRATIO_LINE,
+        19,
+    )
 
 
 def test_cpus_as_a_quoted_string(tmp_path):
-    check_rejects(tmp_path, "cpus.yaml", manifest_with("cpus: 1", 'cpus: "2"'), "E102", CPUS_LINE, 15)
+    check_rejects(
+        tmp_path, "cpus.yaml", manifest_with("cpus: 1", 'cpus: "2"'), "E102", CPUS_LINE, 15
+    )
 
 
 def test_timeout_beyond_int64(tmp_path):
@@ -344,11 +437,15 @@ def test_timeout_beyond_int64(tmp_path):
 
 
 def test_operator_as_a_number(tmp_path):
-    check_rejects(tmp_path, "op.yaml", manifest_with("operator: jobset", "operator: 5"), "E110", 6, 13)
+    check_rejects(
+        tmp_path, "op.yaml", manifest_with("operator: jobset", "operator: 5"), "E110", 6, 13
+    )
 
 
 def test_operator_as_a_list(tmp_path):
-    check_rejects(tmp_path, "op.yaml", manifest_with("operator: jobset", "operator: [jobset]"), "E102", 6, 13)
+    check_rejects(
+        tmp_path, "op.yaml", manifest_with("operator: jobset", "operator: [jobset]"), "E102", 6, 13
+    )
 
 
 def test_env_value_as_a_list(tmp_path):
@@ -356,13 +453,22 @@ def test_env_value_as_a_list(tmp_path):
 
 
 def test_misspelt_field_suggests_the_right_one(tmp_path):
-    report = check_rejects(tmp_path, "typo.yaml", manifest_with("ramRatio: 2", "ramratio: 2"), "E101", RAMRATIO_LINE, 9)
+    report = check_rejects(
+        tmp_path, "typo.yaml", manifest_with("ramRatio: 2", "ramratio: 2"), "E101", RAMRATIO_LINE, 9
+    )
     assert "did you mean 'ramRatio'" in report
 
 
 def test_integer_with_thousands_of_digits(tmp_path):
     # Python refuses int() on more than ~4300 digits; the loader must not pass that on as a traceback
-    check_rejects(tmp_path, "digits.yaml", manifest_with("count: 2", "count: " + "9" * 5000), "E003", COUNT_LINE, 14)
+    check_rejects(
+        tmp_path,
+        "digits.yaml",
+        manifest_with("count: 2", "count: " + "9" * 5000),
+        "E003",
+        COUNT_LINE,
+        14,
+    )
 
 
 def test_self_referencing_alias(tmp_path):
@@ -370,7 +476,14 @@ def test_self_referencing_alias(tmp_path):
 
 
 def test_binary_tag(tmp_path):
-    check_rejects(tmp_path, "tag.yaml", manifest_with("image: img\nspec", "image: !!binary aW1n\nspec"), "E005", 4, 10)
+    check_rejects(
+        tmp_path,
+        "tag.yaml",
+        manifest_with("image: img\nspec", "image: !!binary aW1n\nspec"),
+        "E005",
+        4,
+        10,
+    )
 
 
 def test_windows_line_endings_keep_positions(tmp_path):
@@ -381,7 +494,9 @@ def test_windows_line_endings_keep_positions(tmp_path):
 def test_three_gigabyte_file_is_not_loaded(tmp_path):
     path = tmp_path / "sparse.yaml"
     with open(path, "wb") as stream:
-        stream.truncate(3 << 30)  # sparse: no disk used, but reading it whole would exceed the memory limit
+        stream.truncate(
+            3 << 30
+        )  # sparse: no disk used, but reading it whole would exceed the memory limit
     result = run_compile(tmp_path, "check", "sparse.yaml")
     assert result.returncode == 1
     assert result.stdout.startswith("sparse.yaml:1:1: error[E003]")

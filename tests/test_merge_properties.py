@@ -11,10 +11,18 @@ from compiler.resolve import Layer, resolve
 
 LABELS = st.sampled_from(["a", "b", "c", "d", "e"])
 TYPE_NAMES = st.sampled_from(["worker", "trainer", "evaluator"])
-PORT = st.fixed_dictionaries({"container": st.integers(30000, 32767), "external": st.integers(1, 32767)})
-SECRET = st.fixed_dictionaries({"secretName": st.sampled_from(["s1", "s2"]), "mountPath": st.sampled_from(["/a", "/b"])})
-ENV_VALUE = st.one_of(st.text("xyz0123", max_size=4),
-                      st.fixed_dictionaries({"secret": st.sampled_from(["k1", "k2"]), "key": st.sampled_from(["p", "q"])}))
+PORT = st.fixed_dictionaries(
+    {"container": st.integers(30000, 32767), "external": st.integers(1, 32767)}
+)
+SECRET = st.fixed_dictionaries(
+    {"secretName": st.sampled_from(["s1", "s2"]), "mountPath": st.sampled_from(["/a", "/b"])}
+)
+ENV_VALUE = st.one_of(
+    st.text("xyz0123", max_size=4),
+    st.fixed_dictionaries(
+        {"secret": st.sampled_from(["k1", "k2"]), "key": st.sampled_from(["p", "q"])}
+    ),
+)
 DELETED = st.just({"deleted": True})
 
 
@@ -24,29 +32,46 @@ def items(member, with_deletions=True):
 
 
 def resources():
-    return st.fixed_dictionaries({}, optional={
-        "cpus": st.integers(1, 64), "memory": st.integers(1, 256), "cpuLimitRatio": st.integers(1, 4),
-        "shmSizeGB": st.integers(0, 8), "extraSelectors": items(st.sampled_from(["x", "y"]), with_deletions=False)})
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "cpus": st.integers(1, 64),
+            "memory": st.integers(1, 256),
+            "cpuLimitRatio": st.integers(1, 4),
+            "shmSizeGB": st.integers(0, 8),
+            "extraSelectors": items(st.sampled_from(["x", "y"]), with_deletions=False),
+        },
+    )
 
 
 def job_type():
-    return st.fixed_dictionaries({}, optional={
-        "count": st.integers(1, 8), "completions": st.integers(1, 4), "parallelisms": st.integers(1, 4), "resources": resources()})
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "count": st.integers(1, 8),
+            "completions": st.integers(1, 4),
+            "parallelisms": st.integers(1, 4),
+            "resources": resources(),
+        },
+    )
 
 
 def spec(with_deletions=True, star=False):
     types = st.dictionaries(TYPE_NAMES, job_type(), max_size=3)
     if star:
         types = st.builds(lambda t, s: {**t, "*": s}, types, job_type())
-    return st.fixed_dictionaries({}, optional={
-        "operator": st.just("jobset"),
-        "timeout": st.sampled_from(["1h", "1d", "90s"]),
-        "ttlSecondsAfterFinished": st.integers(0, 10**6),
-        "env": items(ENV_VALUE, with_deletions),
-        "ports": items(PORT, with_deletions),
-        "secrets": items(SECRET, with_deletions),
-        "types": types,
-    })
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "operator": st.just("jobset"),
+            "timeout": st.sampled_from(["1h", "1d", "90s"]),
+            "ttlSecondsAfterFinished": st.integers(0, 10**6),
+            "env": items(ENV_VALUE, with_deletions),
+            "ports": items(PORT, with_deletions),
+            "secrets": items(SECRET, with_deletions),
+            "types": types,
+        },
+    )
 
 
 def layer_data(with_deletions=True, star=False):
@@ -57,8 +82,11 @@ ROLES = ("global-policy", "project-policy", "base", "workload", "set")
 
 
 def layers_of(datas):
-    roles = ROLES[-len(datas) - 1:-1] if len(datas) < len(ROLES) else ROLES
-    return [Layer(role, f"layer {i}", data) for i, (role, data) in enumerate(zip(roles, datas))]
+    roles = ROLES[-len(datas) - 1 : -1] if len(datas) < len(ROLES) else ROLES
+    return [
+        Layer(role, f"layer {i}", data)
+        for i, (role, data) in enumerate(zip(roles, datas, strict=False))
+    ]
 
 
 def leaves(data, path=()):
@@ -107,10 +135,19 @@ def test_a_replaced_item_keeps_nothing_of_the_lower_item(lower, upper):
 
 
 @settings(max_examples=150, deadline=None)
-@given(layer_data(with_deletions=False, star=True), layer_data(with_deletions=False, star=True), layer_data(with_deletions=False))
-def test_a_value_the_workload_sets_is_never_changed_by_a_policy_default(global_defaults, project_defaults, workload):
-    layers = [Layer("global-policy", "g", global_defaults), Layer("project-policy", "p", project_defaults),
-              Layer("workload", "the workload", workload)]
+@given(
+    layer_data(with_deletions=False, star=True),
+    layer_data(with_deletions=False, star=True),
+    layer_data(with_deletions=False),
+)
+def test_a_value_the_workload_sets_is_never_changed_by_a_policy_default(
+    global_defaults, project_defaults, workload
+):
+    layers = [
+        Layer("global-policy", "g", global_defaults),
+        Layer("project-policy", "p", project_defaults),
+        Layer("workload", "the workload", workload),
+    ]
     result = resolve(layers)
     for path, value in leaves(workload):
         if value == {}:
@@ -130,12 +167,18 @@ def test_without_policy_or_base_the_result_is_the_manifest_with_built_in_default
     expected = copy.deepcopy(workload)
     types = expected["spec"].setdefault("types", {})
     for name, job in types.items():
-        types[name] = {**BUILTIN_TYPE, **job, "resources": {**BUILTIN_RESOURCES, **job.get("resources", {})}}
+        types[name] = {
+            **BUILTIN_TYPE,
+            **job,
+            "resources": {**BUILTIN_RESOURCES, **job.get("resources", {})},
+        }
     assert resolve([Layer("workload", "the workload", workload)]).data == expected
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(TYPE_NAMES, min_size=1, max_size=3, unique=True), st.integers(0, 2), st.integers(1, 9))
+@given(
+    st.lists(TYPE_NAMES, min_size=1, max_size=3, unique=True), st.integers(0, 2), st.integers(1, 9)
+)
 def test_a_set_never_reorders_the_types(names, which, count):
     workload = {"spec": {"operator": "jobset", "types": {name: {"count": 1} for name in names}}}
     target = names[which % len(names)]

@@ -30,35 +30,61 @@ def test_null_forms(scalar):
     assert value_of(scalar) is None
 
 
-@pytest.mark.parametrize("scalar, expected", [
-    ("true", True), ("True", True), ("TRUE", True),
-    ("false", False), ("False", False), ("FALSE", False),
-])
+@pytest.mark.parametrize(
+    "scalar, expected",
+    [
+        ("true", True),
+        ("True", True),
+        ("TRUE", True),
+        ("false", False),
+        ("False", False),
+        ("FALSE", False),
+    ],
+)
 def test_boolean_forms(scalar, expected):
     assert value_of(scalar) is expected
 
 
-@pytest.mark.parametrize("scalar, expected", [
-    ("0", 0), ("42", 42), ("-17", -17), ("+3", 3),
-    ("0777", 777),  # YAML 1.2: a leading zero is still decimal, not octal
-    ("0o17", 15), ("0x1F", 31), ("0xff", 255),
-])
+@pytest.mark.parametrize(
+    "scalar, expected",
+    [
+        ("0", 0),
+        ("42", 42),
+        ("-17", -17),
+        ("+3", 3),
+        ("0777", 777),  # YAML 1.2: a leading zero is still decimal, not octal
+        ("0o17", 15),
+        ("0x1F", 31),
+        ("0xff", 255),
+    ],
+)
 def test_integer_forms(scalar, expected):
     value = value_of(scalar)
     assert type(value) is not bool and isinstance(value, int)
     assert value == expected
 
 
-@pytest.mark.parametrize("scalar, expected", [
-    ("1.5", 1.5), ("1.10", 1.1), (".5", 0.5), ("-2.25", -2.25), ("1e3", 1000.0), ("6.02E+23", 6.02e23), ("3.", 3.0),
-])
+@pytest.mark.parametrize(
+    "scalar, expected",
+    [
+        ("1.5", 1.5),
+        ("1.10", 1.1),
+        (".5", 0.5),
+        ("-2.25", -2.25),
+        ("1e3", 1000.0),
+        ("6.02E+23", 6.02e23),
+        ("3.", 3.0),
+    ],
+)
 def test_float_forms(scalar, expected):
     value = value_of(scalar)
     assert isinstance(value, float)
     assert value == expected
 
 
-@pytest.mark.parametrize("scalar, sign", [(".inf", 1), ("+.inf", 1), ("-.inf", -1), (".Inf", 1), (".INF", 1)])
+@pytest.mark.parametrize(
+    "scalar, sign", [(".inf", 1), ("+.inf", 1), ("-.inf", -1), (".Inf", 1), (".INF", 1)]
+)
 def test_infinity_forms(scalar, sign):
     assert value_of(scalar) == sign * math.inf
 
@@ -68,12 +94,35 @@ def test_nan_forms(scalar):
     assert math.isnan(value_of(scalar))
 
 
-@pytest.mark.parametrize("scalar", [
-    "yes", "no", "on", "off", "y", "n", "Y", "N", "Yes", "NO", "On", "OFF",  # YAML 1.1 booleans
-    "1_000", "12:30", "1:20:30",  # YAML 1.1 underscores and sexagesimals
-    "0b101",  # YAML 1.1 binary
-    "0o", "0x", "1.2.3", "v1.10", "1e", "nan", "inf", ".infinity",
-])
+@pytest.mark.parametrize(
+    "scalar",
+    [
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "n",
+        "Y",
+        "N",
+        "Yes",
+        "NO",
+        "On",
+        "OFF",  # YAML 1.1 booleans
+        "1_000",
+        "12:30",
+        "1:20:30",  # YAML 1.1 underscores and sexagesimals
+        "0b101",  # YAML 1.1 binary
+        "0o",
+        "0x",
+        "1.2.3",
+        "v1.10",
+        "1e",
+        "nan",
+        "inf",
+        ".infinity",
+    ],
+)
 def test_yaml_1_1_forms_stay_strings(scalar):
     assert value_of(scalar) == scalar
 
@@ -85,19 +134,31 @@ def test_numbers_remember_how_they_were_written():
     assert value_of("0x1F").text == "0x1F"
 
 
-@pytest.mark.parametrize("scalar, expected", [
-    ('"true"', "true"), ("'1.10'", "1.10"), ('"null"', "null"), ("'0x1F'", "0x1F"),
-    ("!!str 1.10", "1.10"), ("!!str true", "true"),
-])
+@pytest.mark.parametrize(
+    "scalar, expected",
+    [
+        ('"true"', "true"),
+        ("'1.10'", "1.10"),
+        ('"null"', "null"),
+        ("'0x1F'", "0x1F"),
+        ("!!str 1.10", "1.10"),
+        ("!!str true", "true"),
+    ],
+)
 def test_quoted_and_str_tagged_scalars_are_strings(scalar, expected):
     assert value_of(scalar) == expected
 
 
-@pytest.mark.parametrize("scalar, expected", [("!!int 42", 42), ("!!float 1", 1.0), ("!!bool true", True), ("!!null ~", None)])
+@pytest.mark.parametrize(
+    "scalar, expected",
+    [("!!int 42", 42), ("!!float 1", 1.0), ("!!bool true", True), ("!!null ~", None)],
+)
 def test_standard_tags(scalar, expected):
     value = value_of(scalar)
     assert value == expected
-    assert isinstance(value, type(expected)) and isinstance(value, bool) == isinstance(expected, bool)
+    assert isinstance(value, type(expected)) and isinstance(value, bool) == isinstance(
+        expected, bool
+    )
 
 
 def test_a_standard_tag_that_does_not_fit_is_a_diagnostic():
@@ -146,7 +207,9 @@ def test_key_positions_are_one_based():
 
 def test_nearest_falls_back_to_the_closest_written_ancestor():
     positions = load_one(SAMPLE).positions
-    assert positions.nearest(("spec", "types", "worker", "resources", "cpus"), prefer_key=True) == Location("t.yaml", 5, 5)
+    assert positions.nearest(
+        ("spec", "types", "worker", "resources", "cpus"), prefer_key=True
+    ) == Location("t.yaml", 5, 5)
     assert positions.nearest(("nothing",)) == Location("t.yaml", 1, 1)
 
 
@@ -172,7 +235,10 @@ def test_duplicate_key_reports_both_lines():
 def test_nested_duplicate_keys_are_each_reported():
     _, diagnostics = load_documents(b"s:\n  x: 1\n  x: 2\n  x: 3\nt: {y: 1, y: 2}\n", "t.yaml")
     assert [(d.code, d.location.line, d.path) for d in diagnostics] == [
-        ("E002", 3, "s.x"), ("E002", 4, "s.x"), ("E002", 5, "t.y")]
+        ("E002", 3, "s.x"),
+        ("E002", 4, "s.x"),
+        ("E002", 5, "t.y"),
+    ]
 
 
 def test_the_same_key_in_sibling_mappings_is_not_a_duplicate():
@@ -181,7 +247,9 @@ def test_the_same_key_in_sibling_mappings_is_not_a_duplicate():
 
 
 def test_multi_document_files_keep_order_and_index():
-    documents, diagnostics = load_documents(b"a: 1\n---\nb: 2\n---\n# only a comment\n---\nc: 3\n", "t.yaml")
+    documents, diagnostics = load_documents(
+        b"a: 1\n---\nb: 2\n---\n# only a comment\n---\nc: 3\n", "t.yaml"
+    )
     assert diagnostics == []
     assert [d.data for d in documents] == [{"a": 1}, {"b": 2}, None, {"c": 3}]
     assert [d.index for d in documents] == [0, 1, 2, 3]
@@ -220,9 +288,11 @@ def test_nul_byte_points_at_the_character():
     assert "\n" not in diagnostics[0].message
 
 
-@pytest.mark.parametrize("content", [b"", b"# only\n# comments\n", b"\n\n   \n", b"---\n", b"---\n...\n"])
+@pytest.mark.parametrize(
+    "content", [b"", b"# only\n# comments\n", b"\n\n   \n", b"---\n", b"---\n...\n"]
+)
 def test_a_file_with_no_document_is_an_error(content):
-    documents, diagnostics = load_documents(content, "t.yaml")
+    _documents, diagnostics = load_documents(content, "t.yaml")
     assert [(d.code, d.location) for d in diagnostics] == [("E011", Location("t.yaml", 1, 1))]
 
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from policy_support import policy, run
-
 from example_support import run_cli
+from policy_support import policy, run
 
 
 def test_every_malformed_rule_is_reported_with_its_position():
-    result = run_cli("check", "-p", "tests/data/policy/malformed-policy.yaml", "examples/jobset-heavy-and-workers.yaml")
+    result = run_cli(
+        "check",
+        "-p",
+        "tests/data/policy/malformed-policy.yaml",
+        "examples/jobset-heavy-and-workers.yaml",
+    )
     assert result.exit_code == 1
-    found = [(line.split(":")[1], line.split(" ")[1]) for line in result.stdout.splitlines()
-             if line.startswith("tests/data/policy/malformed-policy.yaml")]
+    found = [
+        (line.split(":")[1], line.split(" ")[1])
+        for line in result.stdout.splitlines()
+        if line.startswith("tests/data/policy/malformed-policy.yaml")
+    ]
     assert found == [
-        ("8", "error[E412]"),   # min on a string field
-        ("9", "error[E412]"),   # unknown rule key maxx
+        ("8", "error[E412]"),  # min on a string field
+        ("9", "error[E412]"),  # unknown rule key maxx
         ("10", "error[E412]"),  # no field cpu
         ("11", "error[E412]"),  # max: soon
         ("12", "error[E412]"),  # a broken regular expression
@@ -29,7 +36,9 @@ def test_every_malformed_rule_is_reported_with_its_position():
     ]
     assert "unknown rule key 'maxx'; did you mean 'max'?" in result.stdout
     assert "no 'cpu' under spec.types.*.resources; did you mean 'cpus'?" in result.stdout
-    assert "items of spec.ports have no member 'containr'; did you mean 'container'?" in result.stdout
+    assert (
+        "items of spec.ports have no member 'containr'; did you mean 'container'?" in result.stdout
+    )
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -40,7 +49,9 @@ def codes_of(rules: str = "", **parts) -> list[str]:
 def test_rule_kinds_must_fit_the_field():
     assert codes_of("spec.image: {step: 1}") == ["E412"]
     assert codes_of("spec.types.*.count: {pattern: '^1$'}") == ["E412"]
-    assert codes_of("spec.types.*.count: {max: 1d}") == []  # an integer field takes a duration in seconds
+    assert (
+        codes_of("spec.types.*.count: {max: 1d}") == []
+    )  # an integer field takes a duration in seconds
     assert codes_of("spec.types.*.resources.cpus: {max: 1d}") == ["E412"]
     assert codes_of("spec.timeout: {step: 60}") == ["E412"]
     assert codes_of("spec.env.A: {canRemove: false}") == []
@@ -68,7 +79,11 @@ def test_policy_structure_problems():
 
 
 def test_a_policy_with_broken_structure_does_not_crash_the_workload():
-    outcome = run(policies=["apiVersion: manifest-compiler/v1\nkind: Policy\nmetadata: {name: x}\nspec: {limits: {pods: -1}}\n"])
+    outcome = run(
+        policies=[
+            "apiVersion: manifest-compiler/v1\nkind: Policy\nmetadata: {name: x}\nspec: {limits: {pods: -1}}\n"
+        ]
+    )
     assert outcome.codes == ["E104"]
     assert outcome.units[0].objects  # the broken policy is not applied; its error is reported
 

@@ -46,8 +46,21 @@ POLICY = textwrap.dedent("""\
 
 
 def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false", *args],
-                   cwd=cwd, check=True, capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +69,11 @@ def hook_repo(tmp_path_factory) -> Path:
     for name in HOOK_REPO_FILES:
         if (REPO / name).exists():
             shutil.copy2(REPO / name, snapshot / name)
-    shutil.copytree(REPO / "compiler", snapshot / "compiler", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        REPO / "compiler",
+        snapshot / "compiler",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     git(snapshot, "init", "-q", ".")
     git(snapshot, "add", "-A")
     git(snapshot, "commit", "-qm", "snapshot")
@@ -81,12 +98,28 @@ def user_repo(tmp_path) -> Path:
     return tmp_path
 
 
-def try_repo(hook_repo: Path, user_repo: Path, home: Path, *files: str) -> subprocess.CompletedProcess:
+def try_repo(
+    hook_repo: Path, user_repo: Path, home: Path, *files: str
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
     env.pop("VIRTUAL_ENV", None)
     return subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "compile-check", "--verbose", "--files", *files],
-        cwd=user_repo, env=env, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "try-repo",
+            str(hook_repo),
+            "compile-check",
+            "--verbose",
+            "--files",
+            *files,
+        ],
+        cwd=user_repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 
@@ -98,15 +131,24 @@ def test_hook_definition():
     assert hook["pass_filenames"] is True
 
 
-def test_good_manifest_passes_and_bad_ones_fail_with_their_diagnostics(hook_repo, user_repo, pre_commit_home):
-    passed = try_repo(hook_repo, user_repo, pre_commit_home, "good.yaml", ".compile.yaml", "policies/limits.yaml")
+def test_good_manifest_passes_and_bad_ones_fail_with_their_diagnostics(
+    hook_repo, user_repo, pre_commit_home
+):
+    passed = try_repo(
+        hook_repo, user_repo, pre_commit_home, "good.yaml", ".compile.yaml", "policies/limits.yaml"
+    )
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "compile check" in passed.stdout and "Passed" in passed.stdout
 
-    failed = try_repo(hook_repo, user_repo, pre_commit_home, "good.yaml", "typo.yaml", "too-big.yaml")
+    failed = try_repo(
+        hook_repo, user_repo, pre_commit_home, "good.yaml", "typo.yaml", "too-big.yaml"
+    )
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "Failed" in failed.stdout
     assert "typo.yaml:7:3: error[E101] spec.comand: unknown key 'comand'" in failed.stdout
     # the policy reached the hook through .compile.yaml, with no argument
-    assert "too-big.yaml:9:42: error[E401] spec.types.worker.resources.cpus: 32 is above the maximum 16 (policy limits at policies/limits.yaml:" in failed.stdout
+    assert (
+        "too-big.yaml:9:42: error[E401] spec.types.worker.resources.cpus: 32 is above the maximum 16 (policy limits at policies/limits.yaml:"
+        in failed.stdout
+    )
     assert "good.yaml" not in failed.stdout.replace("too-big.yaml", "")

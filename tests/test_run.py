@@ -8,10 +8,10 @@ import shlex
 
 import pytest
 import yaml
-
-from compiler.build.run import RunRequest, default_name, synthesise_manifest
 from example_support import run_cli as run_cli_in
 from test_upstream_schemas import core_errors, crd_errors, embedded_core_objects
+
+from compiler.build.run import RunRequest, default_name, synthesise_manifest
 
 DIGEST = "sha256:" + "cd" * 32
 IMAGE = "registry.example.com/train:1.10"
@@ -53,14 +53,19 @@ def run_objects(*args: str, cwd=None) -> list[dict]:
 
 
 def test_one_worker_is_a_batch_job():
-    [job] = run_objects("--image", IMAGE, "--cpus", "2", "--memory", "8", "--", "python", "train.py", "--lr", "0.1")
+    [job] = run_objects(
+        "--image", IMAGE, "--cpus", "2", "--memory", "8", "--", "python", "train.py", "--lr", "0.1"
+    )
     assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
     assert core_errors(job) == []
     assert job["spec"]["completions"] == 1 and job["spec"]["parallelism"] == 1
     [container] = job["spec"]["template"]["spec"]["containers"]
     assert container["image"] == IMAGE
     assert container["command"] == ["/bin/sh", "-c", "python train.py --lr 0.1"]
-    assert container["resources"] == {"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "2", "memory": "8Gi"},
+        "limits": {"cpu": "4", "memory": "8Gi"},
+    }
 
 
 def test_one_worker_with_gpus():
@@ -71,18 +76,39 @@ def test_one_worker_with_gpus():
 
 
 def test_three_workers_are_a_rayjob_with_the_entrypoint_on_the_head():
-    [rayjob] = run_objects("--image", IMAGE, "--workers", "3", "--cpus", "8", "--gpus", "2", "--queue", "team-a",
-                           "--", "python", "-m", "trainer", "--name", "a b")
+    [rayjob] = run_objects(
+        "--image",
+        IMAGE,
+        "--workers",
+        "3",
+        "--cpus",
+        "8",
+        "--gpus",
+        "2",
+        "--queue",
+        "team-a",
+        "--",
+        "python",
+        "-m",
+        "trainer",
+        "--name",
+        "a b",
+    )
     assert (rayjob["apiVersion"], rayjob["kind"]) == ("ray.io/v1", "RayJob")
     assert crd_errors(rayjob) == []
     assert [(where, core_errors(obj)) for where, obj in embedded_core_objects(rayjob)] == [
-        ("headGroupSpec", []), ("workerGroupSpecs[workers]", [])]
+        ("headGroupSpec", []),
+        ("workerGroupSpecs[workers]", []),
+    ]
     spec = rayjob["spec"]
     assert spec["entrypoint"] == "python -m trainer --name 'a b'"
     assert spec["entrypointNumCpus"] == 0
     assert rayjob["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"
     head = spec["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
-    assert head["resources"]["requests"] == {"cpu": "1", "memory": "4Gi"}  # the default size, no GPU
+    assert head["resources"]["requests"] == {
+        "cpu": "1",
+        "memory": "4Gi",
+    }  # the default size, no GPU
     [group] = spec["rayClusterSpec"]["workerGroupSpecs"]
     assert (group["replicas"], group["minReplicas"], group["maxReplicas"]) == (3, 3, 3)
     worker = group["template"]["spec"]["containers"][0]
@@ -97,10 +123,29 @@ def test_two_workers_is_already_a_rayjob():
 
 
 def test_print_manifest_shows_the_synthesised_manifest():
-    result = run_cli("run", "--image", IMAGE, "--workers", "3", "--cpus", "0.5", "--gpus", "1", "--name", "tune",
-                     "--print-manifest", "--", "python", "tune.py", "--grid", "a;b")
+    result = run_cli(
+        "run",
+        "--image",
+        IMAGE,
+        "--workers",
+        "3",
+        "--cpus",
+        "0.5",
+        "--gpus",
+        "1",
+        "--name",
+        "tune",
+        "--print-manifest",
+        "--",
+        "python",
+        "tune.py",
+        "--grid",
+        "a;b",
+    )
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == """\
+    assert (
+        result.stdout
+        == """\
 kind: AIchorManifest
 apiVersion: 0.2.3
 name: tune
@@ -123,10 +168,23 @@ spec:
           gpu:
             count: 1
 """
+    )
 
 
 def test_the_printed_manifest_compiles_to_the_same_objects(tmp_path):
-    args = ("--image", IMAGE, "--workers", "4", "--gpus", "1", "--name", "same", "--", "python", "t.py")
+    args = (
+        "--image",
+        IMAGE,
+        "--workers",
+        "4",
+        "--gpus",
+        "1",
+        "--name",
+        "same",
+        "--",
+        "python",
+        "t.py",
+    )
     printed = run_cli("run", "--print-manifest", *args)
     (tmp_path / "run.yaml").write_text(printed.stdout)
     from_file = json.loads(run_cli("-o", "json", "run.yaml", cwd=tmp_path).stdout)
@@ -157,7 +215,9 @@ def test_a_program_path_gives_a_valid_name():
 
 
 def test_name_and_namespace_options_apply():
-    [job] = run_objects("--image", IMAGE, "--name", "my-run", "--namespace", "research", "--", "true")
+    [job] = run_objects(
+        "--image", IMAGE, "--name", "my-run", "--namespace", "research", "--", "true"
+    )
     assert job["metadata"]["name"] == "my-run" and job["metadata"]["namespace"] == "research"
 
 
@@ -167,10 +227,14 @@ def test_set_overrides_the_synthesised_manifest():
 
 
 def test_image_digest_pins_the_run():
-    [rayjob] = run_objects("--image", IMAGE, "--workers", "2", "--image-digest", DIGEST, "--", "true")
+    [rayjob] = run_objects(
+        "--image", IMAGE, "--workers", "2", "--image-digest", DIGEST, "--", "true"
+    )
     pods = rayjob["spec"]["rayClusterSpec"]
-    images = {pods["headGroupSpec"]["template"]["spec"]["containers"][0]["image"],
-              pods["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["image"]}
+    images = {
+        pods["headGroupSpec"]["template"]["spec"]["containers"][0]["image"],
+        pods["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["image"],
+    }
     assert images == {f"registry.example.com/train@{DIGEST}"}
 
 
@@ -180,29 +244,45 @@ def test_policies_apply_to_a_run(tmp_path):
     assert job["spec"]["activeDeadlineSeconds"] == 6 * 3600  # the policy's default
 
 
-@pytest.mark.parametrize("args, code, where", [
-    (("--image", "docker.io/library/python:3.11"), "E405", "spec.image"),
-    (("--image", IMAGE, "--gpus", "4"), "E401", "spec.types.worker.resources.accelerators.gpu.count"),
-    (("--image", IMAGE, "--workers", "3", "--gpus", "4"), "E401", "spec.types.Workers.workers.resources.accelerators.gpu.count"),
-])
+@pytest.mark.parametrize(
+    "args, code, where",
+    [
+        (("--image", "docker.io/library/python:3.11"), "E405", "spec.image"),
+        (
+            ("--image", IMAGE, "--gpus", "4"),
+            "E401",
+            "spec.types.worker.resources.accelerators.gpu.count",
+        ),
+        (
+            ("--image", IMAGE, "--workers", "3", "--gpus", "4"),
+            "E401",
+            "spec.types.Workers.workers.resources.accelerators.gpu.count",
+        ),
+    ],
+)
 def test_a_run_breaking_a_policy_is_refused(tmp_path, args, code, where):
     (tmp_path / "policy.yaml").write_text(POLICY)
-    result = run_cli("run", "-p", "policy.yaml", *args, "--dry-run", "--", "python", "t.py", cwd=tmp_path)
+    result = run_cli(
+        "run", "-p", "policy.yaml", *args, "--dry-run", "--", "python", "t.py", cwd=tmp_path
+    )
     assert result.exit_code == 1
     assert f"error[{code}] {where}:" in result.stderr
     assert "<compile run>:" in result.stderr
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("args", [
-    ("--image", IMAGE, "--workers", "0", "--", "true"),
-    ("--image", IMAGE, "--cpus", "0", "--", "true"),
-    ("--image", IMAGE, "--gpus", "-1", "--", "true"),
-    ("--image", IMAGE, "--memory", "0", "--", "true"),
-    ("--image", IMAGE, "--workers", "two", "--", "true"),
-    ("--image", IMAGE),
-    ("--", "true"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--image", IMAGE, "--workers", "0", "--", "true"),
+        ("--image", IMAGE, "--cpus", "0", "--", "true"),
+        ("--image", IMAGE, "--gpus", "-1", "--", "true"),
+        ("--image", IMAGE, "--memory", "0", "--", "true"),
+        ("--image", IMAGE, "--workers", "two", "--", "true"),
+        ("--image", IMAGE),
+        ("--", "true"),
+    ],
+)
 def test_bad_flags_are_usage_errors(args):
     result = run_cli("run", "--dry-run", *args)
     assert result.exit_code == 2
@@ -218,17 +298,35 @@ def test_a_bad_name_is_a_diagnostic_not_a_traceback():
 def test_options_after_the_command_belong_to_the_command():
     [job] = run_objects("--image", IMAGE, "python", "t.py", "--workers", "3")
     assert job["kind"] == "Job"
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"][2] == "python t.py --workers 3"
+    assert (
+        job["spec"]["template"]["spec"]["containers"][0]["command"][2] == "python t.py --workers 3"
+    )
 
 
 def test_synthesised_manifests_carry_no_secret_or_value_beyond_the_flags():
-    manifest = synthesise_manifest(RunRequest(image=IMAGE, command=("true",), workers=1, project="team-a"))
+    manifest = synthesise_manifest(
+        RunRequest(image=IMAGE, command=("true",), workers=1, project="team-a")
+    )
     assert manifest == {
-        "kind": "AIchorManifest", "apiVersion": "0.2.3", "name": manifest["name"], "project": "team-a",
-        "spec": {"operator": "batchjob", "image": IMAGE, "command": "true",
-                 "types": {"worker": {"count": 1, "resources": {"ramRatio": 4}}}},
+        "kind": "AIchorManifest",
+        "apiVersion": "0.2.3",
+        "name": manifest["name"],
+        "project": "team-a",
+        "spec": {
+            "operator": "batchjob",
+            "image": IMAGE,
+            "command": "true",
+            "types": {"worker": {"count": 1, "resources": {"ramRatio": 4}}},
+        },
     }
-    assert yaml.safe_load(run_cli("run", "--image", IMAGE, "--project", "team-a", "--print-manifest", "--", "true").stdout)["project"] == "team-a"
+    assert (
+        yaml.safe_load(
+            run_cli(
+                "run", "--image", IMAGE, "--project", "team-a", "--print-manifest", "--", "true"
+            ).stdout
+        )["project"]
+        == "team-a"
+    )
 
 
 def test_submitting_without_a_cluster_is_an_environment_error(tmp_path, monkeypatch):
@@ -276,7 +374,9 @@ def test_a_bad_entrypoint_num_cpus_is_a_diagnostic(tmp_path, value, code):
 
 
 def test_entrypoint_num_cpus_has_no_effect_outside_kuberay():
-    result = run_cli("run", "--dry-run", "--image", IMAGE, "--set", "spec.entrypointNumCpus=1", "--", "true")
+    result = run_cli(
+        "run", "--dry-run", "--image", IMAGE, "--set", "spec.entrypointNumCpus=1", "--", "true"
+    )
     assert result.exit_code == 0
     assert "warning[W101] spec.entrypointNumCpus" in result.stderr
     assert "entrypointNumCpus" not in result.stdout

@@ -7,7 +7,7 @@ import copy
 import json
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jsonschema
@@ -21,7 +21,12 @@ EXAMPLES = REPO / "examples"
 
 
 def generated(which: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "compiler", "schema", which], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "compiler", "schema", which],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -30,10 +35,12 @@ def generated(which: str) -> str:
 def test_checked_in_schema_is_fresh(which):
     path = SCHEMAS / f"{which}.schema.json"
     assert path.exists(), f"{path.relative_to(REPO)} is missing: run `make schemas`"
-    assert path.read_text() == generated(which), f"{path.relative_to(REPO)} is stale: run `make schemas`"
+    assert path.read_text() == generated(which), (
+        f"{path.relative_to(REPO)} is stale: run `make schemas`"
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def manifest_validator() -> jsonschema.Draft202012Validator:
     schema = json.loads((SCHEMAS / "manifest.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -43,11 +50,18 @@ def manifest_validator() -> jsonschema.Draft202012Validator:
 def manifest_documents(path: Path) -> list:
     documents, diagnostics = load_documents(path.read_bytes(), str(path))
     assert diagnostics == []
-    return [d.data for d in documents if isinstance(d.data, dict) and d.data.get("kind") == "AIchorManifest"]
+    return [
+        d.data
+        for d in documents
+        if isinstance(d.data, dict) and d.data.get("kind") == "AIchorManifest"
+    ]
 
 
 def schema_errors(data) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in manifest_validator().iter_errors(data)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in manifest_validator().iter_errors(data)
+    ]
 
 
 EXAMPLE_FILES = sorted(p for p in EXAMPLES.rglob("*.yaml") if manifest_documents(p))
@@ -95,8 +109,11 @@ def test_schema_requires_the_spec_of_a_standalone_workload():
 
 
 def test_schema_lets_an_inheriting_workload_leave_fields_to_its_base():
-    data = {"kind": "AIchorManifest", "baseWorkload": "team-a",
-            "spec": {"types": {"worker": {"count": 4}}, "ports": {"old": {"deleted": True}}}}
+    data = {
+        "kind": "AIchorManifest",
+        "baseWorkload": "team-a",
+        "spec": {"types": {"worker": {"count": 4}}, "ports": {"old": {"deleted": True}}},
+    }
     assert schema_errors(data) == []
 
 

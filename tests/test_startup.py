@@ -29,7 +29,13 @@ with open(report, "w") as out:
 
 def modules_loaded_by(tmp_path, *args) -> tuple[int, set[str]]:
     report = tmp_path / "modules.json"
-    result = subprocess.run([sys.executable, "-c", PROBE, str(report), *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(report), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert report.exists(), result.stderr
     data = json.loads(report.read_text())
     return data["code"], set(data["modules"])
@@ -55,7 +61,9 @@ CORE_COMMANDS = [
 def test_core_commands_never_import_kubernetes(tmp_path, args):
     code, modules = modules_loaded_by(tmp_path, *args)
     assert code in (0, 1)
-    assert top_level(modules) & {"kubernetes", "kubernetes_validate", "urllib3", "jsonschema"} == set()
+    assert (
+        top_level(modules) & {"kubernetes", "kubernetes_validate", "urllib3", "jsonschema"} == set()
+    )
 
 
 def test_the_probe_sees_what_a_command_imports(tmp_path):

@@ -19,7 +19,6 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-
 from example_support import SHARED
 
 K8S_VERSION = "1.34"
@@ -31,7 +30,16 @@ CORE_KINDS = {("batch/v1", "Job"), ("v1", "Service"), ("v1", "PersistentVolumeCl
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-_SCHEMA_VALUES = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
+_SCHEMA_VALUES = (
+    "items",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,7 +89,10 @@ def crd_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validato
 
 def crd_errors(obj: dict) -> list[str]:
     validator = crd_validator(obj["apiVersion"], obj["kind"])
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(obj)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in validator.iter_errors(obj)
+    ]
 
 
 def core_errors(obj: dict) -> list[str]:
@@ -106,12 +117,17 @@ def pod_templates(obj: dict) -> list[tuple[str, dict, bool]]:
     if kind == "Job":
         return [("spec.template", spec["template"], True)]
     if kind == "JobSet":
-        return [(f"replicatedJobs[{rjob['name']}]", rjob["template"]["spec"]["template"], True)
-                for rjob in spec["replicatedJobs"]]
+        return [
+            (f"replicatedJobs[{rjob['name']}]", rjob["template"]["spec"]["template"], True)
+            for rjob in spec["replicatedJobs"]
+        ]
     if kind == "RayJob":
         cluster = spec["rayClusterSpec"]
         found = [("headGroupSpec", cluster["headGroupSpec"]["template"], False)]
-        found += [(f"workerGroupSpecs[{g['groupName']}]", g["template"], False) for g in cluster.get("workerGroupSpecs", [])]
+        found += [
+            (f"workerGroupSpecs[{g['groupName']}]", g["template"], False)
+            for g in cluster.get("workerGroupSpecs", [])
+        ]
         if "submitterPodTemplate" in spec:
             found.append(("submitterPodTemplate", spec["submitterPodTemplate"], True))
         return found
@@ -121,13 +137,31 @@ def pod_templates(obj: dict) -> list[tuple[str, dict, bool]]:
 def embedded_core_objects(obj: dict) -> list[tuple[str, dict]]:
     """The Kubernetes core objects a CRD object embeds, as objects kubernetes_validate can check."""
     if obj["kind"] == "JobSet":
-        return [(f"replicatedJobs[{rjob['name']}]",
-                 {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": rjob["name"], **rjob["template"].get("metadata", {})},
-                  "spec": rjob["template"]["spec"]})
-                for rjob in obj["spec"]["replicatedJobs"]]
+        return [
+            (
+                f"replicatedJobs[{rjob['name']}]",
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": {"name": rjob["name"], **rjob["template"].get("metadata", {})},
+                    "spec": rjob["template"]["spec"],
+                },
+            )
+            for rjob in obj["spec"]["replicatedJobs"]
+        ]
     if obj["kind"] == "RayJob":
-        return [(where, {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "pod"}, "template": template})
-                for where, template, _ in pod_templates(obj)]
+        return [
+            (
+                where,
+                {
+                    "apiVersion": "v1",
+                    "kind": "PodTemplate",
+                    "metadata": {"name": "pod"},
+                    "template": template,
+                },
+            )
+            for where, template, _ in pod_templates(obj)
+        ]
     return []
 
 
@@ -147,11 +181,17 @@ def test_every_object_validates_against_its_upstream_schema(workload_example, co
         if is_crd_object(obj):
             assert crd_errors(obj) == [], f"{workload_example.name}: {name} does not match its CRD"
             for where, embedded in embedded_core_objects(obj):
-                assert core_errors(embedded) == [], f"{workload_example.name}: {name} {where} is not a valid {embedded['kind']}"
+                assert core_errors(embedded) == [], (
+                    f"{workload_example.name}: {name} {where} is not a valid {embedded['kind']}"
+                )
             metadata_only = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj["metadata"]}
-            assert core_errors(metadata_only) == [], f"{workload_example.name}: {name} metadata is not valid ObjectMeta"
+            assert core_errors(metadata_only) == [], (
+                f"{workload_example.name}: {name} metadata is not valid ObjectMeta"
+            )
         else:
-            assert (obj["apiVersion"], obj["kind"]) in CORE_KINDS, f"{workload_example.name}: unexpected kind {name}"
+            assert (obj["apiVersion"], obj["kind"]) in CORE_KINDS, (
+                f"{workload_example.name}: unexpected kind {name}"
+            )
             assert core_errors(obj) == [], f"{workload_example.name}: {name} is not valid"
 
 
@@ -160,7 +200,9 @@ def test_every_object_validates_against_its_upstream_schema(workload_example, co
 
 
 def _first_jobset(compiled, example_path) -> dict:
-    [jobset] = [o for o in compiled(example_path("jobset-heavy-and-workers")) if o["kind"] == "JobSet"]
+    [jobset] = [
+        o for o in compiled(example_path("jobset-heavy-and-workers")) if o["kind"] == "JobSet"
+    ]
     return jobset
 
 
@@ -175,7 +217,9 @@ def test_a_misspelt_jobset_field_fails_the_crd_schema(compiled, example_path):
 
 def test_a_misspelt_field_deep_in_a_jobset_pod_fails_the_crd_schema(compiled, example_path):
     jobset = _first_jobset(compiled, example_path)
-    container = jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]["containers"][0]
+    container = jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
     container["resource"] = container.pop("resources")
     assert any("resource" in e for e in crd_errors(jobset))
 
@@ -188,11 +232,20 @@ def test_a_wrong_type_in_a_rayjob_fails_the_crd_schema(compiled, example_path):
 
 
 def test_preserve_unknown_fields_stays_open():
-    schema = strict_schema({"type": "object", "properties": {
-        "closed": {"type": "object", "properties": {"a": {"type": "string"}}},
-        "open": {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {"a": {"type": "string"}}},
-        "properties": {"type": "object", "default": {"properties": {"x": 1}}},
-    }})
+    schema = strict_schema(
+        {
+            "type": "object",
+            "properties": {
+                "closed": {"type": "object", "properties": {"a": {"type": "string"}}},
+                "open": {
+                    "type": "object",
+                    "x-kubernetes-preserve-unknown-fields": True,
+                    "properties": {"a": {"type": "string"}},
+                },
+                "properties": {"type": "object", "default": {"properties": {"x": 1}}},
+            },
+        }
+    )
     validator = jsonschema.Draft202012Validator(schema)
     assert validator.is_valid({"open": {"a": "x", "b": 1}})
     assert not validator.is_valid({"closed": {"a": "x", "b": 1}})
@@ -208,7 +261,9 @@ def test_a_misspelt_job_field_fails_the_kubernetes_schema(compiled, example_path
 
 def test_a_misspelt_field_in_an_embedded_pod_fails_the_kubernetes_schema(compiled, example_path):
     jobset = _first_jobset(compiled, example_path)
-    jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]["nodeSelectr"] = {"a": "b"}
+    jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]["nodeSelectr"] = {
+        "a": "b"
+    }
     [(_, job), *_] = embedded_core_objects(jobset)
     assert core_errors(job) != []
 
@@ -237,20 +292,30 @@ def test_every_container_has_canonical_resources(workload_example, compiled):
             for container in _containers(template):
                 at = f"{workload_example.name}: {obj['kind']} {where} container {container['name']}"
                 resources = container.get("resources")
-                assert resources and set(resources) == {"requests", "limits"}, f"{at}: needs requests and limits"
+                assert resources and set(resources) == {"requests", "limits"}, (
+                    f"{at}: needs requests and limits"
+                )
                 for side in ("requests", "limits"):
-                    assert CPU_QUANTITY.match(resources[side]["cpu"]), f"{at}: cpu {resources[side]['cpu']!r}"
-                    assert MEMORY_QUANTITY.match(resources[side]["memory"]), f"{at}: memory {resources[side]['memory']!r}"
+                    assert CPU_QUANTITY.match(resources[side]["cpu"]), (
+                        f"{at}: cpu {resources[side]['cpu']!r}"
+                    )
+                    assert MEMORY_QUANTITY.match(resources[side]["memory"]), (
+                        f"{at}: memory {resources[side]['memory']!r}"
+                    )
                     for extended in set(resources[side]) - {"cpu", "memory"}:
                         assert COUNT_QUANTITY.match(resources[side][extended]), f"{at}: {extended}"
-                assert resources["requests"]["memory"] == resources["limits"]["memory"], f"{at}: memory request != limit"
+                assert resources["requests"]["memory"] == resources["limits"]["memory"], (
+                    f"{at}: memory request != limit"
+                )
 
 
 def test_pods_inside_jobs_never_restart_in_place(workload_example, compiled):
     for obj in compiled(workload_example):
         for where, template, in_job in pod_templates(obj):
             if in_job:
-                assert template["spec"].get("restartPolicy") in ("Never", "OnFailure"), f"{workload_example.name}: {where}"
+                assert template["spec"].get("restartPolicy") in ("Never", "OnFailure"), (
+                    f"{workload_example.name}: {where}"
+                )
 
 
 def test_jobset_replicated_job_names_are_unique_dns_labels(workload_example, compiled):
@@ -258,7 +323,9 @@ def test_jobset_replicated_job_names_are_unique_dns_labels(workload_example, com
         if obj["kind"] != "JobSet":
             continue
         names = [rjob["name"] for rjob in obj["spec"]["replicatedJobs"]]
-        assert len(names) == len(set(names)), f"{workload_example.name}: duplicate replicated jobs {names}"
+        assert len(names) == len(set(names)), (
+            f"{workload_example.name}: duplicate replicated jobs {names}"
+        )
         for rjob in obj["spec"]["replicatedJobs"]:
             job = rjob["template"]["spec"]
             longest_pod = f"{obj['metadata']['name']}-{rjob['name']}-{rjob['replicas'] - 1}-{job['completions'] - 1}-xxxxx"
@@ -267,42 +334,70 @@ def test_jobset_replicated_job_names_are_unique_dns_labels(workload_example, com
 
 def test_names_within_a_pod_are_unique_and_mounts_name_a_volume(workload_example, compiled):
     for obj in compiled(workload_example):
-        claim_templates = {t["metadata"]["name"] for p in obj.get("spec", {}).get("volumeClaimPolicies", []) for t in p["templates"]}
+        claim_templates = {
+            t["metadata"]["name"]
+            for p in obj.get("spec", {}).get("volumeClaimPolicies", [])
+            for t in p["templates"]
+        }
         for where, template, _ in pod_templates(obj):
             spec = template["spec"]
             volumes = [v["name"] for v in spec.get("volumes", [])]
             containers = [c["name"] for c in _containers(template)]
-            assert len(volumes) == len(set(volumes)), f"{workload_example.name}: {where} volumes {volumes}"
-            assert not set(volumes) & claim_templates, f"{workload_example.name}: {where} shadows a JobSet claim template"
-            assert len(containers) == len(set(containers)), f"{workload_example.name}: {where} containers {containers}"
+            assert len(volumes) == len(set(volumes)), (
+                f"{workload_example.name}: {where} volumes {volumes}"
+            )
+            assert not set(volumes) & claim_templates, (
+                f"{workload_example.name}: {where} shadows a JobSet claim template"
+            )
+            assert len(containers) == len(set(containers)), (
+                f"{workload_example.name}: {where} containers {containers}"
+            )
             for name in volumes + containers:
-                assert DNS1123_LABEL.match(name) and len(name) <= 63, f"{workload_example.name}: {where} name {name!r}"
+                assert DNS1123_LABEL.match(name) and len(name) <= 63, (
+                    f"{workload_example.name}: {where} name {name!r}"
+                )
             for container in _containers(template):
                 mounts = [m["name"] for m in container.get("volumeMounts", [])]
                 paths = [m["mountPath"] for m in container.get("volumeMounts", [])]
-                assert len(paths) == len(set(paths)), f"{workload_example.name}: {where} mounts one path twice"
-                assert set(mounts) <= set(volumes) | claim_templates, f"{workload_example.name}: {where} mounts {mounts}"
+                assert len(paths) == len(set(paths)), (
+                    f"{workload_example.name}: {where} mounts one path twice"
+                )
+                assert set(mounts) <= set(volumes) | claim_templates, (
+                    f"{workload_example.name}: {where} mounts {mounts}"
+                )
                 for port in container.get("ports", []):
-                    assert IANA_SVC_NAME.match(port["name"]), f"{workload_example.name}: port {port['name']!r}"
+                    assert IANA_SVC_NAME.match(port["name"]), (
+                        f"{workload_example.name}: port {port['name']!r}"
+                    )
                 env = [e["name"] for e in container.get("env", [])]
-                assert len(env) == len(set(env)), f"{workload_example.name}: {where} sets an env var twice"
+                assert len(env) == len(set(env)), (
+                    f"{workload_example.name}: {where} sets an env var twice"
+                )
 
 
 def _valid_label_key(key: str) -> bool:
     prefix, _, name = key.rpartition("/")
-    return bool(LABEL_NAME.match(name)) and (not prefix or (len(prefix) <= 253 and bool(LABEL_PREFIX.match(prefix))))
+    return bool(LABEL_NAME.match(name)) and (
+        not prefix or (len(prefix) <= 253 and bool(LABEL_PREFIX.match(prefix)))
+    )
 
 
 def test_labels_and_annotations_are_well_formed(workload_example, compiled):
     for obj in compiled(workload_example):
         metadatas = [("metadata", obj["metadata"])]
-        metadatas += [(where, template.get("metadata", {})) for where, template, _ in pod_templates(obj)]
+        metadatas += [
+            (where, template.get("metadata", {})) for where, template, _ in pod_templates(obj)
+        ]
         for where, metadata in metadatas:
             for key, value in metadata.get("labels", {}).items():
                 assert _valid_label_key(key), f"{workload_example.name}: {where} label key {key!r}"
-                assert value == "" or LABEL_NAME.match(value), f"{workload_example.name}: {where} label {key}={value!r}"
+                assert value == "" or LABEL_NAME.match(value), (
+                    f"{workload_example.name}: {where} label {key}={value!r}"
+                )
             for key in metadata.get("annotations", {}):
-                assert _valid_label_key(key), f"{workload_example.name}: {where} annotation key {key!r}"
+                assert _valid_label_key(key), (
+                    f"{workload_example.name}: {where} annotation key {key!r}"
+                )
 
 
 def test_object_names_fit_their_kind(workload_example, compiled):
@@ -310,7 +405,9 @@ def test_object_names_fit_their_kind(workload_example, compiled):
         name = obj["metadata"]["name"]
         assert DNS1035.match(name) and len(name) <= 63, name
         if obj["kind"] == "RayJob":
-            assert len(name) <= 47, f"{name}: KubeRay appends a suffix to RayJob names longer than 47"
+            assert len(name) <= 47, (
+                f"{name}: KubeRay appends a suffix to RayJob names longer than 47"
+            )
 
 
 @pytest.mark.parametrize("bad", ["", "-a", "a-", "a" * 64])

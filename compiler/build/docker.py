@@ -15,8 +15,18 @@ from .image import BuildPlan, is_digest
 
 def docker_build_args(plan: BuildPlan, metadata_file: str) -> list[str]:
     """The command line, run from the repository root."""
-    args = ["docker", "buildx", "build", "--push", "--metadata-file", metadata_file,
-            "-t", plan.destination, "-f", plan.dockerfile]
+    args = [
+        "docker",
+        "buildx",
+        "build",
+        "--push",
+        "--metadata-file",
+        metadata_file,
+        "-t",
+        plan.destination,
+        "-f",
+        plan.dockerfile,
+    ]
     for name, value in plan.build_args:
         args += ["--build-arg", f"{name}={value}"]
     if plan.target:
@@ -51,7 +61,9 @@ class DockerResult:
     args: tuple
 
 
-def run_docker_build(plan: BuildPlan, root: str, metadata_file: str, docker: str = "docker") -> DockerResult:
+def run_docker_build(
+    plan: BuildPlan, root: str, metadata_file: str, docker: str = "docker"
+) -> DockerResult:
     """Build and push from ``root``; the build's own output goes to our stderr."""
     args = docker_build_args(plan, metadata_file)
     args[0] = docker
@@ -68,4 +80,3 @@ def run_docker_build(plan: BuildPlan, root: str, metadata_file: str, docker: str
     except OSError as exc:
         raise BuildFailed(f"{docker} wrote no metadata file: {exc.strerror or exc}") from exc
     return DockerResult(digest_from_metadata(text), tuple(args))
-

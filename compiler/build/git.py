@@ -38,11 +38,21 @@ class GitFacts:
 def _git(directory: str, *args: str) -> str:
     environment = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
     try:
-        done = subprocess.run(["git", "-C", directory, *args], capture_output=True, text=True, env=environment, check=False)
+        done = subprocess.run(
+            ["git", "-C", directory, *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=False,
+        )
     except OSError as exc:
         raise GitUnavailable(f"cannot run git: {exc.strerror or exc}") from exc
     if done.returncode != 0:
-        raise GitUnavailable(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"git {' '.join(args)} failed")
+        raise GitUnavailable(
+            done.stderr.strip().splitlines()[-1]
+            if done.stderr.strip()
+            else f"git {' '.join(args)} failed"
+        )
     return done.stdout
 
 
@@ -61,7 +71,9 @@ def read_git_facts(directory: str) -> GitFacts:
     root = _git(directory, "rev-parse", "--show-toplevel").strip()
     commit = _git(root, "rev-parse", "--verify", "HEAD^{commit}").strip()
     short = _git(root, "rev-parse", "--short", "HEAD").strip()
-    changes = tuple(line for line in _git(root, "status", "--porcelain").splitlines() if line.strip())
+    changes = tuple(
+        line for line in _git(root, "status", "--porcelain").splitlines() if line.strip()
+    )
     branches = parse_remote_branches(_git(root, "branch", "-r", "--contains", "HEAD"))
     remotes = tuple(name for name in _git(root, "remote").split() if name)
     urls = tuple((name, _git(root, "remote", "get-url", name).strip()) for name in remotes)
@@ -74,12 +86,26 @@ def check_git(facts: GitFacts, allow_dirty: bool, where: Location) -> list[Diagn
         return []
     problems = []
     if facts.dirty:
-        shown = ", ".join(line[3:] for line in facts.changes[:5]) + (", …" if len(facts.changes) > 5 else "")
-        problems.append(error("E602", f"the working tree of {facts.root} has uncommitted changes ({shown}); "
-                                      "commit them, or build anyway with --allow-dirty", where))
+        shown = ", ".join(line[3:] for line in facts.changes[:5]) + (
+            ", …" if len(facts.changes) > 5 else ""
+        )
+        problems.append(
+            error(
+                "E602",
+                f"the working tree of {facts.root} has uncommitted changes ({shown}); "
+                "commit them, or build anyway with --allow-dirty",
+                where,
+            )
+        )
     if not facts.remote_branches:
-        problems.append(error("E603", f"commit {facts.short_commit} is not on any remote branch; push it "
-                                      "(git push), or build anyway with --allow-dirty", where))
+        problems.append(
+            error(
+                "E603",
+                f"commit {facts.short_commit} is not on any remote branch; push it "
+                "(git push), or build anyway with --allow-dirty",
+                where,
+            )
+        )
     return problems
 
 
@@ -101,7 +127,7 @@ def kaniko_git_context(url: str, branch: str | None, commit: str) -> str:
     text = url.strip()
     for prefix in ("https://", "http://", "git://", "ssh://"):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
             text = text.split("@", 1)[1] if "@" in text.split("/", 1)[0] else text
             break
     else:

@@ -36,7 +36,7 @@ def parse_reference(image: str) -> Reference:
     slash = rest.rfind("/")
     colon = rest.rfind(":")
     if colon > slash:  # a colon before the last slash is a registry port, not a tag
-        return Reference(rest[:colon], rest[colon + 1:] or None, digest or None)
+        return Reference(rest[:colon], rest[colon + 1 :] or None, digest or None)
     return Reference(rest, None, digest or None)
 
 
@@ -56,7 +56,9 @@ def pinned(image: str, digest: str, registry: str | None = None) -> str:
     return f"{repository}@{digest}"
 
 
-def pin_images(objects: list[dict], image: str, digest: str, registry: str | None = None) -> list[dict]:
+def pin_images(
+    objects: list[dict], image: str, digest: str, registry: str | None = None
+) -> list[dict]:
     """A copy of ``objects`` where every container running ``image`` runs it pinned to ``digest``."""
     target = pinned(image, digest, registry)
 

@@ -32,19 +32,28 @@ def build_job_name(plan: BuildPlan) -> str:
 
 
 def kaniko_args(plan: BuildPlan) -> list[str]:
-    args = [f"--context={kaniko_git_context(plan.remote_url or '', plan.remote_branch, plan.commit)}"]
+    args = [
+        f"--context={kaniko_git_context(plan.remote_url or '', plan.remote_branch, plan.commit)}"
+    ]
     if plan.context != ".":
         args.append(f"--context-sub-path={plan.context}")
-    args += [f"--dockerfile={plan.dockerfile_in_context}", f"--destination={plan.destination}",
-             f"--digest-file={TERMINATION_LOG}"]
+    args += [
+        f"--dockerfile={plan.dockerfile_in_context}",
+        f"--destination={plan.destination}",
+        f"--digest-file={TERMINATION_LOG}",
+    ]
     args += [f"--build-arg={name}={value}" for name, value in plan.build_args]
     if plan.target:
         args.append(f"--target={plan.target}")
     return args
 
 
-def kaniko_job(plan: BuildPlan, namespace: str | None = None, registry_secret: str = DEFAULT_REGISTRY_SECRET,
-               name: str | None = None) -> dict:
+def kaniko_job(
+    plan: BuildPlan,
+    namespace: str | None = None,
+    registry_secret: str = DEFAULT_REGISTRY_SECRET,
+    name: str | None = None,
+) -> dict:
     """The build Job. The Secret is a ``kubernetes.io/dockerconfigjson`` one
     (``kubectl create secret docker-registry``); its key becomes ``/kaniko/.docker/config.json``."""
     job_name = name or build_job_name(plan)
@@ -60,9 +69,14 @@ def kaniko_job(plan: BuildPlan, namespace: str | None = None, registry_secret: s
         "args": kaniko_args(plan),
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "File",
-        "volumeMounts": [{"name": CREDENTIALS_VOLUME, "mountPath": "/kaniko/.docker", "readOnly": True}],
+        "volumeMounts": [
+            {"name": CREDENTIALS_VOLUME, "mountPath": "/kaniko/.docker", "readOnly": True}
+        ],
     }
-    credentials = {"secretName": registry_secret, "items": [{"key": ".dockerconfigjson", "path": "config.json"}]}
+    credentials = {
+        "secretName": registry_secret,
+        "items": [{"key": ".dockerconfigjson", "path": "config.json"}],
+    }
     pod = {
         "restartPolicy": "Never",
         "containers": [container],

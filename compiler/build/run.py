@@ -60,8 +60,18 @@ def worker_resources(request: RunRequest) -> dict:
 def default_name(request: RunRequest) -> str:
     """``<program>-<8 hex>``: the program's name and a hash of everything requested."""
     program = request.command[0].rsplit("/", 1)[-1] if request.command else "run"
-    fingerprint = repr((request.image, request.command, request.workers, request.cpus, request.gpus,
-                        request.memory, request.queue, request.project))
+    fingerprint = repr(
+        (
+            request.image,
+            request.command,
+            request.workers,
+            request.cpus,
+            request.gpus,
+            request.memory,
+            request.queue,
+            request.project,
+        )
+    )
     suffix = hashlib.sha256(fingerprint.encode()).hexdigest()[:8]
     stem = dns1035(program)[:30].rstrip("-") or "run"
     return f"{stem}-{suffix}"
@@ -81,9 +91,19 @@ def synthesise_manifest(request: RunRequest) -> dict:
         spec["entrypointNumCpus"] = 0
         spec["types"] = {
             "Head": {"resources": {"ramRatio": DEFAULT_RAM_RATIO}},
-            "Workers": [{"name": WORKER_GROUP, "count": request.workers, "resources": worker_resources(request)}],
+            "Workers": [
+                {
+                    "name": WORKER_GROUP,
+                    "count": request.workers,
+                    "resources": worker_resources(request),
+                }
+            ],
         }
-    manifest: dict = {"kind": "AIchorManifest", "apiVersion": API_VERSION, "name": request.name or default_name(request)}
+    manifest: dict = {
+        "kind": "AIchorManifest",
+        "apiVersion": API_VERSION,
+        "name": request.name or default_name(request),
+    }
     if request.project:
         manifest["project"] = request.project
     manifest["spec"] = spec
@@ -91,4 +111,6 @@ def synthesise_manifest(request: RunRequest) -> dict:
 
 
 def manifest_yaml(manifest: dict) -> str:
-    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
+    return yaml.safe_dump(
+        manifest, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+    )

@@ -11,12 +11,16 @@ import sys
 import click
 
 from .. import __version__
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, DefaultGroup, load_inputs, shared_options
+from .common import DefaultGroup
 
-__all__ = ["main", "cli"]
+__all__ = ["cli", "main"]
 
 
-@click.group(cls=DefaultGroup, default_command="emit", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=DefaultGroup,
+    default_command="emit",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="compile")
 def cli() -> None:
     """Compile AIchor-style manifests into Kubernetes JobSet, RayJob and Job objects.

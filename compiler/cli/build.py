@@ -49,17 +49,49 @@ def _stop_on_errors(diagnostics, quiet: bool = False) -> None:
 @cli.command("image")
 @click.argument("file", type=click.Path())
 @shared_options
-@click.option("--builder", type=click.Choice(["docker", "kaniko"]), default="docker", show_default=True,
-              help="docker: build and push here with `docker buildx`; kaniko: a build Job on the cluster.")
-@click.option("--allow-dirty", is_flag=True, help="Build even with uncommitted changes or an unpushed commit.")
-@click.option("--output-digest", type=click.Path(dir_okay=False), help="Also write the pushed digest to this file.")
-@click.option("--registry-secret", default="registry-credentials", show_default=True,
-              help="kaniko: the docker-registry Secret holding the push credentials.")
-@click.option("--submit", is_flag=True, help="kaniko: apply the build Job, wait for it and report the digest.")
-@click.option("--context", help="kaniko --submit: kubeconfig context (default: the current context).")
-@click.option("--dry-run", is_flag=True, help="Print the docker command (docker) and build nothing.")
+@click.option(
+    "--builder",
+    type=click.Choice(["docker", "kaniko"]),
+    default="docker",
+    show_default=True,
+    help="docker: build and push here with `docker buildx`; kaniko: a build Job on the cluster.",
+)
+@click.option(
+    "--allow-dirty", is_flag=True, help="Build even with uncommitted changes or an unpushed commit."
+)
+@click.option(
+    "--output-digest",
+    type=click.Path(dir_okay=False),
+    help="Also write the pushed digest to this file.",
+)
+@click.option(
+    "--registry-secret",
+    default="registry-credentials",
+    show_default=True,
+    help="kaniko: the docker-registry Secret holding the push credentials.",
+)
+@click.option(
+    "--submit", is_flag=True, help="kaniko: apply the build Job, wait for it and report the digest."
+)
+@click.option(
+    "--context", help="kaniko --submit: kubeconfig context (default: the current context)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the docker command (docker) and build nothing."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
-def image_command(file, builder, allow_dirty, output_digest, registry_secret, submit, context, dry_run, quiet, **options):
+def image_command(
+    file,
+    builder,
+    allow_dirty,
+    output_digest,
+    registry_secret,
+    submit,
+    context,
+    dry_run,
+    quiet,
+    **options,
+):
     """Build and push the image FILE's `builder` section describes, tagged with the git commit.
 
     \b
@@ -81,14 +113,23 @@ def image_command(file, builder, allow_dirty, output_digest, registry_secret, su
         _, plan, _ = _checked_plan(file, builder, allow_dirty, quiet, options)
         click.echo(shlex.join(docker_build_args(plan, "METADATA_FILE")))
         return
-    reference, digest = build_image(file, builder, allow_dirty, registry_secret, context, quiet, **options)
+    reference, digest = build_image(
+        file, builder, allow_dirty, registry_secret, context, quiet, **options
+    )
     click.echo(f"{reference}@{digest}")
     if output_digest:
         _write_digest(output_digest, digest)
 
 
-def build_image(file, builder="docker", allow_dirty=False, registry_secret="registry-credentials", context=None,
-                quiet=False, **options) -> tuple[str, str]:
+def build_image(
+    file,
+    builder="docker",
+    allow_dirty=False,
+    registry_secret="registry-credentials",
+    context=None,
+    quiet=False,
+    **options,
+) -> tuple[str, str]:
     """Build and push FILE's image: (REPOSITORY:TAG, sha256 digest). On any problem the diagnostics
     are printed and the process exits, as the commands do (for ``compile submit --build`` too)."""
     from ..build.kaniko import kaniko_job
@@ -121,11 +162,23 @@ def _plan_build(file, builder, allow_dirty, options):
     try:
         facts = read_git_facts(os.path.dirname(os.path.abspath(file)))
     except GitUnavailable as exc:
-        return unit, None, None, diagnostics + [error("E604", f"cannot read the git repository of {file}: {exc}", where, "builder")]
+        return (
+            unit,
+            None,
+            None,
+            diagnostics
+            + [error("E604", f"cannot read the git repository of {file}: {exc}", where, "builder")],
+        )
     problems = check_git(facts, allow_dirty, where)
     if builder == "kaniko" and allow_dirty and not facts.remote_branches:
-        problems.append(error("E603", f"commit {facts.short_commit} is not on any remote branch, and kaniko builds "
-                                      "from the remote: push it first", where))
+        problems.append(
+            error(
+                "E603",
+                f"commit {facts.short_commit} is not on any remote branch, and kaniko builds "
+                "from the remote: push it first",
+                where,
+            )
+        )
     paths, missing = _locate_sources(facts.root, unit.workload.manifest.builder, where)
     if problems or missing:
         return unit, None, None, diagnostics + problems + missing
@@ -142,11 +195,23 @@ def _the_workload(file, options):
         return None, diagnostics
     workloads = [unit for unit in units if unit.workload is not None]
     if len(workloads) != 1:
-        return None, diagnostics + [error("E605", f"{file} holds {len(workloads)} workloads; `compile image` builds the image of exactly one", Location(file))]
+        return None, diagnostics + [
+            error(
+                "E605",
+                f"{file} holds {len(workloads)} workloads; `compile image` builds the image of exactly one",
+                Location(file),
+            )
+        ]
     unit = workloads[0]
     if unit.workload.manifest.builder is None:
-        return None, diagnostics + [error("E605", "this manifest has no builder section: nothing says how to build its image",
-                                          _builder_location(unit), "builder")]
+        return None, diagnostics + [
+            error(
+                "E605",
+                "this manifest has no builder section: nothing says how to build its image",
+                _builder_location(unit),
+                "builder",
+            )
+        ]
     return unit, diagnostics
 
 
@@ -160,9 +225,16 @@ def _plan(manifest, facts, paths, builder: str):
     image = section.image or manifest.spec.image
     return BuildPlan(
         repository=with_registry(parse_reference(image).repository, section.registry),
-        tag=image_tag(facts.short_commit, facts.dirty and builder == "docker"),  # kaniko builds the commit itself
-        context=paths[0], dockerfile=paths[1], build_args=build_args_of(section), target=section.target,
-        commit=facts.commit, remote_url=facts.remote_url(remote) if remote else None, remote_branch=branch_name,
+        tag=image_tag(
+            facts.short_commit, facts.dirty and builder == "docker"
+        ),  # kaniko builds the commit itself
+        context=paths[0],
+        dockerfile=paths[1],
+        build_args=build_args_of(section),
+        target=section.target,
+        commit=facts.commit,
+        remote_url=facts.remote_url(remote) if remote else None,
+        remote_branch=branch_name,
     )
 
 
@@ -179,14 +251,29 @@ def _locate_sources(root: str, builder, where):
     from ..diagnostics import error
 
     context = normalise_path(builder.context, ".")
-    if context.startswith("..") or os.path.isabs(context) or not os.path.isdir(os.path.join(root, context)):
-        return None, [error("E606", f"the build context {builder.context!r} is not a directory of the repository {root}", where, "builder.context")]
+    if (
+        context.startswith("..")
+        or os.path.isabs(context)
+        or not os.path.isdir(os.path.join(root, context))
+    ):
+        return None, [
+            error(
+                "E606",
+                f"the build context {builder.context!r} is not a directory of the repository {root}",
+                where,
+                "builder.context",
+            )
+        ]
     candidates = dockerfile_candidates(context, builder.dockerfile or "Dockerfile")
     for candidate in candidates:
         if not candidate.startswith("..") and os.path.isfile(os.path.join(root, candidate)):
             return (context, candidate), []
     looked = " or ".join(candidates)
-    return None, [error("E606", f"no Dockerfile at {looked} (relative to {root})", where, "builder.dockerfile")]
+    return None, [
+        error(
+            "E606", f"no Dockerfile at {looked} (relative to {root})", where, "builder.dockerfile"
+        )
+    ]
 
 
 def _docker_build(plan, unit, root: str) -> str:
@@ -201,9 +288,24 @@ def _docker_build(plan, unit, root: str) -> str:
         try:
             result = run_docker_build(plan, root, os.path.join(scratch, "metadata.json"))
         except ToolMissing as exc:
-            sys.exit(_report([error("E608", f"{exc}; install Docker with buildx, or use --builder kaniko", where, "builder")]))
+            sys.exit(
+                _report(
+                    [
+                        error(
+                            "E608",
+                            f"{exc}; install Docker with buildx, or use --builder kaniko",
+                            where,
+                            "builder",
+                        )
+                    ]
+                )
+            )
         except BuildFailed as exc:
-            sys.exit(_report([error("E607", f"building {plan.destination} failed: {exc}", where, "builder")]))
+            sys.exit(
+                _report(
+                    [error("E607", f"building {plan.destination} failed: {exc}", where, "builder")]
+                )
+            )
     return result.digest
 
 
@@ -234,17 +336,45 @@ def _run_build_job(job: dict, unit, context) -> str:
         code = follow_job(kube, found, progress)
         pods = list_pods(kube, found) if code == EXIT_OK else []
     except ClusterUnavailable as exc:
-        sys.exit(_report([error("E608", f"no reachable cluster to build on: {exc}", where, "builder")]))
+        sys.exit(
+            _report([error("E608", f"no reachable cluster to build on: {exc}", where, "builder")])
+        )
     except ApiError as exc:
-        sys.exit(_report([error("E607", f"the API server refused the build Job: {exc}", where, "builder")]))
+        sys.exit(
+            _report(
+                [error("E607", f"the API server refused the build Job: {exc}", where, "builder")]
+            )
+        )
     logs = f"compile logs job/{found.name} -n {found.namespace}"
     if code == EXIT_INTERRUPTED:  # the Job keeps building; follow_job said how to reattach
         sys.exit(code)
     if code != EXIT_OK:
-        sys.exit(_report([error("E607", f"the build Job {found.name} did not succeed; see {logs}", where, "builder")]))
+        sys.exit(
+            _report(
+                [
+                    error(
+                        "E607",
+                        f"the build Job {found.name} did not succeed; see {logs}",
+                        where,
+                        "builder",
+                    )
+                ]
+            )
+        )
     digests = [digest for digest in map(digest_from_pod, pods) if digest]
     if not digests:
-        sys.exit(_report([error("E607", f"the build Job {found.name} succeeded but no pod reported a digest; see {logs}", where, "builder")]))
+        sys.exit(
+            _report(
+                [
+                    error(
+                        "E607",
+                        f"the build Job {found.name} succeeded but no pod reported a digest; see {logs}",
+                        where,
+                        "builder",
+                    )
+                ]
+            )
+        )
     return digests[0]
 
 
@@ -255,7 +385,11 @@ def _write_digest(path: str, digest: str) -> None:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(digest + "\n")
     except OSError as exc:
-        sys.exit(_report([error("E006", f"cannot write the digest: {exc.strerror or exc}", Location(path))]))
+        sys.exit(
+            _report(
+                [error("E006", f"cannot write the digest: {exc.strerror or exc}", Location(path))]
+            )
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,23 +398,66 @@ def _write_digest(path: str, digest: str) -> None:
 
 @cli.command("run", context_settings={"allow_interspersed_args": False})
 @click.option("--image", required=True, help="The container image to run.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="1: a batch/v1 Job; 2 or more: a RayJob with this many workers.")
-@click.option("--cpus", type=click.FloatRange(min=0, min_open=True), help="CPUs per worker (default: 1, or the policy's).")
-@click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True, help="GPUs per worker.")
-@click.option("--memory", type=click.FloatRange(min=0, min_open=True), help="Memory per worker in GB (default: 4 GB per CPU).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="1: a batch/v1 Job; 2 or more: a RayJob with this many workers.",
+)
+@click.option(
+    "--cpus",
+    type=click.FloatRange(min=0, min_open=True),
+    help="CPUs per worker (default: 1, or the policy's).",
+)
+@click.option(
+    "--gpus", type=click.IntRange(min=0), default=0, show_default=True, help="GPUs per worker."
+)
+@click.option(
+    "--memory",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Memory per worker in GB (default: 4 GB per CPU).",
+)
 @click.option("--queue", help="Kueue LocalQueue to submit to.")
 @shared_options
-@click.option("--print-manifest", is_flag=True, help="Print the manifest synthesised from the flags, and stop.")
+@click.option(
+    "--print-manifest",
+    is_flag=True,
+    help="Print the manifest synthesised from the flags, and stop.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the objects instead of submitting them.")
 @click.option("--watch", is_flag=True, help="Follow the job until it finishes.")
-@click.option("--logs", "with_logs", is_flag=True, help="With --watch: stream the first pod's logs too.")
+@click.option(
+    "--logs", "with_logs", is_flag=True, help="With --watch: stream the first pod's logs too."
+)
 @click.option("--context", help="kubeconfig context (default: the current context).")
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Output format of --dry-run.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Output format of --dry-run.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
 @click.argument("command", nargs=-1, required=True, metavar="-- CMD...")
-def run_command(image, workers, cpus, gpus, memory, queue, print_manifest, dry_run, watch, with_logs, context, output, quiet,
-                command, **options):
+def run_command(
+    image,
+    workers,
+    cpus,
+    gpus,
+    memory,
+    queue,
+    print_manifest,
+    dry_run,
+    watch,
+    with_logs,
+    context,
+    output,
+    quiet,
+    command,
+    **options,
+):
     """Run CMD in IMAGE without writing a manifest, under the same policies as a manifest.
 
     \b
@@ -289,8 +466,17 @@ def run_command(image, workers, cpus, gpus, memory, queue, print_manifest, dry_r
     """
     from ..build.run import RunRequest, manifest_yaml, synthesise_manifest
 
-    request = RunRequest(image=image, command=tuple(command), workers=workers, cpus=cpus, gpus=gpus,
-                         memory=memory, queue=queue, name=options.get("name"), project=options.get("project"))
+    request = RunRequest(
+        image=image,
+        command=tuple(command),
+        workers=workers,
+        cpus=cpus,
+        gpus=gpus,
+        memory=memory,
+        queue=queue,
+        name=options.get("name"),
+        project=options.get("project"),
+    )
     manifest = synthesise_manifest(request)
     text = manifest_yaml(manifest)
     if print_manifest:
@@ -317,7 +503,9 @@ def _compile_run_manifest(text: str, options: dict, quiet: bool, annotations=())
     inputs = load_inputs((), extra_annotations=annotations, **options)
     documents, problems = load_documents(text, RUN_SOURCE)
     units = compile_documents(documents, inputs.catalog, inputs.options)
-    diagnostics = list(inputs.diagnostics) + problems + [d for unit in units for d in unit.diagnostics]
+    diagnostics = (
+        list(inputs.diagnostics) + problems + [d for unit in units for d in unit.diagnostics]
+    )
     _stop_on_errors(diagnostics, quiet)
     return [obj for unit in units for obj in unit.objects]
 
@@ -342,5 +530,11 @@ def _submit_run(request, options: dict, quiet: bool, context, watch: bool, with_
     probe = _compile_run_manifest(text, options, quiet)
     annotations = record(GitState(None), image_of(main_object(probe) or {}), submitter())
     objects = _compile_run_manifest(text, options, True, annotations)
-    return submit_objects(objects, watch, context=context, namespace=options.get("namespace"),
-                          with_logs=with_logs, out=Output(write=click.echo, notice=_notice))
+    return submit_objects(
+        objects,
+        watch,
+        context=context,
+        namespace=options.get("namespace"),
+        with_logs=with_logs,
+        out=Output(write=click.echo, notice=_notice),
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from datetime import UTC
 
 import click
 
@@ -19,8 +20,12 @@ EXIT_INTERRUPTED = 130
 
 def cluster_options(function):
     """--context and -n/--namespace, kubeconfig found as kubectl finds it."""
-    function = click.option("-n", "--namespace", help="Namespace (default: the context's, else default).")(function)
-    return click.option("--context", help="kubeconfig context (default: the current context).")(function)
+    function = click.option(
+        "-n", "--namespace", help="Namespace (default: the context's, else default)."
+    )(function)
+    return click.option("--context", help="kubeconfig context (default: the current context).")(
+        function
+    )
 
 
 def _fail(code: int, message: str):
@@ -86,8 +91,10 @@ def watch_command(name, context, namespace, with_logs):
 
     kube = _connect(context, namespace)
     found = find_job(kube, name, kube.namespace)
-    _notice(f"watching {found.resource.short}/{found.name} in namespace {found.namespace} "
-            "(Ctrl-C stops watching; the job keeps running)")
+    _notice(
+        f"watching {found.resource.short}/{found.name} in namespace {found.namespace} "
+        "(Ctrl-C stops watching; the job keeps running)"
+    )
     sys.exit(_follow(kube, found, with_logs))
 
 
@@ -108,7 +115,10 @@ def _counts_text(counts: dict) -> str:
         return "none"
     parts = []
     for type_, phases in counts.items():
-        parts.append(f"{type_}: " + ", ".join(f"{number} {phase}" for phase, number in sorted(phases.items())))
+        parts.append(
+            f"{type_}: "
+            + ", ".join(f"{number} {phase}" for phase, number in sorted(phases.items()))
+        )
     return "; ".join(parts)
 
 
@@ -147,7 +157,7 @@ def status_command(name, context, namespace):
 @handles_cluster_errors
 def list_command(context, namespace):
     """The jobs this tool created in the namespace, with their state and age."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from ..cluster.jobs import KueueView, current_state, managed_jobs
     from ..cluster.kinds import age
@@ -157,16 +167,25 @@ def list_command(context, namespace):
     if not jobs:
         _notice(f"no jobs created by manifest-compiler in namespace {kube.namespace}")
         return
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     kueue = KueueView(kube)
     rows = [("NAME", "KIND", "STATE", "AGE", "REASON")]
     for found in jobs:
         state = current_state(kube, found, kueue)
-        rows.append((found.name, found.resource.kind, state.phase,
-                     age(found.obj["metadata"].get("creationTimestamp"), now), state.reason))
+        rows.append(
+            (
+                found.name,
+                found.resource.kind,
+                state.phase,
+                age(found.obj["metadata"].get("creationTimestamp"), now),
+                state.reason,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        click.echo("  ".join(value.ljust(widths[i]) for i, value in enumerate(row[:4])) + "  " + row[4])
+        click.echo(
+            "  ".join(value.ljust(widths[i]) for i, value in enumerate(row[:4])) + "  " + row[4]
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,10 +196,29 @@ def list_command(context, namespace):
 @click.argument("name")
 @cluster_options
 @click.option("-f", "--follow", is_flag=True, help="Stream the logs as they are written.")
-@click.option("--all", "everything", is_flag=True, help="Every pod, each line prefixed with the pod (worker-3-0 | ...).")
-@click.option("--type", "type_", metavar="T", help="Pods of this type (replicated job, Ray group, head, submitter).")
-@click.option("--index", type=click.IntRange(min=0), metavar="I", help="The pods of Job index I of the type (JOB_INDEX).")
-@click.option("--prefix/--no-prefix", default=None, help="Prefix each line with its pod [default: when several pods].")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Every pod, each line prefixed with the pod (worker-3-0 | ...).",
+)
+@click.option(
+    "--type",
+    "type_",
+    metavar="T",
+    help="Pods of this type (replicated job, Ray group, head, submitter).",
+)
+@click.option(
+    "--index",
+    type=click.IntRange(min=0),
+    metavar="I",
+    help="The pods of Job index I of the type (JOB_INDEX).",
+)
+@click.option(
+    "--prefix/--no-prefix",
+    default=None,
+    help="Prefix each line with its pod [default: when several pods].",
+)
 @handles_cluster_errors
 def logs_command(name, context, namespace, follow, everything, type_, index, prefix):
     """Logs of job NAME: rank 0 by default."""
@@ -207,9 +245,16 @@ def logs_command(name, context, namespace, follow, everything, type_, index, pre
 @cli.command("cancel")
 @click.argument("name")
 @cluster_options
-@click.option("--propagation", type=click.Choice(["Foreground", "Background"]), default="Foreground", show_default=True,
-              help="Foreground: the job goes once its pods are gone; Background: at once, pods after.")
-@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the job is gone.")
+@click.option(
+    "--propagation",
+    type=click.Choice(["Foreground", "Background"]),
+    default="Foreground",
+    show_default=True,
+    help="Foreground: the job goes once its pods are gone; Background: at once, pods after.",
+)
+@click.option(
+    "--wait/--no-wait", default=True, show_default=True, help="Wait until the job is gone."
+)
 @handles_cluster_errors
 def cancel_command(name, context, namespace, propagation, wait):
     """Stop job NAME: delete it with its pods. A finished or absent job is left as it is."""
@@ -223,15 +268,22 @@ def cancel_command(name, context, namespace, propagation, wait):
         return
     state = current_state(kube, found)
     if state.finished:
-        click.echo(f"{found.resource.short}/{found.name} had already finished: {state.phase}"
-                   + (f" ({state.reason})" if state.reason else "") + "; nothing to cancel")
+        click.echo(
+            f"{found.resource.short}/{found.name} had already finished: {state.phase}"
+            + (f" ({state.reason})" if state.reason else "")
+            + "; nothing to cancel"
+        )
         return
     if not delete(kube, found, propagation):
         click.echo(f"{found.resource.short}/{found.name} is already gone; nothing to cancel")
         return
     if wait and not wait_gone(kube, found.resource, found.namespace, found.name):
-        _notice(f"{found.resource.short}/{found.name} is still being deleted (its pods are terminating)")
-    click.echo(f"{found.resource.short}/{found.name} cancelled (was {state.phase}); deleted with its pods")
+        _notice(
+            f"{found.resource.short}/{found.name} is still being deleted (its pods are terminating)"
+        )
+    click.echo(
+        f"{found.resource.short}/{found.name} cancelled (was {state.phase}); deleted with its pods"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,19 +295,63 @@ def cancel_command(name, context, namespace, propagation, wait):
 @shared_options
 @click.option("--context", help="kubeconfig context (default: the current context).")
 @click.option("-n", "short_namespace", metavar="NAMESPACE", help="Same as --namespace.")
-@click.option("--dry-run", is_flag=True, help="Ask the API server to validate the objects without creating them.")
-@click.option("--replace", is_flag=True, help="Delete a job of the same name first (and wait until it is gone).")
-@click.option("--name-suffix", type=click.Choice(["timestamp"]), help="Make the name unique: -2026-11-23t10-50-57.")
-@click.option("--allow-dirty", is_flag=True, help="Submit even if the manifest's git repository has uncommitted changes.")
-@click.option("--watch", "watch_", is_flag=True, help="Follow the job until it finishes (exit 0 only if it succeeded).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Ask the API server to validate the objects without creating them.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Delete a job of the same name first (and wait until it is gone).",
+)
+@click.option(
+    "--name-suffix",
+    type=click.Choice(["timestamp"]),
+    help="Make the name unique: -2026-11-23t10-50-57.",
+)
+@click.option(
+    "--allow-dirty",
+    is_flag=True,
+    help="Submit even if the manifest's git repository has uncommitted changes.",
+)
+@click.option(
+    "--watch",
+    "watch_",
+    is_flag=True,
+    help="Follow the job until it finishes (exit 0 only if it succeeded).",
+)
 @click.option("--logs", "with_logs", is_flag=True, help="With --watch: stream rank 0's logs too.")
-@click.option("--build", "build_", is_flag=True, help="Build and push the image first (compile image) and pin its digest.")
-@click.option("--builder", type=click.Choice(["docker", "kaniko"]), default="docker", show_default=True,
-              help="With --build: how the image is built.")
+@click.option(
+    "--build",
+    "build_",
+    is_flag=True,
+    help="Build and push the image first (compile image) and pin its digest.",
+)
+@click.option(
+    "--builder",
+    type=click.Choice(["docker", "kaniko"]),
+    default="docker",
+    show_default=True,
+    help="With --build: how the image is built.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
 @handles_cluster_errors
-def submit_command(files, context, short_namespace, dry_run, replace, name_suffix, allow_dirty, watch_, with_logs,
-                   build_, builder, quiet, **options):
+def submit_command(
+    files,
+    context,
+    short_namespace,
+    dry_run,
+    replace,
+    name_suffix,
+    allow_dirty,
+    watch_,
+    with_logs,
+    build_,
+    builder,
+    quiet,
+    **options,
+):
     """Compile FILES, apply them to the cluster (server-side apply) and say how to follow them."""
     if short_namespace and options.get("namespace") and short_namespace != options["namespace"]:
         _fail(EXIT_USAGE, "-n and --namespace name different namespaces")
@@ -294,12 +390,16 @@ def _build_first(files, builder, allow_dirty, context, quiet, options) -> str:
     if options.get("image_digest"):
         _fail(EXIT_USAGE, "--build and --image-digest both choose the image; give one of them")
     build_options = {key: value for key, value in options.items() if key != "image_digest"}
-    destination, digest = build_image(files[0], builder, allow_dirty, context=context, quiet=quiet, **build_options)
+    destination, digest = build_image(
+        files[0], builder, allow_dirty, context=context, quiet=quiet, **build_options
+    )
     _out().notice(f"built {destination}@{digest}")
     return digest
 
 
-def _compile_for_submit(files, options: dict, name_suffix, allow_dirty: bool, quiet: bool) -> list[list[dict]]:
+def _compile_for_submit(
+    files, options: dict, name_suffix, allow_dirty: bool, quiet: bool
+) -> list[list[dict]]:
     """Compile, then compile each workload again with its submission record (and unique name)."""
     from dataclasses import replace as replaced
 
@@ -323,8 +423,11 @@ def _compile_for_submit(files, options: dict, name_suffix, allow_dirty: bool, qu
     for unit in units:
         git = _checked_git(unit.document.file, allow_dirty, quiet)
         annotations = record(git, image_of(main_object(unit.objects) or {}), who)
-        again = replaced(inputs.options, name=unit.workload.name + suffix,
-                         extra_annotations=tuple(inputs.options.extra_annotations) + annotations)
+        again = replaced(
+            inputs.options,
+            name=unit.workload.name + suffix,
+            extra_annotations=tuple(inputs.options.extra_annotations) + annotations,
+        )
         [recompiled] = compile_documents([unit.document], inputs.catalog, again)
         problems = _sorted(recompiled.diagnostics)
         if _exit_code(problems) != EXIT_OK:
@@ -352,8 +455,13 @@ def _checked_git(file: str, allow_dirty: bool, quiet: bool):
         return git
     if git.dirty and not allow_dirty:
         listed = ", ".join(git.dirty_paths[:5]) + (" ..." if len(git.dirty_paths) > 5 else "")
-        _fail(EXIT_INVALID, f"the repository of {file} has uncommitted changes ({listed}); "
-                            "commit them so the job records what it ran, or pass --allow-dirty")
+        _fail(
+            EXIT_INVALID,
+            f"the repository of {file} has uncommitted changes ({listed}); "
+            "commit them so the job records what it ran, or pass --allow-dirty",
+        )
     if git.dirty and not quiet:
-        _notice(f"warning: submitting from a dirty tree; commit {git.commit[:12]} does not hold every change")
+        _notice(
+            f"warning: submitting from a dirty tree; commit {git.commit[:12]} does not hold every change"
+        )
     return git

@@ -38,7 +38,14 @@ def run_pipeline(files, **options):
 @cli.command("emit")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @shared_options
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Output format.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
 def emit_command(files, output, quiet, **options):
     """Compile FILES to Kubernetes objects on stdout (the default command)."""
@@ -58,7 +65,14 @@ def emit_command(files, output, quiet, **options):
 @cli.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @shared_options
-@click.option("--format", "format_", type=click.Choice(FORMATS), default="text", show_default=True, help="How to print diagnostics.")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="How to print diagnostics.",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def check_command(files, format_, strict, **options):
     """Validate FILES without emitting; for pre-commit hooks and CI."""

@@ -22,7 +22,12 @@ class DefaultGroup(click.Group):
         self.default_command = default_command
 
     def parse_args(self, ctx, args):
-        if args and self.default_command and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
+        if (
+            args
+            and self.default_command
+            and args[0] not in self.commands
+            and args[0] not in ("-h", "--help", "--version")
+        ):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
@@ -30,13 +35,42 @@ class DefaultGroup(click.Group):
 def shared_options(function):
     """-p/--policy, -t/--templates, --project, --set, --namespace, --name."""
     options = [
-        click.option("-p", "--policy", "policies", multiple=True, type=click.Path(), help="Policy file or directory (repeatable)."),
-        click.option("-t", "--templates", "templates", multiple=True, type=click.Path(), help="Template file or directory (repeatable)."),
-        click.option("--project", help="Project whose policies apply (default: the manifest's project)."),
-        click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="Override a value, e.g. spec.types.worker.count=8 (repeatable)."),
+        click.option(
+            "-p",
+            "--policy",
+            "policies",
+            multiple=True,
+            type=click.Path(),
+            help="Policy file or directory (repeatable).",
+        ),
+        click.option(
+            "-t",
+            "--templates",
+            "templates",
+            multiple=True,
+            type=click.Path(),
+            help="Template file or directory (repeatable).",
+        ),
+        click.option(
+            "--project", help="Project whose policies apply (default: the manifest's project)."
+        ),
+        click.option(
+            "--set",
+            "sets",
+            multiple=True,
+            metavar="PATH=VALUE",
+            help="Override a value, e.g. spec.types.worker.count=8 (repeatable).",
+        ),
         click.option("--namespace", help="Namespace of the output (default: the project)."),
-        click.option("--name", help="Name of the output objects (default: the manifest's name, else the file name)."),
-        click.option("--image-digest", metavar="sha256:HEX", help="Pin every container's image to this digest (from `compile image`)."),
+        click.option(
+            "--name",
+            help="Name of the output objects (default: the manifest's name, else the file name).",
+        ),
+        click.option(
+            "--image-digest",
+            metavar="sha256:HEX",
+            help="Pin every container's image to this digest (from `compile image`).",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -107,8 +141,18 @@ class Inputs:
     files: list
 
 
-def load_inputs(files, policies=(), templates=(), project=None, sets=(), namespace=None, name=None,
-                extra_annotations=(), image_digest=None, config=None) -> Inputs:
+def load_inputs(
+    files,
+    policies=(),
+    templates=(),
+    project=None,
+    sets=(),
+    namespace=None,
+    name=None,
+    extra_annotations=(),
+    image_digest=None,
+    config=None,
+) -> Inputs:
     """Read the files, the templates and the policies; build the catalog and the options.
 
     A ``.compile.yaml`` found from the current directory upward adds its policies and templates
@@ -122,13 +166,27 @@ def load_inputs(files, policies=(), templates=(), project=None, sets=(), namespa
     config, config_problems = load_config() if config is None else (config, [])
     documents, diagnostics = read_all(files)
     set_layers, set_problems = parse_sets(sets)
-    catalog = build_catalog(documents, config.policies + tuple(policies), config.templates + tuple(templates))
+    catalog = build_catalog(
+        documents, config.policies + tuple(policies), config.templates + tuple(templates)
+    )
     digest_annotations, digest_problems = parse_image_digest(image_digest)
-    options = Options(name=name, namespace=namespace, project=project, default_project=config.project,
-                      sets=tuple(set_layers), extra_annotations=tuple(extra_annotations) + digest_annotations,
-                      image_digest=image_digest if not digest_problems else None)
+    options = Options(
+        name=name,
+        namespace=namespace,
+        project=project,
+        default_project=config.project,
+        sets=tuple(set_layers),
+        extra_annotations=tuple(extra_annotations) + digest_annotations,
+        image_digest=image_digest if not digest_problems else None,
+    )
     problems = config_problems + set_problems + digest_problems
-    return Inputs(documents, catalog, options, diagnostics + problems + catalog.diagnostics, expand_paths(files))
+    return Inputs(
+        documents,
+        catalog,
+        options,
+        diagnostics + problems + catalog.diagnostics,
+        expand_paths(files),
+    )
 
 
 def parse_image_digest(text) -> tuple[tuple, list[Diagnostic]]:
@@ -138,6 +196,11 @@ def parse_image_digest(text) -> tuple[tuple, list[Diagnostic]]:
     if text is None:
         return (), []
     if not is_digest(text):
-        return (), [error("E601", f"--image-digest {text!r} is not sha256: followed by 64 lower-case hex digits",
-                          Location("<--image-digest>", 1, 1))]
+        return (), [
+            error(
+                "E601",
+                f"--image-digest {text!r} is not sha256: followed by 64 lower-case hex digits",
+                Location("<--image-digest>", 1, 1),
+            )
+        ]
     return ((IMAGE_DIGEST_ANNOTATION, text),), []

@@ -16,12 +16,26 @@ from .render import as_text
 @cli.command("explain")
 @click.argument("file", type=click.Path())
 @shared_options
-@click.option("--path", "field_path", metavar="PATH", help="Only this part of the manifest, e.g. spec.ports or spec.types.worker.")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+@click.option(
+    "--path",
+    "field_path",
+    metavar="PATH",
+    help="Only this part of the manifest, e.g. spec.ports or spec.types.worker.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 def explain_command(file, field_path, output, **options):
     """Print the resolved manifest of FILE with the source of every value (layer and file:line:col)."""
+    from ..pipeline import (
+        compile_documents,
+    )  # here, not at the top: `compile --help` must not load the models
     from ..resolve.explain import explain_data, explain_text, find
-    from ..pipeline import compile_documents  # here, not at the top: `compile --help` must not load the models
     from ..validate.fields import parse_path
 
     inputs = load_inputs((file,), **options)
@@ -37,11 +51,19 @@ def explain_command(file, field_path, output, **options):
     for unit in units:
         if unit.resolved is None:
             continue
-        title = f"{unit.document.file}" + (f" (document {unit.document.index + 1})" if unit.document.index else "")
+        title = f"{unit.document.file}" + (
+            f" (document {unit.document.index + 1})" if unit.document.index else ""
+        )
         root = find(unit.resolved, logical) if logical else ()
         if root is None:
-            diagnostics.append(error("E103", f"{field_path} has no value in the resolved manifest",
-                                     Location(unit.document.file), field_path))
+            diagnostics.append(
+                error(
+                    "E103",
+                    f"{field_path} has no value in the resolved manifest",
+                    Location(unit.document.file),
+                    field_path,
+                )
+            )
             continue
         texts.append(explain_text(unit.resolved, title, root))
         data.append(explain_data(unit.resolved, title, root))

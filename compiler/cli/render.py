@@ -14,7 +14,9 @@ from ..diagnostics import CODES, Diagnostic, Severity
 
 FORMATS = ("text", "json", "github", "sarif")
 CHECK_OUTPUT_VERSION = 1
-SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_SCHEMA_URI = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 PROGRESS_MIN_ITEMS = 10
 
 # ---------------------------------------------------------------------------------------------
@@ -28,7 +30,9 @@ def text_line(d: Diagnostic) -> str:
 
 def related_text(d: Diagnostic) -> str:
     """`` (policy team-a-limits at policies/team-a.yaml:11:5; value set by the workload)``"""
-    related = "; ".join(f"{r.message}{' at ' + str(r.location) if r.location else ''}" for r in d.related)
+    related = "; ".join(
+        f"{r.message}{' at ' + str(r.location) if r.location else ''}" for r in d.related
+    )
     return f" ({related})" if related else ""
 
 
@@ -46,16 +50,21 @@ def counts(diagnostics: list[Diagnostic]) -> dict:
 
 def summary_line(diagnostics: list[Diagnostic], files: list[str]) -> str:
     n = counts(diagnostics)
-    return (f"{len(files)} file{'s' if len(files) != 1 else ''} checked: "
-            f"{n['errors']} error{'s' if n['errors'] != 1 else ''}, "
-            f"{n['warnings']} warning{'s' if n['warnings'] != 1 else ''}")
+    return (
+        f"{len(files)} file{'s' if len(files) != 1 else ''} checked: "
+        f"{n['errors']} error{'s' if n['errors'] != 1 else ''}, "
+        f"{n['warnings']} warning{'s' if n['warnings'] != 1 else ''}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # json (docs/check-output.md)
 
 _LOCATION_PROPERTIES = {
-    "file": {"type": "string", "description": "the file as given on the command line (or <stdin>, <--set>)"},
+    "file": {
+        "type": "string",
+        "description": "the file as given on the command line (or <stdin>, <--set>)",
+    },
     "line": {"type": "integer", "minimum": 1, "description": "1-based"},
     "column": {"type": "integer", "minimum": 1, "description": "1-based, in characters"},
 }
@@ -68,7 +77,10 @@ CHECK_OUTPUT_SCHEMA: dict = {
     "additionalProperties": False,
     "required": ["version", "summary", "files", "diagnostics"],
     "properties": {
-        "version": {"const": 1, "description": "the version of this structure; any change to it increments the number"},
+        "version": {
+            "const": 1,
+            "description": "the version of this structure; any change to it increments the number",
+        },
         "summary": {
             "type": "object",
             "additionalProperties": False,
@@ -100,13 +112,30 @@ CHECK_OUTPUT_SCHEMA: dict = {
             "items": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["file", "line", "column", "severity", "code", "title", "path", "message", "related"],
+                "required": [
+                    "file",
+                    "line",
+                    "column",
+                    "severity",
+                    "code",
+                    "title",
+                    "path",
+                    "message",
+                    "related",
+                ],
                 "properties": {
                     **_LOCATION_PROPERTIES,
                     "severity": {"enum": ["error", "warning", "info"]},
-                    "code": {"type": "string", "pattern": "^[EWI][0-9]{3}$", "description": "stable; see the README's table"},
+                    "code": {
+                        "type": "string",
+                        "pattern": "^[EWI][0-9]{3}$",
+                        "description": "stable; see the README's table",
+                    },
                     "title": {"type": "string", "description": "what the code means, in general"},
-                    "path": {"type": "string", "description": "the field path, such as spec.types.worker.count; empty when the problem is not about one field"},
+                    "path": {
+                        "type": "string",
+                        "description": "the field path, such as spec.types.worker.count; empty when the problem is not about one field",
+                    },
                     "message": {"type": "string"},
                     "related": {
                         "type": "array",
@@ -142,7 +171,11 @@ def as_dict(d: Diagnostic) -> dict:
 def _related_dict(related) -> dict:
     out = {"message": related.message}
     if related.location:
-        out.update(file=related.location.file, line=max(related.location.line, 1), column=max(related.location.column, 1))
+        out.update(
+            file=related.location.file,
+            line=max(related.location.line, 1),
+            column=max(related.location.column, 1),
+        )
     return out
 
 
@@ -181,7 +214,11 @@ def github_line(d: Diagnostic) -> str:
     level = {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(d.severity, "notice")
     props = []
     if not _is_pseudo_file(d.location.file):
-        props += [f"file={_github_escape(d.location.file, True)}", f"line={max(d.location.line, 1)}", f"col={max(d.location.column, 1)}"]
+        props += [
+            f"file={_github_escape(d.location.file, True)}",
+            f"line={max(d.location.line, 1)}",
+            f"col={max(d.location.column, 1)}",
+        ]
     title = f"{d.code} {CODES[d.code]}" if d.code in CODES else d.code
     props.append(f"title={_github_escape(title, True)}")
     return f"::{level} {','.join(props)}::{_github_escape(_full_message(d))}"
@@ -240,7 +277,11 @@ def _sarif_result(d: Diagnostic, rule_index: int) -> dict:
     related = [r for r in d.related if r.location and not _is_pseudo_file(r.location.file)]
     if related:
         result["relatedLocations"] = [
-            {"id": i, "message": {"text": r.message}, "physicalLocation": _physical_location(r.location)}
+            {
+                "id": i,
+                "message": {"text": r.message},
+                "physicalLocation": _physical_location(r.location),
+            }
             for i, r in enumerate(related)
         ]
     return result
@@ -250,18 +291,26 @@ def sarif_log(diagnostics: list[Diagnostic], version: str) -> dict:
     used = sorted({d.code for d in diagnostics})
     rule_index = {code: index for index, code in enumerate(used)}
     rules = [
-        {"id": code, "name": code, "shortDescription": {"text": CODES.get(code, code)},
-         "defaultConfiguration": {"level": "warning" if code.startswith("W") else "error"}}
+        {
+            "id": code,
+            "name": code,
+            "shortDescription": {"text": CODES.get(code, code)},
+            "defaultConfiguration": {"level": "warning" if code.startswith("W") else "error"},
+        }
         for code in used
     ]
     return {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "manifest-compiler", "version": version, "rules": rules}},
-            "columnKind": "unicodeCodePoints",
-            "results": [_sarif_result(d, rule_index[d.code]) for d in diagnostics],
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {"name": "manifest-compiler", "version": version, "rules": rules}
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": [_sarif_result(d, rule_index[d.code]) for d in diagnostics],
+            }
+        ],
     }
 
 

@@ -41,11 +41,18 @@ def compile_file(path: str, policies=(), templates=(), project=None, config=None
     from ..review.compiled import Compiled
     from .commands import run_pipeline
 
-    inputs, units, diagnostics = run_pipeline([path], policies=tuple(policies), templates=tuple(templates),
-                                              project=project, config=config)
+    inputs, units, diagnostics = run_pipeline(
+        [path], policies=tuple(policies), templates=tuple(templates), project=project, config=config
+    )
     readable = bool(inputs.documents) or not diagnostics
-    holds_workload = any(kind_of(d) == MANIFEST_KIND and not is_template(d) for d in inputs.documents)
-    text = None if has_errors(diagnostics) else to_yaml([obj for unit in units for obj in unit.objects])
+    holds_workload = any(
+        kind_of(d) == MANIFEST_KIND and not is_template(d) for d in inputs.documents
+    )
+    text = (
+        None
+        if has_errors(diagnostics)
+        else to_yaml([obj for unit in units for obj in unit.objects])
+    )
     return Compiled(path, text, tuple(diagnostics)), holds_workload or not readable
 
 
@@ -53,11 +60,17 @@ def option_dirs(directory: str) -> tuple[list[str], list[str]]:
     """DIR/policies and DIR/templates, each when it exists (the golden-file convention)."""
     policies = os.path.join(directory, "policies")
     templates = os.path.join(directory, "templates")
-    return ([policies] if os.path.isdir(policies) else []), ([templates] if os.path.isdir(templates) else [])
+    return ([policies] if os.path.isdir(policies) else []), (
+        [templates] if os.path.isdir(templates) else []
+    )
 
 
 def top_level_yaml(directory: str) -> list[str]:
-    names = sorted(n for n in os.listdir(directory) if n.endswith(".yaml") and os.path.isfile(os.path.join(directory, n)))
+    names = sorted(
+        n
+        for n in os.listdir(directory)
+        if n.endswith(".yaml") and os.path.isfile(os.path.join(directory, n))
+    )
     return [os.path.join(directory, n) for n in names]
 
 
@@ -78,8 +91,16 @@ def echo_diagnostics(diagnostics, indent: str = "  ") -> None:
 
 @cli.command("golden")
 @click.argument("directory", default="examples", type=click.Path(file_okay=False))
-@click.option("--golden-dir", type=click.Path(file_okay=False), help="Where the golden files are [default: golden/ beside DIRECTORY].")
-@click.option("--update", is_flag=True, help="Rewrite the golden files that differ, write missing ones, delete those without an example.")
+@click.option(
+    "--golden-dir",
+    type=click.Path(file_okay=False),
+    help="Where the golden files are [default: golden/ beside DIRECTORY].",
+)
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Rewrite the golden files that differ, write missing ones, delete those without an example.",
+)
 def golden_command(directory, golden_dir, update):
     """Compile every workload in DIRECTORY/*.yaml and compare with its golden file.
 
@@ -93,7 +114,11 @@ def golden_command(directory, golden_dir, update):
     directory = os.path.normpath(directory)
     if not os.path.isdir(directory):
         raise click.BadParameter(f"{directory} is not a directory", param_hint="DIRECTORY")
-    golden_dir = os.path.normpath(golden_dir) if golden_dir else os.path.join(os.path.dirname(directory), "golden")
+    golden_dir = (
+        os.path.normpath(golden_dir)
+        if golden_dir
+        else os.path.join(os.path.dirname(directory), "golden")
+    )
     compiled = _compile_examples(directory)
     try:
         results = []
@@ -132,7 +157,11 @@ def _golden_stems(golden_dir: str) -> list[str]:
     """Every *.yaml entry, files or not: one that cannot be read is reported, never skipped."""
     if not os.path.isdir(golden_dir):
         return []
-    return sorted(_stem(name) for name in os.listdir(golden_dir) if name.endswith(".yaml") and not name.startswith("."))
+    return sorted(
+        _stem(name)
+        for name in os.listdir(golden_dir)
+        if name.endswith(".yaml") and not name.startswith(".")
+    )
 
 
 def _stem(path: str) -> str:
@@ -160,7 +189,9 @@ def _report_golden(results) -> None:
             if r.note:
                 click.echo(f"  ({r.note})")
         elif r.status == MISSING:
-            click.echo(f"{r.golden}: missing (the output of {r.example}; `compile golden --update` writes it)")
+            click.echo(
+                f"{r.golden}: missing (the output of {r.example}; `compile golden --update` writes it)"
+            )
         elif r.status == EXTRA:
             click.echo(f"{r.golden}: no example {r.stem}.yaml holds a workload for it")
         elif r.status == FAILED:
@@ -205,7 +236,9 @@ def write_atomically(path: str, data: bytes) -> None:
     except OSError:
         mode = 0o644
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+        )
     except OSError as exc:
         raise EnvironmentProblem(f"cannot write in {directory}: {exc.strerror or exc}") from exc
     try:
@@ -219,7 +252,9 @@ def write_atomically(path: str, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         if isinstance(exc, OSError):
-            raise EnvironmentProblem(f"cannot write {path}: {exc.strerror or exc}; it was left as it was") from exc
+            raise EnvironmentProblem(
+                f"cannot write {path}: {exc.strerror or exc}; it was left as it was"
+            ) from exc
         raise
 
 
@@ -229,21 +264,93 @@ def write_atomically(path: str, data: bytes) -> None:
 
 @cli.command("diff")
 @click.argument("files", nargs=-1, type=click.Path())
-@click.option("--before", "before_dir", type=click.Path(file_okay=False), help="Directory with the old policies/ and templates/.")
-@click.option("--after", "after_dir", type=click.Path(file_okay=False), help="Directory with the new policies/ and templates/.")
-@click.option("--policies-before", multiple=True, type=click.Path(), help="Old policy file or directory (repeatable).")
-@click.option("--policies-after", multiple=True, type=click.Path(), help="New policy file or directory (repeatable).")
-@click.option("--templates-before", multiple=True, type=click.Path(), help="Old template file or directory (repeatable).")
-@click.option("--templates-after", multiple=True, type=click.Path(), help="New template file or directory (repeatable).")
-@click.option("--git", "git_range", metavar="REV1..REV2", help="Compare the policies and templates of two git revisions.")
-@click.option("--base", "base_rev", metavar="REV", help="Compare a git revision's policies and templates with the working tree's.")
-@click.option("-p", "--policy", "policies", multiple=True, type=click.Path(), help="With --git/--base: the policy paths in the repository [default: those of .compile.yaml, else examples/policies].")
-@click.option("-t", "--templates", "templates", multiple=True, type=click.Path(), help="With --git/--base: the template paths in the repository [default: those of .compile.yaml, else examples/templates].")
+@click.option(
+    "--before",
+    "before_dir",
+    type=click.Path(file_okay=False),
+    help="Directory with the old policies/ and templates/.",
+)
+@click.option(
+    "--after",
+    "after_dir",
+    type=click.Path(file_okay=False),
+    help="Directory with the new policies/ and templates/.",
+)
+@click.option(
+    "--policies-before",
+    multiple=True,
+    type=click.Path(),
+    help="Old policy file or directory (repeatable).",
+)
+@click.option(
+    "--policies-after",
+    multiple=True,
+    type=click.Path(),
+    help="New policy file or directory (repeatable).",
+)
+@click.option(
+    "--templates-before",
+    multiple=True,
+    type=click.Path(),
+    help="Old template file or directory (repeatable).",
+)
+@click.option(
+    "--templates-after",
+    multiple=True,
+    type=click.Path(),
+    help="New template file or directory (repeatable).",
+)
+@click.option(
+    "--git",
+    "git_range",
+    metavar="REV1..REV2",
+    help="Compare the policies and templates of two git revisions.",
+)
+@click.option(
+    "--base",
+    "base_rev",
+    metavar="REV",
+    help="Compare a git revision's policies and templates with the working tree's.",
+)
+@click.option(
+    "-p",
+    "--policy",
+    "policies",
+    multiple=True,
+    type=click.Path(),
+    help="With --git/--base: the policy paths in the repository [default: those of .compile.yaml, else examples/policies].",
+)
+@click.option(
+    "-t",
+    "--templates",
+    "templates",
+    multiple=True,
+    type=click.Path(),
+    help="With --git/--base: the template paths in the repository [default: those of .compile.yaml, else examples/templates].",
+)
 @click.option("--project", help="Project whose policies apply (default: each manifest's project).")
-@click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--exit-code", is_flag=True, help="Exit 1 when any manifest's result changed (for CI).")
-def diff_command(files, before_dir, after_dir, policies_before, policies_after, templates_before, templates_after,
-                 git_range, base_rev, policies, templates, project, format_, exit_code):
+@click.option(
+    "--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 1 when any manifest's result changed (for CI)."
+)
+def diff_command(
+    files,
+    before_dir,
+    after_dir,
+    policies_before,
+    policies_after,
+    templates_before,
+    templates_after,
+    git_range,
+    base_rev,
+    policies,
+    templates,
+    project,
+    format_,
+    exit_code,
+):
     """Show a policy or template change's effect on every manifest's output.
 
     \b
@@ -254,24 +361,46 @@ def diff_command(files, before_dir, after_dir, policies_before, policies_after, 
     FILES default to the workloads in examples/*.yaml. Each manifest is compiled under both and
     reported as: became invalid, became valid, output changed, errors changed, still invalid, unchanged.
     """
-    modes = [bool(before_dir or after_dir), bool(policies_before or policies_after or templates_before or templates_after),
-             bool(git_range), bool(base_rev)]
+    modes = [
+        bool(before_dir or after_dir),
+        bool(policies_before or policies_after or templates_before or templates_after),
+        bool(git_range),
+        bool(base_rev),
+    ]
     if sum(modes) != 1:
-        raise click.UsageError("give exactly one of: --before/--after, --policies-before/--policies-after "
-                               "(and --templates-*), --git REV1..REV2, --base REV")
+        raise click.UsageError(
+            "give exactly one of: --before/--after, --policies-before/--policies-after "
+            "(and --templates-*), --git REV1..REV2, --base REV"
+        )
     if (before_dir or after_dir) and not (before_dir and after_dir):
         raise click.UsageError("--before and --after go together")
     if (policies or templates) and not (git_range or base_rev):
-        raise click.UsageError("-p/-t name the paths in the repository for --git/--base; "
-                               "otherwise use --policies-before/--policies-after")
+        raise click.UsageError(
+            "-p/-t name the paths in the repository for --git/--base; "
+            "otherwise use --policies-before/--policies-after"
+        )
     manifests = _diff_manifests(files)
     config = _diff_config()
     if not (policies or templates):
-        policies, templates = _default_paths(config, "policies"), _default_paths(config, "templates")
+        policies, templates = (
+            _default_paths(config, "policies"),
+            _default_paths(config, "templates"),
+        )
     try:
         with contextlib.ExitStack() as stack:
-            before, after = _diff_sides(stack, before_dir, after_dir, policies_before, policies_after,
-                                        templates_before, templates_after, git_range, base_rev, policies, templates)
+            before, after = _diff_sides(
+                stack,
+                before_dir,
+                after_dir,
+                policies_before,
+                policies_after,
+                templates_before,
+                templates_after,
+                git_range,
+                base_rev,
+                policies,
+                templates,
+            )
             results, environment = _diff_all(manifests, before, after, project, config)
     except UsageProblem as problem:
         raise click.UsageError(str(problem)) from None
@@ -291,7 +420,12 @@ class Side:
     """One side of a diff: a label for people, and the policy and template paths to compile with."""
 
     def __init__(self, label: str, policies, templates, root: str | None = None):
-        self.label, self.policies, self.templates, self.root = label, list(policies), list(templates), root
+        self.label, self.policies, self.templates, self.root = (
+            label,
+            list(policies),
+            list(templates),
+            root,
+        )
 
     def relabel(self, diagnostics) -> tuple:
         """Diagnostics that point into a materialised revision say ``REV:path`` instead of a temp path."""
@@ -302,7 +436,9 @@ class Side:
         def place(location):
             if location is None or not location.file.startswith(self.root + os.sep):
                 return location
-            return dataclasses.replace(location, file=f"{self.label}:{location.file[len(self.root) + 1:]}")
+            return dataclasses.replace(
+                location, file=f"{self.label}:{location.file[len(self.root) + 1 :]}"
+            )
 
         def move(d):
             related = tuple(dataclasses.replace(r, location=place(r.location)) for r in d.related)
@@ -321,19 +457,39 @@ def _diff_manifests(files) -> list[str]:
     return top_level_yaml("examples")
 
 
-def _diff_sides(stack, before_dir, after_dir, policies_before, policies_after, templates_before, templates_after,
-                git_range, base_rev, policies, templates) -> tuple[Side, Side]:
+def _diff_sides(
+    stack,
+    before_dir,
+    after_dir,
+    policies_before,
+    policies_after,
+    templates_before,
+    templates_after,
+    git_range,
+    base_rev,
+    policies,
+    templates,
+) -> tuple[Side, Side]:
     if before_dir:
         return _dir_side(before_dir), _dir_side(after_dir)
     if not git_range and not base_rev:
-        return (Side("before", policies_before, templates_before), Side("after", policies_after, templates_after))
+        return (
+            Side("before", policies_before, templates_before),
+            Side("after", policies_after, templates_after),
+        )
     repo = _git_root()
     paths = _repo_paths(repo, policies, "policy") + _repo_paths(repo, templates, "template")
     if git_range:
         old_rev, new_rev = _split_range(repo, git_range)
-        return _revision_side(stack, repo, old_rev, paths), _revision_side(stack, repo, new_rev, paths)
+        return _revision_side(stack, repo, old_rev, paths), _revision_side(
+            stack, repo, new_rev, paths
+        )
     _verify_revision(repo, base_rev)
-    working = Side("working tree", [p for p in policies if os.path.exists(p)], [p for p in templates if os.path.exists(p)])
+    working = Side(
+        "working tree",
+        [p for p in policies if os.path.exists(p)],
+        [p for p in templates if os.path.exists(p)],
+    )
     return _revision_side(stack, repo, base_rev, paths), working
 
 
@@ -375,7 +531,9 @@ def _diff_all(manifests, before: Side, after: Side, project, config):
     results, environment = [], []
     with progress(manifests, "compiling") as paths:
         for path in paths:
-            old, holds_workload = compile_file(path, before.policies, before.templates, project, only_project)
+            old, holds_workload = compile_file(
+                path, before.policies, before.templates, project, only_project
+            )
             if not holds_workload:
                 continue
             new, _ = compile_file(path, after.policies, after.templates, project, only_project)
@@ -400,10 +558,15 @@ def _report_diff(results, before: Side, after: Side, format_: str) -> None:
             "after": after.label,
             "summary": {"manifests": len(results), **counts(results)},
             "manifests": [
-                {"file": r.file, "status": r.status, "changes": [c.as_dict() for c in r.changes],
-                 "diagnostics": [as_dict(d) for d in r.diagnostics],
-                 "newErrors": [as_dict(d) for d in r.new_errors],
-                 "goneErrors": [as_dict(d) for d in r.gone_errors], "note": r.note}
+                {
+                    "file": r.file,
+                    "status": r.status,
+                    "changes": [c.as_dict() for c in r.changes],
+                    "diagnostics": [as_dict(d) for d in r.diagnostics],
+                    "newErrors": [as_dict(d) for d in r.new_errors],
+                    "goneErrors": [as_dict(d) for d in r.gone_errors],
+                    "note": r.note,
+                }
                 for r in results
             ],
         }
@@ -433,7 +596,16 @@ def _git(repo: str | None, *args: str, binary: bool = False):
         done = subprocess.run(command, capture_output=True, check=False)
     except OSError as exc:
         raise EnvironmentProblem(f"cannot run git: {exc.strerror or exc}") from exc
-    return done if binary else subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
+    return (
+        done
+        if binary
+        else subprocess.CompletedProcess(
+            done.args,
+            done.returncode,
+            done.stdout.decode(errors="replace"),
+            done.stderr.decode(errors="replace"),
+        )
+    )
 
 
 def _git_root() -> str:
@@ -460,7 +632,9 @@ def _split_range(repo: str, spec: str) -> tuple[str, str]:
             raise UsageProblem(f"{old!r} and {new!r} have no common ancestor")
         return base.stdout.strip(), new
     if ".." not in spec:
-        raise UsageProblem(f"--git takes REV1..REV2, not {spec!r} (use --base REV to compare with the working tree)")
+        raise UsageProblem(
+            f"--git takes REV1..REV2, not {spec!r} (use --base REV to compare with the working tree)"
+        )
     old, new = spec.split("..", 1)
     old, new = old or "HEAD", new or "HEAD"
     _verify_revision(repo, old), _verify_revision(repo, new)
@@ -487,11 +661,23 @@ def _revision_side(stack, repo: str, rev: str, paths) -> Side:
 
     root = stack.enter_context(tempfile.TemporaryDirectory(prefix="compile-diff-"))
     root = os.path.realpath(root)
-    present = [(kind, p) for kind, p in paths if _git(repo, "cat-file", "-e", f"{rev}:{p}").returncode == 0]
+    present = [
+        (kind, p) for kind, p in paths if _git(repo, "cat-file", "-e", f"{rev}:{p}").returncode == 0
+    ]
     if present:
-        archive = _git(repo, "archive", "--format=tar", rev, "--", *sorted({p for _, p in present}), binary=True)
+        archive = _git(
+            repo,
+            "archive",
+            "--format=tar",
+            rev,
+            "--",
+            *sorted({p for _, p in present}),
+            binary=True,
+        )
         if archive.returncode != 0:
-            raise EnvironmentProblem(f"git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}")
+            raise EnvironmentProblem(
+                f"git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}"
+            )
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(root, filter="data")
     policies = [os.path.join(root, p) for kind, p in present if kind == "policies"]

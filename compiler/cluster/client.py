@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 from urllib.parse import urlencode
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
@@ -64,15 +64,23 @@ def _load_configuration(context: str | None):
             try:
                 kube_config.load_incluster_config(client_configuration=configuration)
             except ConfigException as exc:
-                raise ClusterUnavailable(f"no kubeconfig and the in-cluster configuration fails: {_one_line(exc)}") from None
+                raise ClusterUnavailable(
+                    f"no kubeconfig and the in-cluster configuration fails: {_one_line(exc)}"
+                ) from None
             return configuration, _incluster_namespace(), "in-cluster service account"
         where = os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise ClusterUnavailable(f"no kubeconfig found ({where} does not exist) and not running in a cluster")
+        raise ClusterUnavailable(
+            f"no kubeconfig found ({where} does not exist) and not running in a cluster"
+        )
     joined = os.pathsep.join(paths)
     try:
         context = context or _first_current_context(paths, yaml)
-        kube_config.load_kube_config(config_file=joined, context=context, client_configuration=configuration,
-                                     persist_config=False)
+        kube_config.load_kube_config(
+            config_file=joined,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
         contexts, active = kube_config.list_kube_config_contexts(config_file=joined)
     except ConfigException as exc:
         raise ClusterUnavailable(f"cannot use the kubeconfig {joined}: {_one_line(exc)}") from None
@@ -103,12 +111,14 @@ def _incluster_namespace() -> str | None:
         return None
 
 
-def connect(context: str | None = None, namespace: str | None = None) -> "Kube":
+def connect(context: str | None = None, namespace: str | None = None) -> Kube:
     """A client for the cluster of ``context`` (default: the current one)."""
     from kubernetes.client import ApiClient
 
     configuration, context_namespace, where = _load_configuration(context)
-    configuration.retries = False  # the watcher retries by itself; a refused connection fails at once
+    configuration.retries = (
+        False  # the watcher retries by itself; a refused connection fails at once
+    )
     api = ApiClient(configuration)
     return Kube(api, namespace or context_namespace or "default", configuration.host, where)
 
@@ -122,7 +132,9 @@ class Kube:
 
     # -- plain requests ---------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, query: dict | None, body, content_type: str | None, timeout):
+    def _send(
+        self, method: str, path: str, query: dict | None, body, content_type: str | None, timeout
+    ):
         import urllib3
 
         headers = {"Accept": "application/json"}
@@ -132,21 +144,35 @@ class Kube:
         url_path = path + ("?" + urlencode(query_items) if query_items else "")
         try:
             method, url, headers, body, _ = self.api.param_serialize(
-                method, url_path, header_params=headers, body=body, auth_settings=["BearerToken"])
-            response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
+                method, url_path, header_params=headers, body=body, auth_settings=["BearerToken"]
+            )
+            response = self.api.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=timeout
+            )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterUnavailable(f"cannot reach the Kubernetes API server at {self.host}: {_reason(exc)}") from None
+            raise ClusterUnavailable(
+                f"cannot reach the Kubernetes API server at {self.host}: {_reason(exc)}"
+            ) from None
         return response.response  # the urllib3 response, not read yet
 
-    def request(self, method: str, path: str, query: dict | None = None, body=None,
-                content_type: str | None = None, timeout=DEFAULT_TIMEOUT) -> dict:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict | None = None,
+        body=None,
+        content_type: str | None = None,
+        timeout=DEFAULT_TIMEOUT,
+    ) -> dict:
         import urllib3
 
         raw = self._send(method, path, query, body, content_type, timeout)
         try:
             data = raw.data
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterUnavailable(f"lost the connection to {self.host}: {_reason(exc)}") from None
+            raise ClusterUnavailable(
+                f"lost the connection to {self.host}: {_reason(exc)}"
+            ) from None
         finally:
             raw.release_conn()
         return _decode(raw.status, raw.reason, data)
@@ -154,7 +180,9 @@ class Kube:
     def get(self, path: str, **query) -> dict:
         return self.request("GET", path, query)
 
-    def stream_lines(self, path: str, query: dict | None = None, timeout=DEFAULT_TIMEOUT) -> Iterator[bytes]:
+    def stream_lines(
+        self, path: str, query: dict | None = None, timeout=DEFAULT_TIMEOUT
+    ) -> Iterator[bytes]:
         """The response body line by line as it arrives (a watch, a followed log).
 
         Ends when the server closes the stream; a broken connection raises ClusterUnavailable."""
@@ -174,7 +202,9 @@ class Kube:
             if pending:
                 yield pending
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterUnavailable(f"lost the connection to {self.host}: {_reason(exc)}") from None
+            raise ClusterUnavailable(
+                f"lost the connection to {self.host}: {_reason(exc)}"
+            ) from None
         finally:
             raw.release_conn()
 
@@ -193,7 +223,11 @@ def _reason(exc: BaseException) -> str:
             break
         seen = inner
     text = getattr(seen, "strerror", None) or str(seen)
-    return _one_line(text.split(": ", 1)[-1] if isinstance(seen, OSError) and not getattr(seen, "strerror", None) else text)
+    return _one_line(
+        text.split(": ", 1)[-1]
+        if isinstance(seen, OSError) and not getattr(seen, "strerror", None)
+        else text
+    )
 
 
 def _decode(status: int, reason: str, data: bytes) -> dict:
@@ -204,4 +238,8 @@ def _decode(status: int, reason: str, data: bytes) -> dict:
     if 200 <= status < 300:
         return body
     message = body.get("message") if isinstance(body, dict) else None
-    raise ApiError(status, (body.get("reason") if isinstance(body, dict) else None) or reason, message or reason)
+    raise ApiError(
+        status,
+        (body.get("reason") if isinstance(body, dict) else None) or reason,
+        message or reason,
+    )

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .client import ApiError, Kube
-from .kinds import JOB, JOB_KINDS, MANAGED_BY_SELECTOR, POD, WORKLOAD, Resource, parse_reference, pod_counts, pod_selector
+from .kinds import (
+    JOB,
+    JOB_KINDS,
+    MANAGED_BY_SELECTOR,
+    POD,
+    WORKLOAD,
+    Resource,
+    parse_reference,
+    pod_counts,
+    pod_selector,
+)
 from .state import State, state_of
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -80,11 +90,17 @@ class KueueView:
 
     def workload_of(self, obj: dict) -> dict | None:
         metadata = obj.get("metadata") or {}
-        if not self.available or QUEUE_LABEL not in (metadata.get("labels") or {}) or not metadata.get("uid"):
+        if (
+            not self.available
+            or QUEUE_LABEL not in (metadata.get("labels") or {})
+            or not metadata.get("uid")
+        ):
             return None
         try:
-            listed = self.kube.get(WORKLOAD.path(metadata.get("namespace")),
-                                   labelSelector=f"kueue.x-k8s.io/job-uid={metadata['uid']}")
+            listed = self.kube.get(
+                WORKLOAD.path(metadata.get("namespace")),
+                labelSelector=f"kueue.x-k8s.io/job-uid={metadata['uid']}",
+            )
         except ApiError as exc:
             if exc.not_found:
                 self.available = False
@@ -103,7 +119,13 @@ def list_pods(kube: Kube, found: Found) -> list[dict]:
     selector = pod_selector(found.resource.kind, found.name, found.obj)
     pods = kube.get(POD.path(found.namespace), labelSelector=selector).get("items") or []
     if found.resource.kind == "RayJob":  # the submitter Job's pod is not in the Ray cluster
-        pods += kube.get(POD.path(found.namespace), labelSelector=f"batch.kubernetes.io/job-name={found.name}").get("items") or []
+        pods += (
+            kube.get(
+                POD.path(found.namespace),
+                labelSelector=f"batch.kubernetes.io/job-name={found.name}",
+            ).get("items")
+            or []
+        )
     return pods
 
 
@@ -146,7 +168,9 @@ def delete(kube: Kube, found: Found, propagation: str = "Foreground") -> bool:
     return True
 
 
-def wait_gone(kube: Kube, resource: Resource, namespace: str, name: str, timeout: float = 120.0) -> bool:
+def wait_gone(
+    kube: Kube, resource: Resource, namespace: str, name: str, timeout: float = 120.0
+) -> bool:
     """Poll until the object no longer exists (a Foreground deletion waits for its pods)."""
     import time
 

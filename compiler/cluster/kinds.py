@@ -30,7 +30,9 @@ class Resource:
         """kubectl's spelling: ``jobset.jobset.x-k8s.io``."""
         return f"{self.kind.lower()}.{self.group}" if self.group else self.kind.lower()
 
-    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespaced and namespace:
             base += f"/namespaces/{namespace}"
@@ -63,8 +65,11 @@ _OTHER_RESOURCES = (
     WORKLOAD,
 )
 _BY_KIND = {resource.kind: resource for resource in (*JOB_KINDS, *_OTHER_RESOURCES)}
-_BY_NAME = {**{r.kind.lower(): r for r in JOB_KINDS}, **{r.plural: r for r in JOB_KINDS},
-            **{r.short: r for r in JOB_KINDS}}
+_BY_NAME = {
+    **{r.kind.lower(): r for r in JOB_KINDS},
+    **{r.plural: r for r in JOB_KINDS},
+    **{r.short: r for r in JOB_KINDS},
+}
 
 
 def resource_for(obj: dict) -> Resource:
@@ -180,7 +185,7 @@ def identify(kind: str, pods: list[dict]) -> list[tuple[PodKey, dict]]:
     only the newest."""
     ordinals: dict[str, int] = {}
     keyed: dict[tuple, tuple[PodKey, dict]] = {}
-    for pod in sorted(pods, key=lambda p: ((p.get("metadata") or {}).get("name") or "")):
+    for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("name") or ""):
         group = _meta(pod, "ray.io/group") or ""
         ordinal = ordinals.get(group, 0)
         key = pod_key(kind, pod, ordinal)
@@ -192,16 +197,24 @@ def identify(kind: str, pods: list[dict]) -> list[tuple[PodKey, dict]]:
     return sorted(keyed.values(), key=lambda item: (item[0].rank, item[0].prefix))
 
 
-def select_pods(kind: str, pods: list[dict], everything: bool = False, type_: str | None = None,
-                index: int | None = None) -> list[tuple[PodKey, dict]]:
+def select_pods(
+    kind: str,
+    pods: list[dict],
+    everything: bool = False,
+    type_: str | None = None,
+    index: int | None = None,
+) -> list[tuple[PodKey, dict]]:
     """Rank 0 by default; ``everything``: all; ``type_``/``index``: the pods of that type and Job index."""
     identified = identify(kind, pods)
     if everything:
         return identified
     if type_ is not None or index is not None:
-        chosen = [(key, pod) for key, pod in identified
-                  if (type_ is None or key.type == type_)
-                  and (index is None or key.job_index == index or (key.job_index is None and index == 0))]
+        chosen = [
+            (key, pod)
+            for key, pod in identified
+            if (type_ is None or key.type == type_)
+            and (index is None or key.job_index == index or (key.job_index is None and index == 0))
+        ]
         return chosen
     return identified[:1]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .client import ApiError, ClusterUnavailable, Kube
 from .jobs import Found, list_pods
@@ -24,17 +24,31 @@ class Selection:
         if self.everything:
             return "any pod"
         if self.type_ is not None or self.index is not None:
-            parts = [f"type {self.type_}" if self.type_ else "", f"index {self.index}" if self.index is not None else ""]
+            parts = [
+                f"type {self.type_}" if self.type_ else "",
+                f"index {self.index}" if self.index is not None else "",
+            ]
             return "a pod of " + " and ".join(p for p in parts if p)
         return "the rank 0 pod"
 
 
 def choose(kube: Kube, found: Found, selection: Selection) -> list[tuple[PodKey, dict]]:
-    return select_pods(found.resource.kind, list_pods(kube, found), selection.everything, selection.type_, selection.index)
+    return select_pods(
+        found.resource.kind,
+        list_pods(kube, found),
+        selection.everything,
+        selection.type_,
+        selection.index,
+    )
 
 
-def wait_for_pods(kube: Kube, found: Found, selection: Selection, is_done: Callable[[], bool] = lambda: False,
-                  poll: float = 1.0) -> list[tuple[PodKey, dict]]:
+def wait_for_pods(
+    kube: Kube,
+    found: Found,
+    selection: Selection,
+    is_done: Callable[[], bool] = lambda: False,
+    poll: float = 1.0,
+) -> list[tuple[PodKey, dict]]:
     """The chosen pods once at least one exists (an empty list if ``is_done`` says to stop)."""
     while True:
         chosen = choose(kube, found, selection)
@@ -52,7 +66,9 @@ def _container(pod: dict) -> str | None:
     return containers[0].get("name") if containers else None
 
 
-def _wait_started(kube: Kube, pod: dict, poll: float = 1.0, stop: threading.Event | None = None) -> dict | None:
+def _wait_started(
+    kube: Kube, pod: dict, poll: float = 1.0, stop: threading.Event | None = None
+) -> dict | None:
     name = pod["metadata"]["name"]
     namespace = pod["metadata"]["namespace"]
     while _pod_phase(pod) not in STARTED_PHASES:
@@ -80,8 +96,16 @@ class Printer:
             self.write(f"{prefix} | {text}" if prefix else text)
 
 
-def stream_pod(kube: Kube, key: PodKey, pod: dict, printer: Printer, follow: bool, prefixed: bool,
-               notice: Callable[[str], None], stop: threading.Event | None = None) -> bool:
+def stream_pod(
+    kube: Kube,
+    key: PodKey,
+    pod: dict,
+    printer: Printer,
+    follow: bool,
+    prefixed: bool,
+    notice: Callable[[str], None],
+    stop: threading.Event | None = None,
+) -> bool:
     """Print one pod's log; False when there is none to show."""
     prefix = key.prefix if prefixed else None
     name = pod["metadata"]["name"]
@@ -104,18 +128,32 @@ def stream_pod(kube: Kube, key: PodKey, pod: dict, printer: Printer, follow: boo
     return True
 
 
-def show_logs(kube: Kube, found: Found, selection: Selection, follow: bool, write: Callable[[str], None],
-              notice: Callable[[str], None], prefix: bool | None = None, stop: threading.Event | None = None) -> int:
+def show_logs(
+    kube: Kube,
+    found: Found,
+    selection: Selection,
+    follow: bool,
+    write: Callable[[str], None],
+    notice: Callable[[str], None],
+    prefix: bool | None = None,
+    stop: threading.Event | None = None,
+) -> int:
     """Print the logs; returns of how many pods the logs could be read."""
-    chosen = wait_for_pods(kube, found, selection, is_done=lambda: stop is not None and stop.is_set()) if follow \
+    chosen = (
+        wait_for_pods(kube, found, selection, is_done=lambda: stop is not None and stop.is_set())
+        if follow
         else choose(kube, found, selection)
+    )
     if not chosen:
         notice(f"no pod of {found.resource.kind} {found.name} matches ({selection.describe()}) yet")
         return 0
     printer = Printer(write)
     prefixed = prefix if prefix is not None else (len(chosen) > 1 or selection.everything)
     if not follow or len(chosen) == 1:
-        return sum(stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop) for key, pod in chosen)
+        return sum(
+            stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop)
+            for key, pod in chosen
+        )
     errors: list[BaseException] = []
     shown: list[bool] = []
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from datetime import UTC
 
 from .client import ApiError, ClusterUnavailable, Kube, connect
 from .jobs import Found, JobNotFound, delete, find_existing, wait_gone
@@ -43,9 +44,9 @@ def reattach_hint(found: Found, what: str = "watch") -> str:
 
 
 def state_line(state: State) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    when = state.since or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = state.since or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"{when}  {state.phase:<9}  {state.reason}".rstrip()
 
 
@@ -65,19 +66,25 @@ def make_room(kube: Kube, main: dict, replace: bool, dry_run: bool, out: Output)
     if not replace:
         metadata = existing.obj["metadata"]
         who = (metadata.get("annotations") or {}).get(SUBMITTED_BY, "someone")
-        raise Refused(f"{resource.short}/{name} already exists in namespace {namespace} "
-                      f"(submitted by {who} at {metadata.get('creationTimestamp')}); "
-                      "use --replace to delete it first, or --name-suffix timestamp for a new name")
+        raise Refused(
+            f"{resource.short}/{name} already exists in namespace {namespace} "
+            f"(submitted by {who} at {metadata.get('creationTimestamp')}); "
+            "use --replace to delete it first, or --name-suffix timestamp for a new name"
+        )
     if dry_run:
         out.notice(f"{resource.short}/{name} exists; --replace would delete it first")
         return
     out.notice(f"deleting the existing {resource.short}/{name} ...")
     delete(kube, existing, "Foreground")
     if not wait_gone(kube, resource, namespace, name):
-        raise Refused(f"{resource.short}/{name} is still being deleted after 120s; try again later", EXIT_ENV)
+        raise Refused(
+            f"{resource.short}/{name} is still being deleted after 120s; try again later", EXIT_ENV
+        )
 
 
-def apply_objects(kube: Kube, objects: list[dict], replace: bool, dry_run: bool, out: Output) -> Found:
+def apply_objects(
+    kube: Kube, objects: list[dict], replace: bool, dry_run: bool, out: Output
+) -> Found:
     """Apply a submission's objects (its volumes and services before the job); the job."""
     from .submit import apply
 
@@ -91,7 +98,9 @@ def apply_objects(kube: Kube, objects: list[dict], replace: bool, dry_run: bool,
         apply(kube, obj, dry_run)
         metadata = obj["metadata"]
         verb = "valid (server dry run)" if dry_run else "applied"
-        out.write(f"{resource_for(obj).short}/{metadata['name']} {verb} in namespace {metadata['namespace']}")
+        out.write(
+            f"{resource_for(obj).short}/{metadata['name']} {verb} in namespace {metadata['namespace']}"
+        )
     return Found(resource_for(main), main)
 
 
@@ -112,6 +121,7 @@ def follow_job(kube: Kube, found: Found, out: Output, with_logs: bool = False) -
     stop = threading.Event()
     logs_thread = None
     if with_logs:
+
         def stream():
             try:
                 show_logs(kube, found, Selection(), True, out.write, out.notice, stop=stop)
@@ -124,8 +134,10 @@ def follow_job(kube: Kube, found: Found, out: Output, with_logs: bool = False) -
         final = follow(kube, found, lambda state: out.write(state_line(state)), out.notice).last
     except KeyboardInterrupt:
         stop.set()
-        out.notice(f"stopped watching; {found.resource.kind} {found.name} keeps running. "
-                   f"Reattach with: {reattach_hint(found)}")
+        out.notice(
+            f"stopped watching; {found.resource.kind} {found.name} keeps running. "
+            f"Reattach with: {reattach_hint(found)}"
+        )
         return EXIT_INTERRUPTED
     finally:
         stop.set()
@@ -138,9 +150,17 @@ def follow_job(kube: Kube, found: Found, out: Output, with_logs: bool = False) -
 # for other commands
 
 
-def submit_objects(objects: list[dict], watch: bool = False, *, context: str | None = None,
-                   namespace: str | None = None, replace: bool = False, dry_run: bool = False,
-                   with_logs: bool = False, out: Output | None = None) -> int:
+def submit_objects(
+    objects: list[dict],
+    watch: bool = False,
+    *,
+    context: str | None = None,
+    namespace: str | None = None,
+    replace: bool = False,
+    dry_run: bool = False,
+    with_logs: bool = False,
+    out: Output | None = None,
+) -> int:
     """Apply compiled objects and, with ``watch``, follow the job; the exit code."""
     out = out or Output()
     try:

@@ -27,7 +27,9 @@ class State:
     phase: str
     reason: str = ""
     since: str | None = None  # RFC 3339 time the object itself records, when it records one
-    restart: bool = False  # Preparing again after Running because the job starts over (not a lull in counters)
+    restart: bool = (
+        False  # Preparing again after Running because the job starts over (not a lull in counters)
+    )
 
     @property
     def finished(self) -> bool:
@@ -56,7 +58,9 @@ def _metadata(obj: dict) -> dict:
 def true_conditions(obj: dict) -> dict:
     """Conditions with status "True", by type."""
     conditions = _status(obj).get("conditions") or []
-    return {c.get("type"): c for c in conditions if isinstance(c, dict) and c.get("status") == "True"}
+    return {
+        c.get("type"): c for c in conditions if isinstance(c, dict) and c.get("status") == "True"
+    }
 
 
 def _condition_text(condition: dict, fallback: str) -> str:
@@ -98,15 +102,29 @@ def queue_gate(workload: dict | None) -> State | None:
         return None
     if "Evicted" in conditions:
         evicted = conditions["Evicted"]
-        return State(PENDING, "evicted by Kueue: " + _condition_text(evicted, "Evicted"), evicted.get("lastTransitionTime"))
+        return State(
+            PENDING,
+            "evicted by Kueue: " + _condition_text(evicted, "Evicted"),
+            evicted.get("lastTransitionTime"),
+        )
     if "Admitted" in conditions:
         return None
     if "QuotaReserved" in conditions:
         reserved = conditions["QuotaReserved"]
-        return State(PENDING, "quota reserved, waiting for admission checks", reserved.get("lastTransitionTime"))
+        return State(
+            PENDING,
+            "quota reserved, waiting for admission checks",
+            reserved.get("lastTransitionTime"),
+        )
     queue = (_spec(workload).get("queueName") or "").strip()
-    waiting = next((c for c in _status(workload).get("conditions") or []
-                    if isinstance(c, dict) and c.get("type") == "QuotaReserved"), None)
+    waiting = next(
+        (
+            c
+            for c in _status(workload).get("conditions") or []
+            if isinstance(c, dict) and c.get("type") == "QuotaReserved"
+        ),
+        None,
+    )
     reason = f"queued in LocalQueue {queue}" if queue else "queued by Kueue"
     if waiting and (waiting.get("message") or "").strip():
         reason += ": " + waiting["message"].strip()
@@ -129,7 +147,11 @@ def _held(obj: dict, workload: dict | None, suspended: bool) -> State | None:
 
 def _admitted_but_suspended(workload: dict | None, suspended: bool) -> State | None:
     if suspended and _admitted(workload):
-        return State(PREPARING, "admitted by Kueue", true_conditions(workload)["Admitted"].get("lastTransitionTime"))
+        return State(
+            PREPARING,
+            "admitted by Kueue",
+            true_conditions(workload)["Admitted"].get("lastTransitionTime"),
+        )
     return None
 
 
@@ -151,7 +173,11 @@ def job_state(job: dict, workload: dict | None = None) -> State:
     status = _status(job)
     if "Complete" in conditions:
         complete = conditions["Complete"]
-        return State(SUCCEEDED, _condition_text(complete, "Complete"), complete.get("lastTransitionTime") or status.get("completionTime"))
+        return State(
+            SUCCEEDED,
+            _condition_text(complete, "Complete"),
+            complete.get("lastTransitionTime") or status.get("completionTime"),
+        )
     if "Failed" in conditions:
         failed = conditions["Failed"]
         return State(FAILED, _condition_text(failed, "Failed"), failed.get("lastTransitionTime"))
@@ -160,14 +186,25 @@ def job_state(job: dict, workload: dict | None = None) -> State:
         return not_started
     base = _job_progress(status)
     if "FailureTarget" in conditions:
-        return State(base.phase, "finishing, failed: " + _condition_text(conditions["FailureTarget"], "FailureTarget"), base.since)
+        return State(
+            base.phase,
+            "finishing, failed: " + _condition_text(conditions["FailureTarget"], "FailureTarget"),
+            base.since,
+        )
     if "SuccessCriteriaMet" in conditions:
-        return State(base.phase, "finishing, succeeded: " + _condition_text(conditions["SuccessCriteriaMet"], "SuccessCriteriaMet"), base.since)
+        return State(
+            base.phase,
+            "finishing, succeeded: "
+            + _condition_text(conditions["SuccessCriteriaMet"], "SuccessCriteriaMet"),
+            base.since,
+        )
     return base
 
 
 def _job_progress(status: dict) -> State:
-    ready, succeeded, failed, active = (_number(status.get(key)) for key in ("ready", "succeeded", "failed", "active"))
+    ready, succeeded, failed, active = (
+        _number(status.get(key)) for key in ("ready", "succeeded", "failed", "active")
+    )
     # pods that ended but are not counted yet: the controller lists their UIDs here first
     uncounted = status.get("uncountedTerminatedPods") or {}
     if isinstance(uncounted, dict):
@@ -195,7 +232,9 @@ def jobset_state(jobset: dict, workload: dict | None = None) -> State:
     terminal = status.get("terminalState")
     if "Completed" in conditions or terminal == "Completed":
         completed = conditions.get("Completed", {})
-        return State(SUCCEEDED, _condition_text(completed, "Completed"), completed.get("lastTransitionTime"))
+        return State(
+            SUCCEEDED, _condition_text(completed, "Completed"), completed.get("lastTransitionTime")
+        )
     if "Failed" in conditions or terminal == "Failed":
         failed = conditions.get("Failed", {})
         return State(FAILED, _condition_text(failed, "Failed"), failed.get("lastTransitionTime"))
@@ -205,8 +244,12 @@ def jobset_state(jobset: dict, workload: dict | None = None) -> State:
     if "RestartingJobSet" in conditions:
         restarting = conditions["RestartingJobSet"]
         attempt = _number(status.get("restarts"))
-        return State(PREPARING, f"restarting (restart {attempt}): " + _condition_text(restarting, "RestartingJobSet"),
-                     restarting.get("lastTransitionTime"), restart=True)
+        return State(
+            PREPARING,
+            f"restarting (restart {attempt}): " + _condition_text(restarting, "RestartingJobSet"),
+            restarting.get("lastTransitionTime"),
+            restart=True,
+        )
     return _jobset_progress(status)
 
 
@@ -261,7 +304,12 @@ def rayjob_state(rayjob: dict, workload: dict | None = None) -> State:
     if admitted:
         return admitted
     if deployment == "Retrying":
-        return State(PREPARING, f"retrying after {_plural(_number(status.get('failed')), 'failure')}", None, restart=True)
+        return State(
+            PREPARING,
+            f"retrying after {_plural(_number(status.get('failed')), 'failure')}",
+            None,
+            restart=True,
+        )
     if deployment == "Waiting":
         return State(PREPARING, "Ray cluster ready, waiting for the job to be submitted", None)
     if deployment == "Initializing":
@@ -296,6 +344,11 @@ def transition(last: State | None, current: State) -> State | None:
     """
     if last is not None and (last.finished or last.phase == current.phase):
         return None
-    if last is not None and last.phase == RUNNING and current.phase == PREPARING and not current.restart:
+    if (
+        last is not None
+        and last.phase == RUNNING
+        and current.phase == PREPARING
+        and not current.restart
+    ):
         return None
     return current

@@ -11,7 +11,7 @@ import os
 import socket
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .client import ApiError, Kube
@@ -52,7 +52,9 @@ class GitState:
 
 
 def _git(directory: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=30
+    )
 
 
 def git_state(manifest: str) -> GitState:
@@ -94,6 +96,7 @@ def record(git: GitState, image: str | None, who: str) -> tuple[tuple[str, str],
 
 def image_of(obj: dict) -> str | None:
     """The image of the first container of a JobSet, RayJob or Job."""
+
     def containers(node):
         if isinstance(node, dict):
             for key, value in node.items():
@@ -110,11 +113,11 @@ def image_of(obj: dict) -> str | None:
 
 def timestamp_suffix(moment: datetime) -> str:
     """Run:ai's unique-name suffix: ``-2026-11-23t10-50-57`` (UTC, DNS-1035 friendly)."""
-    return moment.astimezone(timezone.utc).strftime("-%Y-%m-%dt%H-%M-%S")
+    return moment.astimezone(UTC).strftime("-%Y-%m-%dt%H-%M-%S")
 
 
 def now_suffix() -> str:
-    return timestamp_suffix(datetime.now(timezone.utc))
+    return timestamp_suffix(datetime.now(UTC))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,10 +130,19 @@ def apply(kube: Kube, obj: dict, dry_run: bool = False) -> dict:
     namespace = (obj.get("metadata") or {}).get("namespace") or kube.namespace
     body = dict(obj)
     body["metadata"] = {**(obj.get("metadata") or {}), "namespace": namespace}
-    query = {"fieldManager": FIELD_MANAGER, "force": "true", "fieldValidation": "Strict",
-             "dryRun": "All" if dry_run else None}
-    return kube.request("PATCH", resource.path(namespace, body["metadata"]["name"]), query,
-                        body=json.dumps(body), content_type="application/apply-patch+yaml")
+    query = {
+        "fieldManager": FIELD_MANAGER,
+        "force": "true",
+        "fieldValidation": "Strict",
+        "dryRun": "All" if dry_run else None,
+    }
+    return kube.request(
+        "PATCH",
+        resource.path(namespace, body["metadata"]["name"]),
+        query,
+        body=json.dumps(body),
+        content_type="application/apply-patch+yaml",
+    )
 
 
 def describe_error(exc: ApiError) -> str:

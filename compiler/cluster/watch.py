@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .client import ApiError, ClusterUnavailable, Kube
 from .jobs import Found, KueueView
@@ -87,11 +87,17 @@ class Follower:
     # -- list and watch ---------------------------------------------------------------------
 
     def _list(self) -> None:
-        listed = self.kube.get(self.resource.path(self.namespace), fieldSelector=f"metadata.name={self.name}")
+        listed = self.kube.get(
+            self.resource.path(self.namespace), fieldSelector=f"metadata.name={self.name}"
+        )
         self.resource_version = (listed.get("metadata") or {}).get("resourceVersion")
         items = listed.get("items") or []
         if not items and self.last is None:
-            raise ApiError(404, "NotFound", f"no {self.resource.kind} named {self.name!r} in namespace {self.namespace}")
+            raise ApiError(
+                404,
+                "NotFound",
+                f"no {self.resource.kind} named {self.name!r} in namespace {self.namespace}",
+            )
         self._observe(items[0] if items else None)
 
     def _watch(self) -> None:
@@ -104,15 +110,20 @@ class Follower:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(self.watch_seconds),
         }
-        lines = self.kube.stream_lines(self.resource.path(self.namespace), query,
-                                       timeout=(5.0, self.watch_seconds + READ_MARGIN))
+        lines = self.kube.stream_lines(
+            self.resource.path(self.namespace),
+            query,
+            timeout=(5.0, self.watch_seconds + READ_MARGIN),
+        )
         for line in lines:
             if not line.strip():
                 continue
             event = json.loads(line)
             kind, obj = event.get("type"), event.get("object") or {}
             if kind == "ERROR":
-                raise ApiError(obj.get("code") or 500, obj.get("reason") or "Error", obj.get("message") or "")
+                raise ApiError(
+                    obj.get("code") or 500, obj.get("reason") or "Error", obj.get("message") or ""
+                )
             self.backoff.succeeded()
             version = (obj.get("metadata") or {}).get("resourceVersion")
             if version:
@@ -124,7 +135,11 @@ class Follower:
                 return
         self.backoff.succeeded()  # the server ended the stream itself: the connection is fine
 
-    def run(self, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> State:
+    def run(
+        self,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> State:
         """Until the job finishes; returns its final state. ClusterUnavailable once retries give up."""
         while not self.finished:
             try:
@@ -160,13 +175,28 @@ class Follower:
         sleep(delay)
 
 
-def follow(kube: Kube, found: Found, report, notice=lambda message: None, resource_version: str | None = None,
-           give_up_after: float = 300.0, watch_seconds: int = WATCH_SECONDS) -> Follower:
+def follow(
+    kube: Kube,
+    found: Found,
+    report,
+    notice=lambda message: None,
+    resource_version: str | None = None,
+    give_up_after: float = 300.0,
+    watch_seconds: int = WATCH_SECONDS,
+) -> Follower:
     """Report the transitions of ``found`` until it finishes; the follower, with its final state in
     ``last`` and how often it listed again and reconnected. ``resource_version``: watch from there
     instead of listing first (a too old one is answered 410 Gone, which the follower survives)."""
-    follower = Follower(kube, found.resource, found.namespace, found.name, report, notice,
-                        Backoff(give_up_after=give_up_after), watch_seconds=watch_seconds)
+    follower = Follower(
+        kube,
+        found.resource,
+        found.namespace,
+        found.name,
+        report,
+        notice,
+        Backoff(give_up_after=give_up_after),
+        watch_seconds=watch_seconds,
+    )
     follower.resource_version = resource_version
     follower.run()
     return follower

@@ -28,8 +28,14 @@ def emit(workload: Workload) -> list[dict]:
         objects.append(_service(workload))
     if claim_name:
         template = shared_claim_template(shared, claim_name)
-        objects.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                        "metadata": workload.metadata(claim_name), "spec": template["spec"]})
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": workload.metadata(claim_name),
+                "spec": template["spec"],
+            }
+        )
     return objects
 
 
@@ -48,4 +54,4 @@ def _service(workload: Workload) -> dict:
     }
 
 
-__all__ = ["Workload", "emit", "JOBSET_OPERATORS"]
+__all__ = ["JOBSET_OPERATORS", "Workload", "emit"]

@@ -8,7 +8,7 @@ from .workload import Workload
 
 def emit_job(workload: Workload, shared_claim: str | None = None) -> list[dict]:
     spec = workload.spec
-    (type_name, job_type), = workload.types.items()
+    ((type_name, job_type),) = workload.types.items()
     count = job_type.count or 1
     context = workload.pod_context(shared_claim)
     role = Role(container=type_name.lower(), resources=job_type.resources)
@@ -24,4 +24,6 @@ def emit_job(workload: Workload, shared_claim: str | None = None) -> list[dict]:
     if spec.ttlSecondsAfterFinished is not None:
         job_spec["ttlSecondsAfterFinished"] = spec.ttlSecondsAfterFinished
     job_spec["template"] = pod_template(context, role)
-    return [{"apiVersion": "batch/v1", "kind": "Job", "metadata": workload.metadata(), "spec": job_spec}]
+    return [
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": workload.metadata(), "spec": job_spec}
+    ]

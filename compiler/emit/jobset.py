@@ -93,7 +93,10 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
         count = types[type_name].count or 1
         if count == 1:
             return (), ""
-        hosts = [f"{pod_hostname(workload.name, rjob, i)}.{workload.name}:{TF_PORT}" for i in range(count)]
+        hosts = [
+            f"{pod_hostname(workload.name, rjob, i)}.{workload.name}:{TF_PORT}"
+            for i in range(count)
+        ]
         cluster = json.dumps({"worker": hosts}, separators=(",", ":"))
         tf_config = f'{{"cluster":{cluster},"task":{{"type":"worker","index":$(TF_TASK_INDEX)}}}}'
         return (field_env("TF_TASK_INDEX", JOB_INDEX), _literal("TF_CONFIG", tf_config)), ""
@@ -109,7 +112,9 @@ def emit_jobset(workload: Workload) -> list[dict]:
     for type_name, job_type in workload.types.items():
         contract, prelude = _contract(workload, type_name)
         rjob = replicated_job_name(type_name)
-        role = Role(container=rjob, resources=job_type.resources, contract_env=contract, prelude=prelude)
+        role = Role(
+            container=rjob, resources=job_type.resources, contract_env=contract, prelude=prelude
+        )
         completions = 1 if one_pod_per_job else (job_type.completions or 1)
         parallelism = 1 if one_pod_per_job else (job_type.parallelisms or 1)
         job_spec: dict = {
@@ -122,17 +127,31 @@ def emit_jobset(workload: Workload) -> list[dict]:
         if deadline:
             job_spec["activeDeadlineSeconds"] = deadline
         job_spec["template"] = pod_template(context, role)
-        replicated.append({"name": rjob, "replicas": job_type.count or 1, "template": {"spec": job_spec}})
+        replicated.append(
+            {"name": rjob, "replicas": job_type.count or 1, "template": {"spec": job_spec}}
+        )
 
-    js_spec: dict = {"network": {"enableDNSHostnames": True, "subdomain": workload.name}, "replicatedJobs": replicated}
+    js_spec: dict = {
+        "network": {"enableDNSHostnames": True, "subdomain": workload.name},
+        "replicatedJobs": replicated,
+    }
     if spec.ttlSecondsAfterFinished is not None:
         js_spec["ttlSecondsAfterFinished"] = spec.ttlSecondsAfterFinished
     if storage and storage.sharedVolume:
-        js_spec["volumeClaimPolicies"] = [{
-            "templates": [shared_claim_template(storage.sharedVolume, name="shared")],
-            "retentionPolicy": {"whenDeleted": "Delete"},
-        }]
-    return [{"apiVersion": API_VERSION, "kind": "JobSet", "metadata": workload.metadata(), "spec": js_spec}]
+        js_spec["volumeClaimPolicies"] = [
+            {
+                "templates": [shared_claim_template(storage.sharedVolume, name="shared")],
+                "retentionPolicy": {"whenDeleted": "Delete"},
+            }
+        ]
+    return [
+        {
+            "apiVersion": API_VERSION,
+            "kind": "JobSet",
+            "metadata": workload.metadata(),
+            "spec": js_spec,
+        }
+    ]
 
 
 def shared_claim_template(volume, name: str) -> dict:

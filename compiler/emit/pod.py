@@ -37,7 +37,9 @@ class Context:
 
     name: str
     spec: Spec
-    shared_volume_claim: str | None = None  # PVC name for storage.sharedVolume (None: JobSet-managed)
+    shared_volume_claim: str | None = (
+        None  # PVC name for storage.sharedVolume (None: JobSet-managed)
+    )
     pod_labels: dict = field(default_factory=dict)
     image: str = ""  # what the containers run: spec.image, or it pinned to a digest
 
@@ -53,18 +55,28 @@ def user_env(spec: Spec) -> list[dict]:
         if isinstance(value, str):
             out.append({"name": name, "value": value})
         else:
-            out.append({"name": name, "valueFrom": {"secretKeyRef": {"name": value.secret, "key": value.key}}})
+            out.append(
+                {
+                    "name": name,
+                    "valueFrom": {"secretKeyRef": {"name": value.secret, "key": value.key}},
+                }
+            )
     return out
 
 
 def field_env(name: str, annotation: str) -> dict:
-    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{annotation}']"}}}
+    return {
+        "name": name,
+        "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{annotation}']"}},
+    }
 
 
 def container_resources(resources: Resources) -> dict:
     cpus = resources.cpus if resources.cpus is not None else 1
     ratio = resources.cpuLimitRatio if resources.cpuLimitRatio is not None else 2
-    gigabytes = resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
+    gigabytes = (
+        resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
+    )
     requests = {"cpu": quantity.cpu(cpus), "memory": quantity.memory(gigabytes)}
     limits = {"cpu": quantity.cpu(cpus * ratio), "memory": quantity.memory(gigabytes)}
     accelerators = resources.accelerators
@@ -107,7 +119,12 @@ def volumes_and_mounts(context: Context, resources: Resources) -> tuple[list[dic
     volumes: list[dict] = []
     mounts: list[dict] = []
     if resources.shmSizeGB:
-        volumes.append({"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": quantity.memory(resources.shmSizeGB)}})
+        volumes.append(
+            {
+                "name": SHM_VOLUME,
+                "emptyDir": {"medium": "Memory", "sizeLimit": quantity.memory(resources.shmSizeGB)},
+            }
+        )
         mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
     for label, secret in (spec.secrets or {}).items():
         volume = f"secret-{label}".lower()
@@ -120,12 +137,19 @@ def volumes_and_mounts(context: Context, resources: Resources) -> tuple[list[dic
         mounts.append({"name": volume, "mountPath": pvc.mountPoint})
     if storage and storage.sharedVolume:
         if context.shared_volume_claim:
-            volumes.append({"name": SHARED_VOLUME, "persistentVolumeClaim": {"claimName": context.shared_volume_claim}})
+            volumes.append(
+                {
+                    "name": SHARED_VOLUME,
+                    "persistentVolumeClaim": {"claimName": context.shared_volume_claim},
+                }
+            )
         mounts.append({"name": SHARED_VOLUME, "mountPath": storage.sharedVolume.mountPoint})
     return volumes, mounts
 
 
-def pod_template(context: Context, role: Role, labels: dict | None = None, annotations: dict | None = None) -> dict:
+def pod_template(
+    context: Context, role: Role, labels: dict | None = None, annotations: dict | None = None
+) -> dict:
     spec = context.spec
     resources = role.resources
     container: dict = {"name": role.container, "image": context.image or spec.image}
@@ -135,7 +159,10 @@ def pod_template(context: Context, role: Role, labels: dict | None = None, annot
     if env:
         container["env"] = env
     if spec.ports:
-        container["ports"] = [{"name": label, "containerPort": port.container, "protocol": "TCP"} for label, port in spec.ports.items()]
+        container["ports"] = [
+            {"name": label, "containerPort": port.container, "protocol": "TCP"}
+            for label, port in spec.ports.items()
+        ]
     container["resources"] = container_resources(resources)
     volumes, mounts = volumes_and_mounts(context, resources)
     if mounts:
@@ -144,7 +171,9 @@ def pod_template(context: Context, role: Role, labels: dict | None = None, annot
         container["securityContext"] = {"capabilities": {"add": ["IPC_LOCK"]}}
     graceful = spec.gracefulTermination
     if graceful and graceful.shutdownCommand:
-        container["lifecycle"] = {"preStop": {"exec": {"command": ["/bin/sh", "-c", graceful.shutdownCommand]}}}
+        container["lifecycle"] = {
+            "preStop": {"exec": {"command": ["/bin/sh", "-c", graceful.shutdownCommand]}}
+        }
 
     pod: dict = {}
     if role.restart_policy:

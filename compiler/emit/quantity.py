@@ -6,7 +6,7 @@ _BINARY = (("Ei", 60), ("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10
 
 
 def cpu_millis(cpus: float) -> int:
-    return int(round(cpus * 1000))
+    return round(cpus * 1000)
 
 
 def cpu(cpus: float) -> str:
@@ -16,7 +16,7 @@ def cpu(cpus: float) -> str:
 
 def memory_bytes(gigabytes: float) -> int:
     """AIchor's GB are binary gigabytes: ``ramRatio: 4`` with 4 CPUs is ``16Gi``."""
-    return int(round(gigabytes * (1 << 30)))
+    return round(gigabytes * (1 << 30))
 
 
 def memory(gigabytes: float) -> str:

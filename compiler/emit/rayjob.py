@@ -17,14 +17,18 @@ def _ray_params(params: dict | None, head: bool) -> dict:
 
 
 def runtime_env_yaml(runtime_env: dict) -> str:
-    return yaml.safe_dump(runtime_env, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.safe_dump(
+        runtime_env, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
 
 
 def emit_rayjob(workload: Workload, shared_claim: str | None = None) -> list[dict]:
     spec = workload.spec
     types = workload.types
     context = workload.pod_context(shared_claim)
-    head = Role(container="ray-head", resources=types.Head.resources, run_command=False, restart_policy=None)
+    head = Role(
+        container="ray-head", resources=types.Head.resources, run_command=False, restart_policy=None
+    )
     cluster: dict = {}
     if spec.rayVersion:
         cluster["rayVersion"] = spec.rayVersion
@@ -34,15 +38,22 @@ def emit_rayjob(workload: Workload, shared_claim: str | None = None) -> list[dic
     }
     groups = []
     for group in types.Workers:
-        role = Role(container="ray-worker", resources=group.resources, run_command=False, restart_policy=None)
-        groups.append({
-            "groupName": group.name,
-            "replicas": group.count,
-            "minReplicas": group.count,
-            "maxReplicas": group.count,
-            "rayStartParams": _ray_params(group.rayStartParams, head=False),
-            "template": pod_template(context, role),
-        })
+        role = Role(
+            container="ray-worker",
+            resources=group.resources,
+            run_command=False,
+            restart_policy=None,
+        )
+        groups.append(
+            {
+                "groupName": group.name,
+                "replicas": group.count,
+                "minReplicas": group.count,
+                "maxReplicas": group.count,
+                "rayStartParams": _ray_params(group.rayStartParams, head=False),
+                "template": pod_template(context, role),
+            }
+        )
     if groups:
         cluster["workerGroupSpecs"] = groups
 
@@ -64,7 +75,14 @@ def emit_rayjob(workload: Workload, shared_claim: str | None = None) -> list[dic
         job["backoffLimit"] = spec.restartPolicy.backoffLimit
     submitter = getattr(types, "Job", None)
     if submitter is not None:
-        role = Role(container="ray-job-submitter", resources=submitter.resources, run_command=False, restart_policy="Never")
+        role = Role(
+            container="ray-job-submitter",
+            resources=submitter.resources,
+            run_command=False,
+            restart_policy="Never",
+        )
         job["submitterPodTemplate"] = pod_template(context, role)
     job["rayClusterSpec"] = cluster
-    return [{"apiVersion": API_VERSION, "kind": "RayJob", "metadata": workload.metadata(), "spec": job}]
+    return [
+        {"apiVersion": API_VERSION, "kind": "RayJob", "metadata": workload.metadata(), "spec": job}
+    ]

@@ -26,7 +26,9 @@ class Workload:
     source: str
     digest: str
     extra_annotations: tuple = ()  # (key, value) pairs added by `submit` (who, commit, image digest)
-    image: str | None = None  # spec.image pinned to a digest (--image-digest); None: spec.image as written
+    image: str | None = (
+        None  # spec.image pinned to a digest (--image-digest); None: spec.image as written
+    )
 
     @property
     def spec(self):
@@ -37,8 +39,13 @@ class Workload:
         return self.manifest.spec.operator
 
     def pod_context(self, shared_claim: str | None = None) -> Context:
-        return Context(self.name, self.spec, shared_volume_claim=shared_claim, pod_labels=self.pod_labels(),
-                       image=self.image or self.spec.image)
+        return Context(
+            self.name,
+            self.spec,
+            shared_volume_claim=shared_claim,
+            pod_labels=self.pod_labels(),
+            image=self.image or self.spec.image,
+        )
 
     def deadline_seconds(self) -> int | None:
         if self.spec.timeout:

@@ -8,12 +8,11 @@ They carry no defaults for values a policy may set: built-in defaults are a reso
 
 # No `from __future__ import annotations` here: pydantic would have to evaluate every annotation
 # string itself, which costs ~20 ms of every cold start.
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from .text import DurationText, Text
-
 
 # Kubernetes stores counts as int32 and durations as int64; larger values would be rejected on apply.
 INT32_MAX = 2**31 - 1
@@ -24,23 +23,38 @@ class Strict(BaseModel):
     # strict: a quoted "8" or a `true` is not a count; finite: `.inf` CPUs cannot become a quantity.
     # defer_build: only the validators a run uses are built (Manifest, the operator's types), which
     # saves ~25 ms of a cold start over building one for every nested model.
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True, allow_inf_nan=False,
-                              defer_build=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        strict=True,
+        allow_inf_nan=False,
+        defer_build=True,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # resources
 
+
 class Gpu(Strict):
     count: int = Field(0, ge=0, le=INT32_MAX, description="GPUs per pod (nvidia.com/gpu).")
     type: Literal["gpu"] | None = Field(None, description="Always 'gpu' in AIchor manifests.")
-    product: Text | None = Field(None, description="Value of the node label nvidia.com/gpu.product.")
+    product: Text | None = Field(
+        None, description="Value of the node label nvidia.com/gpu.product."
+    )
 
 
 class Tpu(Strict):
-    type: Text = Field(description="TPU accelerator, e.g. tpu-v5-lite-podslice (node label cloud.google.com/gke-tpu-accelerator).")
-    topology: Text = Field(description="TPU topology, e.g. 4x4 (node label cloud.google.com/gke-tpu-topology).")
-    tpuChipsCount: int = Field(ge=1, le=INT32_MAX, description="TPU chips per pod (google.com/tpu).")
+    type: Text = Field(
+        description="TPU accelerator, e.g. tpu-v5-lite-podslice (node label cloud.google.com/gke-tpu-accelerator)."
+    )
+    topology: Text = Field(
+        description="TPU topology, e.g. 4x4 (node label cloud.google.com/gke-tpu-topology)."
+    )
+    tpuChipsCount: int = Field(
+        ge=1, le=INT32_MAX, description="TPU chips per pod (google.com/tpu)."
+    )
 
 
 class Accelerators(Strict):
@@ -49,7 +63,9 @@ class Accelerators(Strict):
 
 
 class Rdma(Strict):
-    devices: list[Text] = Field(default_factory=list, description="Secondary networks (Multus) attached to each pod.")
+    devices: list[Text] = Field(
+        default_factory=list, description="Secondary networks (Multus) attached to each pod."
+    )
 
 
 class Toleration(Strict):
@@ -62,36 +78,59 @@ class Toleration(Strict):
 
 class Resources(Strict):
     cpus: float | None = Field(None, gt=0, description="CPU request per pod (default 1).")
-    ramRatio: float | None = Field(None, gt=0, description="GB of memory per CPU: memory = cpus x ramRatio.")
-    memory: float | None = Field(None, gt=0, description="Memory per pod in GB (apiVersion 0.2.3); exclusive with ramRatio.")
-    cpuLimitRatio: float | None = Field(None, ge=1, description="CPU limit = cpus x cpuLimitRatio (default 2).")
-    shmSizeGB: float | None = Field(None, ge=0, description="Size of a memory-backed /dev/shm; 0 for none.")
+    ramRatio: float | None = Field(
+        None, gt=0, description="GB of memory per CPU: memory = cpus x ramRatio."
+    )
+    memory: float | None = Field(
+        None, gt=0, description="Memory per pod in GB (apiVersion 0.2.3); exclusive with ramRatio."
+    )
+    cpuLimitRatio: float | None = Field(
+        None, ge=1, description="CPU limit = cpus x cpuLimitRatio (default 2)."
+    )
+    shmSizeGB: float | None = Field(
+        None, ge=0, description="Size of a memory-backed /dev/shm; 0 for none."
+    )
     accelerators: Accelerators | None = None
     rdma: Rdma | None = None
-    extraSelectors: dict[str, Text] | None = Field(None, description="Added to the pod's nodeSelector.")
-    extraTolerations: list[Toleration] | None = Field(None, description="Added to the pod's tolerations.")
+    extraSelectors: dict[str, Text] | None = Field(
+        None, description="Added to the pod's nodeSelector."
+    )
+    extraTolerations: list[Toleration] | None = Field(
+        None, description="Added to the pod's tolerations."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # types, per operator
 
+
 class JobType(Strict):
     """One group of workers (jobset, pytorch, xgboost, jax, tf, batchjob)."""
 
-    count: int | None = Field(None, ge=1, le=INT32_MAX, description="Jobs in the group (JobSet replicas).")
-    completions: int | None = Field(None, ge=1, le=INT32_MAX, description="Pods per Job (default 1).")
-    parallelisms: int | None = Field(None, ge=1, le=INT32_MAX, description="Pods of one Job running at once (default 1).")
+    count: int | None = Field(
+        None, ge=1, le=INT32_MAX, description="Jobs in the group (JobSet replicas)."
+    )
+    completions: int | None = Field(
+        None, ge=1, le=INT32_MAX, description="Pods per Job (default 1)."
+    )
+    parallelisms: int | None = Field(
+        None, ge=1, le=INT32_MAX, description="Pods of one Job running at once (default 1)."
+    )
     resources: Resources
 
 
 class RayHead(Strict):
     resources: Resources
-    rayStartParams: dict[str, Text] | None = Field(None, description="Extra `ray start` parameters of the head.")
+    rayStartParams: dict[str, Text] | None = Field(
+        None, description="Extra `ray start` parameters of the head."
+    )
 
 
 class RayWorkerGroup(Strict):
     name: Text = Field(description="Worker group name.")
-    count: int = Field(ge=0, le=INT32_MAX, description="Workers in the group (replicas = min = max).")
+    count: int = Field(
+        ge=0, le=INT32_MAX, description="Workers in the group (replicas = min = max)."
+    )
     resources: Resources
     rayStartParams: dict[str, Text] | None = None
 
@@ -106,7 +145,9 @@ class KuberayTypes(Strict):
 
 
 class RayTypes(KuberayTypes):
-    Job: RaySubmitter | None = Field(None, description="Legacy `ray` operator: sizes the job-submitter pod.")
+    Job: RaySubmitter | None = Field(
+        None, description="Legacy `ray` operator: sizes the job-submitter pod."
+    )
 
 
 MapTypes = dict[str, JobType]
@@ -125,7 +166,7 @@ def _env_kind(value: Any) -> str:
 
 
 EnvValue = Annotated[
-    Union[Annotated[Text, Tag("value")], Annotated[SecretRef, Tag("secretRef")]],
+    Annotated[Text, Tag("value")] | Annotated[SecretRef, Tag("secretRef")],
     Discriminator(_env_kind),
 ]
 
@@ -144,7 +185,9 @@ class SharedVolume(Strict):
     mountPoint: Text
     sizeGB: float = Field(gt=0)
     storageClass: Text | None = None
-    accessMode: Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"] | None = None
+    accessMode: (
+        Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"] | None
+    ) = None
 
 
 class ExistingPvc(Strict):
@@ -173,7 +216,9 @@ class Debug(Strict):
 
 
 class RestartPolicy(Strict):
-    backoffLimit: int | None = Field(None, ge=0, le=INT32_MAX, description="Retries of a failed Job (or RayJob).")
+    backoffLimit: int | None = Field(
+        None, ge=0, le=INT32_MAX, description="Retries of a failed Job (or RayJob)."
+    )
 
 
 class GracefulTermination(Strict):
@@ -194,16 +239,26 @@ class Spec(Strict):
     storage: Storage | None = None
     tensorboard: Toggle | None = None
     debug: Debug | None = None
-    timeout: DurationText | None = Field(None, description="Run time limit: 90s, 30m, 6h, 1d (wins over activeDeadlineSeconds).")
+    timeout: DurationText | None = Field(
+        None, description="Run time limit: 90s, 30m, 6h, 1d (wins over activeDeadlineSeconds)."
+    )
     activeDeadlineSeconds: int | None = Field(None, gt=0, le=INT64_MAX)
     ttlSecondsAfterFinished: int | None = Field(None, ge=0, le=INT32_MAX)
     rayVersion: Text | None = None
-    runtimeEnv: dict[str, Any] | None = Field(None, description="Ray runtime_env (kuberay), emitted as runtimeEnvYAML.")
+    runtimeEnv: dict[str, Any] | None = Field(
+        None, description="Ray runtime_env (kuberay), emitted as runtimeEnvYAML."
+    )
     jobId: Text | None = Field(None, description="Ray submission id (kuberay).")
-    entrypointNumCpus: float | None = Field(None, ge=0, description="CPUs the Ray entrypoint requires (kuberay); 0 keeps it on the head.")
+    entrypointNumCpus: float | None = Field(
+        None,
+        ge=0,
+        description="CPUs the Ray entrypoint requires (kuberay); 0 keeps it on the head.",
+    )
     restartPolicy: RestartPolicy | None = None
     gracefulTermination: GracefulTermination | None = None
-    queue: Text | None = Field(None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name).")
+    queue: Text | None = Field(
+        None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name)."
+    )
     priority: Text | None = Field(None, description="Kueue WorkloadPriorityClass.")
     engineName: Text | None = None
 

@@ -7,29 +7,45 @@ which field is checked against the manifest model by :mod:`compiler.validate.pol
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from .manifest import Strict
 from .text import Text
 
-Bound = Union[StrictInt, StrictFloat, StrictStr]
-Limit = Union[StrictInt, StrictFloat]
+Bound = StrictInt | StrictFloat | StrictStr
+Limit = StrictInt | StrictFloat
 
 
 class Rule(Strict):
     required: StrictBool | None = Field(None, description="The final value must be present.")
-    min: Bound | None = Field(None, description="Inclusive lower bound (number or duration such as 1h).")
-    max: Bound | None = Field(None, description="Inclusive upper bound (number or duration such as 7d).")
-    step: Limit | None = Field(None, gt=0, description="The value must equal min + k x step (min defaults to 0).")
-    options: list[Any] | None = Field(None, min_length=1, description="The value must be one of these.")
+    min: Bound | None = Field(
+        None, description="Inclusive lower bound (number or duration such as 1h)."
+    )
+    max: Bound | None = Field(
+        None, description="Inclusive upper bound (number or duration such as 7d)."
+    )
+    step: Limit | None = Field(
+        None, gt=0, description="The value must equal min + k x step (min defaults to 0)."
+    )
+    options: list[Any] | None = Field(
+        None, min_length=1, description="The value must be one of these."
+    )
     pattern: StrictStr | None = Field(None, description="Full regular-expression match.")
-    canEdit: StrictBool | None = Field(None, description="false: the final value must equal the policy's default.")
-    forbidden: StrictBool | None = Field(None, description="true: a template, workload or --set may not set the field.")
-    canAdd: StrictBool | None = Field(None, description="false: no item labels beyond the policy defaults' labels.")
+    canEdit: StrictBool | None = Field(
+        None, description="false: the final value must equal the policy's default."
+    )
+    forbidden: StrictBool | None = Field(
+        None, description="true: a template, workload or --set may not set the field."
+    )
+    canAdd: StrictBool | None = Field(
+        None, description="false: no item labels beyond the policy defaults' labels."
+    )
     canRemove: StrictBool | None = Field(None, description="false: the item may not be deleted.")
-    itemRules: dict[str, "Rule"] | None = Field(None, description="Member name -> rules applied to every item's member.")
+    itemRules: dict[str, Rule] | None = Field(
+        None, description="Member name -> rules applied to every item's member."
+    )
 
 
 RULE_KEYS = tuple(Rule.model_fields)
@@ -39,7 +55,9 @@ class Limits(Strict):
     gpus: Limit | None = Field(None, ge=0, description="Total GPUs over all pods.")
     cpus: Limit | None = Field(None, ge=0, description="Total CPU requests over all pods.")
     memoryGB: Limit | None = Field(None, ge=0, description="Total memory over all pods, in GB.")
-    pods: StrictInt | None = Field(None, ge=0, description="Total pods (jobset: count x completions per type).")
+    pods: StrictInt | None = Field(
+        None, ge=0, description="Total pods (jobset: count x completions per type)."
+    )
 
 
 class PolicyMetadata(Strict):
@@ -48,8 +66,12 @@ class PolicyMetadata(Strict):
 
 
 class PolicySpec(Strict):
-    defaults: dict[str, Any] | None = Field(None, description="A manifest fragment; '*' under spec.types means every type.")
-    rules: dict[str, Rule] | None = Field(None, description="Field path -> rule; '*' matches one segment; dotted keys in brackets.")
+    defaults: dict[str, Any] | None = Field(
+        None, description="A manifest fragment; '*' under spec.types means every type."
+    )
+    rules: dict[str, Rule] | None = Field(
+        None, description="Field path -> rule; '*' matches one segment; dotted keys in brackets."
+    )
     limits: Limits | None = None
 
 

@@ -14,16 +14,17 @@ def manifest_schema() -> dict:
     schema = Manifest.model_json_schema()
     defs = schema.setdefault("$defs", {})
     branches = []
-    seen: dict[int, str] = {}
     for operator, types_model in TYPES_MODEL.items():
         sub = TypeAdapter(types_model).json_schema(ref_template="#/$defs/{model}")
         defs.update(sub.pop("$defs", {}))
         key = f"Types_{operator}"
         defs[key] = sub
-        branches.append({
-            "if": {"properties": {"operator": {"const": operator}}, "required": ["operator"]},
-            "then": {"properties": {"types": {"$ref": f"#/$defs/{key}"}}},
-        })
+        branches.append(
+            {
+                "if": {"properties": {"operator": {"const": operator}}, "required": ["operator"]},
+                "then": {"properties": {"types": {"$ref": f"#/$defs/{key}"}}},
+            }
+        )
     spec = defs["Spec"]
     spec["allOf"] = branches
     spec["properties"]["operator"]["enum"] = list(TYPES_MODEL)
@@ -35,7 +36,12 @@ def manifest_schema() -> dict:
 # lower layer gives, and may delete an inherited item. Only a standalone workload must be complete
 # at the top; nested completeness (E103, E204) is checked on the merged result by the compiler.
 
-_DELETED = {"type": "object", "properties": {"deleted": {"const": True}}, "required": ["deleted"], "additionalProperties": False}
+_DELETED = {
+    "type": "object",
+    "properties": {"deleted": {"const": True}},
+    "required": ["deleted"],
+    "additionalProperties": False,
+}
 
 # $defs model -> {property: label member of a list item, or None for a map keyed by label}
 _ITEMIZED = {
@@ -58,8 +64,15 @@ def _as_layer(schema: dict) -> dict:
             _allow_deletion(defs[name]["properties"][member], label)
     for name, definition in defs.items():
         if name.startswith("Types_") and isinstance(definition.get("additionalProperties"), dict):
-            definition["additionalProperties"] = {"anyOf": [definition["additionalProperties"], _DELETED]}
-    inherits = {"anyOf": [{"required": ["baseWorkload"]}, {"required": ["usage"], "properties": {"usage": {"const": "Template"}}}]}
+            definition["additionalProperties"] = {
+                "anyOf": [definition["additionalProperties"], _DELETED]
+            }
+    inherits = {
+        "anyOf": [
+            {"required": ["baseWorkload"]},
+            {"required": ["usage"], "properties": {"usage": {"const": "Template"}}},
+        ]
+    }
     schema["if"] = {"not": inherits}
     schema["then"] = {"required": top_required, "properties": {"spec": {"required": spec_required}}}
     return schema
@@ -71,8 +84,11 @@ def _allow_deletion(prop: dict, label: str | None) -> None:
         if branch.get("type") == "object" and "additionalProperties" in branch:
             branch["additionalProperties"] = {"anyOf": [branch["additionalProperties"], _DELETED]}
         elif branch.get("type") == "array":
-            deleted = {**_DELETED, "properties": {label: {"type": ["string", "number"]}, "deleted": {"const": True}},
-                       "required": [label, "deleted"]}
+            deleted = {
+                **_DELETED,
+                "properties": {label: {"type": ["string", "number"]}, "deleted": {"const": True}},
+                "required": [label, "deleted"],
+            }
             branch["items"] = {"anyOf": [branch["items"], deleted]}
 
 

@@ -41,7 +41,7 @@ def duration_seconds(text: str) -> int:
         pos = match.end()
     if pos != len(text) or pos == 0:
         raise ValueError(f"{text!r} is not a duration; write e.g. 90s, 30m, 6h, 1d or 1h30m")
-    return int(round(total))
+    return round(total)
 
 
 def _check_duration(text: str) -> str:
@@ -49,9 +49,17 @@ def _check_duration(text: str) -> str:
     if seconds <= 0:
         raise ValueError("a duration must be longer than 0s")
     if seconds > MAX_DURATION_SECONDS:
-        raise ValueError(f"the duration is longer than Kubernetes can express ({MAX_DURATION_SECONDS} seconds)")
+        raise ValueError(
+            f"the duration is longer than Kubernetes can express ({MAX_DURATION_SECONDS} seconds)"
+        )
     return text
 
 
-DurationText = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_duration),
-                         WithJsonSchema({"type": ["string", "number"], "pattern": r"^\s*(\d+|(\d+(\.\d+)?(w|d|h|m|s))+)\s*$"})]
+DurationText = Annotated[
+    str,
+    BeforeValidator(number_as_text),
+    AfterValidator(_check_duration),
+    WithJsonSchema(
+        {"type": ["string", "number"], "pattern": r"^\s*(\d+|(\d+(\.\d+)?(w|d|h|m|s))+)\s*$"}
+    ),
+]

@@ -66,7 +66,11 @@ class Positions:
         """The position of ``path`` or, failing that, of its closest ancestor that exists."""
         path = tuple(path)
         while True:
-            found = (self.key(path) or self.value(path)) if prefer_key else (self.value(path) or self.key(path))
+            found = (
+                (self.key(path) or self.value(path))
+                if prefer_key
+                else (self.value(path) or self.key(path))
+            )
             if found or not path:
                 return found or Location(self.file, 1, 1)
             path = path[:-1]
@@ -111,7 +115,9 @@ def resolve_plain(text: str):
         try:
             return _number(YamlInt, int(text), text)
         except ValueError:  # Python refuses to convert more than ~4300 digits
-            raise NumberTooLong(f"an integer of {len(text):,} digits is beyond any limit this product has") from None
+            raise NumberTooLong(
+                f"an integer of {len(text):,} digits is beyond any limit this product has"
+            ) from None
     if _INT8.match(text):
         return _number(YamlInt, int(text[2:], 8), text)
     if _INT16.match(text):
@@ -126,7 +132,7 @@ def resolve_plain(text: str):
 
 
 def _tagged(value: str, tag: str, at: Location):
-    short = tag[len(_STD):] if tag.startswith(_STD) else tag
+    short = tag[len(_STD) :] if tag.startswith(_STD) else tag
     if short == "str":
         return value
     if short in ("int", "float", "bool", "null"):
@@ -166,7 +172,9 @@ class _Composer:
             nonlocal root
             self.nodes += size
             if self.nodes > MAX_NODES:
-                raise InputLimit(f"more than {MAX_NODES} nodes (alias expansion or a huge document)")
+                raise InputLimit(
+                    f"more than {MAX_NODES} nodes (alias expansion or a huge document)"
+                )
             positions.values[path] = (mark.line + 1, mark.column + 1)
             if not stack:
                 root = value
@@ -196,17 +204,34 @@ class _Composer:
             frame = stack[-1]
             at = self.at(event.start_mark)
             if not isinstance(event, ev.ScalarEvent):
-                raise _Problem(error("E005", "complex mapping keys are not supported; keys must be plain strings", at))
+                raise _Problem(
+                    error(
+                        "E005",
+                        "complex mapping keys are not supported; keys must be plain strings",
+                        at,
+                    )
+                )
             key = event.value
             if key == "<<" and event.implicit[0]:
-                raise _Problem(error("E005", "'<<' merge keys are YAML 1.1 and not part of YAML 1.2; write the keys out", at))
+                raise _Problem(
+                    error(
+                        "E005",
+                        "'<<' merge keys are YAML 1.1 and not part of YAML 1.2; write the keys out",
+                        at,
+                    )
+                )
             path = frame[1] + (key,)
             if key in frame[4]:
                 first = frame[4][key]
-                problems.append(error(
-                    "E002", f"duplicate key {key!r}", at,
-                    ".".join(map(str, path)), related=[Related("first defined here", Location(self.filename, *first))],
-                ))
+                problems.append(
+                    error(
+                        "E002",
+                        f"duplicate key {key!r}",
+                        at,
+                        ".".join(map(str, path)),
+                        related=[Related("first defined here", Location(self.filename, *first))],
+                    )
+                )
                 frame[2] = _SKIP
                 return
             frame[4][key] = (at.line, at.column)
@@ -219,9 +244,21 @@ class _Composer:
                 return Document(root, positions, index), problems
             if expecting_key() and not isinstance(event, (ev.MappingEndEvent,)):
                 if isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
-                    raise _Problem(error("E005", "complex mapping keys are not supported; keys must be plain strings", self.at(event.start_mark)))
+                    raise _Problem(
+                        error(
+                            "E005",
+                            "complex mapping keys are not supported; keys must be plain strings",
+                            self.at(event.start_mark),
+                        )
+                    )
                 if isinstance(event, ev.AliasEvent):
-                    raise _Problem(error("E005", "aliases as mapping keys are not supported", self.at(event.start_mark)))
+                    raise _Problem(
+                        error(
+                            "E005",
+                            "aliases as mapping keys are not supported",
+                            self.at(event.start_mark),
+                        )
+                    )
                 take_key(event)
                 continue
             if isinstance(event, ev.ScalarEvent):
@@ -244,10 +281,18 @@ class _Composer:
                     raise InputLimit(f"nesting deeper than {MAX_DEPTH} levels")
                 tag = event.tag
                 if tag and tag not in ("!", _STD + "map", _STD + "seq"):
-                    raise _Problem(error("E005", f"custom tag {tag!r} is not supported", self.at(event.start_mark)))
+                    raise _Problem(
+                        error(
+                            "E005",
+                            f"custom tag {tag!r} is not supported",
+                            self.at(event.start_mark),
+                        )
+                    )
                 path = child_path() if stack else ()
                 container = {} if isinstance(event, ev.MappingStartEvent) else []
-                stack.append([container, path, _NO_KEY, None, {}, event.anchor, 1, event.start_mark])
+                stack.append(
+                    [container, path, _NO_KEY, None, {}, event.anchor, 1, event.start_mark]
+                )
             elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
                 frame = stack.pop()
                 container, path, _, _, _, anchor, size, mark = frame
@@ -283,19 +328,38 @@ def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], 
     values such as ``--set``'s."""
     if isinstance(source, bytes):
         if len(source) > MAX_BYTES:
-            return [], [error("E003", f"file is larger than {MAX_BYTES:,} bytes, the limit", Location(filename))]
+            return [], [
+                error(
+                    "E003",
+                    f"file is larger than {MAX_BYTES:,} bytes, the limit",
+                    Location(filename),
+                )
+            ]
         try:
             text = source.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = source.count(b"\n", 0, exc.start) + 1
             line_start = source.rfind(b"\n", 0, exc.start) + 1
-            column = len(source[line_start:exc.start].decode("utf-8", "replace")) + 1  # in characters, as editors count
-            return [], [error("E004", f"byte 0x{source[exc.start]:02x} is not valid UTF-8; save the file as UTF-8",
-                              Location(filename, line, column))]
+            column = (
+                len(source[line_start : exc.start].decode("utf-8", "replace")) + 1
+            )  # in characters, as editors count
+            return [], [
+                error(
+                    "E004",
+                    f"byte 0x{source[exc.start]:02x} is not valid UTF-8; save the file as UTF-8",
+                    Location(filename, line, column),
+                )
+            ]
     else:
         text = source
         if len(text) > MAX_BYTES:
-            return [], [error("E003", f"input is {len(text):,} characters; the limit is {MAX_BYTES:,}", Location(filename))]
+            return [], [
+                error(
+                    "E003",
+                    f"input is {len(text):,} characters; the limit is {MAX_BYTES:,}",
+                    Location(filename),
+                )
+            ]
     text = text.lstrip("\ufeff")
 
     documents: list[Document] = []
@@ -309,9 +373,14 @@ def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], 
                 break
             if isinstance(event, ev.DocumentStartEvent):
                 if event.version and tuple(event.version) < (1, 2):
-                    diagnostics.append(warning(
-                        "W105", f"%YAML {event.version[0]}.{event.version[1]} directive: this file is read as YAML 1.2 "
-                        "(yes/no/on/off stay strings, 0777 is 777)", composer.at(event.start_mark)))
+                    diagnostics.append(
+                        warning(
+                            "W105",
+                            f"%YAML {event.version[0]}.{event.version[1]} directive: this file is read as YAML 1.2 "
+                            "(yes/no/on/off stay strings, 0777 is 777)",
+                            composer.at(event.start_mark),
+                        )
+                    )
                 document, problems = composer.document(parser, len(documents))
                 documents.append(document)
                 diagnostics.extend(problems)
@@ -325,17 +394,35 @@ def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], 
         what = exc.problem or exc.context or "invalid YAML"
         related = []
         if exc.problem and exc.context and exc.context_mark and exc.context_mark is not mark:
-            related.append(Related(exc.context, Location(filename, exc.context_mark.line + 1, exc.context_mark.column + 1)))
+            related.append(
+                Related(
+                    exc.context,
+                    Location(filename, exc.context_mark.line + 1, exc.context_mark.column + 1),
+                )
+            )
         diagnostics.append(error("E001", f"YAML syntax error: {what}", at, related=related))
     except yaml.reader.ReaderError as exc:  # a control character such as NUL
-        diagnostics.append(error("E001", f"YAML syntax error: character U+{exc.character:04X} is not allowed in YAML",
-                                 _offset_location(text, exc.position, filename)))
+        diagnostics.append(
+            error(
+                "E001",
+                f"YAML syntax error: character U+{exc.character:04X} is not allowed in YAML",
+                _offset_location(text, exc.position, filename),
+            )
+        )
     except yaml.YAMLError as exc:
-        diagnostics.append(error("E001", f"YAML syntax error: {' '.join(str(exc).split())}", Location(filename)))
+        diagnostics.append(
+            error("E001", f"YAML syntax error: {' '.join(str(exc).split())}", Location(filename))
+        )
     finally:
         parser.dispose()
     if isinstance(source, bytes) and not diagnostics and all(doc.data is None for doc in documents):
-        diagnostics.append(error("E011", "the file holds no YAML document (it is empty or only comments)", Location(filename)))
+        diagnostics.append(
+            error(
+                "E011",
+                "the file holds no YAML document (it is empty or only comments)",
+                Location(filename),
+            )
+        )
     return documents, diagnostics
 
 

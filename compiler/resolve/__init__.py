@@ -74,8 +74,16 @@ def resolve(layers: list[Layer]) -> Resolved:
     operator = spec.get("operator") if isinstance(spec, dict) else None
     names, groups = type_names(data, operator if isinstance(operator, str) else None)
 
-    all_layers = [Layer("built-in", "built-in defaults", builtin_defaults(operator if isinstance(operator, str) else None))] + list(layers)
-    trees = [expand_star(annotate(layer.data, i), names, groups) for i, layer in enumerate(all_layers)]
+    all_layers = [
+        Layer(
+            "built-in",
+            "built-in defaults",
+            builtin_defaults(operator if isinstance(operator, str) else None),
+        )
+    ] + list(layers)
+    trees = [
+        expand_star(annotate(layer.data, i), names, groups) for i, layer in enumerate(all_layers)
+    ]
     root = _fold(trees, events, in_place)
     data, origins = strip(root)
     return Resolved(data if isinstance(data, dict) else {}, origins, all_layers, events)
@@ -83,11 +91,11 @@ def resolve(layers: list[Layer]) -> Resolved:
 
 def _fold(trees: list[Node], events: MergeEvents, in_place: list[bool]) -> Node:
     result = None
-    for tree, keep_order in zip(trees, in_place):
+    for tree, keep_order in zip(trees, in_place, strict=True):
         if not isinstance(tree.value, dict):
             continue
         result = merge(result, tree, events, (), keep_order)
     return result if result is not None else Node({}, Origin(0, ()))
 
 
-__all__ = ["Layer", "Resolved", "resolve", "format_path", "logical_path", "Origin"]
+__all__ = ["Layer", "Origin", "Resolved", "format_path", "logical_path", "resolve"]

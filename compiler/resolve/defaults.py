@@ -27,7 +27,11 @@ def type_names(data: dict, operator: str | None) -> tuple[list[str], list[str]]:
     if operator in RAY_OPERATORS:
         keys = [k for k in types if k != "Workers" and k != "*"]
         workers = types.get("Workers")
-        groups = [str(w["name"]) for w in workers if isinstance(w, dict) and "name" in w] if isinstance(workers, list) else []
+        groups = (
+            [str(w["name"]) for w in workers if isinstance(w, dict) and "name" in w]
+            if isinstance(workers, list)
+            else []
+        )
         return keys, groups
     return [k for k in types if k != "*"], []
 
@@ -59,7 +63,11 @@ def expand_star(root: Node, names: list[str], groups: list[str]) -> Node:
         items = []
         for group in groups:
             name_node = Node(group, star.origin)
-            base = Node({"name": name_node, **star.value}, star.origin) if isinstance(star.value, dict) else star
+            base = (
+                Node({"name": name_node, **star.value}, star.origin)
+                if isinstance(star.value, dict)
+                else star
+            )
             items.append(_overlay(base, own_groups.pop(group)) if group in own_groups else base)
         items.extend(own_groups.values())
         expanded["Workers"] = Node(items, workers.origin if workers is not None else star.origin)
@@ -84,7 +92,9 @@ def strip_star(root: Node) -> Node:
     if types is None or not isinstance(types.value, dict) or "*" not in types.value:
         return root
     new_types = Node({k: v for k, v in types.value.items() if k != "*"}, types.origin)
-    return Node({**root.value, "spec": Node({**spec.value, "types": new_types}, spec.origin)}, root.origin)
+    return Node(
+        {**root.value, "spec": Node({**spec.value, "types": new_types}, spec.origin)}, root.origin
+    )
 
 
 BUILTIN_ORIGIN = Origin(0, ())

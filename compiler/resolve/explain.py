@@ -16,7 +16,9 @@ from .tree import format_path
 
 COMMENT_COLUMN_MAX = 56
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./:@+=-]*( [A-Za-z0-9_./:@+=-]+)*$")
-_LOOKS_TYPED = re.compile(r"^(true|false|True|False|TRUE|FALSE|null|Null|NULL|~|[-+]?[0-9].*|\.inf|\.nan)$")
+_LOOKS_TYPED = re.compile(
+    r"^(true|false|True|False|TRUE|FALSE|null|Null|NULL|~|[-+]?[0-9].*|\.inf|\.nan)$"
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,14 @@ def deletions(resolved: Resolved, under: tuple = ()) -> list[dict]:
         if logical[: len(under)] != under or find(resolved, logical) is not None:
             continue
         layer = resolved.layers[origin.layer]
-        out.append({"path": format_path(logical), "layer": layer.name, "role": layer.role,
-                    "location": str(layer.location(origin.path, key=True))})
+        out.append(
+            {
+                "path": format_path(logical),
+                "layer": layer.name,
+                "role": layer.role,
+                "location": str(layer.location(origin.path, key=True)),
+            }
+        )
     return out
 
 
@@ -73,15 +81,34 @@ def _walk(resolved, value, data_path, logical, out, top=True):
             _walk(resolved, child, data_path + (key,), logical + (str(key),), out, False)
     elif isinstance(value, list):
         for index, child in enumerate(value):
-            _walk(resolved, child, data_path + (index,), logical + (_label(child, logical, index),), out, False)
+            _walk(
+                resolved,
+                child,
+                data_path + (index,),
+                logical + (_label(child, logical, index),),
+                out,
+                False,
+            )
 
 
 def _entry(resolved, value, data_path, logical) -> Entry:
     origin = resolved.origin(data_path)
     layer = resolved.layers[origin.layer] if origin else resolved.layers[-1]
     key = isinstance(value, (dict, list))  # a mapping or list: point at the key that introduces it
-    location = None if layer.role == "built-in" else str(layer.location(origin.path if origin else (), key))
-    return Entry(logical, data_path, value, origin.layer if origin else len(resolved.layers) - 1, layer.role, layer.name, location)
+    location = (
+        None
+        if layer.role == "built-in"
+        else str(layer.location(origin.path if origin else (), key))
+    )
+    return Entry(
+        logical,
+        data_path,
+        value,
+        origin.layer if origin else len(resolved.layers) - 1,
+        layer.role,
+        layer.name,
+        location,
+    )
 
 
 def _label(item, logical, index):
@@ -135,7 +162,12 @@ def _rows(resolved, root) -> list[tuple[str, str]]:
         value = _at(resolved.data, root)
         entry = _entry(resolved, value, root, resolved.logical(root))
         head = format_path(resolved.logical(root))
-        rows.append((f"{head}: {scalar(value)}" if _is_scalar(value) else f"{head}:{_empty(value)}", _source(entry)))
+        rows.append(
+            (
+                f"{head}: {scalar(value)}" if _is_scalar(value) else f"{head}:{_empty(value)}",
+                _source(entry),
+            )
+        )
     top = len(root) + (0 if root else 1)  # nesting level 0 is the first line under ``root``
     for entry in entries(resolved, root):
         rows.append(_row(resolved, entry, len(entry.data_path) - top))
@@ -147,7 +179,11 @@ def _row(resolved, entry: Entry, level: int) -> tuple[str, str]:
     # YAML's compact lists: an item's dash stands at its list's indentation, its members 2 further
     indent = "  " * (level - _list_ancestors(resolved.data, entry.data_path))
     if isinstance(parent, list):
-        text = f"{indent}- {scalar(entry.value)}" if _is_scalar(entry.value) else f"{indent}-{_empty(entry.value)}"
+        text = (
+            f"{indent}- {scalar(entry.value)}"
+            if _is_scalar(entry.value)
+            else f"{indent}-{_empty(entry.value)}"
+        )
         return text, _source(entry)
     key = entry.data_path[-1]
     shown_key = key if isinstance(key, str) and _PLAIN.match(key) else scalar(key)
@@ -185,7 +221,12 @@ def scalar(value) -> str:
     if isinstance(value, (int, float)):
         return getattr(value, "text", None) or json.dumps(value)
     text = str(value)
-    if _PLAIN.match(text) and not _LOOKS_TYPED.match(text) and ": " not in text and not text.endswith(":"):
+    if (
+        _PLAIN.match(text)
+        and not _LOOKS_TYPED.match(text)
+        and ": " not in text
+        and not text.endswith(":")
+    ):
         return text
     return json.dumps(text, ensure_ascii=False)
 
@@ -196,16 +237,29 @@ def scalar(value) -> str:
 
 def explain_data(resolved: Resolved, title: str, root: tuple = ()) -> dict:
     values = []
-    for entry in ([_entry(resolved, _at(resolved.data, root), root, resolved.logical(root))] if root else []) + entries(resolved, root):
-        item = {"path": format_path(entry.logical), "layer": entry.source, "role": entry.role, "location": entry.location}
+    for entry in (
+        [_entry(resolved, _at(resolved.data, root), root, resolved.logical(root))] if root else []
+    ) + entries(resolved, root):
+        item = {
+            "path": format_path(entry.logical),
+            "layer": entry.source,
+            "role": entry.role,
+            "location": entry.location,
+        }
         if _is_scalar(entry.value):
             item["value"] = entry.value
         values.append(item)
     return {
         "workload": title,
-        "layers": [{"index": i, "role": layer.role, "name": layer.name,
-                    "file": None if layer.role == "built-in" else layer.location(()).file}
-                   for i, layer in enumerate(resolved.layers)],
+        "layers": [
+            {
+                "index": i,
+                "role": layer.role,
+                "name": layer.name,
+                "file": None if layer.role == "built-in" else layer.location(()).file,
+            }
+            for i, layer in enumerate(resolved.layers)
+        ],
         "values": values,
         "deleted": deletions(resolved, resolved.logical(root)),
     }

@@ -30,7 +30,9 @@ STRUCTURED_LISTS = {("spec", "types", "Workers"): "name"}
 
 
 def matches(pattern: tuple, path: tuple) -> bool:
-    return len(pattern) == len(path) and all(p == "*" or p == s for p, s in zip(pattern, path))
+    return len(pattern) == len(path) and all(
+        p == "*" or p == s for p, s in zip(pattern, path, strict=True)
+    )
 
 
 @lru_cache(maxsize=1 << 16)

@@ -22,10 +22,14 @@ class MergeEvents:
     """What the merge saw that validation needs: deletions and whole-item replacements."""
 
     deletions: list = field(default_factory=list)  # (logical path, Origin of the deletion marker)
-    replacements: list = field(default_factory=list)  # (logical path, Origin of the new item, Origin of the old)
+    replacements: list = field(
+        default_factory=list
+    )  # (logical path, Origin of the new item, Origin of the old)
 
 
-def merge(lower: Node | None, upper: Node, events: MergeEvents, path: tuple = (), in_place: bool = False) -> Node:
+def merge(
+    lower: Node | None, upper: Node, events: MergeEvents, path: tuple = (), in_place: bool = False
+) -> Node:
     """Merge ``upper`` over ``lower``. ``in_place`` keeps the lower layer's order (a ``--set`` edit
     of one type must not reorder the types, which would change every ``JOB_GLOBAL_INDEX``)."""
     if lower is None:
@@ -34,10 +38,30 @@ def merge(lower: Node | None, upper: Node, events: MergeEvents, path: tuple = ()
     if kind and isinstance(lower.value, (dict, list)) and type(lower.value) is type(upper.value):
         how, label = kind
         if isinstance(upper.value, dict):
-            return _merge_items(_as_items(lower), _as_items(upper), how, events, path, upper.origin, None, in_place)
-        return _merge_items(_as_items(lower, label), _as_items(upper, label), how, events, path, upper.origin, label, in_place)
+            return _merge_items(
+                _as_items(lower), _as_items(upper), how, events, path, upper.origin, None, in_place
+            )
+        return _merge_items(
+            _as_items(lower, label),
+            _as_items(upper, label),
+            how,
+            events,
+            path,
+            upper.origin,
+            label,
+            in_place,
+        )
     if isinstance(lower.value, dict) and isinstance(upper.value, dict):
-        return _merge_items(_as_items(lower), _as_items(upper), "structured-map", events, path, upper.origin, None, in_place)
+        return _merge_items(
+            _as_items(lower),
+            _as_items(upper),
+            "structured-map",
+            events,
+            path,
+            upper.origin,
+            None,
+            in_place,
+        )
     return _drop_deletions(upper, path, events)
 
 
@@ -46,12 +70,18 @@ def _as_items(node: Node, label: str | None = None) -> list[tuple[str, Node]]:
         return list(node.value.items())
     items = []
     for index, item in enumerate(node.value):
-        key = item.value.get(label).value if isinstance(item.value, dict) and label in item.value else None
+        key = (
+            item.value.get(label).value
+            if isinstance(item.value, dict) and label in item.value
+            else None
+        )
         items.append((str(key) if key is not None else f"#{index}", item))
     return items
 
 
-def _merge_items(lower, upper, how, events, path, origin: Origin, as_list: str | None, in_place: bool) -> Node:
+def _merge_items(
+    lower, upper, how, events, path, origin: Origin, as_list: str | None, in_place: bool
+) -> Node:
     lower_by_label = dict(lower)
     merged: list[tuple[str, Node]] = []
     mentioned = set()

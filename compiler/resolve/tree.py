@@ -42,7 +42,7 @@ class Origin:
 class Node:
     """A value with its origin; containers hold Nodes."""
 
-    __slots__ = ("value", "origin")
+    __slots__ = ("origin", "value")
 
     def __init__(self, value, origin: Origin):
         self.value = value
@@ -54,9 +54,13 @@ class Node:
 
 def annotate(data, layer: int, path: tuple = ()) -> Node:
     if isinstance(data, dict):
-        return Node({k: annotate(v, layer, path + (k,)) for k, v in data.items()}, Origin(layer, path))
+        return Node(
+            {k: annotate(v, layer, path + (k,)) for k, v in data.items()}, Origin(layer, path)
+        )
     if isinstance(data, list):
-        return Node([annotate(v, layer, path + (i,)) for i, v in enumerate(data)], Origin(layer, path))
+        return Node(
+            [annotate(v, layer, path + (i,)) for i, v in enumerate(data)], Origin(layer, path)
+        )
     return Node(data, Origin(layer, path))
 
 

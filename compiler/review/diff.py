@@ -57,7 +57,9 @@ def _compare_errors(before: Compiled, after: Compiled) -> DiffResult:
         status = BECAME_VALID
     else:
         status = ERRORS_CHANGED if new or gone else STILL_INVALID
-    return DiffResult(after.file, status, diagnostics=after.errors, new_errors=new, gone_errors=gone)
+    return DiffResult(
+        after.file, status, diagnostics=after.errors, new_errors=new, gone_errors=gone
+    )
 
 
 def _error_key(d) -> tuple:
@@ -66,8 +68,11 @@ def _error_key(d) -> tuple:
 
 
 def summary(results: list[DiffResult]) -> str:
-    parts = [f"{sum(r.status == status for r in results)} {words(status)}" for status in STATUSES
-             if any(r.status == status for r in results)]
+    parts = [
+        f"{sum(r.status == status for r in results)} {words(status)}"
+        for status in STATUSES
+        if any(r.status == status for r in results)
+    ]
     noun = "manifest" if len(results) == 1 else "manifests"
     return f"diff: {len(results)} {noun}" + (": " + ", ".join(parts) if parts else "")
 

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 
 ADDED, REMOVED, CHANGED, REORDERED = "added", "removed", "changed", "reordered"
-UNEXPLAINED = "unexplained"  # deepdiff is not installed: the object differs, which fields is unknown
+UNEXPLAINED = (
+    "unexplained"  # deepdiff is not installed: the object differs, which fields is unknown
+)
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _LONG_VALUE = 160
@@ -44,7 +46,11 @@ class FieldChange:
         if self.kind == ADDED:
             return f"{where}: added {show(self.new)}" if self.path else f"{where}: new object"
         if self.kind == REMOVED:
-            return f"{where}: removed (was {show(self.old)})" if self.path else f"{where}: object removed"
+            return (
+                f"{where}: removed (was {show(self.old)})"
+                if self.path
+                else f"{where}: object removed"
+            )
         if self.kind == REORDERED:
             return f"{where}: order {show(self.old)} → {show(self.new)}"
         return f"{where}: differs (install deepdiff to see which fields)"
@@ -69,7 +75,11 @@ def object_key(obj) -> tuple:
     if not isinstance(obj, dict):
         return ("?", "", repr(obj))
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    return (str(obj.get("kind", "?")), str(metadata.get("namespace") or ""), str(metadata.get("name", "")))
+    return (
+        str(obj.get("kind", "?")),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name", "")),
+    )
 
 
 def object_label(key: tuple) -> str:
@@ -108,9 +118,15 @@ def field_changes(label: str, old, new) -> list[FieldChange]:
             continue
         for level in levels:
             segments = level.path(output_format="list")
-            changes.append(FieldChange(label, render_path(segments), kind,
-                                       None if kind == ADDED else plain(level.t1),
-                                       None if kind == REMOVED else plain(level.t2)))
+            changes.append(
+                FieldChange(
+                    label,
+                    render_path(segments),
+                    kind,
+                    None if kind == ADDED else plain(level.t1),
+                    None if kind == REMOVED else plain(level.t2),
+                )
+            )
     changes.extend(_order_changes(label, old_n, new_n, []))
     return sorted(changes, key=lambda c: _path_sort_key(c.path))
 
@@ -152,9 +168,7 @@ def plain(value):
 def render_path(segments) -> str:
     out = ""
     for segment in segments:
-        if isinstance(segment, ItemName):
-            out += f"[{segment}]"
-        elif isinstance(segment, int):
+        if isinstance(segment, ItemName | int):
             out += f"[{segment}]"
         elif _PLAIN_KEY.match(str(segment)):
             out += f".{segment}" if out else str(segment)
@@ -164,7 +178,9 @@ def render_path(segments) -> str:
 
 
 def _is_named_list(items: list) -> bool:
-    if not items or not all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in items):
+    if not items or not all(
+        isinstance(item, dict) and isinstance(item.get("name"), str) for item in items
+    ):
         return False
     return len({item["name"] for item in items}) == len(items)
 
@@ -176,13 +192,21 @@ def _order_changes(label: str, old, new, segments: list) -> list[FieldChange]:
         common = [name for name in old if name in new]
         reordered = [name for name in new if name in old]
         if common != reordered:
-            changes.append(FieldChange(label, render_path(segments), REORDERED, [str(n) for n in common], [str(n) for n in reordered]))
+            changes.append(
+                FieldChange(
+                    label,
+                    render_path(segments),
+                    REORDERED,
+                    [str(n) for n in common],
+                    [str(n) for n in reordered],
+                )
+            )
     if isinstance(old, dict) and isinstance(new, dict):
         for key in old:
             if key in new:
                 changes.extend(_order_changes(label, old[key], new[key], segments + [key]))
     elif isinstance(old, list) and isinstance(new, list):
-        for index, (a, b) in enumerate(zip(old, new)):
+        for index, (a, b) in enumerate(zip(old, new, strict=False)):
             changes.extend(_order_changes(label, a, b, segments + [index]))
     return changes
 
@@ -203,4 +227,6 @@ def _ordered_keys(old: dict, new: dict) -> list:
 
 def _path_sort_key(path: str) -> list:
     """Natural order: ``[2]`` before ``[10]``."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path)]
+    return [
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path)
+    ]

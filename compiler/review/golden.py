@@ -36,7 +36,9 @@ class GoldenResult:
         return self.status in FAILING
 
 
-def compare_golden(stem: str, golden: str, expected: bytes | None, compiled: Compiled | None) -> GoldenResult:
+def compare_golden(
+    stem: str, golden: str, expected: bytes | None, compiled: Compiled | None
+) -> GoldenResult:
     """Compare one example's output with its golden file's bytes (None: the file does not exist)."""
     if compiled is None:
         return GoldenResult(stem, None, golden, EXTRA)
@@ -47,7 +49,9 @@ def compare_golden(stem: str, golden: str, expected: bytes | None, compiled: Com
     if expected == compiled.text.encode("utf-8"):
         return GoldenResult(stem, compiled.file, golden, SAME)
     changes, note = explain(expected, compiled.text)
-    return GoldenResult(stem, compiled.file, golden, DIFFERENT, tuple(changes), note=note, text=compiled.text)
+    return GoldenResult(
+        stem, compiled.file, golden, DIFFERENT, tuple(changes), note=note, text=compiled.text
+    )
 
 
 def explain(expected: bytes, actual: str) -> tuple[list[FieldChange], str]:
@@ -73,8 +77,13 @@ def pair_stems(example_stems: list[str], golden_stems: list[str]) -> list[tuple[
     return [(stem, stem in examples, stem in goldens) for stem in ordered]
 
 
-_WORDS = {SAME: "match", DIFFERENT: "differ", MISSING: "missing golden file", EXTRA: "golden file without example",
-          FAILED: "do not compile"}
+_WORDS = {
+    SAME: "match",
+    DIFFERENT: "differ",
+    MISSING: "missing golden file",
+    EXTRA: "golden file without example",
+    FAILED: "do not compile",
+}
 _UPDATED_WORDS = {**_WORDS, DIFFERENT: "updated", MISSING: "written", EXTRA: "removed"}
 
 
@@ -82,5 +91,9 @@ def summary(results: list[GoldenResult], updated: bool = False) -> str:
     """``golden: 13 files: 12 match, 1 differ`` (after --update: ``1 updated``)."""
     words = _UPDATED_WORDS if updated else _WORDS
     statuses = (SAME, DIFFERENT, MISSING, EXTRA, FAILED)
-    parts = [f"{sum(r.status == s for r in results)} {words[s]}" for s in statuses if s == SAME or any(r.status == s for r in results)]
+    parts = [
+        f"{sum(r.status == s for r in results)} {words[s]}"
+        for s in statuses
+        if s == SAME or any(r.status == s for r in results)
+    ]
     return f"golden: {len(results)} files: " + ", ".join(parts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..diagnostics import Diagnostic, has_errors
+from ..diagnostics import has_errors
 from ..emit import Workload
 from ..resolve import Resolved
 from .overrides import check_overrides, covered_by
@@ -12,20 +12,42 @@ from .structure import validate_manifest
 from .targets import check_targets
 
 
-def validate_workload(resolved: Resolved, catalog, name: str, name_path: tuple, project, namespace, document, options):
+def validate_workload(
+    resolved: Resolved, catalog, name: str, name_path: tuple, project, namespace, document, options
+):
     """Returns (manifest or None, typed types, diagnostics)."""
     manifest, types, structural = validate_manifest(resolved)
     overrides = check_overrides(resolved)
     structural = [d for d in structural if not covered_by(d, overrides)] + overrides
-    policy = check_policies(resolved, policies_for(catalog.policies, project), types) if catalog is not None else []
-    policy = [d for d in policy if d.path not in {s.path for s in structural}]  # one report per broken field
+    policy = (
+        check_policies(resolved, policies_for(catalog.policies, project), types)
+        if catalog is not None
+        else []
+    )
+    policy = [
+        d for d in policy if d.path not in {s.path for s in structural}
+    ]  # one report per broken field
     reported = {d.path for d in structural}
     semantic = [d for d in check_semantics(resolved) if d.path not in reported]
     if manifest is None or types is None or has_errors(structural) or has_errors(semantic):
         return None, None, structural + semantic + policy
-    probe = Workload(manifest=manifest, types=types, name=name, namespace=namespace, project=project, source=document.file, digest="")
+    probe = Workload(
+        manifest=manifest,
+        types=types,
+        name=name,
+        namespace=namespace,
+        project=project,
+        source=document.file,
+        digest="",
+    )
     targets = check_targets(probe, resolved, name_path)
     return manifest, types, structural + semantic + targets + policy
 
 
-__all__ = ["validate_workload", "validate_manifest", "check_semantics", "check_targets", "check_policies"]
+__all__ = [
+    "check_policies",
+    "check_semantics",
+    "check_targets",
+    "validate_manifest",
+    "validate_workload",
+]

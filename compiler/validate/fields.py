@@ -17,6 +17,8 @@ from ..model.text import DurationText
 from ..resolve.tree import parse_path  # noqa: F401  (re-exported: rule paths are field paths)
 
 SCALAR_KINDS = ("string", "duration", "integer", "number", "bool")
+
+
 @dataclass(frozen=True)
 class FieldInfo:
     kind: str  # string | duration | integer | number | bool | object | map | list | any
@@ -111,7 +113,12 @@ def _leaf_kind(annotation) -> str:
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             return "object"
-        for kind, python_type in (("bool", bool), ("integer", int), ("number", float), ("string", str)):
+        for kind, python_type in (
+            ("bool", bool),
+            ("integer", int),
+            ("number", float),
+            ("string", str),
+        ):
             if issubclass(annotation, python_type):
                 return kind
     origin = get_origin(annotation)

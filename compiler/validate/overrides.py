@@ -35,13 +35,24 @@ def _at(data, data_path):
 def _incomplete(resolved, logical, new_origin, old_origin, missing) -> Diagnostic:
     new_layer, old_layer = resolved.layers[new_origin.layer], resolved.layers[old_origin.layer]
     names = ", ".join(repr(m) for m in missing)
-    message = (f"{describe(new_layer)} overrides item {logical[-1]!r} of {describe(old_layer)} but leaves out {names}; "
-               "an item is replaced whole, so give every member (nothing is borrowed from the item it replaces)")
-    related = [Related(f"the item of {describe(old_layer)}", old_layer.location(old_origin.path, key=True))]
-    return error("E204", message, new_layer.location(new_origin.path, key=True), format_path(logical), related)
+    message = (
+        f"{describe(new_layer)} overrides item {logical[-1]!r} of {describe(old_layer)} but leaves out {names}; "
+        "an item is replaced whole, so give every member (nothing is borrowed from the item it replaces)"
+    )
+    related = [
+        Related(f"the item of {describe(old_layer)}", old_layer.location(old_origin.path, key=True))
+    ]
+    return error(
+        "E204",
+        message,
+        new_layer.location(new_origin.path, key=True),
+        format_path(logical),
+        related,
+    )
 
 
 def covered_by(diagnostic: Diagnostic, overrides: list[Diagnostic]) -> bool:
     """A 'required member missing' (E103) inside an item E204 already names."""
     return diagnostic.code == "E103" and any(
-        diagnostic.path == o.path or diagnostic.path.startswith(o.path + ".") for o in overrides)
+        diagnostic.path == o.path or diagnostic.path.startswith(o.path + ".") for o in overrides
+    )

@@ -43,10 +43,14 @@ def loaded_policy(document) -> LoadedPolicy | None:
 def policies_for(policy_documents, project: str | None) -> list[LoadedPolicy]:
     """Every global policy, then every policy of ``project``, in catalog order."""
     loaded = [p for p in (loaded_policy(d) for d in policy_documents) if p is not None]
-    return [p for p in loaded if p.project is None] + [p for p in loaded if project and p.project == project]
+    return [p for p in loaded if p.project is None] + [
+        p for p in loaded if project and p.project == project
+    ]
 
 
-def check_policies(resolved: Resolved, policies: list[LoadedPolicy], types=None) -> list[Diagnostic]:
+def check_policies(
+    resolved: Resolved, policies: list[LoadedPolicy], types=None
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for policy in policies:
         for rule in expand_item_rules(policy.rules):
@@ -64,7 +68,9 @@ def expand_item_rules(rules: list[PolicyRule]) -> list[PolicyRule]:
         for member, rule in (entry.rule.itemRules or {}).items():
             key_path = entry.key_path + ("itemRules", member)
             where = entry.policy.document.positions.nearest(key_path, prefer_key=True)
-            out += expand_item_rules([PolicyRule(entry.pattern + ("*", member), rule, where, entry.policy, key_path)])
+            out += expand_item_rules(
+                [PolicyRule(entry.pattern + ("*", member), rule, where, entry.policy, key_path)]
+            )
     return out
 
 
@@ -102,7 +108,9 @@ def expand(data, pattern: tuple):
                 if logical == ("spec", "types") and label == "Workers" and isinstance(child, list):
                     # "*" under spec.types means every type: each kuberay worker group is one
                     for group, index, item in children(child, logical + (label,)):
-                        yield from walk(item, depth + 1, logical + (label, group), data_path + (key, index))
+                        yield from walk(
+                            item, depth + 1, logical + (label, group), data_path + (key, index)
+                        )
                     continue
                 yield from walk(child, depth + 1, logical + (label,), data_path + (key,))
             return
@@ -125,8 +133,11 @@ def _lookup(data, logical, depth):
     if depth == len(logical):
         return data
     segment = logical[depth]
-    found = _first(_lookup(child, logical, depth + 1)
-                   for label, _, child in children(data, logical[:depth]) if label == segment)
+    found = _first(
+        _lookup(child, logical, depth + 1)
+        for label, _, child in children(data, logical[:depth])
+        if label == segment
+    )
     at_types = logical[:depth] == ("spec", "types") and isinstance(data, dict) and "*" in data
     if found is MISSING and at_types and not (segment == "Workers" and depth + 1 == len(logical)):
         # the "*" entry stands at the level of one type (or one Workers group)
@@ -152,7 +163,16 @@ def _check_rule(resolved: Resolved, entry: PolicyRule) -> list[Diagnostic]:
     for logical, data_path, value in expand(resolved.data, entry.pattern):
         if value is MISSING or value is None:
             if rule.required:
-                out.append(_violation("E406", "the policy requires a value here; none is set", resolved, entry, logical, data_path))
+                out.append(
+                    _violation(
+                        "E406",
+                        "the policy requires a value here; none is set",
+                        resolved,
+                        entry,
+                        logical,
+                        data_path,
+                    )
+                )
             if rule.canEdit is False:
                 out += _check_locked_absent(resolved, entry, logical, data_path)
             continue
@@ -173,8 +193,15 @@ def _check_value(resolved, entry, logical, data_path, value) -> list[Diagnostic]
         expected = policy_default(resolved, entry.policy, logical)
         if not _same(value, expected):
             shown = "no value" if expected is MISSING else _show(expected)
-            problems.append(("E407", f"{_show(value)} differs from the policy default {shown}; the policy does not allow editing it"))
-    out = [_violation(code, message, resolved, entry, logical, data_path) for code, message in problems]
+            problems.append(
+                (
+                    "E407",
+                    f"{_show(value)} differs from the policy default {shown}; the policy does not allow editing it",
+                )
+            )
+    out = [
+        _violation(code, message, resolved, entry, logical, data_path) for code, message in problems
+    ]
     if rule.canAdd is False:
         out += _check_additions(resolved, entry, logical, data_path, value)
     return out
@@ -184,15 +211,37 @@ def _scalar_problems(rule, value) -> list[tuple[str, str]]:
     out = []
     number = _as_number(value)
     if number is not None:
-        if rule.max is not None and _as_number(rule.max) is not None and number > _as_number(rule.max):
+        if (
+            rule.max is not None
+            and _as_number(rule.max) is not None
+            and number > _as_number(rule.max)
+        ):
             out.append(("E401", f"{_show(value)} is above the maximum {_show(rule.max)}"))
-        if rule.min is not None and _as_number(rule.min) is not None and number < _as_number(rule.min):
+        if (
+            rule.min is not None
+            and _as_number(rule.min) is not None
+            and number < _as_number(rule.min)
+        ):
             out.append(("E402", f"{_show(value)} is below the minimum {_show(rule.min)}"))
         if rule.step is not None and not _on_step(number, rule):
             start = _as_number(rule.min) if rule.min is not None else 0
-            out.append(("E403", f"{_show(value)} is not {_show(start)} plus a multiple of the step {_show(rule.step)}"))
-    if rule.options is not None and not isinstance(value, (dict, list)) and not any(_same(value, o) for o in rule.options):
-        out.append(("E404", f"{_show(value)} is not one of the options: {', '.join(_show(o) for o in rule.options)}"))
+            out.append(
+                (
+                    "E403",
+                    f"{_show(value)} is not {_show(start)} plus a multiple of the step {_show(rule.step)}",
+                )
+            )
+    if (
+        rule.options is not None
+        and not isinstance(value, (dict, list))
+        and not any(_same(value, o) for o in rule.options)
+    ):
+        out.append(
+            (
+                "E404",
+                f"{_show(value)} is not one of the options: {', '.join(_show(o) for o in rule.options)}",
+            )
+        )
     if rule.pattern is not None:
         text = value if isinstance(value, str) else number_as_text(value)
         if isinstance(text, str) and not re.fullmatch(rule.pattern, text):
@@ -214,7 +263,17 @@ def _check_additions(resolved, entry, logical, data_path, value) -> list[Diagnos
             continue
         shown = ", ".join(sorted(allowed)) or "none"
         message = f"item {label!r} is not among the policy's items ({shown}); the policy does not allow adding items"
-        out.append(_violation("E409", message, resolved, entry, logical + (label,), data_path + (key,), shown_path=logical))
+        out.append(
+            _violation(
+                "E409",
+                message,
+                resolved,
+                entry,
+                logical + (label,),
+                data_path + (key,),
+                shown_path=logical,
+            )
+        )
     return out
 
 
@@ -223,7 +282,9 @@ def _check_locked_absent(resolved, entry, logical, data_path) -> list[Diagnostic
     if expected is MISSING:
         return []
     deletion = _deletion_of(resolved, logical)
-    message = f"the policy default {_show(expected)} was removed; the policy does not allow editing it"
+    message = (
+        f"the policy default {_show(expected)} was removed; the policy does not allow editing it"
+    )
     if deletion is None:
         return [_violation("E407", message, resolved, entry, logical, data_path)]
     return [_deleted_violation("E407", message, resolved, entry, logical, deletion)]
@@ -234,7 +295,11 @@ def _check_removals(resolved, entry) -> list[Diagnostic]:
     for logical, origin in resolved.events.deletions:
         if not matches(entry.pattern, logical) or _present(resolved.data, logical):
             continue
-        below = [layer for layer in resolved.layers[: origin.layer] if lookup(layer.data, logical) is not MISSING]
+        below = [
+            layer
+            for layer in resolved.layers[: origin.layer]
+            if lookup(layer.data, logical) is not MISSING
+        ]
         if below:
             message = f"item {logical[-1]!r} may not be removed (it comes from {below[-1].name})"
             out.append(_deleted_violation("E410", message, resolved, entry, logical, origin))
@@ -309,7 +374,11 @@ def pod_groups(operator, types):
 def _per_pod(resources) -> dict[str, float]:
     cpus = resources.cpus if resources.cpus is not None else 1
     memory = resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
-    gpu = resources.accelerators.gpu if resources.accelerators and resources.accelerators.gpu else None
+    gpu = (
+        resources.accelerators.gpu
+        if resources.accelerators and resources.accelerators.gpu
+        else None
+    )
     return {"cpus": cpus, "memoryGB": memory, "gpus": gpu.count if gpu else 0}
 
 
@@ -327,15 +396,21 @@ def check_limits(resolved: Resolved, policy: LoadedPolicy, types) -> list[Diagno
 def _breakdown(operator, types, name: str) -> str:
     parts = []
     for label, pods, per_pod in pod_groups(operator, types):
-        parts.append(f"{label}: {pods} pod{'s' if pods != 1 else ''}" if name == "pods"
-                     else f"{label}: {pods} x {_show(_round(per_pod[name]))}")
+        parts.append(
+            f"{label}: {pods} pod{'s' if pods != 1 else ''}"
+            if name == "pods"
+            else f"{label}: {pods} x {_show(_round(per_pod[name]))}"
+        )
     return ", ".join(parts)
 
 
 def _types_location(resolved: Resolved) -> Location:
     """spec.types as the workload (else its base) wrote it: totals are the workload's doing."""
     for layer in reversed(resolved.layers):
-        if layer.role in ("workload", "base") and lookup(layer.data, ("spec", "types")) is not MISSING:
+        if (
+            layer.role in ("workload", "base")
+            and lookup(layer.data, ("spec", "types")) is not MISSING
+        ):
             return layer.location(("spec", "types"), key=True)
     return resolved.location(("spec", "types"), key=True)
 
@@ -359,17 +434,28 @@ def _violation(code, message, resolved, entry, logical, data_path, shown_path=No
     if setter is not None and exists:
         related.append(Related(f"value set by {describe(setter)}"))
     if setter is not None and exists and setter.role == "base":
-        code, message = "E206", f"{message}: {setter.name} no longer satisfies the current policy (the policy changed)"
+        code, message = (
+            "E206",
+            f"{message}: {setter.name} no longer satisfies the current policy (the policy changed)",
+        )
     where = resolved.location(data_path, key=False)
     return error(code, message, where, format_path(shown_path or logical), related)
 
 
 def _deleted_violation(code, message, resolved, entry, logical, origin) -> Diagnostic:
     layer = resolved.layers[origin.layer]
-    related = [Related(entry.policy.label, entry.location), Related(f"deleted by {describe(layer)}")]
+    related = [
+        Related(entry.policy.label, entry.location),
+        Related(f"deleted by {describe(layer)}"),
+    ]
     if layer.role == "base":
-        code, message = "E206", f"{message}: {layer.name} no longer satisfies the current policy (the policy changed)"
-    return error(code, message, layer.location(origin.path, key=True), format_path(logical), related)
+        code, message = (
+            "E206",
+            f"{message}: {layer.name} no longer satisfies the current policy (the policy changed)",
+        )
+    return error(
+        code, message, layer.location(origin.path, key=True), format_path(logical), related
+    )
 
 
 def _as_number(value) -> float | None:
@@ -402,7 +488,11 @@ def _show(value) -> str:
         text = getattr(value, "text", None)
         if text:
             return text
-        return str(int(value)) if isinstance(value, float) and value.is_integer() and abs(value) < 1e15 else str(value)
+        return (
+            str(int(value))
+            if isinstance(value, float) and value.is_integer() and abs(value) < 1e15
+            else str(value)
+        )
     if isinstance(value, str):
         return value if re.fullmatch(r"[0-9]+(\.[0-9]+)?[wdhms]?", value) else repr(value)
     if isinstance(value, (dict, list)):

@@ -26,7 +26,7 @@ class PolicyRule:
     pattern: tuple  # logical path segments, "*" for any one
     rule: Rule
     location: Location  # the rule's key in the policy file
-    policy: "LoadedPolicy"
+    policy: LoadedPolicy
     key_path: tuple = ()  # where the rule stands in the policy document
 
 
@@ -41,7 +41,10 @@ class LoadedPolicy:
 
     @property
     def rules(self) -> list[PolicyRule]:
-        return [PolicyRule(pattern, rule, where, self, key_path) for pattern, rule, where, key_path in self.rule_entries]
+        return [
+            PolicyRule(pattern, rule, where, self, key_path)
+            for pattern, rule, where, key_path in self.rule_entries
+        ]
 
     def limit_location(self, name: str) -> Location:
         return self.document.positions.nearest(("spec", "limits", name), prefer_key=True)
@@ -58,8 +61,15 @@ def load_policy(document) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
     rules = data.get("spec", {}).get("rules") if isinstance(data.get("spec"), dict) else None
     entries, problems = [], []
     if rules is not None and not isinstance(rules, dict):
-        problems.append(error("E102", "spec.rules must map field paths to rules", document.positions.nearest(RULES), "spec.rules"))
-    for text, value in (rules.items() if isinstance(rules, dict) else ()):
+        problems.append(
+            error(
+                "E102",
+                "spec.rules must map field paths to rules",
+                document.positions.nearest(RULES),
+                "spec.rules",
+            )
+        )
+    for text, value in rules.items() if isinstance(rules, dict) else ():
         entry, rule_problems = _load_rule(str(text), value, document)
         problems += rule_problems
         if entry is not None:
@@ -68,13 +78,23 @@ def load_policy(document) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
         policy = Policy.model_validate(_without_rules(data))
     except ValidationError as exc:
         return None, _structure_problems(exc, document, ()) + problems
-    loaded = LoadedPolicy(policy.metadata.name, policy.metadata.project, document, policy.spec.defaults,
-                          policy.spec.limits, tuple(entries))
+    loaded = LoadedPolicy(
+        policy.metadata.name,
+        policy.metadata.project,
+        document,
+        policy.spec.defaults,
+        policy.spec.limits,
+        tuple(entries),
+    )
     return loaded, problems
 
 
 def _without_rules(data):
-    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict) or "rules" not in data["spec"]:
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("spec"), dict)
+        or "rules" not in data["spec"]
+    ):
         return data
     return {**data, "spec": {k: v for k, v in data["spec"].items() if k != "rules"}}
 
@@ -106,7 +126,9 @@ def _structure_problems(exc: ValidationError, document, prefix: tuple) -> list[D
     by_loc: dict = {}
     for problem in exc.errors(include_url=False):
         loc = prefix + tuple(p for p in problem["loc"] if not _is_union_tag(p))
-        by_loc.setdefault(loc, []).append(problem)  # a union reports each branch: one message per field
+        by_loc.setdefault(loc, []).append(
+            problem
+        )  # a union reports each branch: one message per field
     out = []
     for loc, problems in by_loc.items():
         kinds = {p["type"] for p in problems}
@@ -116,7 +138,9 @@ def _structure_problems(exc: ValidationError, document, prefix: tuple) -> list[D
 
 
 def _is_union_tag(part) -> bool:
-    return isinstance(part, str) and (part.startswith(("function-", "union[")) or part in ("int", "float", "str", "bool"))
+    return isinstance(part, str) and (
+        part.startswith(("function-", "union[")) or part in ("int", "float", "str", "bool")
+    )
 
 
 def _structure_problem(problem, loc, document, in_rule: bool) -> Diagnostic:
@@ -124,10 +148,22 @@ def _structure_problem(problem, loc, document, in_rule: bool) -> Diagnostic:
     shown = format_path(loc)
     if kind == "extra_forbidden":
         known = list(RULE_KEYS) if in_rule else _fields_at(Policy, tuple(problem["loc"][:-1]))
-        message = f"unknown {'rule ' if in_rule else ''}key {loc[-1]!r}" + _suggest(str(loc[-1]), known)
-        return error("E412" if in_rule else "E101", message, document.positions.nearest(loc, prefer_key=True), shown)
+        message = f"unknown {'rule ' if in_rule else ''}key {loc[-1]!r}" + _suggest(
+            str(loc[-1]), known
+        )
+        return error(
+            "E412" if in_rule else "E101",
+            message,
+            document.positions.nearest(loc, prefer_key=True),
+            shown,
+        )
     if kind == "missing":
-        return error("E103", f"{loc[-1]!r} is required", document.positions.nearest(loc[:-1], prefer_key=True), shown)
+        return error(
+            "E103",
+            f"{loc[-1]!r} is required",
+            document.positions.nearest(loc[:-1], prefer_key=True),
+            shown,
+        )
     code = "E412" if in_rule else ("E102" if kind.endswith(("_type", "_parsing")) else "E104")
     value = problem.get("input")
     shown_value = "" if isinstance(value, (dict, list)) else f"{value!r}: "
@@ -146,32 +182,61 @@ def check_rule(pattern: tuple, rule: Rule, document, at: tuple) -> list[Diagnost
     shown = format_path(pattern)
     if not isinstance(info, FieldInfo):
         depth, known = info
-        message = f"not a manifest field: no {pattern[depth]!r} under {format_path(pattern[:depth]) or 'the top level'}" \
+        message = (
+            f"not a manifest field: no {pattern[depth]!r} under {format_path(pattern[:depth]) or 'the top level'}"
             + _suggest(pattern[depth], known)
+        )
         return [error("E412", message, document.positions.nearest(at, prefer_key=True), shown)]
     problems = []
     for key, complaint in _rule_complaints(pattern, rule, info):
-        problems.append(error("E412", f"{key}: {complaint}", document.positions.nearest(at + (key,), prefer_key=True), shown))
+        problems.append(
+            error(
+                "E412",
+                f"{key}: {complaint}",
+                document.positions.nearest(at + (key,), prefer_key=True),
+                shown,
+            )
+        )
     for member, member_rule in (rule.itemRules or {}).items() if kind_of(pattern) else ():
-        problems += _check_item_rule(pattern, member, member_rule, document, at + ("itemRules", member))
+        problems += _check_item_rule(
+            pattern, member, member_rule, document, at + ("itemRules", member)
+        )
     if _reads_as_a_prefix(rule.pattern):
-        problems.append(warning(
-            "W106", f"pattern '{rule.pattern}' must match the whole value, so it accepts only values that end where it "
-                    f"ends; to accept every value that starts so, write '{rule.pattern}.*'",
-            document.positions.nearest(at + ("pattern",)), shown))
+        problems.append(
+            warning(
+                "W106",
+                f"pattern '{rule.pattern}' must match the whole value, so it accepts only values that end where it "
+                f"ends; to accept every value that starts so, write '{rule.pattern}.*'",
+                document.positions.nearest(at + ("pattern",)),
+                shown,
+            )
+        )
     return problems
 
 
 def _reads_as_a_prefix(pattern) -> bool:
     """Anchored at the start only (``^registry/``), as a search pattern would be."""
-    return isinstance(pattern, str) and pattern.startswith("^") and not pattern.endswith(("$", "*", "+", "?", "}", ")"))
+    return (
+        isinstance(pattern, str)
+        and pattern.startswith("^")
+        and not pattern.endswith(("$", "*", "+", "?", "}", ")"))
+    )
 
 
 def _check_item_rule(pattern, member, rule, document, at) -> list[Diagnostic]:
     members = item_members(pattern)
     if members is not None and members[1] and member not in members[0]:
-        message = f"items of {format_path(pattern)} have no member {member!r}" + _suggest(member, list(members[0]))
-        return [error("E412", message, document.positions.nearest(at, prefer_key=True), format_path(pattern))]
+        message = f"items of {format_path(pattern)} have no member {member!r}" + _suggest(
+            member, list(members[0])
+        )
+        return [
+            error(
+                "E412",
+                message,
+                document.positions.nearest(at, prefer_key=True),
+                format_path(pattern),
+            )
+        ]
     return check_rule(pattern + ("*", member), rule, document, at)
 
 
@@ -184,18 +249,29 @@ def _rule_complaints(pattern: tuple, rule: Rule, info: FieldInfo):
             complaint = _bound_complaint(bound, kind)
             if complaint:
                 yield key, complaint
-    if rule.min is not None and rule.max is not None and _both_comparable(rule.min, rule.max) and _number(rule.min) > _number(rule.max):
+    if (
+        rule.min is not None
+        and rule.max is not None
+        and _both_comparable(rule.min, rule.max)
+        and _number(rule.min) > _number(rule.max)
+    ):
         yield "min", f"the minimum {rule.min} is above the maximum {rule.max}"
     if rule.step is not None and kind not in ("integer", "number", "any"):
         yield "step", f"step applies to numbers; {format_path(pattern)} is {_a(kind)} field"
     if rule.options is not None:
         if kind not in SCALAR_KINDS + ("any",):
-            yield "options", f"options apply to single values; {format_path(pattern)} is {_a(kind)} field"
+            yield (
+                "options",
+                f"options apply to single values; {format_path(pattern)} is {_a(kind)} field",
+            )
         elif any(isinstance(option, (dict, list)) for option in rule.options):
             yield "options", "every option must be a single value"
     if rule.pattern is not None:
         if kind not in ("string", "duration", "any"):
-            yield "pattern", f"pattern applies to strings; {format_path(pattern)} is {_a(kind)} field"
+            yield (
+                "pattern",
+                f"pattern applies to strings; {format_path(pattern)} is {_a(kind)} field",
+            )
         else:
             try:
                 re.compile(rule.pattern)
@@ -204,9 +280,15 @@ def _rule_complaints(pattern: tuple, rule: Rule, info: FieldInfo):
     if rule.canAdd is not None and not itemized:
         yield "canAdd", f"canAdd applies to itemized collections; {format_path(pattern)} is not one"
     if rule.canRemove is not None and kind_of(pattern[:-1]) is None:
-        yield "canRemove", f"canRemove applies to one item of an itemized collection; {format_path(pattern[:-1])} is not one"
+        yield (
+            "canRemove",
+            f"canRemove applies to one item of an itemized collection; {format_path(pattern[:-1])} is not one",
+        )
     if rule.itemRules is not None and not itemized:
-        yield "itemRules", f"itemRules apply to itemized collections; {format_path(pattern)} is not one"
+        yield (
+            "itemRules",
+            f"itemRules apply to itemized collections; {format_path(pattern)} is not one",
+        )
     if rule.required and rule.forbidden:
         yield "forbidden", "a field cannot be both required and forbidden"
 
@@ -263,12 +345,22 @@ def _disagreements(earlier: LoadedPolicy, later: LoadedPolicy) -> list[Diagnosti
         clash = _clash(first, logical, value)
         if clash is None:
             continue
-        other_logical, (other_path, other_value) = clash
+        _, (other_path, other_value) = clash
         where = later.document.positions.nearest(DEFAULTS + data_path)
         other = earlier.document.positions.nearest(DEFAULTS + other_path)
-        message = (f"policies {earlier.name} and {later.name} (scope {_scope(later)}) give different defaults: "
-                   f"{_show(other_value)} and {_show(value)}")
-        out.append(error("E205", message, where, format_path(logical), [Related(f"policy {earlier.name}", other)]))
+        message = (
+            f"policies {earlier.name} and {later.name} (scope {_scope(later)}) give different defaults: "
+            f"{_show(other_value)} and {_show(value)}"
+        )
+        out.append(
+            error(
+                "E205",
+                message,
+                where,
+                format_path(logical),
+                [Related(f"policy {earlier.name}", other)],
+            )
+        )
     return out
 
 
@@ -294,7 +386,13 @@ def flatten_defaults(data, logical: tuple = (), data_path: tuple = ()) -> dict:
         out = {}
         for index, item in enumerate(data):
             label = item.get(kind[1]) if isinstance(item, dict) else None
-            out.update(flatten_defaults(item, logical + (str(label if label is not None else index),), data_path + (index,)))
+            out.update(
+                flatten_defaults(
+                    item,
+                    logical + (str(label if label is not None else index),),
+                    data_path + (index,),
+                )
+            )
         return out
     return {logical: (data_path, data)}
 

@@ -29,10 +29,22 @@ TYPE_NAMES: dict[str, tuple[str, ...] | None] = {
 
 # Environment variables each operator's contract sets; a manifest may not set them itself.
 RESERVED_ENV: dict[str, tuple[str, ...]] = {
-    "jobset": ("JOB_INDEX", "JOB_GLOBAL_INDEX", "REPLICATED_JOB_NAME", "REPLICATED_JOB_REPLICAS", "GLOBAL_REPLICAS", "JOB_COMPLETION_INDEX"),
+    "jobset": (
+        "JOB_INDEX",
+        "JOB_GLOBAL_INDEX",
+        "REPLICATED_JOB_NAME",
+        "REPLICATED_JOB_REPLICAS",
+        "GLOBAL_REPLICAS",
+        "JOB_COMPLETION_INDEX",
+    ),
     "pytorch": ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK"),
     "xgboost": ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "WORKER_PORT", "WORKER_ADDRS"),
-    "jax": ("JAXOPERATOR_COORDINATOR_ADDRESS", "JAXOPERATOR_COORDINATOR_HOST", "JAXOPERATOR_NUM_PROCESSES", "JAXOPERATOR_PROCESS_ID"),
+    "jax": (
+        "JAXOPERATOR_COORDINATOR_ADDRESS",
+        "JAXOPERATOR_COORDINATOR_HOST",
+        "JAXOPERATOR_NUM_PROCESSES",
+        "JAXOPERATOR_PROCESS_ID",
+    ),
     "tf": ("TF_CONFIG", "TF_TASK_INDEX"),
     "batchjob": ("JOB_COMPLETION_INDEX",),
     "kuberay": (),
@@ -57,40 +69,91 @@ def check_semantics(resolved: Resolved) -> list[Diagnostic]:
     for path, resources in _resources(operator, types):
         has_ratio, has_memory = "ramRatio" in resources, "memory" in resources
         if has_ratio == has_memory:
-            what = "both ramRatio and memory are set" if has_ratio else "neither ramRatio nor memory is set"
-            out.append(error("E120", f"{what}; set exactly one (memory = cpus x ramRatio GB)",
-                             resolved.location(path + ("resources",)), format_path(resolved.logical(path + ("resources",)))))
+            what = (
+                "both ramRatio and memory are set"
+                if has_ratio
+                else "neither ramRatio nor memory is set"
+            )
+            out.append(
+                error(
+                    "E120",
+                    f"{what}; set exactly one (memory = cpus x ramRatio GB)",
+                    resolved.location(path + ("resources",)),
+                    format_path(resolved.logical(path + ("resources",))),
+                )
+            )
         out += _check_quantity_range(path + ("resources",), resources, resolved)
         gpu = _mapping(_mapping(resources.get("accelerators")).get("gpu"))
         if gpu.get("product") and gpu.get("count", 0) == 0:
             where = path + ("resources", "accelerators", "gpu", "product")
-            out.append(warning("W102", f"gpu.product {gpu['product']!r} is ignored because gpu.count is 0 (no GPU node is required)",
-                               resolved.location(where), format_path(resolved.logical(where))))
+            out.append(
+                warning(
+                    "W102",
+                    f"gpu.product {gpu['product']!r} is ignored because gpu.count is 0 (no GPU node is required)",
+                    resolved.location(where),
+                    format_path(resolved.logical(where)),
+                )
+            )
 
     builder_image = _mapping(data.get("builder")).get("image")
     image = spec.get("image")
-    if isinstance(builder_image, str) and isinstance(image, str) and builder_image and builder_image != image:
-        out.append(error("E130", f"builder.image {builder_image!r} differs from spec.image {image!r}; they must match",
-                         at("builder", "image"), "builder.image"))
+    if (
+        isinstance(builder_image, str)
+        and isinstance(image, str)
+        and builder_image
+        and builder_image != image
+    ):
+        out.append(
+            error(
+                "E130",
+                f"builder.image {builder_image!r} differs from spec.image {image!r}; they must match",
+                at("builder", "image"),
+                "builder.image",
+            )
+        )
 
     for name in _mapping(spec.get("env")):
         if name in RESERVED_ENV.get(operator, ()):
-            out.append(error("E140", f"{name} is set by the {operator} operator contract; rename the variable",
-                             resolved.location(("spec", "env", name)), format_path(("spec", "env", name))))
+            out.append(
+                error(
+                    "E140",
+                    f"{name} is set by the {operator} operator contract; rename the variable",
+                    resolved.location(("spec", "env", name)),
+                    format_path(("spec", "env", name)),
+                )
+            )
         if not re.fullmatch(r"[-._a-zA-Z][-._a-zA-Z0-9]*", name):
-            out.append(error("E104", f"{name!r} is not a valid environment variable name",
-                             resolved.location(("spec", "env", name)), format_path(("spec", "env", name))))
+            out.append(
+                error(
+                    "E104",
+                    f"{name!r} is not a valid environment variable name",
+                    resolved.location(("spec", "env", name)),
+                    format_path(("spec", "env", name)),
+                )
+            )
 
     if spec.get("timeout") is not None and spec.get("activeDeadlineSeconds") is not None:
-        out.append(warning("W103", "both timeout and activeDeadlineSeconds are set; timeout wins",
-                           at("spec", "activeDeadlineSeconds"), "spec.activeDeadlineSeconds"))
+        out.append(
+            warning(
+                "W103",
+                "both timeout and activeDeadlineSeconds are set; timeout wins",
+                at("spec", "activeDeadlineSeconds"),
+                "spec.activeDeadlineSeconds",
+            )
+        )
 
     out += _no_effect_warnings(data, resolved)
     if operator and operator not in ("kuberay", "ray"):
         for field in ("rayVersion", "runtimeEnv", "jobId", "entrypointNumCpus"):
             if spec.get(field) is not None:
-                out.append(warning("W101", f"spec.{field} applies to the kuberay operator only; it has no effect for {operator}",
-                                   at("spec", field), f"spec.{field}"))
+                out.append(
+                    warning(
+                        "W101",
+                        f"spec.{field} applies to the kuberay operator only; it has no effect for {operator}",
+                        at("spec", field),
+                        f"spec.{field}",
+                    )
+                )
     return out
 
 
@@ -112,7 +175,11 @@ def _check_quantity_range(path: tuple, resources: dict, resolved: Resolved) -> l
     cpus = _number(resources.get("cpus"), 1)
     ratio = _number(resources.get("cpuLimitRatio"), 2)
     has_memory = "memory" in resources
-    memory = _number(resources.get("memory"), 0) if has_memory else cpus * _number(resources.get("ramRatio"), 0)
+    memory = (
+        _number(resources.get("memory"), 0)
+        if has_memory
+        else cpus * _number(resources.get("ramRatio"), 0)
+    )
     checks = (
         ("cpus", cpus * ratio * 1000, "the CPU limit (cpus x cpuLimitRatio)"),
         ("memory" if has_memory else "ramRatio", memory * _GIB, "the memory (cpus x ramRatio GB)"),
@@ -122,8 +189,14 @@ def _check_quantity_range(path: tuple, resources: dict, resolved: Resolved) -> l
     for field, amount, what in checks:
         if amount > _QUANTITY_MAX:
             where = path + (field,)
-            out.append(error("E104", f"{what} is too large for a Kubernetes quantity",
-                             resolved.location(where), format_path(resolved.logical(where))))
+            out.append(
+                error(
+                    "E104",
+                    f"{what} is too large for a Kubernetes quantity",
+                    resolved.location(where),
+                    format_path(resolved.logical(where)),
+                )
+            )
     return out
 
 
@@ -131,40 +204,90 @@ def _check_type_names(operator: str, types: dict, resolved: Resolved) -> list[Di
     out = []
     allowed = TYPE_NAMES[operator]
     if not types:
-        out.append(error("E111", "at least one type is required under spec.types", resolved.location(("spec", "types")), "spec.types"))
+        out.append(
+            error(
+                "E111",
+                "at least one type is required under spec.types",
+                resolved.location(("spec", "types")),
+                "spec.types",
+            )
+        )
         return out
     for name in types:
         path = ("spec", "types", name)
         where = resolved.location(path, key=True)
         if operator == "batchjob" and not BATCHJOB_TYPE_NAME.match(name):
-            out.append(error("E111", f"type name {name!r} must be letters, digits and hyphens, starting with a letter",
-                             where, format_path(path)))
+            out.append(
+                error(
+                    "E111",
+                    f"type name {name!r} must be letters, digits and hyphens, starting with a letter",
+                    where,
+                    format_path(path),
+                )
+            )
         elif operator == "jobset" and not JOBSET_TYPE_NAME.match(name):
-            out.append(error("E111", f"type name {name!r} must be lower-case letters, digits and hyphens, starting with a letter",
-                             where, format_path(path)))
+            out.append(
+                error(
+                    "E111",
+                    f"type name {name!r} must be lower-case letters, digits and hyphens, starting with a letter",
+                    where,
+                    format_path(path),
+                )
+            )
         elif allowed is not None and name not in allowed:
-            out.append(error("E111", f"{operator} accepts the types {', '.join(allowed)}; not {name!r}", where, format_path(path)))
+            out.append(
+                error(
+                    "E111",
+                    f"{operator} accepts the types {', '.join(allowed)}; not {name!r}",
+                    where,
+                    format_path(path),
+                )
+            )
     if operator in ("pytorch", "xgboost"):
         masters = [n for n in types if n.lower() == "master"]
         workers = [n for n in types if n.lower() == "worker"]
         if len(masters) > 1 or len(workers) > 1:
-            out.append(error("E111", f"{operator} takes one Master and one Worker type; found {', '.join(types)}",
-                             resolved.location(("spec", "types")), "spec.types"))
+            out.append(
+                error(
+                    "E111",
+                    f"{operator} takes one Master and one Worker type; found {', '.join(types)}",
+                    resolved.location(("spec", "types")),
+                    "spec.types",
+                )
+            )
         for name in masters:
             count = _mapping(types[name]).get("count")
             if _number(count, 1) != 1:
-                out.append(error("E104", f"{operator} runs exactly one master; count is {count}",
-                                 resolved.location(("spec", "types", name, "count")), f"spec.types.{name}.count"))
+                out.append(
+                    error(
+                        "E104",
+                        f"{operator} runs exactly one master; count is {count}",
+                        resolved.location(("spec", "types", name, "count")),
+                        f"spec.types.{name}.count",
+                    )
+                )
     if operator == "batchjob":
         for name, job_type in types.items():
             job_type = _mapping(job_type)
             pods = _number(job_type.get("count"), 1) * _number(job_type.get("completions"), 1)
             if pods > INT32_MAX:
-                out.append(error("E104", f"count x completions is {pods}; a Job holds at most {INT32_MAX} pods",
-                                 resolved.location(("spec", "types", name)), f"spec.types.{name}"))
+                out.append(
+                    error(
+                        "E104",
+                        f"count x completions is {pods}; a Job holds at most {INT32_MAX} pods",
+                        resolved.location(("spec", "types", name)),
+                        f"spec.types.{name}",
+                    )
+                )
     if operator in ("jax", "tf", "batchjob") and len(types) > 1:
-        out.append(error("E111", f"{operator} takes exactly one type; found {', '.join(types)}",
-                         resolved.location(("spec", "types")), "spec.types"))
+        out.append(
+            error(
+                "E111",
+                f"{operator} takes exactly one type; found {', '.join(types)}",
+                resolved.location(("spec", "types")),
+                "spec.types",
+            )
+        )
     return out
 
 
@@ -186,13 +309,33 @@ def _resources(operator, types: dict):
 
 # (where the value is, where the warning points, why it has no effect)
 _NO_EFFECT = (
-    (("engineName",), ("engineName",), "selects an AIchor compute engine; jobs go to the current kube context"),
-    (("spec", "engineName"), ("spec", "engineName"), "selects an AIchor compute engine; jobs go to the current kube context"),
-    (("spec", "tensorboard", "enabled"), ("spec", "tensorboard", "enabled"), "no TensorBoard server is started; write logs to your own storage"),
+    (
+        ("engineName",),
+        ("engineName",),
+        "selects an AIchor compute engine; jobs go to the current kube context",
+    ),
+    (
+        ("spec", "engineName"),
+        ("spec", "engineName"),
+        "selects an AIchor compute engine; jobs go to the current kube context",
+    ),
+    (
+        ("spec", "tensorboard", "enabled"),
+        ("spec", "tensorboard", "enabled"),
+        "no TensorBoard server is started; write logs to your own storage",
+    ),
     (("spec", "debug", "jupyter"), ("spec", "debug", "jupyter"), "no Jupyter server is started"),
-    (("spec", "debug", "vscode", "enabled"), ("spec", "debug", "vscode"), "no VS Code server is started"),
+    (
+        ("spec", "debug", "vscode", "enabled"),
+        ("spec", "debug", "vscode"),
+        "no VS Code server is started",
+    ),
     (("clone",), ("clone",), "the image already holds the code; nothing is cloned at run time"),
-    (("builder", "skipBuild", "enabled"), ("builder", "skipBuild"), "images are built only by `compile image`; this flag changes nothing"),
+    (
+        ("builder", "skipBuild", "enabled"),
+        ("builder", "skipBuild"),
+        "images are built only by `compile image`; this flag changes nothing",
+    ),
 )
 
 
@@ -205,5 +348,12 @@ def _no_effect_warnings(data: dict, resolved: Resolved) -> list[Diagnostic]:
         for segment in value_path:
             value = value.get(segment) if isinstance(value, dict) else None
         if value is not None and value is not False:
-            out.append(warning("W101", f"accepted but has no effect: {why}", resolved.location(shown), format_path(shown)))
+            out.append(
+                warning(
+                    "W101",
+                    f"accepted but has no effect: {why}",
+                    resolved.location(shown),
+                    format_path(shown),
+                )
+            )
     return out

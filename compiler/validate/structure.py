@@ -37,35 +37,52 @@ def validate_manifest(resolved: Resolved) -> tuple[Manifest | None, Any, list[Di
     types = None
     if isinstance(operator, str) and operator not in SUPPORTED_OPERATORS:
         path = ("spec", "operator")
-        diagnostics.append(error(
-            "E110",
-            f"operator {operator!r} is not supported; supported operators: {', '.join(SUPPORTED_OPERATORS)}"
-            + _suggest(operator, SUPPORTED_OPERATORS, list_known=False),
-            resolved.location(path), format_path(path),
-        ))
+        diagnostics.append(
+            error(
+                "E110",
+                f"operator {operator!r} is not supported; supported operators: {', '.join(SUPPORTED_OPERATORS)}"
+                + _suggest(operator, SUPPORTED_OPERATORS, list_known=False),
+                resolved.location(path),
+                format_path(path),
+            )
+        )
     elif isinstance(operator, str) and isinstance(spec.get("types"), dict):
         try:
             types = adapter(operator).validate_python(spec["types"])
         except ValidationError as exc:
-            diagnostics.extend(_from_pydantic(exc, resolved, ("spec", "types"), TYPES_MODEL[operator]))
+            diagnostics.extend(
+                _from_pydantic(exc, resolved, ("spec", "types"), TYPES_MODEL[operator])
+            )
     return (manifest if not diagnostics else None), types, diagnostics
 
 
-def _from_pydantic(exc: ValidationError, resolved: Resolved, prefix: tuple, root_type) -> list[Diagnostic]:
+def _from_pydantic(
+    exc: ValidationError, resolved: Resolved, prefix: tuple, root_type
+) -> list[Diagnostic]:
     out = []
     for problem in exc.errors(include_url=False):
         loc = prefix + tuple(p for p in problem["loc"] if p not in _UNION_TAGS)
         kind = problem["type"]
         shown = format_path(resolved.logical(loc))
         if kind == "extra_forbidden":
-            parent = loc[:-1]
             known = _fields_at(root_type, tuple(problem["loc"][:-1]))
             message = f"unknown key {loc[-1]!r}" + _suggest(str(loc[-1]), known)
             out.append(error("E101", message, resolved.location(loc, key=True), shown))
             continue
         if kind == "missing":
-            hint = f"; supported operators: {', '.join(SUPPORTED_OPERATORS)}" if loc == ("spec", "operator") else ""
-            out.append(error("E103", f"{loc[-1]!r} is required{hint}", resolved.location(loc[:-1], key=True), shown))
+            hint = (
+                f"; supported operators: {', '.join(SUPPORTED_OPERATORS)}"
+                if loc == ("spec", "operator")
+                else ""
+            )
+            out.append(
+                error(
+                    "E103",
+                    f"{loc[-1]!r} is required{hint}",
+                    resolved.location(loc[:-1], key=True),
+                    shown,
+                )
+            )
             continue
         code = "E102" if kind.endswith(("_type", "_parsing")) else "E104"
         out.append(error(code, _problem_message(problem), resolved.location(loc), shown))
@@ -73,9 +90,16 @@ def _from_pydantic(exc: ValidationError, resolved: Resolved, prefix: tuple, root
 
 
 _EXPECTED = {
-    "int_type": "an integer", "int_parsing": "an integer", "float_type": "a number", "float_parsing": "a number",
-    "bool_type": "true or false", "bool_parsing": "true or false", "string_type": "a string",
-    "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
     "list_type": "a list",
 }
 
@@ -171,11 +195,14 @@ def _unwrap(annotation):
     for _ in range(6):
         args = get_args(annotation)
         origin = get_origin(annotation)
-        if origin in (dict, list) or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        if origin in (dict, list) or (
+            isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        ):
             return annotation
         candidates = [a for a in args if a is not type(None)]
-        models = [a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)] or \
-                 [a for a in candidates if get_origin(a) in (dict, list)]
+        models = [a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)] or [
+            a for a in candidates if get_origin(a) in (dict, list)
+        ]
         if models:
             annotation = models[0]
         elif candidates:

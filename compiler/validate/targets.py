@@ -20,8 +20,14 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
     name = workload.name
     where = resolved.location(name_path) if name_path else resolved.location(())
     if not is_dns1035(name):
-        out.append(error("E301", f"name {name!r} is not a valid DNS-1035 label (lower-case letters, digits, '-', starting with a letter, at most 63)",
-                         where, "name"))
+        out.append(
+            error(
+                "E301",
+                f"name {name!r} is not a valid DNS-1035 label (lower-case letters, digits, '-', starting with a letter, at most 63)",
+                where,
+                "name",
+            )
+        )
         return out
     operator = workload.operator
     if operator in JOBSET_OPERATORS:
@@ -29,40 +35,86 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
         pod_sets = len(workload.types)
     elif operator in ("kuberay", "ray"):
         if len(name) > RAYJOB_MAX:
-            out.append(error("E302", f"a RayJob name may have at most {RAYJOB_MAX} characters; {name!r} has {len(name)} (use --name)", where, "name"))
+            out.append(
+                error(
+                    "E302",
+                    f"a RayJob name may have at most {RAYJOB_MAX} characters; {name!r} has {len(name)} (use --name)",
+                    where,
+                    "name",
+                )
+            )
         for index, group in enumerate(workload.types.Workers):
             if not DNS1123_LABEL.match(group.name) or len(group.name) > MAX_LABEL:
                 path = ("spec", "types", "Workers", index, "name")
-                out.append(error("E301", f"worker group name {group.name!r} must be lower-case letters, digits and '-'",
-                                 resolved.location(path), format_path(resolved.logical(path))))
+                out.append(
+                    error(
+                        "E301",
+                        f"worker group name {group.name!r} must be lower-case letters, digits and '-'",
+                        resolved.location(path),
+                        format_path(resolved.logical(path)),
+                    )
+                )
         pod_sets = 1 + len(workload.types.Workers)
     else:
         (job_type,) = workload.types.values()
         last = (job_type.count or 1) * (job_type.completions or 1) - 1
         pod = f"{name}-{last}"
         if len(pod) + POD_SUFFIX > MAX_LABEL:
-            out.append(error("E302", f"pod names such as {pod}-xxxxx would exceed {MAX_LABEL} characters; shorten the name (--name)", where, "name"))
+            out.append(
+                error(
+                    "E302",
+                    f"pod names such as {pod}-xxxxx would exceed {MAX_LABEL} characters; shorten the name (--name)",
+                    where,
+                    "name",
+                )
+            )
         pod_sets = 1
 
     if pod_sets > KUEUE_MAX_POD_SETS:
         message = f"{pod_sets} pod sets; a Kueue workload admits at most {KUEUE_MAX_POD_SETS}"
         if workload.spec.queue:
-            out.append(error("E303", message + " (spec.queue is set)", resolved.location(("spec", "types")), "spec.types"))
+            out.append(
+                error(
+                    "E303",
+                    message + " (spec.queue is set)",
+                    resolved.location(("spec", "types")),
+                    "spec.types",
+                )
+            )
         else:
-            out.append(warning("W104", message + "; this job cannot be queued", resolved.location(("spec", "types")), "spec.types"))
+            out.append(
+                warning(
+                    "W104",
+                    message + "; this job cannot be queued",
+                    resolved.location(("spec", "types")),
+                    "spec.types",
+                )
+            )
 
     for label in workload.spec.ports or {}:
         if len(label) > 15 or not IANA_SVC_NAME.match(label):
             path = ("spec", "ports", label)
-            out.append(error("E301", f"port label {label!r} must be at most 15 lower-case letters, digits and '-' (it names the container port)",
-                             resolved.location(path), format_path(path)))
+            out.append(
+                error(
+                    "E301",
+                    f"port label {label!r} must be at most 15 lower-case letters, digits and '-' (it names the container port)",
+                    resolved.location(path),
+                    format_path(path),
+                )
+            )
     for collection in ("secrets",):
         for label in getattr(workload.spec, collection) or {}:
             volume = f"secret-{label}".lower()
             if not DNS1123_LABEL.match(volume) or len(volume) > MAX_LABEL:
                 path = ("spec", collection, label)
-                out.append(error("E301", f"label {label!r} must be letters, digits and '-' (it names a volume)",
-                                 resolved.location(path), format_path(path)))
+                out.append(
+                    error(
+                        "E301",
+                        f"label {label!r} must be letters, digits and '-' (it names a volume)",
+                        resolved.location(path),
+                        format_path(path),
+                    )
+                )
     out += _quantities(workload, resolved)
     out += _mount_paths(workload, resolved)
     return out
@@ -76,9 +128,13 @@ def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
         claimed.append((secret.mountPath, ("spec", "secrets", label, "mountPath")))
     storage = spec.storage
     for index, pvc in enumerate((storage.attachExistingPVCs or []) if storage else []):
-        claimed.append((pvc.mountPoint, ("spec", "storage", "attachExistingPVCs", index, "mountPoint")))
+        claimed.append(
+            (pvc.mountPoint, ("spec", "storage", "attachExistingPVCs", index, "mountPoint"))
+        )
     if storage and storage.sharedVolume:
-        claimed.append((storage.sharedVolume.mountPoint, ("spec", "storage", "sharedVolume", "mountPoint")))
+        claimed.append(
+            (storage.sharedVolume.mountPoint, ("spec", "storage", "sharedVolume", "mountPoint"))
+        )
     uses_shm = any(resources.shmSizeGB for resources in _all_resources(workload.types))
     out, seen = [], {}
     for mount_path, path in claimed:
@@ -89,8 +145,14 @@ def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
             continue
         shown = format_path(resolved.logical(path))
         if normal in seen:
-            out.append(error("E305", f"{mount_path!r} is already the mount path of {seen[normal]}",
-                             resolved.location(path), shown))
+            out.append(
+                error(
+                    "E305",
+                    f"{mount_path!r} is already the mount path of {seen[normal]}",
+                    resolved.location(path),
+                    shown,
+                )
+            )
         else:
             seen[normal] = shown
     return out
@@ -114,21 +176,46 @@ def _jobset_names(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
         pod_name = f"{job_name}-{last_pod}"
         path = ("spec", "types", type_name)
         if len(job_name) > MAX_LABEL:
-            out.append(error("E302", f"Job name {job_name!r} would exceed {MAX_LABEL} characters; shorten the name or the type", resolved.location(path), format_path(path)))
+            out.append(
+                error(
+                    "E302",
+                    f"Job name {job_name!r} would exceed {MAX_LABEL} characters; shorten the name or the type",
+                    resolved.location(path),
+                    format_path(path),
+                )
+            )
         elif len(pod_name) + POD_SUFFIX > MAX_LABEL:
-            out.append(error("E302", f"pod names such as {pod_name}-xxxxx would exceed {MAX_LABEL} characters; shorten the name (--name) or the type name",
-                             resolved.location(path), format_path(path)))
+            out.append(
+                error(
+                    "E302",
+                    f"pod names such as {pod_name}-xxxxx would exceed {MAX_LABEL} characters; shorten the name (--name) or the type name",
+                    resolved.location(path),
+                    format_path(path),
+                )
+            )
     return out
 
 
 def _quantities(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     out = []
     types = workload.types
-    entries = list(types.items()) if isinstance(types, dict) else \
-        [("Head", types.Head)] + [(g.name, g) for g in types.Workers] + ([("Job", types.Job)] if getattr(types, "Job", None) else [])
+    entries = (
+        list(types.items())
+        if isinstance(types, dict)
+        else [("Head", types.Head)]
+        + [(g.name, g) for g in types.Workers]
+        + ([("Job", types.Job)] if getattr(types, "Job", None) else [])
+    )
     for label, item in entries:
         cpus = item.resources.cpus if item.resources.cpus is not None else 1
         if cpu_millis(cpus) < 1:
             path = ("spec", "types", label, "resources", "cpus")
-            out.append(error("E304", f"cpus {cpus} is below 1 millicore (0.001)", resolved.location(path), format_path(path)))
+            out.append(
+                error(
+                    "E304",
+                    f"cpus {cpus} is below 1 millicore (0.001)",
+                    resolved.location(path),
+                    format_path(path),
+                )
+            )
     return out

@@ -67,8 +67,12 @@ def namespace(control_plane):
     control_plane.kubectl("create", "namespace", name)
     # ServiceAccount admission rejects pods until `default` exists
     deadline = time.monotonic() + 60
-    while control_plane.kubectl("get", "serviceaccount", "default", "-n", name,
-                                check=False).returncode != 0:
+    while (
+        control_plane.kubectl(
+            "get", "serviceaccount", "default", "-n", name, check=False
+        ).returncode
+        != 0
+    ):
         assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 60s"
         time.sleep(0.3)
     yield name

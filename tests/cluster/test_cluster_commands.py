@@ -110,19 +110,33 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 
 def env_for(control_plane) -> dict:
-    env = dict(os.environ, KUBECONFIG=str(control_plane.kubeconfig), PYTHONPATH=str(REPO), USER="ada")
+    env = dict(
+        os.environ, KUBECONFIG=str(control_plane.kubeconfig), PYTHONPATH=str(REPO), USER="ada"
+    )
     env.pop("KUBERNETES_SERVICE_HOST", None)
     return env
 
 
 def run(control_plane, *args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMPILE, *args], cwd=cwd, env=env_for(control_plane), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [*COMPILE, *args],
+        cwd=cwd,
+        env=env_for(control_plane),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start(control_plane, *args, cwd=None) -> subprocess.Popen:
-    return subprocess.Popen([*COMPILE, *args], cwd=cwd, env=env_for(control_plane), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*COMPILE, *args],
+        cwd=cwd,
+        env=env_for(control_plane),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def phases(stdout: str) -> list[str]:
@@ -172,7 +186,11 @@ class LineReader:
             self.lines.append(line)
 
     def wait_for_phase(self, phase, timeout=90.0):
-        poll(f"state {phase} in the watch output {self.lines}", lambda: phase in phases("".join(self.lines)), timeout)
+        poll(
+            f"state {phase} in the watch output {self.lines}",
+            lambda: phase in phases("".join(self.lines)),
+            timeout,
+        )
 
     def finish(self, timeout=180):
         rc = self.process.wait(timeout=timeout)
@@ -192,7 +210,9 @@ def status_state(control_plane, name, namespace) -> str:
 
 def test_jobset_submitted_and_watched_to_success(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "train", jobset_manifest("train", count=3, run_for="3s"))
-    result = run(control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", cwd=tmp_path)
+    result = run(
+        control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert f"jobset.jobset.x-k8s.io/train applied in namespace {namespace}" in result.stdout
     assert_each_once(phases(result.stdout), "Succeeded")
@@ -201,7 +221,9 @@ def test_jobset_submitted_and_watched_to_success(control_plane, namespace, tmp_p
     assert f"compile watch jobset/train -n {namespace}" in result.stderr
     assert "not in a git repository" in result.stderr
 
-    jobset = control_plane.kubectl_json("get", "jobset", "train", "-n", namespace, "--show-managed-fields")
+    jobset = control_plane.kubectl_json(
+        "get", "jobset", "train", "-n", namespace, "--show-managed-fields"
+    )
     metadata = jobset["metadata"]
     assert metadata["labels"]["app.kubernetes.io/managed-by"] == "manifest-compiler"
     assert metadata["annotations"]["manifest-compiler/submitted-by"].startswith("ada@")
@@ -213,7 +235,9 @@ def test_jobset_submitted_and_watched_to_success(control_plane, namespace, tmp_p
 
 def test_jobset_that_fails_exits_1_with_the_reason(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "broken", jobset_manifest("broken", count=2, outcome="fail"))
-    result = run(control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", cwd=tmp_path)
+    result = run(
+        control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", cwd=tmp_path
+    )
     assert result.returncode == 1, result.stderr
     assert_each_once(phases(result.stdout), "Failed")
     assert "FailedJobs" in result.stdout.splitlines()[-1]
@@ -221,13 +245,17 @@ def test_jobset_that_fails_exits_1_with_the_reason(control_plane, namespace, tmp
 
 def test_job_runs_to_success_and_to_failure(control_plane, namespace, tmp_path):
     good = write(tmp_path, "shards", batchjob_manifest("shards"))
-    result = run(control_plane, "submit", str(good), "--namespace", namespace, "--watch", cwd=tmp_path)
+    result = run(
+        control_plane, "submit", str(good), "--namespace", namespace, "--watch", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"job.batch/shards applied in namespace {namespace}" in result.stdout
     assert_each_once(phases(result.stdout), "Succeeded")
 
     bad = write(tmp_path, "bad-shards", batchjob_manifest("bad-shards", outcome="fail"))
-    result = run(control_plane, "submit", str(bad), "--namespace", namespace, "--watch", cwd=tmp_path)
+    result = run(
+        control_plane, "submit", str(bad), "--namespace", namespace, "--watch", cwd=tmp_path
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert_each_once(phases(result.stdout), "Failed")
     assert "BackoffLimitExceeded" in result.stdout.splitlines()[-1]
@@ -240,7 +268,9 @@ def test_job_runs_to_success_and_to_failure(control_plane, namespace, tmp_path):
 
 def test_dry_run_validates_on_the_server_and_creates_nothing(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "dry", jobset_manifest("dry"))
-    result = run(control_plane, "submit", str(manifest), "--namespace", namespace, "--dry-run", cwd=tmp_path)
+    result = run(
+        control_plane, "submit", str(manifest), "--namespace", namespace, "--dry-run", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "jobset.jobset.x-k8s.io/dry valid (server dry run)" in result.stdout
     missing = control_plane.kubectl("get", "jobset", "dry", "-n", namespace, check=False)
@@ -263,19 +293,33 @@ def test_a_taken_name_is_refused_unless_replaced(control_plane, namespace, tmp_p
     assert "--replace" in again.stderr
     assert get(control_plane, "jobset", "taken", namespace)["metadata"]["uid"] == uid
 
-    replaced = run(control_plane, "submit", str(manifest), "--namespace", namespace, "--replace", cwd=tmp_path)
+    replaced = run(
+        control_plane, "submit", str(manifest), "--namespace", namespace, "--replace", cwd=tmp_path
+    )
     assert replaced.returncode == 0, replaced.stderr
     assert get(control_plane, "jobset", "taken", namespace)["metadata"]["uid"] != uid
 
 
 def test_name_suffix_timestamp_makes_a_new_name(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "sweep", jobset_manifest("sweep", count=1))
-    result = run(control_plane, "submit", str(manifest), "--namespace", namespace, "--name-suffix", "timestamp",
-                 cwd=tmp_path)
+    result = run(
+        control_plane,
+        "submit",
+        str(manifest),
+        "--namespace",
+        namespace,
+        "--name-suffix",
+        "timestamp",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
-    match = re.search(r"jobset\.jobset\.x-k8s\.io/(sweep-\d{4}-\d\d-\d\dt\d\d-\d\d-\d\d) applied", result.stdout)
+    match = re.search(
+        r"jobset\.jobset\.x-k8s\.io/(sweep-\d{4}-\d\d-\d\dt\d\d-\d\d-\d\d) applied", result.stdout
+    )
     assert match, result.stdout
-    assert get(control_plane, "jobset", match.group(1), namespace)["metadata"]["name"] == match.group(1)
+    assert get(control_plane, "jobset", match.group(1), namespace)["metadata"][
+        "name"
+    ] == match.group(1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,9 +327,18 @@ def test_name_suffix_timestamp_makes_a_new_name(control_plane, namespace, tmp_pa
 
 
 def git(directory, *args):
-    subprocess.run(["git", "-C", str(directory), *args], check=True, capture_output=True,
-                   env=dict(os.environ, GIT_AUTHOR_NAME="a", GIT_AUTHOR_EMAIL="a@x", GIT_COMMITTER_NAME="a",
-                            GIT_COMMITTER_EMAIL="a@x"))
+    subprocess.run(
+        ["git", "-C", str(directory), *args],
+        check=True,
+        capture_output=True,
+        env=dict(
+            os.environ,
+            GIT_AUTHOR_NAME="a",
+            GIT_AUTHOR_EMAIL="a@x",
+            GIT_COMMITTER_NAME="a",
+            GIT_COMMITTER_EMAIL="a@x",
+        ),
+    )
 
 
 def test_git_commit_recorded_and_dirty_tree_refused(control_plane, namespace, tmp_path):
@@ -293,7 +346,9 @@ def test_git_commit_recorded_and_dirty_tree_refused(control_plane, namespace, tm
     manifest = write(tmp_path, "tracked", jobset_manifest("tracked", count=1))
     git(tmp_path, "add", "tracked.yaml")
     git(tmp_path, "commit", "-q", "-m", "manifest")
-    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
 
     result = run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -304,10 +359,23 @@ def test_git_commit_recorded_and_dirty_tree_refused(control_plane, namespace, tm
     manifest.write_text(jobset_manifest("tracked-2", count=1))
     refused = run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path)
     assert refused.returncode == 1
-    assert "uncommitted changes (tracked.yaml)" in refused.stderr and "--allow-dirty" in refused.stderr
-    assert control_plane.kubectl("get", "jobset", "tracked-2", "-n", namespace, check=False).returncode != 0
+    assert (
+        "uncommitted changes (tracked.yaml)" in refused.stderr and "--allow-dirty" in refused.stderr
+    )
+    assert (
+        control_plane.kubectl("get", "jobset", "tracked-2", "-n", namespace, check=False).returncode
+        != 0
+    )
 
-    allowed = run(control_plane, "submit", str(manifest), "--namespace", namespace, "--allow-dirty", cwd=tmp_path)
+    allowed = run(
+        control_plane,
+        "submit",
+        str(manifest),
+        "--namespace",
+        namespace,
+        "--allow-dirty",
+        cwd=tmp_path,
+    )
     assert allowed.returncode == 0, allowed.stderr
     annotations = get(control_plane, "jobset", "tracked-2", namespace)["metadata"]["annotations"]
     assert annotations["manifest-compiler/git-commit"] == head
@@ -320,15 +388,25 @@ def test_git_commit_recorded_and_dirty_tree_refused(control_plane, namespace, tm
 
 def test_cancel_a_running_job_reports_cancelled_to_its_watcher(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "endless", jobset_manifest("endless", count=2, outcome="run"))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path
+        ).returncode
+        == 0
+    )
     watcher = LineReader(start(control_plane, "watch", "endless", "-n", namespace))
     watcher.wait_for_phase("Running")
 
     cancelled = run(control_plane, "cancel", "endless", "-n", namespace)
     assert cancelled.returncode == 0, cancelled.stderr
     assert "jobset.jobset.x-k8s.io/endless cancelled (was Running)" in cancelled.stdout
-    assert control_plane.kubectl("get", "jobset", "endless", "-n", namespace, check=False).returncode != 0
-    pods = control_plane.kubectl_json("get", "pods", "-n", namespace, "-l", "jobset.sigs.k8s.io/jobset-name=endless")
+    assert (
+        control_plane.kubectl("get", "jobset", "endless", "-n", namespace, check=False).returncode
+        != 0
+    )
+    pods = control_plane.kubectl_json(
+        "get", "pods", "-n", namespace, "-l", "jobset.sigs.k8s.io/jobset-name=endless"
+    )
     assert pods["items"] == []
 
     rc, stdout, _ = watcher.finish()
@@ -342,7 +420,18 @@ def test_cancel_a_running_job_reports_cancelled_to_its_watcher(control_plane, na
 
 def test_cancel_a_finished_job_leaves_it_alone(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "done", jobset_manifest("done", count=1))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane,
+            "submit",
+            str(manifest),
+            "--namespace",
+            namespace,
+            "--watch",
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
     result = run(control_plane, "cancel", "done", "-n", namespace)
     assert result.returncode == 0
     assert "had already finished: Succeeded" in result.stdout
@@ -355,7 +444,18 @@ def test_cancel_a_finished_job_leaves_it_alone(control_plane, namespace, tmp_pat
 
 def test_list_shows_only_this_tools_jobs_with_state(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "listed", jobset_manifest("listed", count=1))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane,
+            "submit",
+            str(manifest),
+            "--namespace",
+            namespace,
+            "--watch",
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
     control_plane.kubectl("create", "job", "foreign", "--image=busybox", "-n", namespace)
     result = run(control_plane, "list", "-n", namespace)
     assert result.returncode == 0, result.stderr
@@ -366,21 +466,52 @@ def test_list_shows_only_this_tools_jobs_with_state(control_plane, namespace, tm
 
 def test_kubeconfig_list_context_and_its_namespace(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "ctx", jobset_manifest("ctx", count=1))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane,
+            "submit",
+            str(manifest),
+            "--namespace",
+            namespace,
+            "--watch",
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
     # a first file whose current context is unreachable, and a context that only sets a namespace,
     # using the cluster and user of the testbed's file: KUBECONFIG merges them as kubectl does
     first = tmp_path / "first.json"
-    first.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
-        "clusters": [{"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "users": [{"name": "nobody", "user": {"token": "t"}}],
-        "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "nobody"}},
-                     {"name": "team", "context": {"cluster": "testbed", "user": "testbed-admin", "namespace": namespace}}],
-    }))
-    env = dict(env_for(control_plane), KUBECONFIG=os.pathsep.join([str(first), str(control_plane.kubeconfig)]))
+    first.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "nowhere",
+                "clusters": [{"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "nobody", "user": {"token": "t"}}],
+                "contexts": [
+                    {"name": "nowhere", "context": {"cluster": "nowhere", "user": "nobody"}},
+                    {
+                        "name": "team",
+                        "context": {
+                            "cluster": "testbed",
+                            "user": "testbed-admin",
+                            "namespace": namespace,
+                        },
+                    },
+                ],
+            }
+        )
+    )
+    env = dict(
+        env_for(control_plane),
+        KUBECONFIG=os.pathsep.join([str(first), str(control_plane.kubeconfig)]),
+    )
 
     def compile_(*args):
-        return subprocess.run([*COMPILE, *args], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [*COMPILE, *args], env=env, capture_output=True, text=True, timeout=60
+        )
 
     assert compile_("list").returncode == 3
     in_context_namespace = compile_("list", "--context", "team")
@@ -394,7 +525,10 @@ def test_kubeconfig_list_context_and_its_namespace(control_plane, namespace, tmp
 def test_status_of_a_missing_job_names_what_was_looked_for(control_plane, namespace):
     result = run(control_plane, "status", "ghost", "-n", namespace)
     assert result.returncode == 1
-    assert result.stderr.strip() == f"error: no JobSet, RayJob or Job named 'ghost' in namespace {namespace}"
+    assert (
+        result.stderr.strip()
+        == f"error: no JobSet, RayJob or Job named 'ghost' in namespace {namespace}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,8 +536,17 @@ def test_status_of_a_missing_job_names_what_was_looked_for(control_plane, namesp
 
 
 def patch_status(control_plane, name, namespace, **status):
-    control_plane.kubectl("patch", "rayjob", name, "-n", namespace, "--subresource=status", "--type=merge",
-                          "-p", json.dumps({"status": status}))
+    control_plane.kubectl(
+        "patch",
+        "rayjob",
+        name,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
 
 
 def ray_watch(control_plane, namespace, tmp_path, name, steps):
@@ -421,68 +564,158 @@ def ray_watch(control_plane, namespace, tmp_path, name, steps):
 
 
 def test_rayjob_stopped_is_cancelled_not_succeeded(control_plane, namespace, tmp_path):
-    rc, stdout, _ = ray_watch(control_plane, namespace, tmp_path, "ray-stop", [
-        (None, {"jobDeploymentStatus": "Initializing", "startTime": "2026-11-23T10:00:00Z"}),
-        ("Running", {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING", "jobId": "ray-stop-1"}),
-        ("Cancelled", {"jobDeploymentStatus": "Complete", "jobStatus": "STOPPED", "endTime": "2026-11-23T10:09:00Z"}),
-    ])
+    rc, stdout, _ = ray_watch(
+        control_plane,
+        namespace,
+        tmp_path,
+        "ray-stop",
+        [
+            (None, {"jobDeploymentStatus": "Initializing", "startTime": "2026-11-23T10:00:00Z"}),
+            (
+                "Running",
+                {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING", "jobId": "ray-stop-1"},
+            ),
+            (
+                "Cancelled",
+                {
+                    "jobDeploymentStatus": "Complete",
+                    "jobStatus": "STOPPED",
+                    "endTime": "2026-11-23T10:09:00Z",
+                },
+            ),
+        ],
+    )
     assert rc == 1
     assert phases(stdout) == ["Preparing", "Running", "Cancelled"]
     assert stdout.splitlines()[-1] == "2026-11-23T10:09:00Z  Cancelled  Ray job STOPPED"
 
 
 def test_rayjob_complete_succeeded(control_plane, namespace, tmp_path):
-    rc, stdout, _ = ray_watch(control_plane, namespace, tmp_path, "ray-ok", [
-        ("Running", {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}),
-        ("Succeeded", {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED", "endTime": "2026-11-23T10:09:00Z"}),
-    ])
+    rc, stdout, _ = ray_watch(
+        control_plane,
+        namespace,
+        tmp_path,
+        "ray-ok",
+        [
+            ("Running", {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}),
+            (
+                "Succeeded",
+                {
+                    "jobDeploymentStatus": "Complete",
+                    "jobStatus": "SUCCEEDED",
+                    "endTime": "2026-11-23T10:09:00Z",
+                },
+            ),
+        ],
+    )
     assert rc == 0
     assert phases(stdout) == ["Preparing", "Running", "Succeeded"]
 
 
 def test_rayjob_validation_failed_is_failed(control_plane, namespace, tmp_path):
-    rc, stdout, _ = ray_watch(control_plane, namespace, tmp_path, "ray-invalid", [
-        ("Failed", {"jobDeploymentStatus": "ValidationFailed", "reason": "ValidationFailed",
-                    "message": "The RayJob spec is invalid"}),
-    ])
+    rc, stdout, _ = ray_watch(
+        control_plane,
+        namespace,
+        tmp_path,
+        "ray-invalid",
+        [
+            (
+                "Failed",
+                {
+                    "jobDeploymentStatus": "ValidationFailed",
+                    "reason": "ValidationFailed",
+                    "message": "The RayJob spec is invalid",
+                },
+            ),
+        ],
+    )
     assert rc == 1
     assert phases(stdout) == ["Preparing", "Failed"]
-    assert stdout.splitlines()[-1].endswith("Failed     ValidationFailed: The RayJob spec is invalid")
+    assert stdout.splitlines()[-1].endswith(
+        "Failed     ValidationFailed: The RayJob spec is invalid"
+    )
 
 
 def workload_condition(type_, status, reason, message=""):
-    return {"type": type_, "status": status, "reason": reason, "message": message,
-            "lastTransitionTime": "2026-11-23T10:00:00Z"}
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": "2026-11-23T10:00:00Z",
+    }
 
 
 def test_a_job_queued_by_kueue_is_pending_until_admitted(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "queued", rayjob_manifest("queued", queue="team-a"))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path
+        ).returncode
+        == 0
+    )
     uid = get(control_plane, "rayjob", "queued", namespace)["metadata"]["uid"]
     # the Workload Kueue would make for it (there is no Kueue controller here), found by its owner's UID
-    workload = {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
-                "metadata": {"name": "rayjob-queued", "namespace": namespace,
-                             "labels": {"kueue.x-k8s.io/job-uid": uid}},
-                "spec": {"queueName": "team-a", "podSets": [{"name": "head", "count": 1, "template": {
-                    "spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.41.0"}]}}}]}}
+    workload = {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "Workload",
+        "metadata": {
+            "name": "rayjob-queued",
+            "namespace": namespace,
+            "labels": {"kueue.x-k8s.io/job-uid": uid},
+        },
+        "spec": {
+            "queueName": "team-a",
+            "podSets": [
+                {
+                    "name": "head",
+                    "count": 1,
+                    "template": {
+                        "spec": {
+                            "containers": [{"name": "ray-head", "image": "rayproject/ray:2.41.0"}]
+                        }
+                    },
+                }
+            ],
+        },
+    }
     control_plane.kubectl("apply", "-f", "-", input=json.dumps(workload))
 
     def workload_status(*conditions):
-        control_plane.kubectl("patch", "workload", "rayjob-queued", "-n", namespace, "--subresource=status",
-                              "--type=merge", "-p", json.dumps({"status": {"conditions": list(conditions)}}))
+        control_plane.kubectl(
+            "patch",
+            "workload",
+            "rayjob-queued",
+            "-n",
+            namespace,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": {"conditions": list(conditions)}}),
+        )
 
-    workload_status(workload_condition("QuotaReserved", "False", "Pending", "insufficient unused quota for cpu"))
+    workload_status(
+        workload_condition("QuotaReserved", "False", "Pending", "insufficient unused quota for cpu")
+    )
     status = run(control_plane, "status", "queued", "-n", namespace)
     assert re.search(r"^state:\s+Pending$", status.stdout, re.M), status.stdout
-    assert re.search(r"^reason:\s+queued in LocalQueue team-a: insufficient unused quota for cpu$", status.stdout, re.M)
+    assert re.search(
+        r"^reason:\s+queued in LocalQueue team-a: insufficient unused quota for cpu$",
+        status.stdout,
+        re.M,
+    )
 
     watcher = LineReader(start(control_plane, "watch", "rayjob/queued", "-n", namespace))
     watcher.wait_for_phase("Pending")
-    workload_status(workload_condition("QuotaReserved", "True", "QuotaReserved"),
-                    workload_condition("Admitted", "True", "Admitted"))
+    workload_status(
+        workload_condition("QuotaReserved", "True", "QuotaReserved"),
+        workload_condition("Admitted", "True", "Admitted"),
+    )
     patch_status(control_plane, "queued", namespace, jobDeploymentStatus="Initializing")
     watcher.wait_for_phase("Preparing")
-    patch_status(control_plane, "queued", namespace, jobDeploymentStatus="Complete", jobStatus="SUCCEEDED")
+    patch_status(
+        control_plane, "queued", namespace, jobDeploymentStatus="Complete", jobStatus="SUCCEEDED"
+    )
     rc, stdout, _ = watcher.finish()
     assert rc == 0
     assert phases(stdout) == ["Pending", "Preparing", "Succeeded"]
@@ -492,19 +725,28 @@ def test_a_job_queued_by_kueue_is_pending_until_admitted(control_plane, namespac
 # a watch that outlives its streams: 410 Gone, server timeouts, an API server restart, Ctrl-C
 
 
-def test_watch_from_an_expired_resource_version_lists_again(control_plane, namespace, tmp_path, monkeypatch):
+def test_watch_from_an_expired_resource_version_lists_again(
+    control_plane, namespace, tmp_path, monkeypatch
+):
     from compiler.cluster.client import connect
     from compiler.cluster.jobs import find_job
     from compiler.cluster.watch import follow
 
     manifest = write(tmp_path, "expired", jobset_manifest("expired", count=2, run_for="6s"))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path
+        ).returncode
+        == 0
+    )
     monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))
     kube = connect(namespace=namespace)
     found = find_job(kube, "expired", namespace)
     reported, notices = [], []
     # resourceVersion 1 is older than the server's watch window: the server answers 410 Expired
-    follower = follow(kube, found, reported.append, notices.append, resource_version="1", watch_seconds=2)
+    follower = follow(
+        kube, found, reported.append, notices.append, resource_version="1", watch_seconds=2
+    )
     assert follower.relists >= 1
     assert any("too old resource version" in notice for notice in notices), notices
     assert_each_once([state.phase for state in reported], "Succeeded")
@@ -514,7 +756,12 @@ def test_watch_from_an_expired_resource_version_lists_again(control_plane, names
 
 def test_watch_survives_an_api_server_restart(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "restart", jobset_manifest("restart", count=2, run_for="25s"))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path
+        ).returncode
+        == 0
+    )
     watcher = LineReader(start(control_plane, "watch", "restart", "-n", namespace))
     watcher.wait_for_phase("Running")
     control_plane.restart_apiserver(down_for=2.0)
@@ -524,13 +771,20 @@ def test_watch_survives_an_api_server_restart(control_plane, namespace, tmp_path
     assert "retrying" in stderr
 
 
-def test_a_watch_gives_up_when_the_api_server_stays_away(control_plane, namespace, tmp_path, monkeypatch):
+def test_a_watch_gives_up_when_the_api_server_stays_away(
+    control_plane, namespace, tmp_path, monkeypatch
+):
     from compiler.cluster.client import ClusterUnavailable, connect
     from compiler.cluster.jobs import find_job
     from compiler.cluster.watch import follow
 
     manifest = write(tmp_path, "outage", jobset_manifest("outage", count=1, outcome="run"))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path
+        ).returncode
+        == 0
+    )
     monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))
     kube = connect(namespace=namespace)
     found = find_job(kube, "outage", namespace)
@@ -538,7 +792,9 @@ def test_a_watch_gives_up_when_the_api_server_stays_away(control_plane, namespac
 
     def watch():
         try:
-            outcome["state"] = follow(kube, found, reported.append, notices.append, give_up_after=2.0).last
+            outcome["state"] = follow(
+                kube, found, reported.append, notices.append, give_up_after=2.0
+            ).last
         except ClusterUnavailable as exc:
             outcome["error"] = str(exc)
 
@@ -549,12 +805,19 @@ def test_a_watch_gives_up_when_the_api_server_stays_away(control_plane, namespac
     watcher.join(60)
     assert "state" not in outcome
     assert outcome["error"].endswith("gave up after 2s")
-    assert [state.phase for state in reported][-1] == "Running"  # nothing invented while it was away
+    assert [state.phase for state in reported][
+        -1
+    ] == "Running"  # nothing invented while it was away
 
 
 def test_ctrl_c_stops_watching_and_leaves_the_job(control_plane, namespace, tmp_path):
     manifest = write(tmp_path, "detach", jobset_manifest("detach", count=1, outcome="run"))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path
+        ).returncode
+        == 0
+    )
     watcher = LineReader(start(control_plane, "watch", "detach", "-n", namespace))
     watcher.wait_for_phase("Running")
     watcher.process.send_signal(signal.SIGINT)
@@ -577,7 +840,18 @@ def test_logs_show_rank0_every_pod_or_one_type_and_index(control_plane, namespac
     # every container's log, as kwok serves it through the API server: testbed's POD_LOG_LINES
     said = control_plane.pod_log_lines
     manifest = write(tmp_path, "chatty", jobset_manifest("chatty", count=3))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane,
+            "submit",
+            str(manifest),
+            "--namespace",
+            namespace,
+            "--watch",
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
 
     rank0 = run(control_plane, "logs", "chatty", "-n", namespace)
     assert (rank0.returncode, rank0.stdout.splitlines(), rank0.stderr) == (0, said, "")
@@ -586,10 +860,24 @@ def test_logs_show_rank0_every_pod_or_one_type_and_index(control_plane, namespac
     everything = run(control_plane, "logs", "chatty", "-n", namespace, "--all")
     assert everything.returncode == 0, everything.stderr
     assert everything.stdout.splitlines() == [
-        *prefixed("worker-0-0", said), *prefixed("worker-1-0", said), *prefixed("worker-2-0", said)]
+        *prefixed("worker-0-0", said),
+        *prefixed("worker-1-0", said),
+        *prefixed("worker-2-0", said),
+    ]
     one = run(control_plane, "logs", "chatty", "-n", namespace, "--type", "worker", "--index", "2")
     assert (one.returncode, one.stdout.splitlines()) == (0, said)
-    one_prefixed = run(control_plane, "logs", "chatty", "-n", namespace, "--type", "worker", "--index", "2", "--prefix")
+    one_prefixed = run(
+        control_plane,
+        "logs",
+        "chatty",
+        "-n",
+        namespace,
+        "--type",
+        "worker",
+        "--index",
+        "2",
+        "--prefix",
+    )
     assert one_prefixed.stdout.splitlines() == prefixed("worker-2-0", said)
     nothing = run(control_plane, "logs", "chatty", "-n", namespace, "--type", "chief")
     assert (nothing.returncode, nothing.stdout) == (1, "")
@@ -597,21 +885,33 @@ def test_logs_show_rank0_every_pod_or_one_type_and_index(control_plane, namespac
 
 
 def running_pods(control_plane, name, namespace) -> int:
-    pods = control_plane.kubectl_json("get", "pods", "-n", namespace, "-l", f"jobset.sigs.k8s.io/jobset-name={name}")
+    pods = control_plane.kubectl_json(
+        "get", "pods", "-n", namespace, "-l", f"jobset.sigs.k8s.io/jobset-name={name}"
+    )
     return sum(pod.get("status", {}).get("phase") == "Running" for pod in pods["items"])
 
 
 def test_logs_follow_running_pods_until_stopped(control_plane, namespace, tmp_path):
     said = control_plane.pod_log_lines
     manifest = write(tmp_path, "busy", jobset_manifest("busy", count=2, outcome="run"))
-    assert run(control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path).returncode == 0
+    assert (
+        run(
+            control_plane, "submit", str(manifest), "--namespace", namespace, cwd=tmp_path
+        ).returncode
+        == 0
+    )
     poll("2 Running pods", lambda: running_pods(control_plane, "busy", namespace) == 2)
-    for args, expected in ((["-f"], said),
-                           (["-f", "--all"], prefixed("worker-0-0", said) + prefixed("worker-1-0", said))):
+    for args, expected in (
+        (["-f"], said),
+        (["-f", "--all"], prefixed("worker-0-0", said) + prefixed("worker-1-0", said)),
+    ):
         follower = LineReader(start(control_plane, "logs", "busy", "-n", namespace, *args))
         try:
-            poll(f"{len(expected)} log lines from logs {args}: {follower.lines}",
-                 lambda: len(follower.lines) >= len(expected), timeout=60)
+            poll(
+                f"{len(expected)} log lines from logs {args}: {follower.lines}",
+                lambda follower=follower, expected=expected: len(follower.lines) >= len(expected),
+                timeout=60,
+            )
             assert follower.process.poll() is None  # still following: the containers run on
         finally:
             follower.process.kill()
@@ -620,14 +920,25 @@ def test_logs_follow_running_pods_until_stopped(control_plane, namespace, tmp_pa
         # with several pods the lines interleave, each pod's in its own order
         assert sorted(got) == sorted(expected)
         for pod in ("worker-0-0", "worker-1-0"):
-            assert [line for line in got if line.startswith(pod)] == [line for line in expected if line.startswith(pod)]
+            assert [line for line in got if line.startswith(pod)] == [
+                line for line in expected if line.startswith(pod)
+            ]
 
 
 def test_submit_watch_logs_streams_rank0_while_watching(control_plane, namespace, tmp_path):
     said = control_plane.pod_log_lines
     # runs 5 s, so that rank 0's log is streaming before the job ends
     manifest = write(tmp_path, "chatty-2", jobset_manifest("chatty-2", count=2, run_for="5s"))
-    watched = run(control_plane, "submit", str(manifest), "--namespace", namespace, "--watch", "--logs", cwd=tmp_path)
+    watched = run(
+        control_plane,
+        "submit",
+        str(manifest),
+        "--namespace",
+        namespace,
+        "--watch",
+        "--logs",
+        cwd=tmp_path,
+    )
     assert watched.returncode == 0, watched.stderr
     assert_each_once(phases(watched.stdout), "Succeeded")
     assert [line for line in watched.stdout.splitlines() if line in said] == said
@@ -639,68 +950,115 @@ def test_submit_watch_logs_streams_rank0_while_watching(control_plane, namespace
 # no cluster
 
 
-@pytest.mark.parametrize("command", [
-    ["status", "x"], ["watch", "x"], ["logs", "x"], ["cancel", "x"], ["list"],
-    ["submit", "MANIFEST", "--allow-dirty"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status", "x"],
+        ["watch", "x"],
+        ["logs", "x"],
+        ["cancel", "x"],
+        ["list"],
+        ["submit", "MANIFEST", "--allow-dirty"],
+    ],
+)
 def test_without_a_reachable_cluster_every_command_exits_3_in_one_line(command, tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(textwrap.dedent("""\
+    kubeconfig.write_text(
+        textwrap.dedent("""\
         apiVersion: v1
         kind: Config
         clusters: [{name: nowhere, cluster: {server: "https://127.0.0.1:1"}}]
         users: [{name: nobody, user: {token: t}}]
         contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody}}]
         current-context: nowhere
-        """))
+        """)
+    )
     manifest = write(tmp_path, "m", jobset_manifest("m"))
     args = [str(manifest) if arg == "MANIFEST" else arg for arg in command]
     env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONPATH=str(REPO))
-    result = subprocess.run([*COMPILE, *args], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [*COMPILE, *args], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
     assert result.returncode == 3
     errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
-    assert errors == ["error: no reachable cluster: cannot reach the Kubernetes API server at "
-                      "https://127.0.0.1:1: Connection refused"]
+    assert errors == [
+        "error: no reachable cluster: cannot reach the Kubernetes API server at "
+        "https://127.0.0.1:1: Connection refused"
+    ]
     assert "Traceback" not in result.stderr
 
 
 def unreachable_env(tmp_path) -> dict:
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text('{"apiVersion": "v1", "kind": "Config", "current-context": "x", '
-                          '"clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:1"}}], '
-                          '"users": [{"name": "x", "user": {"token": "t"}}], '
-                          '"contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}')
+    kubeconfig.write_text(
+        '{"apiVersion": "v1", "kind": "Config", "current-context": "x", '
+        '"clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:1"}}], '
+        '"users": [{"name": "x", "user": {"token": "t"}}], '
+        '"contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}'
+    )
     return dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONPATH=str(REPO))
 
 
 def test_an_invalid_manifest_is_refused_before_any_cluster_is_asked(tmp_path):
     manifest = write(tmp_path, "bad", jobset_manifest("bad").replace("cpus: 1", "cpus: many"))
-    result = subprocess.run([*COMPILE, "submit", str(manifest)], env=unreachable_env(tmp_path), capture_output=True,
-                            text=True, cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [*COMPILE, "submit", str(manifest)],
+        env=unreachable_env(tmp_path),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 1
-    assert re.search(r"bad\.yaml:\d+:\d+: error\[E\d+\] spec\.types\.worker\.resources\.cpus", result.stderr), result.stderr
+    assert re.search(
+        r"bad\.yaml:\d+:\d+: error\[E\d+\] spec\.types\.worker\.resources\.cpus", result.stderr
+    ), result.stderr
     assert "no reachable cluster" not in result.stderr
 
 
-@pytest.mark.parametrize("command, message", [
-    (["status", "deployment/x"], "error: unknown kind 'deployment' in 'deployment/x'; use one of jobset, rayjob, job"),
-    (["logs", "x", "--all", "--type", "worker"], "error: --all shows every pod; it cannot be combined with --type or --index"),
-    (["submit", "MANIFEST", "--logs"], "error: --logs streams logs while watching; add --watch"),
-])
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (
+            ["status", "deployment/x"],
+            "error: unknown kind 'deployment' in 'deployment/x'; use one of jobset, rayjob, job",
+        ),
+        (
+            ["logs", "x", "--all", "--type", "worker"],
+            "error: --all shows every pod; it cannot be combined with --type or --index",
+        ),
+        (
+            ["submit", "MANIFEST", "--logs"],
+            "error: --logs streams logs while watching; add --watch",
+        ),
+    ],
+)
 def test_usage_errors_exit_2(command, message, tmp_path):
     manifest = write(tmp_path, "m", jobset_manifest("m"))
     args = [str(manifest) if arg == "MANIFEST" else arg for arg in command]
-    result = subprocess.run([*COMPILE, *args], env=unreachable_env(tmp_path), capture_output=True, text=True,
-                            cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [*COMPILE, *args],
+        env=unreachable_env(tmp_path),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == message
 
 
-@pytest.mark.parametrize("text, says", [
-    ("foo: [unclosed\n", "cannot read the kubeconfig"),
-    ("", "file is empty"),
-    ("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n", "Expected key current-context"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("foo: [unclosed\n", "cannot read the kubeconfig"),
+        ("", "file is empty"),
+        (
+            "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+            "Expected key current-context",
+        ),
+    ],
+)
 def test_a_broken_kubeconfig_exits_3_in_one_line(text, says, tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(text)
@@ -712,8 +1070,13 @@ def test_a_broken_kubeconfig_exits_3_in_one_line(text, says, tmp_path):
 
 
 def test_an_unknown_context_exits_3(tmp_path):
-    result = subprocess.run([*COMPILE, "list", "--context", "elsewhere"], env=unreachable_env(tmp_path),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*COMPILE, "list", "--context", "elsewhere"],
+        env=unreachable_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 3
     assert "Expected object with name elsewhere" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -724,5 +1087,7 @@ def test_without_any_kubeconfig_exit_3(tmp_path):
     env.pop("KUBERNETES_SERVICE_HOST", None)
     result = subprocess.run([*COMPILE, "list"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 3
-    assert result.stderr.strip() == (f"error: no reachable cluster: no kubeconfig found ({tmp_path / 'absent'} "
-                                     "does not exist) and not running in a cluster")
+    assert result.stderr.strip() == (
+        f"error: no reachable cluster: no kubeconfig found ({tmp_path / 'absent'} "
+        "does not exist) and not running in a cluster"
+    )

@@ -46,7 +46,9 @@ def test_kwok_nodes_ready(control_plane):
         assert n["metadata"]["annotations"][cpmod.KWOK_NODE_ANNOTATION] == "fake"
         assert not n["spec"].get("taints"), n["spec"]
         # kwok's server is each node's kubelet endpoint (pod logs go there)
-        assert n["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == control_plane.ports["kwok"]
+        assert (
+            n["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == control_plane.ports["kwok"]
+        )
         assert {"type": "InternalIP", "address": "127.0.0.1"} in n["status"]["addresses"]
         assert {"type": "Hostname", "address": n["metadata"]["name"]} in n["status"]["addresses"]
 
@@ -54,7 +56,8 @@ def test_kwok_nodes_ready(control_plane):
 def test_server_side_dry_run_strict(control_plane, tmp_path):
     """The path Tier 1 tests use: kubectl apply --server-side --dry-run=server --validate=strict."""
     good = tmp_path / "good.yaml"
-    good.write_text(textwrap.dedent("""\
+    good.write_text(
+        textwrap.dedent("""\
         apiVersion: jobset.x-k8s.io/v1alpha2
         kind: JobSet
         metadata:
@@ -73,17 +76,28 @@ def test_server_side_dry_run_strict(control_plane, tmp_path):
                     - name: c
                       image: busybox
                       command: ["echo"]
-        """))
-    proc = control_plane.kubectl("apply", "--server-side", "--dry-run=server", "--validate=strict",
-                                 "-f", str(good))
+        """)
+    )
+    proc = control_plane.kubectl(
+        "apply", "--server-side", "--dry-run=server", "--validate=strict", "-f", str(good)
+    )
     assert "serverside-applied (server dry run)" in proc.stdout
     # nothing was stored
-    assert control_plane.kubectl("get", "jobset", "dry", "-n", "default", check=False).returncode != 0
+    assert (
+        control_plane.kubectl("get", "jobset", "dry", "-n", "default", check=False).returncode != 0
+    )
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(good.read_text().replace("replicas: 2", "replicas: 2\n    replicaz: 3"))
-    proc = control_plane.kubectl("apply", "--server-side", "--dry-run=server", "--validate=strict",
-                                 "-f", str(bad), check=False)
+    proc = control_plane.kubectl(
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--validate=strict",
+        "-f",
+        str(bad),
+        check=False,
+    )
     assert proc.returncode != 0
     assert "replicaz" in proc.stderr, proc.stderr
 
@@ -96,21 +110,38 @@ def test_restart_apiserver(control_plane, namespace):
     assert cm["data"] == {"a": "1"}
     # controllers reconnect: a Job still runs to completion after the restart. client-go backs off
     # before re-watching, so this may take a while on a loaded machine; a failure says where it stuck.
-    control_plane.kubectl("create", "job", "after", "-n", namespace, "--image=busybox", "--", "echo")
-    done = control_plane.kubectl("wait", "--for=condition=Complete", "job/after", "-n", namespace,
-                                 "--timeout=180s", timeout=210, check=False)
+    control_plane.kubectl(
+        "create", "job", "after", "-n", namespace, "--image=busybox", "--", "echo"
+    )
+    done = control_plane.kubectl(
+        "wait",
+        "--for=condition=Complete",
+        "job/after",
+        "-n",
+        namespace,
+        "--timeout=180s",
+        timeout=210,
+        check=False,
+    )
     assert done.returncode == 0, _why_stuck(control_plane, namespace)
 
 
 def _why_stuck(control_plane, namespace: str) -> str:
     """What the job, its pods and the controllers say, for a failure that is otherwise mute."""
     parts = []
-    for args in (("get", "jobs,pods", "-n", namespace, "-o", "wide"), ("get", "events", "-n", namespace), ("get", "nodes")):
+    for args in (
+        ("get", "jobs,pods", "-n", namespace, "-o", "wide"),
+        ("get", "events", "-n", namespace),
+        ("get", "nodes"),
+    ):
         parts.append(control_plane.kubectl(*args, check=False).stdout)
     for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
         log = control_plane.workdir / "logs" / f"{component}.log"
         if log.exists():
-            parts.append(f"--- {component} (last lines)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-25:]))
+            parts.append(
+                f"--- {component} (last lines)\n"
+                + "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+            )
     return "\n".join(parts)
 
 
@@ -140,15 +171,20 @@ def test_kwok_pod_outcomes(control_plane, namespace):
 
     docs = [
         job("ok"),
-        job("ann-fail", '{"testbed.manifest-compiler/outcome": fail, "testbed.manifest-compiler/exit-code": "3"}'),
-        job("env-fail", env='[{name: KWOK_OUTCOME, value: fail}]'),
+        job(
+            "ann-fail",
+            '{"testbed.manifest-compiler/outcome": fail, "testbed.manifest-compiler/exit-code": "3"}',
+        ),
+        job("env-fail", env="[{name: KWOK_OUTCOME, value: fail}]"),
         job("runs", '{"testbed.manifest-compiler/outcome": run}'),
         job("slow", '{"testbed.manifest-compiler/run-for": 6s}'),
     ]
     cp.kubectl("apply", "-n", namespace, "-f", "-", input="---\n".join(docs))
 
     def pod(job_name):
-        items = cp.kubectl_json("get", "pods", "-n", namespace, "-l", f"job-name={job_name}")["items"]
+        items = cp.kubectl_json("get", "pods", "-n", namespace, "-l", f"job-name={job_name}")[
+            "items"
+        ]
         return items[0] if items else {}
 
     def terminated(p):
@@ -168,7 +204,9 @@ def test_kwok_pod_outcomes(control_plane, namespace):
     assert terminated(pods["env-fail"])["exitCode"] == 1
     assert phases["runs"] == "Running"
     assert phases["slow"] == "Running"  # the others ended, "slow" runs for 6 s
-    cp.kubectl("wait", "--for=condition=Complete", "job/slow", "-n", namespace, "--timeout=60s", timeout=90)
+    cp.kubectl(
+        "wait", "--for=condition=Complete", "job/slow", "-n", namespace, "--timeout=60s", timeout=90
+    )
     assert terminated(pod("slow"))["exitCode"] == 0
     slow = cp.kubectl_json("get", "job", "slow", "-n", namespace)["status"]
     ran = datetime.fromisoformat(slow["completionTime"]) - datetime.fromisoformat(slow["startTime"])
@@ -180,19 +218,54 @@ def test_kwok_serves_pod_logs(control_plane, namespace):
     """kubectl logs goes API server -> the node's kubelet endpoint (kwok's TLS server),
     which serves the testbed's log file for every container; -f keeps the stream open."""
     cp = control_plane
-    cp.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "talker", "annotations": {cpmod.OUTCOME_ANNOTATION: "run"}},
-        "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]},
-    }))
-    cp.kubectl("wait", "--for=jsonpath={.status.phase}=Running", "pod/talker", "-n", namespace,
-               "--timeout=60s", timeout=90)
+    cp.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "talker", "annotations": {cpmod.OUTCOME_ANNOTATION: "run"}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "busybox"}],
+                },
+            }
+        ),
+    )
+    cp.kubectl(
+        "wait",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod/talker",
+        "-n",
+        namespace,
+        "--timeout=60s",
+        timeout=90,
+    )
     logs = cp.kubectl("logs", "talker", "-n", namespace, "-c", "main")
     assert logs.stdout.splitlines() == list(cpmod.POD_LOG_LINES)
-    assert cp.kubectl("logs", "talker", "-n", namespace, "--tail=1").stdout == cpmod.POD_LOG_LINES[-1] + "\n"
+    assert (
+        cp.kubectl("logs", "talker", "-n", namespace, "--tail=1").stdout
+        == cpmod.POD_LOG_LINES[-1] + "\n"
+    )
     follow = subprocess.Popen(
-        [str(cp.kubectl_path), "--kubeconfig", str(cp.kubeconfig), "logs", "-f", "talker", "-n", namespace],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            str(cp.kubectl_path),
+            "--kubeconfig",
+            str(cp.kubeconfig),
+            "logs",
+            "-f",
+            "talker",
+            "-n",
+            namespace,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     watchdog = threading.Timer(60, follow.kill)  # a stream that never comes fails, not hangs
     watchdog.start()
     try:

@@ -79,45 +79,73 @@ def _wait_jobset_condition(cp, ns, name, cond, timeout=120):
 
 def test_jobset_runs_to_completion(control_plane, namespace):
     cp = control_plane
-    cp.kubectl("apply", "-n", namespace, "-f", "-",
-               input=JOBSET.format(name="train", heavy_outcome="succeed"))
+    cp.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=JOBSET.format(name="train", heavy_outcome="succeed"),
+    )
 
     # the mutating webhook defaulted the JobSet as it does for real users
     js = cp.kubectl_json("get", "jobset", "train", "-n", namespace)
     assert js["spec"]["successPolicy"]["operator"] == "All"
     assert js["spec"]["network"]["enableDNSHostnames"] is True
 
-    jobs = _poll("8 Jobs", lambda: (
-        lambda items: items if len(items) == 8 else None
-    )(cp.kubectl_json("get", "jobs", "-n", namespace, "-l", f"{JOBSET_NAME}=train")["items"]))
+    jobs = _poll(
+        "8 Jobs",
+        lambda: (lambda items: items if len(items) == 8 else None)(
+            cp.kubectl_json("get", "jobs", "-n", namespace, "-l", f"{JOBSET_NAME}=train")["items"]
+        ),
+    )
     assert sorted(j["metadata"]["labels"][RJOB] for j in jobs) == ["worker"] * 7 + ["worker-heavy"]
 
     def pods():
-        items = cp.kubectl_json("get", "pods", "-n", namespace, "-l", f"{JOBSET_NAME}=train")["items"]
+        items = cp.kubectl_json("get", "pods", "-n", namespace, "-l", f"{JOBSET_NAME}=train")[
+            "items"
+        ]
         return items if len(items) == 8 else None
 
     pod_list = _poll("8 pods", pods)
     seen = sorted(
-        (int(p["metadata"]["labels"][GLOBAL_INDEX]), p["metadata"]["labels"][RJOB],
-         int(p["metadata"]["labels"][JOB_INDEX]))
+        (
+            int(p["metadata"]["labels"][GLOBAL_INDEX]),
+            p["metadata"]["labels"][RJOB],
+            int(p["metadata"]["labels"][JOB_INDEX]),
+        )
         for p in pod_list
     )
     assert seen == [(0, "worker-heavy", 0)] + [(i + 1, "worker", i) for i in range(7)]
 
     _wait_jobset_condition(cp, namespace, "train", "Completed")
-    phases = {p["metadata"]["name"]: p["status"]["phase"] for p in
-              cp.kubectl_json("get", "pods", "-n", namespace, "-l", f"{JOBSET_NAME}=train")["items"]}
+    phases = {
+        p["metadata"]["name"]: p["status"]["phase"]
+        for p in cp.kubectl_json("get", "pods", "-n", namespace, "-l", f"{JOBSET_NAME}=train")[
+            "items"
+        ]
+    }
     assert set(phases.values()) == {"Succeeded"}, phases
     # the real kube-scheduler bound every pod to a kwok node
-    nodes = {p["spec"]["nodeName"] for p in
-             cp.kubectl_json("get", "pods", "-n", namespace, "-l", f"{JOBSET_NAME}=train")["items"]}
+    nodes = {
+        p["spec"]["nodeName"]
+        for p in cp.kubectl_json("get", "pods", "-n", namespace, "-l", f"{JOBSET_NAME}=train")[
+            "items"
+        ]
+    }
     assert nodes and all(n.startswith("kwok-node-") for n in nodes), nodes
 
 
 def test_jobset_failure(control_plane, namespace):
     cp = control_plane
-    cp.kubectl("apply", "-n", namespace, "-f", "-",
-               input=JOBSET.format(name="broken", heavy_outcome="fail"))
+    cp.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=JOBSET.format(name="broken", heavy_outcome="fail"),
+    )
     js = _wait_jobset_condition(cp, namespace, "broken", "Failed")
     assert _conditions(js).get("Completed") != "True"
 
@@ -127,7 +155,9 @@ def test_jobset_webhook_rejects_invalid(control_plane, namespace):
     replicatedJob is refused at admission."""
     bad = JOBSET.format(name="invalid", heavy_outcome="succeed").replace(
         "spec:\n  replicatedJobs:",
-        "spec:\n  successPolicy:\n    operator: All\n    targetReplicatedJobs: [nope]\n  replicatedJobs:", 1)
+        "spec:\n  successPolicy:\n    operator: All\n    targetReplicatedJobs: [nope]\n  replicatedJobs:",
+        1,
+    )
     proc = control_plane.kubectl("apply", "-n", namespace, "-f", "-", input=bad, check=False)
     assert proc.returncode != 0
     # this check exists only in JobSet's validating webhook (not in the CRD schema)
@@ -136,7 +166,13 @@ def test_jobset_webhook_rejects_invalid(control_plane, namespace):
 
 def test_batch_job_completes(control_plane, namespace):
     cp = control_plane
-    cp.kubectl("apply", "-n", namespace, "-f", "-", input=textwrap.dedent("""\
+    cp.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=textwrap.dedent("""\
         apiVersion: batch/v1
         kind: Job
         metadata:
@@ -151,16 +187,30 @@ def test_batch_job_completes(control_plane, namespace):
               - name: c
                 image: busybox
                 command: ["echo", "hi"]
-        """))
-    cp.kubectl("wait", "--for=condition=Complete", "job/plain", "-n", namespace,
-               "--timeout=90s", timeout=120)
+        """),
+    )
+    cp.kubectl(
+        "wait",
+        "--for=condition=Complete",
+        "job/plain",
+        "-n",
+        namespace,
+        "--timeout=90s",
+        timeout=120,
+    )
     job = cp.kubectl_json("get", "job", "plain", "-n", namespace)
     assert job["status"]["succeeded"] == 3
 
 
 def test_batch_job_fails_via_env(control_plane, namespace):
     cp = control_plane
-    cp.kubectl("apply", "-n", namespace, "-f", "-", input=textwrap.dedent("""\
+    cp.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=textwrap.dedent("""\
         apiVersion: batch/v1
         kind: Job
         metadata:
@@ -177,6 +227,14 @@ def test_batch_job_fails_via_env(control_plane, namespace):
                 env:
                 - name: KWOK_OUTCOME
                   value: fail
-        """))
-    cp.kubectl("wait", "--for=condition=Failed", "job/doomed", "-n", namespace,
-               "--timeout=90s", timeout=120)
+        """),
+    )
+    cp.kubectl(
+        "wait",
+        "--for=condition=Failed",
+        "job/doomed",
+        "-n",
+        namespace,
+        "--timeout=90s",
+        timeout=120,
+    )
