@@ -1,0 +1,537 @@
+"""One pod on the agent's node: its volumes, its containers as local processes, its status.
+
+Each container runs as ``unshare --mount --uts --pid --fork --kill-child`` around a small
+launcher script that, inside the new namespaces, bind-mounts the pod's volumes at their mount
+paths (and the hosts and resolv.conf files over /etc/hosts and /etc/resolv.conf, unless the
+whole run already sees them), sets the pod's hostname and execs the container's command. The
+PID namespace means that killing the ``unshare`` process ends every process the container
+started (torchrun's workers, Ray's daemons)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from testbed.agent.env import EnvError, PodContext, expand_command, resolve_env
+from testbed.agent.kube import ApiError, Kube
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except Exception:
+        pass
+
+
+@dataclass
+class RuntimeConfig:
+    """What every pod of the agent shares."""
+
+    node_name: str
+    host_ip: str
+    venv: Path | None
+    image_root: Path | None
+    hosts_file: Path
+    resolv_file: Path
+    hosts_file_global: bool  # /etc/hosts already is hosts_file for every process (isolated)
+    max_pod_seconds: float
+    restart_delay: float = 1.0
+    allocatable: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ContainerRun:
+    name: str
+    spec: Mapping
+    restarts: int = 0
+    proc: subprocess.Popen | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    message: str = ""
+    last_state: dict = field(default_factory=dict)
+    log_path: Path | None = None
+    done: bool = False  # will not run again
+
+
+class PodRunner:
+    """Runs one pod in a thread until it ends or is killed."""
+
+    def __init__(self, kube: Kube, pod: Mapping, ip: str, workdir: Path, cfg: RuntimeConfig):
+        self.kube = kube
+        self.pod = pod
+        self.ip = ip
+        self.dir = workdir
+        self.cfg = cfg
+        meta = pod["metadata"]
+        self.namespace = meta["namespace"]
+        self.name = meta["name"]
+        self.uid = meta["uid"]
+        self.spec = pod["spec"]
+        self.policy = self.spec.get("restartPolicy", "Always")
+        self.init = [ContainerRun(c["name"], c) for c in self.spec.get("initContainers") or []]
+        self.main = [ContainerRun(c["name"], c) for c in self.spec.get("containers") or []]
+        self.start_time = now()
+        self.phase = "Pending"
+        self.killed = threading.Event()
+        self.finished = threading.Event()
+        self.lock = threading.Lock()
+        self.created_dirs: list[Path] = []
+        self.thread = threading.Thread(target=self._run, name=f"pod-{self.name}", daemon=True)
+
+    # -- public ------------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def kill(self) -> None:
+        self.killed.set()
+        for run in self.init + self.main:
+            self._stop(run)
+
+    def container(self, name: str) -> ContainerRun | None:
+        for run in self.init + self.main:
+            if run.name == name:
+                return run
+        return None
+
+    def log_file(self, container: str, previous: bool = False) -> Path | None:
+        run = self.container(container)
+        if run is None:
+            return None
+        n = run.restarts - 1 if previous else run.restarts
+        path = self.dir / "logs" / f"{container}-{n}.log"
+        return path if n >= 0 and path.exists() else None
+
+    def container_running(self, container: str) -> bool:
+        run = self.container(container)
+        return run is not None and run.proc is not None and run.proc.poll() is None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._lifecycle()
+        except Exception as e:  # the agent must survive any pod
+            self.phase = "Failed"
+            for run in self.main:
+                if run.exit_code is None:
+                    run.exit_code, run.reason, run.message = 128, "StartError", str(e)
+                    run.done = True
+            self._patch_status()
+        finally:
+            self.kill()
+            self._cleanup_dirs()
+            self.finished.set()
+
+    def _lifecycle(self) -> None:
+        (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.volumes = self._materialise_volumes()
+        self._patch_status()
+        deadline = time.monotonic() + self.cfg.max_pod_seconds
+        for run in self.init:
+            while not self.killed.is_set():
+                code = self._run_to_end(run, deadline)
+                if code == 0:
+                    run.done = True
+                    break
+                if self.policy == "Never" or time.monotonic() > deadline:
+                    run.done = True
+                    self.phase = "Failed"
+                    self._patch_status()
+                    return
+                time.sleep(self.cfg.restart_delay)
+        if self.killed.is_set():
+            return
+        for run in self.main:
+            self._launch(run)
+        self.phase = "Running"
+        self._patch_status()
+        while not self.killed.is_set():
+            changed = False
+            for run in self.main:
+                if run.done or not self._exited(run):
+                    continue
+                if run.proc is not None:
+                    self._record_exit(run)
+                changed = True
+                again = self.policy == "Always" or (
+                    self.policy == "OnFailure" and run.exit_code != 0
+                )
+                if again and time.monotonic() < deadline:
+                    self._patch_status()
+                    time.sleep(self.cfg.restart_delay)
+                    run.last_state = {"terminated": self._terminated(run)}
+                    run.restarts += 1
+                    run.exit_code = None
+                    self._launch(run)
+                else:
+                    run.done = True
+            if time.monotonic() > deadline:
+                for run in self.main:
+                    if not run.done:
+                        self._stop(run)
+                        self._record_exit(run, reason="DeadlineExceeded")
+                        run.done = True
+                changed = True
+            if all(run.done for run in self.main):
+                ok = all(run.exit_code == 0 for run in self.main)
+                self.phase = "Succeeded" if ok else "Failed"
+                self._patch_status()
+                return
+            if changed:
+                self._patch_status()
+            time.sleep(0.1)
+
+    def _run_to_end(self, run: ContainerRun, deadline: float) -> int:
+        self._launch(run)
+        self._patch_status()
+        while run.proc is not None and run.proc.poll() is None:
+            if self.killed.is_set() or time.monotonic() > deadline:
+                self._stop(run)
+            time.sleep(0.1)
+        if run.proc is not None:
+            self._record_exit(run)
+        self._patch_status()
+        return run.exit_code if run.exit_code is not None else 128
+
+    @staticmethod
+    def _exited(run: ContainerRun) -> bool:
+        if run.proc is None:
+            return run.exit_code is not None  # could not start (CreateContainerConfigError)
+        return run.proc.poll() is not None
+
+    def _record_exit(self, run: ContainerRun, reason: str = "") -> None:
+        code = run.proc.wait() if run.proc is not None else 128
+        if code < 0:
+            code = 128 - code
+        run.exit_code = code
+        run.finished_at = now()
+        run.reason = reason or ("Completed" if code == 0 else "Error")
+
+    def _stop(self, run: ContainerRun) -> None:
+        proc = run.proc
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+
+    # -- one process -------------------------------------------------------------
+
+    def _launch(self, run: ContainerRun) -> None:
+        run.started_at = now()
+        run.finished_at = None
+        log = self.dir / "logs" / f"{run.name}-{run.restarts}.log"
+        run.log_path = log
+        try:
+            env, argv = self._command(run.spec)
+        except EnvError as e:
+            log.write_text(f"agent: {e}\n")
+            run.proc = None
+            run.exit_code, run.reason, run.message = 128, "CreateContainerConfigError", str(e)
+            return
+        script = self._launcher(run, env["PATH"])
+        argv = [
+            "unshare",
+            "--mount",
+            "--uts",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            "/bin/sh",
+            str(script),
+            *argv,
+        ]
+        with open(log, "ab") as out:
+            run.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+
+    def _command(self, spec: Mapping) -> tuple[dict[str, str], list[str]]:
+        context = PodContext(
+            pod_ip=self.ip,
+            host_ip=self.cfg.host_ip,
+            node_name=self.cfg.node_name,
+            node_allocatable=self.cfg.allocatable,
+        )
+        resolved = resolve_env(self.pod, spec, context, self._lookup)
+        command, args = expand_command(spec, resolved)
+        argv = command + args  # no image: there is no ENTRYPOINT/CMD to fall back on
+        if not argv:
+            raise EnvError("container has no command or args, and images are not run here")
+        home = self.dir / "home"
+        tmp = self.dir / "tmp"
+        home.mkdir(exist_ok=True)
+        tmp.mkdir(exist_ok=True)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        if self.cfg.venv is not None:
+            path = f"{self.cfg.venv / 'bin'}:{path}"
+        # what an image and the runtime would give: PATH, HOME, HOSTNAME (plus TMPDIR, so
+        # that nothing a pod writes lands in the shared /tmp)
+        env = {
+            "PATH": path,
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "HOSTNAME": self._hostname(),
+            "LANG": "C.UTF-8",
+        }
+        env.update(resolved)
+        return env, argv
+
+    def _hostname(self) -> str:
+        return self.spec.get("hostname") or self.name
+
+    def _lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, str] | None:
+        plural = "secrets" if kind == "secret" else "configmaps"
+        obj = self.kube.get_or_none(f"/api/v1/namespaces/{namespace}/{plural}/{name}")
+        if obj is None:
+            return None
+        data = dict(obj.get("data") or {})
+        if kind == "secret":
+            return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}
+        for k, v in (obj.get("binaryData") or {}).items():
+            data[k] = base64.b64decode(v).decode("utf-8", "replace")
+        return data
+
+    def _launcher(self, run: ContainerRun, path: str) -> Path:
+        q = shlex.quote
+        lines = ["set -e"]
+        if not self.cfg.hosts_file_global:
+            lines.append(f"/bin/mount --bind {q(str(self.cfg.hosts_file))} /etc/hosts")
+            lines.append(f"/bin/mount --bind {q(str(self.cfg.resolv_file))} /etc/resolv.conf")
+        # a login shell (KubeRay runs `bash -lc`) would reset PATH from the machine's
+        # /etc/profile; an image's profile keeps its own PATH: this one does too
+        profile = self.dir / "profile"
+        profile.write_text(f"export PATH={q(path)}\n")
+        lines.append(f"/bin/mount --bind {q(str(profile))} /etc/profile")
+        for mount in run.spec.get("volumeMounts") or []:
+            source = self.volumes.get(mount["name"])
+            if source is None:
+                continue  # a PersistentVolumeClaim or another kind this node does not provide
+            if mount.get("subPath"):
+                source = source / mount["subPath"]
+            target = Path(mount["mountPath"])
+            self._ensure_dir(target, is_file=source.is_file())
+            lines.append(f"/bin/mount --bind {q(str(source))} {q(str(target))}")
+            if mount.get("readOnly"):
+                lines.append(f"/bin/mount -o remount,bind,ro {q(str(target))}")
+        lines.append(f"/bin/hostname {q(self._hostname())}")
+        lines.append(f"cd {q(str(self._workdir(run.spec)))}")
+        lines.append('exec "$@"')
+        script = self.dir / f"launch-{run.name}.sh"
+        script.write_text("\n".join(lines) + "\n")
+        return script
+
+    def _workdir(self, spec: Mapping) -> Path:
+        """The container's workingDir, else the image's stand-in directory: <image root>/<image
+        name without registry, tag or digest>, when it exists; else the image root."""
+        if spec.get("workingDir"):
+            return Path(spec["workingDir"])
+        if self.cfg.image_root is None:
+            return self.dir
+        image = spec.get("image", "").split("@")[0].rsplit("/", 1)[-1].split(":")[0]
+        candidate = self.cfg.image_root / image
+        return candidate if candidate.is_dir() else self.cfg.image_root
+
+    def _ensure_dir(self, target: Path, is_file: bool) -> None:
+        """Mount points must exist on the shared file system: make the missing ones (removed
+        again when the pod ends, if still empty)."""
+        missing = []
+        p = target
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        for i, path in enumerate(reversed(missing)):
+            if is_file and i == len(missing) - 1:
+                path.touch()
+            else:
+                path.mkdir()
+            self.created_dirs.append(path)
+
+    def _cleanup_dirs(self) -> None:
+        for path in reversed(self.created_dirs):
+            with contextlib.suppress(OSError):
+                if path.is_dir():
+                    path.rmdir()
+                elif path.stat().st_size == 0:
+                    path.unlink()
+        self.created_dirs.clear()
+
+    # -- volumes -------------------------------------------------------------
+
+    def _materialise_volumes(self) -> dict[str, Path]:
+        out: dict[str, Path] = {}
+        for vol in self.spec.get("volumes") or []:
+            path = self.dir / "volumes" / vol["name"]
+            if "emptyDir" in vol:
+                path.mkdir(parents=True, exist_ok=True)
+            elif "secret" in vol or "configMap" in vol:
+                kind = "secret" if "secret" in vol else "configmap"
+                src = vol.get("secret") or vol.get("configMap") or {}
+                name = src.get("secretName") or src.get("name") or ""
+                data = self._lookup(kind, self.namespace, name)
+                if data is None and not src.get("optional"):
+                    raise EnvError(f'{kind} "{name}" not found (volume {vol["name"]})')
+                self._write_items(path, data or {}, src.get("items"))
+            elif "projected" in vol:
+                path.mkdir(parents=True, exist_ok=True)
+                for source in vol["projected"].get("sources") or []:
+                    self._project(path, source)
+            elif "downwardAPI" in vol:
+                path.mkdir(parents=True, exist_ok=True)
+                self._project(path, {"downwardAPI": vol["downwardAPI"]})
+            else:
+                continue
+            out[vol["name"]] = path
+        return out
+
+    def _write_items(self, path: Path, data: Mapping[str, str], items: list | None) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        chosen = [(i["key"], i["path"]) for i in items] if items else [(k, k) for k in data]
+        for key, rel in chosen:
+            if key in data:
+                target = path / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(data[key])
+
+    def _project(self, path: Path, source: Mapping) -> None:
+        if "configMap" in source or "secret" in source:
+            kind = "secret" if "secret" in source else "configmap"
+            src = source.get(kind if kind == "secret" else "configMap") or {}
+            data = self._lookup(kind, self.namespace, src.get("name", "")) or {}
+            self._write_items(path, data, src.get("items"))
+        elif "downwardAPI" in source:
+            from testbed.agent.env import field_value
+
+            context = PodContext(self.ip, self.cfg.host_ip, self.cfg.node_name, {})
+            for item in source["downwardAPI"].get("items") or []:
+                ref = item.get("fieldRef")
+                if ref:
+                    value = field_value(self.pod, ref["fieldPath"], context)
+                    (path / item["path"]).write_text(value)
+        elif "serviceAccountToken" in source:
+            sa = self.spec.get("serviceAccountName") or "default"
+            try:
+                token = self.kube.request(
+                    "POST",
+                    f"/api/v1/namespaces/{self.namespace}/serviceaccounts/{sa}/token",
+                    {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
+                )["status"]["token"]
+            except (ApiError, KeyError):
+                token = ""
+            (path / source["serviceAccountToken"].get("path", "token")).write_text(token)
+
+    # -- status -------------------------------------------------------------
+
+    def _terminated(self, run: ContainerRun) -> dict:
+        out = {
+            "exitCode": run.exit_code if run.exit_code is not None else 128,
+            "reason": run.reason or "Error",
+            "startedAt": run.started_at,
+            "finishedAt": run.finished_at or now(),
+            "containerID": f"agent://{self.uid}/{run.name}/{run.restarts}",
+        }
+        if run.message:
+            out["message"] = run.message
+        return out
+
+    def _container_status(self, run: ContainerRun) -> dict:
+        if run.exit_code is not None:
+            state = {"terminated": self._terminated(run)}
+        elif run.proc is not None and run.proc.poll() is None:
+            state = {"running": {"startedAt": run.started_at}}
+        else:
+            state = {"waiting": {"reason": "ContainerCreating"}}
+        running = "running" in state
+        status = {
+            "name": run.name,
+            "image": run.spec.get("image", ""),
+            "imageID": "",
+            "ready": running,
+            "started": running,
+            "restartCount": run.restarts,
+            "state": state,
+            "lastState": run.last_state,
+        }
+        if run.started_at is not None:
+            status["containerID"] = f"agent://{self.uid}/{run.name}/{run.restarts}"
+        return status
+
+    def status(self) -> dict:
+        ready = self.phase == "Running" and all(
+            r.proc is not None and r.proc.poll() is None for r in self.main
+        )
+        initialized = all(r.done and r.exit_code == 0 for r in self.init)
+        stamp = now()
+
+        def cond(kind: str, ok: bool) -> dict:
+            return {"type": kind, "status": "True" if ok else "False", "lastTransitionTime": stamp}
+
+        return {
+            "phase": self.phase,
+            "hostIP": self.cfg.host_ip,
+            "hostIPs": [{"ip": self.cfg.host_ip}],
+            "podIP": self.ip,
+            "podIPs": [{"ip": self.ip}],
+            "startTime": self.start_time,
+            "conditions": [
+                cond("PodScheduled", True),
+                cond("PodReadyToStartContainers", True),
+                cond("Initialized", initialized),
+                cond("ContainersReady", ready),
+                cond("Ready", ready),
+            ],
+            "initContainerStatuses": [self._container_status(r) for r in self.init],
+            "containerStatuses": [self._container_status(r) for r in self.main],
+        }
+
+    def _patch_status(self) -> None:
+        with self.lock:
+            body = {"metadata": {"uid": self.uid}, "status": self.status()}
+            path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status"
+            for _ in range(5):
+                try:
+                    self.kube.merge_patch(path, body)
+                    return
+                except ApiError as e:
+                    if e.code in (404, 409, 422):
+                        return  # gone, or replaced by a pod of the same name
+                except OSError:
+                    pass
+                time.sleep(0.5)
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+Callback = Callable[[], None]
