@@ -327,3 +327,26 @@ def test_command_and_args_are_expanded_against_the_final_environment():
 
 def test_no_command_and_no_args_stay_empty():
     assert expand_command({}, {}) == ([], [])
+
+
+# ------------------------------------------------------------------ ray start on a shared host
+
+
+def test_ray_start_gets_its_pod_address_and_fresh_fixed_ports():
+    from testbed.agent.ray import adapt_ray_start
+
+    ports = iter([41001, 41002])
+    line = (
+        "ulimit -n 65536; ray start --head --metrics-export-port=8080 --block "
+        "--dashboard-agent-listen-port=52365 --dashboard-host=0.0.0.0"
+    )
+    assert adapt_ray_start(line, "127.64.240.5", lambda: next(ports)) == (
+        "ulimit -n 65536; ray start --node-ip-address=127.64.240.5 --head "
+        "--metrics-export-port=41001 --block --dashboard-agent-listen-port=41002 "
+        "--dashboard-host=0.0.0.0"
+    )
+    assert adapt_ray_start("python train.py --port 8080", "127.64.240.5", lambda: 1) == (
+        "python train.py --port 8080"
+    )
+    given = "ray start --node-ip-address=10.1.1.1 --address=h:6379"
+    assert adapt_ray_start(given, "127.64.240.5", lambda: 1) == given

@@ -53,7 +53,7 @@ class AgentProcess:
         self.venv = venv
         self.image_root = image_root
         self.max_pod_seconds = max_pod_seconds
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix=f"mc-{node_name}-"))
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="mca-"))  # short: see node.py
         self.popen: subprocess.Popen | None = None
         self.seconds = 0.0
 

@@ -78,6 +78,7 @@ class Agent:
         )
         self.ips = (str(ip) for ip in ipaddress.ip_network(pod_range).hosts())
         self.runners: dict[str, PodRunner] = {}  # by pod uid
+        self.admitted = 0
         self.stopping = threading.Event()
         self.server: ThreadingHTTPServer | None = None
         self.port = 0
@@ -241,7 +242,13 @@ class Agent:
     def _admit(self, pod: dict) -> None:
         ip = next(self.ips)
         meta = pod["metadata"]
-        workdir = self.workdir / "pods" / f"{meta['namespace']}_{meta['name']}_{meta['uid'][:8]}"
+        # short: Ray puts unix sockets under the pod's TMPDIR, and those paths may not
+        # exceed 107 bytes
+        self.admitted += 1
+        workdir = self.workdir / f"p{self.admitted}"
+        (self.workdir / f"p{self.admitted}.pod").write_text(
+            f"{meta['namespace']}/{meta['name']} {meta['uid']}\n"
+        )
         runner = PodRunner(self.kube, pod, ip, workdir, self.cfg)
         self.runners[meta["uid"]] = runner
         _log(f"pod {meta['namespace']}/{meta['name']} ip {ip}")

@@ -16,6 +16,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -25,10 +26,17 @@ from pathlib import Path
 
 from testbed.agent.env import EnvError, PodContext, expand_command, resolve_env
 from testbed.agent.kube import ApiError, Kube
+from testbed.agent.ray import adapt_ray_start
 
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _die_with_parent() -> None:
@@ -286,6 +294,7 @@ class PodRunner:
         resolved = resolve_env(self.pod, spec, context, self._lookup)
         command, args = expand_command(spec, resolved)
         argv = command + args  # no image: there is no ENTRYPOINT/CMD to fall back on
+        argv = [adapt_ray_start(word, self.ip, free_port) for word in argv]
         if not argv:
             raise EnvError("container has no command or args, and images are not run here")
         home = self.dir / "home"
