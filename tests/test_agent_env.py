@@ -350,3 +350,50 @@ def test_ray_start_gets_its_pod_address_and_fresh_fixed_ports():
     )
     given = "ray start --node-ip-address=10.1.1.1 --address=h:6379"
     assert adapt_ray_start(given, "127.64.240.5", lambda: 1) == given
+
+
+# ------------------------------------------------------------------------------ names
+
+
+def test_hosts_table_has_every_name_form_of_pods_and_selecting_services():
+    from testbed.agent import hosts
+
+    pod = {
+        "metadata": {"name": "js-w-0-0-x", "namespace": "ns", "labels": {"app": "js"}},
+        "spec": {"hostname": "js-w-0-0", "subdomain": "js"},
+        "status": {"podIP": "127.64.240.1"},
+    }
+    other = {
+        "metadata": {"name": "lonely", "namespace": "ns", "labels": {"app": "x"}},
+        "spec": {},
+        "status": {"podIP": "127.64.240.2"},
+    }
+    svc = {"metadata": {"name": "js", "namespace": "ns"}, "spec": {"selector": {"app": "js"}}}
+    elsewhere = {"metadata": {"name": "js", "namespace": "b"}, "spec": {"selector": {"app": "js"}}}
+    table = hosts.entries([pod, other], [svc, elsewhere])
+    assert table == [
+        (
+            "127.64.240.1",
+            ["js-w-0-0.js.ns.svc.cluster.local", "js-w-0-0.js.ns.svc", "js-w-0-0.js.ns"]
+            + ["js-w-0-0.js", "js-w-0-0"],
+        ),
+        ("127.64.240.2", ["lonely"]),
+        ("127.64.240.1", ["js.ns.svc.cluster.local", "js.ns.svc", "js.ns", "js"]),
+    ]
+
+
+def test_the_agents_block_is_replaced_and_other_lines_kept():
+    from testbed.agent import hosts
+
+    text = "127.0.0.1 localhost\n"
+    once = hosts.replace_block(text, [("127.64.240.1", ["a", "a.ns"])])
+    added_later = once + "127.0.0.9 someone-else\n"
+    twice = hosts.replace_block(added_later, [("127.64.240.2", ["b"])])
+    assert twice.splitlines() == [
+        "127.0.0.1 localhost",
+        "127.0.0.9 someone-else",
+        hosts.BEGIN,
+        "127.64.240.2\tb",
+        hosts.END,
+    ]
+    assert hosts.replace_block(twice, []) == "127.0.0.1 localhost\n127.0.0.9 someone-else\n"

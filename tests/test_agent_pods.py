@@ -64,7 +64,6 @@ def run_pod(tmp_path, pod, kube=None, timeout=30):
         image_root=tmp_path,
         hosts_file=tmp_path / "hosts",
         resolv_file=tmp_path / "resolv.conf",
-        hosts_file_global=False,
         max_pod_seconds=timeout,
         restart_delay=0.1,
     )
@@ -224,7 +223,6 @@ def test_kill_ends_every_process_of_the_pod(tmp_path):
         image_root=None,
         hosts_file=tmp_path / "hosts",
         resolv_file=tmp_path / "resolv.conf",
-        hosts_file_global=False,
         max_pod_seconds=60,
     )
     cfg.hosts_file.write_text("127.0.0.1 localhost\n")

@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--hosts-file",
         type=Path,
-        help="the file that already is /etc/hosts for every process (testbed/isolated); "
-        "without it each pod bind-mounts the agent's own",
+        help="a hosts file other processes see as /etc/hosts (the control plane's, or "
+        "testbed/isolated's): the agent keeps its block of pod and Service names in it, in "
+        "place; without it the agent writes its own. Pods see it as /etc/hosts either way",
     )
     ap.add_argument("--max-pod-seconds", type=float, default=600.0)
     args = ap.parse_args(argv)

@@ -51,9 +51,24 @@ def entries(pods: Iterable[Mapping], services: Iterable[Mapping]) -> list[tuple[
     return lines
 
 
-def render(base: str, lines: Iterable[tuple[str, list[str]]]) -> str:
-    out = base if base.endswith("\n") or not base else base + "\n"
-    out += "# testbed agent: pods and Services\n"
-    for ip, names in lines:
-        out += f"{ip}\t{' '.join(names)}\n"
-    return out
+LOCALHOST = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+BEGIN = "# testbed agent: pods and Services (begin)"
+END = "# testbed agent (end)"
+
+
+def replace_block(text: str, lines: Iterable[tuple[str, list[str]]]) -> str:
+    """`text` (a hosts file) with the agent's block replaced by `lines` (removed when empty);
+    every line outside the block is kept."""
+    kept: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line == BEGIN:
+            inside = True
+        elif line == END:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    block = [f"{ip}\t{' '.join(names)}" for ip, names in lines]
+    if block:
+        kept += [BEGIN, *block, END]
+    return "".join(line + "\n" for line in kept)

@@ -86,9 +86,9 @@ class AgentProcess:
             argv += ["--venv", str(self.venv)]
         if self.image_root is not None:
             argv += ["--image-root", str(self.image_root)]
-        hosts = os.environ.get("MC_TESTBED_HOSTS_FILE")
-        if hosts:
-            argv += ["--hosts-file", hosts]
+        hosts = self.hosts_file()
+        if hosts is not None:
+            argv += ["--hosts-file", str(hosts)]
         env = dict(os.environ, PYTHONPATH=str(REPO))
         (self.workdir / "ready").unlink(missing_ok=True)
         with open(self.log_path, "ab") as log:
@@ -112,6 +112,15 @@ class AgentProcess:
             time.sleep(0.2)
         self.seconds = time.monotonic() - t0
         return self
+
+    def hosts_file(self) -> Path | None:
+        """Where the names go: the control plane's hosts file (its controllers, e.g. KubeRay's
+        operator, resolve through it), else the isolated run's /etc/hosts."""
+        own = getattr(self.cp, "hosts_file", None)
+        if own is not None and Path(own).exists():
+            return Path(own)
+        env = os.environ.get("MC_TESTBED_HOSTS_FILE")
+        return Path(env) if env else None
 
     def _ready(self) -> bool:
         if not (self.workdir / "ready").exists():

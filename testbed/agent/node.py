@@ -57,14 +57,9 @@ class Agent:
         self.capacity = dict(
             capacity or {"cpu": "64", "memory": "256Gi", "pods": "110", "nvidia.com/gpu": "8"}
         )
-        self.hosts_global = hosts_file is not None
+        self.own_hosts = hosts_file is None
         self.hosts_file = hosts_file or workdir / "hosts"
         self.resolv_file = workdir / "resolv.conf"
-        self.base_hosts = (
-            self.hosts_file.read_text()
-            if self.hosts_global
-            else "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-        )
         self.cfg = RuntimeConfig(
             node_name=node_name,
             host_ip="127.0.0.1",
@@ -72,7 +67,6 @@ class Agent:
             image_root=image_root,
             hosts_file=self.hosts_file,
             resolv_file=self.resolv_file,
-            hosts_file_global=self.hosts_global,
             max_pod_seconds=max_pod_seconds,
             allocatable=self.capacity,
         )
@@ -82,15 +76,15 @@ class Agent:
         self.stopping = threading.Event()
         self.server: ThreadingHTTPServer | None = None
         self.port = 0
-        self._hosts_text = ""
+        self._block: list[tuple[str, list[str]]] | None = None
 
     # -- start / stop --------------------------------------------------------
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.resolv_file.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-        if not self.hosts_global:
-            self.hosts_file.write_text(self.base_hosts)
+        if self.own_hosts:
+            self.hosts_file.write_text(hosts.LOCALHOST)
         self._serve_logs()
         self._register()
         threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
@@ -114,10 +108,8 @@ class Agent:
             self.server.shutdown()
         with contextlib.suppress(ApiError, OSError):
             self.kube.request("DELETE", f"/api/v1/nodes/{self.node_name}")
-        if not self.hosts_global:
-            return
         with contextlib.suppress(OSError):
-            self._write_hosts(self.base_hosts)
+            self._write_hosts([])
 
     # -- node ----------------------------------------------------------------
 
@@ -284,12 +276,15 @@ class Agent:
             pod["status"] = {"podIP": runner.ip}
             pods.append(pod)
         services = self.kube.get("/api/v1/services")["items"] if pods else []
-        text = hosts.render(self.base_hosts, hosts.entries(pods, services))
-        if text != self._hosts_text:
-            self._write_hosts(text)
+        block = hosts.entries(pods, services)
+        if block != self._block:
+            self._write_hosts(block)
 
-    def _write_hosts(self, text: str) -> None:
-        # in place: a bind mount pins the inode, so a rename would not be seen
+    def _write_hosts(self, block: list[tuple[str, list[str]]]) -> None:
+        """Replace the agent's block of the hosts file, keeping every other line (the file may
+        be shared with the control plane). In place: a bind mount pins the inode, so a renamed
+        file would not be seen."""
+        text = hosts.replace_block(self.hosts_file.read_text(), block)
         data = text.encode()
         fd = os.open(self.hosts_file, os.O_WRONLY)
         try:
@@ -297,7 +292,7 @@ class Agent:
             os.ftruncate(fd, len(data))
         finally:
             os.close(fd)
-        self._hosts_text = text
+        self._block = block
 
     # -- logs ----------------------------------------------------------------
 

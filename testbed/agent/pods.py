@@ -58,7 +58,6 @@ class RuntimeConfig:
     image_root: Path | None
     hosts_file: Path
     resolv_file: Path
-    hosts_file_global: bool  # /etc/hosts already is hosts_file for every process (isolated)
     max_pod_seconds: float
     restart_delay: float = 1.0
     allocatable: Mapping[str, str] = field(default_factory=dict)
@@ -334,9 +333,8 @@ class PodRunner:
     def _launcher(self, run: ContainerRun, path: str) -> Path:
         q = shlex.quote
         lines = ["set -e"]
-        if not self.cfg.hosts_file_global:
-            lines.append(f"/bin/mount --bind {q(str(self.cfg.hosts_file))} /etc/hosts")
-            lines.append(f"/bin/mount --bind {q(str(self.cfg.resolv_file))} /etc/resolv.conf")
+        lines.append(f"/bin/mount --bind {q(str(self.cfg.hosts_file))} /etc/hosts")
+        lines.append(f"/bin/mount --bind {q(str(self.cfg.resolv_file))} /etc/resolv.conf")
         # a login shell (KubeRay runs `bash -lc`) would reset PATH from the machine's
         # /etc/profile; an image's profile keeps its own PATH: this one does too
         profile = self.dir / "profile"
