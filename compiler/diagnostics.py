@@ -109,6 +109,16 @@ CODES: dict[str, str] = {
     "E303": "too many pod sets for one Kueue workload",
     "E304": "quantity is below what Kubernetes can express",
     "E305": "two volumes are mounted at the same path",
+    "E306": "a port collides with a port the framework itself uses",
+    "E307": "a Ray worker group name is reserved by Kueue",
+    "E308": "/dev/shm is larger than the pod's memory limit",
+    "E309": "a required name or value is empty",
+    "E310": "a label key or value is not valid in Kubernetes",
+    "E311": "two volumes or ports get one name",
+    "E312": "a mount path is not a valid absolute path for a volume",
+    "E313": "the output would exceed what the API server or the output limit accepts",
+    "E314": "a multi-host TPU count is not a whole number of slices",
+    "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     # policy
     "E401": "value is above the policy maximum",
     "E402": "value is below the policy minimum",
@@ -137,5 +147,6 @@ CODES: dict[str, str] = {
     "W103": "both timeout and activeDeadlineSeconds are set; timeout wins",
     "W104": "more pod sets than one Kueue workload admits, if the job is ever queued",
     "W105": "a %YAML 1.1 directive; the file is read as YAML 1.2",
+    "W110": "the ports Service is reachable only inside the cluster",
     "W106": "a policy pattern anchored only at the start, though patterns match the whole value",
 }

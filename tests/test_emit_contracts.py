@@ -310,8 +310,9 @@ def test_pytorch_gpus_rdma_shm_secrets_and_pvcs(objects_of):
         assert volumes[mounts["/data"]["name"]]["persistentVolumeClaim"] == {
             "claimName": "datasets"
         }
-        assert rjob["template"]["spec"]["backoffLimit"] == 2
+        assert rjob["template"]["spec"]["backoffLimit"] == 0, "the gang restarts, not one pod"
         assert rjob["template"]["spec"]["activeDeadlineSeconds"] == 3 * 86400
+    assert jobset["spec"]["failurePolicy"] == {"maxRestarts": 2}, "restartPolicy.backoffLimit"
 
 
 def _prelude_and_command(container: dict) -> tuple[str, str]:
@@ -355,39 +356,62 @@ def test_xgboost_env_and_worker_addrs_computed_by_the_shell_prelude(objects_of, 
 
 
 def test_xgboost_ports_labels_and_annotations(objects_of):
+    """The tracker port is the master's: the Service selects the master pod only (with the labels
+    JobSet's controller puts on it, jobset_controller.go labelAndAnnotateObject), and only the
+    master's container declares the port."""
     objects = objects_of("xgboost-dist")
     jobset, service = objects["JobSet"], objects["Service"]
     assert service["spec"]["ports"] == [
         {"name": "tracker", "port": 30091, "targetPort": 9091, "protocol": "TCP"}
     ]
+    selected = []
     for rjob in jobset["spec"]["replicatedJobs"]:
         template = rjob["template"]["spec"]["template"]
-        assert only_container(template["spec"])["ports"] == [
-            {"name": "tracker", "containerPort": 9091, "protocol": "TCP"}
-        ]
-        pod_labels = template["metadata"]["labels"]
-        assert service["spec"]["selector"].items() <= pod_labels.items(), (
-            "the Service selects the pods"
-        )
+        pod_labels = {
+            **template["metadata"]["labels"],
+            JS + "replicatedjob-name": rjob["name"],
+            JS + "jobset-name": jobset["metadata"]["name"],
+        }
+        if service["spec"]["selector"].items() <= pod_labels.items():
+            selected.append(rjob["name"])
+            assert only_container(template["spec"])["ports"] == [
+                {"name": "tracker", "containerPort": 9091, "protocol": "TCP"}
+            ]
+        else:
+            assert "ports" not in only_container(template["spec"])
         assert {"team": "tabular", "cost-center": "4711"}.items() <= pod_labels.items()
         assert (
             template["metadata"]["annotations"]["example.com/owner"] == "data-science@example.com"
         )
-    assert {"team": "tabular", "cost-center": "4711"}.items() <= jobset["metadata"][
-        "labels"
-    ].items()
-    assert jobset["metadata"]["annotations"]["example.com/owner"] == "data-science@example.com"
+    assert selected == ["master"], "the Service selects the pods that listen"
 
 
 def test_jax_coordinator_processes_and_tpu(objects_of):
+    """A 4x4 v5e slice with 4 chips a pod is one 4-host slice: one Job of 4 pods (replicas =
+    slices, completions = parallelism = hosts), as JobSet's exclusive-placement example
+    (site/static/examples/simple/exclusive-placement.yaml) and xpk lay TPU slices out."""
     jobset = objects_of("jax-tpu")["JobSet"]
     [rjob] = jobset["spec"]["replicatedJobs"]
-    assert rjob["replicas"] == 4
+    job = rjob["template"]["spec"]
+    assert (rjob["replicas"], job["completions"], job["parallelism"]) == (1, 4, 4)
+    assert (
+        jobset["metadata"]["annotations"]["alpha.jobset.sigs.k8s.io/exclusive-topology"]
+        == "cloud.google.com/gke-nodepool"
+    )
     envs = pod_envs(jobset)
     assert {
         (e["JAXOPERATOR_COORDINATOR_ADDRESS"], e["JAXOPERATOR_NUM_PROCESSES"]) for e in envs
     } == {(hostname(jobset, "worker") + ":1234", "4")}
-    assert [e["JAXOPERATOR_PROCESS_ID"] for e in envs] == ["0", "1", "2", "3"]
+    prelude, _ = _prelude_and_command(only_container(pod_spec(rjob)))
+    ids = [
+        _run_sh(
+            f"JOB_INDEX={e['JOB_INDEX']}; JOB_COMPLETION_INDEX={e['JOB_COMPLETION_INDEX']}\n"
+            + prelude
+            + '\nprintf %s "$JAXOPERATOR_PROCESS_ID"'
+        )
+        for e in envs
+    ]
+    assert ids == ["0", "1", "2", "3"]
     spec = pod_spec(rjob)
     resources = only_container(spec)["resources"]
     assert resources["requests"]["google.com/tpu"] == resources["limits"]["google.com/tpu"] == "4"
@@ -460,7 +484,7 @@ def test_kuberay_job_fields(objects_of, manifest_of):
     spec = manifest_of("kuberay-cpu-gpu")["spec"]
     job = rayjob["spec"]
     assert yaml.safe_load(job["runtimeEnvYAML"]) == spec["runtimeEnv"]
-    assert job["entrypoint"] == spec["command"]
+    assert job["entrypoint"].startswith("/bin/sh -c ")
     assert job["shutdownAfterJobFinishes"] is True
     assert job["jobId"] == spec["jobId"]
     assert job["activeDeadlineSeconds"] == 12 * 3600
@@ -573,7 +597,7 @@ def _shape(text: str) -> str:
         ("jobset-10x10-two-at-a-time", "spec.types.worker.completions"),
         ("pytorch-gpu-rdma", "spec.types.Worker.count"),
         ("xgboost-dist", "spec.types.Worker.count"),
-        ("jax-tpu", "spec.types.worker.count"),
+        ("jax-tpu", "spec.types.worker.count"),  # 4-host slices: 12 and 100000 are whole slices
         ("kuberay-cpu-gpu", "spec.types.Workers.cpu-workers.count"),
         ("batchjob-indexed", "spec.types.Worker.completions"),
     ],
@@ -584,7 +608,8 @@ def test_output_for_10_and_100000_differs_only_in_the_digits(
     manifest = str(
         example_path(stem)
     )  # without the example policies, whose totals would refuse 100000
-    small, large = (compile_cli("--set", f"{count_path}={n}", manifest) for n in (10, 100000))
+    counts = (12, 100000) if stem == "jax-tpu" else (10, 100000)
+    small, large = (compile_cli("--set", f"{count_path}={n}", manifest) for n in counts)
     assert small.exit_code == large.exit_code == 0, small.stderr + large.stderr
     assert "100000" in large.stdout
     assert _shape(small.stdout) == _shape(large.stdout)

@@ -39,9 +39,26 @@ def emit(workload: Workload) -> list[dict]:
     return objects
 
 
-def _service(workload: Workload) -> dict:
+def service_selector(workload: Workload) -> dict:
+    """The pods that listen on the manifest's ports: Ray's head; pytorch's and xgboost's Master;
+    every pod of the workload for the other operators."""
+    from .jobset import listening_type
+    from .naming import replicated_job_name
     from .pod import WORKLOAD_LABEL
+    from .rayjob import HEAD_NODE_LABEL
 
+    selector = {WORKLOAD_LABEL: workload.name}
+    if workload.operator in ("kuberay", "ray"):
+        selector[HEAD_NODE_LABEL[0]] = HEAD_NODE_LABEL[1]
+    elif workload.operator in JOBSET_OPERATORS:
+        listener = listening_type(workload)
+        if listener is not None:
+            selector["jobset.sigs.k8s.io/replicatedjob-name"] = replicated_job_name(listener)
+    return selector
+
+
+def _service(workload: Workload) -> dict:
+    """A ClusterIP Service: ``external`` is its port inside the cluster (W110 says so)."""
     ports = [
         {"name": label, "port": port.external, "targetPort": port.container, "protocol": "TCP"}
         for label, port in workload.spec.ports.items()
@@ -50,7 +67,7 @@ def _service(workload: Workload) -> dict:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": workload.metadata(f"{workload.name}-ports"),
-        "spec": {"selector": {WORKLOAD_LABEL: workload.name}, "ports": ports},
+        "spec": {"selector": service_selector(workload), "ports": ports},
     }
 
 

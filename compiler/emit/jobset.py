@@ -23,6 +23,10 @@ XGBOOST_PORT = 9999
 JAX_PORT = 1234
 TF_PORT = 2222
 
+RANKED_OPERATORS = ("pytorch", "xgboost")  # Master is rank 0
+GANG_OPERATORS = ("pytorch", "xgboost", "jax", "tf")  # one group: a failure restarts all of it
+EXCLUSIVE_TOPOLOGY = "alpha.jobset.sigs.k8s.io/exclusive-topology"
+
 
 def jobset_env() -> tuple:
     return (
@@ -42,12 +46,40 @@ def _first_pod(workload: Workload, rjob: str) -> str:
     return f"{pod_hostname(workload.name, rjob)}.{workload.name}"
 
 
+def ordered_types(workload: Workload) -> list[tuple[str, object]]:
+    """Types in replicated-job order. pytorch and xgboost put Master first whatever the file's
+    order, so that its ``job-global-index`` (RANK) is 0, the rank MASTER_ADDR names."""
+    items = list(workload.types.items())
+    if workload.operator in RANKED_OPERATORS:
+        items.sort(key=lambda item: item[0].lower() != "master")
+    return items
+
+
 def _leader(workload: Workload) -> str:
     """The rank-0 type: Master if there is one, else the first type."""
-    for name in workload.types:
-        if name.lower() == "master":
-            return replicated_job_name(name)
-    return replicated_job_name(next(iter(workload.types)))
+    return replicated_job_name(ordered_types(workload)[0][0])
+
+
+def tpu_hosts(resources) -> int:
+    """Hosts (pods) of one TPU slice: the chips of the topology over the chips of one pod; 1 for
+    a single-host slice or no TPU."""
+    accelerators = resources.accelerators
+    tpu = accelerators.tpu if accelerators else None
+    if tpu is None:
+        return 1
+    chips = 1
+    for dimension in tpu.topology.lower().split("x"):
+        if not dimension.isdigit() or int(dimension) == 0:
+            return 1
+        chips *= int(dimension)
+    per_pod = tpu.tpuChipsCount
+    if chips <= per_pod or chips % per_pod:
+        return 1
+    return chips // per_pod
+
+
+def _user_sets(workload: Workload, name: str) -> bool:
+    return name in (workload.spec.env or {})
 
 
 def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
@@ -59,12 +91,21 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
     if operator == "jobset":
         return jobset_env(), ""
     if operator == "pytorch":
-        return (
-            _literal("MASTER_ADDR", _first_pod(workload, _leader(workload))),
+        master = _first_pod(workload, _leader(workload))
+        env = (
+            _literal("MASTER_ADDR", master),
             _literal("MASTER_PORT", PYTORCH_PORT),
             _literal("WORLD_SIZE", world),
             field_env("RANK", GLOBAL_INDEX),
-        ), ""
+            # what torchrun reads when given no flags (torch/distributed/run.py, env-backed args)
+            _literal("PET_MASTER_ADDR", master),
+            _literal("PET_MASTER_PORT", PYTORCH_PORT),
+            _literal("PET_NNODES", world),
+            field_env("PET_NODE_RANK", GLOBAL_INDEX),
+        )
+        if not _user_sets(workload, "PYTHONUNBUFFERED"):
+            env += (_literal("PYTHONUNBUFFERED", 1),)
+        return env, ""
     if operator == "xgboost":
         workers = [n for n in types if n.lower() == "worker"]
         worker_rjob = replicated_job_name(workers[0]) if workers else rjob
@@ -83,12 +124,21 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
         ), prelude
     if operator == "jax":
         host = _first_pod(workload, rjob)
-        return (
+        count = types[type_name].count or 1
+        hosts = tpu_hosts(types[type_name].resources)
+        coordinator = (
             _literal("JAXOPERATOR_COORDINATOR_ADDRESS", f"{host}:{JAX_PORT}"),
             _literal("JAXOPERATOR_COORDINATOR_HOST", host),
-            _literal("JAXOPERATOR_NUM_PROCESSES", types[type_name].count or 1),
-            field_env("JAXOPERATOR_PROCESS_ID", JOB_INDEX),
-        ), ""
+            _literal("JAXOPERATOR_NUM_PROCESSES", count),
+        )
+        if hosts == 1:
+            return coordinator + (field_env("JAXOPERATOR_PROCESS_ID", JOB_INDEX),), ""
+        # one Job per slice, one pod per host: process = slice x hosts + host
+        prelude = (
+            "JAXOPERATOR_PROCESS_ID=$((JOB_INDEX * "
+            f"{hosts} + JOB_COMPLETION_INDEX)); export JAXOPERATOR_PROCESS_ID"
+        )
+        return coordinator + (field_env("JOB_INDEX", JOB_INDEX),), prelude
     if operator == "tf":
         count = types[type_name].count or 1
         if count == 1:
@@ -103,38 +153,64 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
     raise ValueError(f"no JobSet contract for operator {operator!r}")
 
 
+def listening_type(workload: Workload) -> str | None:
+    """The type whose pods serve the manifest's ports: pytorch's and xgboost's Master (rank 0),
+    else None (every type: jobset types, or the single jax/tf type)."""
+    if workload.operator in RANKED_OPERATORS:
+        return ordered_types(workload)[0][0]
+    return None
+
+
+def _shape(workload: Workload, job_type) -> tuple[int, int, int]:
+    """(replicas, completions, parallelism) of one type's replicated job."""
+    count = job_type.count or 1
+    if workload.operator == "jobset":
+        return count, job_type.completions or 1, job_type.parallelisms or 1
+    hosts = tpu_hosts(job_type.resources) if workload.operator == "jax" else 1
+    if hosts > 1:  # a multi-host TPU slice per Job, as JobSet's TPU examples and xpk do
+        return max(count // hosts, 1), hosts, hosts
+    return count, 1, 1
+
+
 def emit_jobset(workload: Workload) -> list[dict]:
     spec = workload.spec
     storage = spec.storage
     context = workload.pod_context()
-    one_pod_per_job = workload.operator != "jobset"
+    gang = workload.operator in GANG_OPERATORS
+    listener = listening_type(workload)
     replicated = []
-    for type_name, job_type in workload.types.items():
+    multi_host = False
+    for type_name, job_type in ordered_types(workload):
         contract, prelude = _contract(workload, type_name)
         rjob = replicated_job_name(type_name)
         role = Role(
-            container=rjob, resources=job_type.resources, contract_env=contract, prelude=prelude
+            container=rjob,
+            resources=job_type.resources,
+            contract_env=contract,
+            prelude=prelude,
+            listens=listener is None or listener == type_name,
         )
-        completions = 1 if one_pod_per_job else (job_type.completions or 1)
-        parallelism = 1 if one_pod_per_job else (job_type.parallelisms or 1)
+        replicas, completions, parallelism = _shape(workload, job_type)
+        multi_host = multi_host or (completions > 1 and workload.operator == "jax")
         job_spec: dict = {
             "completionMode": "Indexed",
             "completions": completions,
             "parallelism": parallelism,
-            "backoffLimit": workload.backoff_limit(),
+            # a gang restarts whole (failurePolicy below); a lone re-created pod cannot rejoin
+            "backoffLimit": 0 if gang else workload.backoff_limit(),
         }
         deadline = workload.deadline_seconds()
         if deadline:
             job_spec["activeDeadlineSeconds"] = deadline
         job_spec["template"] = pod_template(context, role)
-        replicated.append(
-            {"name": rjob, "replicas": job_type.count or 1, "template": {"spec": job_spec}}
-        )
+        replicated.append({"name": rjob, "replicas": replicas, "template": {"spec": job_spec}})
 
     js_spec: dict = {
         "network": {"enableDNSHostnames": True, "subdomain": workload.name},
         "replicatedJobs": replicated,
     }
+    if gang and workload.backoff_limit():
+        js_spec["failurePolicy"] = {"maxRestarts": workload.backoff_limit()}
     if spec.ttlSecondsAfterFinished is not None:
         js_spec["ttlSecondsAfterFinished"] = spec.ttlSecondsAfterFinished
     if storage and storage.sharedVolume:
@@ -144,14 +220,10 @@ def emit_jobset(workload: Workload) -> list[dict]:
                 "retentionPolicy": {"whenDeleted": "Delete"},
             }
         ]
-    return [
-        {
-            "apiVersion": API_VERSION,
-            "kind": "JobSet",
-            "metadata": workload.metadata(),
-            "spec": js_spec,
-        }
-    ]
+    metadata = workload.metadata()
+    if multi_host:  # one slice per node pool (JobSet's exclusive placement)
+        metadata["annotations"][EXCLUSIVE_TOPOLOGY] = "cloud.google.com/gke-nodepool"
+    return [{"apiVersion": API_VERSION, "kind": "JobSet", "metadata": metadata, "spec": js_spec}]
 
 
 def shared_claim_template(volume, name: str) -> dict:

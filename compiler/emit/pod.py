@@ -14,6 +14,7 @@ SHM_VOLUME = "dshm"
 SHARED_VOLUME = "shared"
 WORKLOAD_LABEL = "manifest-compiler/workload"
 MULTUS_NETWORKS = "k8s.v1.cni.cncf.io/networks"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # NVIDIA feature discovery; policies may change it
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_LABEL = 63
 
@@ -29,6 +30,8 @@ class Role:
     prelude: str = ""  # shell lines run before the command (e.g. to build WORKER_ADDRS)
     restart_policy: str | None = "Never"
     extra_labels: tuple = ()
+    listens: bool = True  # declares the manifest's ports (the pods the ports Service selects)
+    own_ports: tuple = ()  # container ports the framework itself needs (Ray's head), before the user's
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Context:
     )
     pod_labels: dict = field(default_factory=dict)
     image: str = ""  # what the containers run: spec.image, or it pinned to a digest
+    gpu_product_label: str = GPU_PRODUCT_LABEL  # the cluster's node label naming a GPU product
 
 
 def container_command(spec: Spec, prelude: str = "") -> list[str]:
@@ -87,11 +91,11 @@ def container_resources(resources: Resources) -> dict:
     return {"requests": requests, "limits": limits}
 
 
-def node_selector(resources: Resources) -> dict:
+def node_selector(resources: Resources, gpu_product_label: str = GPU_PRODUCT_LABEL) -> dict:
     selector: dict = {}
     accelerators = resources.accelerators
     if accelerators and accelerators.gpu and accelerators.gpu.count and accelerators.gpu.product:
-        selector["nvidia.com/gpu.product"] = accelerators.gpu.product
+        selector[gpu_product_label] = accelerators.gpu.product
     if accelerators and accelerators.tpu:
         selector["cloud.google.com/gke-tpu-accelerator"] = accelerators.tpu.type
         selector["cloud.google.com/gke-tpu-topology"] = accelerators.tpu.topology
@@ -158,11 +162,14 @@ def pod_template(
     env = list(role.contract_env) + user_env(spec)
     if env:
         container["env"] = env
-    if spec.ports:
-        container["ports"] = [
+    ports = [dict(port) for port in role.own_ports]
+    if spec.ports and role.listens:
+        ports += [
             {"name": label, "containerPort": port.container, "protocol": "TCP"}
             for label, port in spec.ports.items()
         ]
+    if ports:
+        container["ports"] = ports
     container["resources"] = container_resources(resources)
     volumes, mounts = volumes_and_mounts(context, resources)
     if mounts:
@@ -180,7 +187,7 @@ def pod_template(
         pod["restartPolicy"] = role.restart_policy
     if graceful and graceful.terminationGracePeriodSeconds is not None:
         pod["terminationGracePeriodSeconds"] = graceful.terminationGracePeriodSeconds
-    selector = node_selector(resources)
+    selector = node_selector(resources, context.gpu_product_label)
     if selector:
         pod["nodeSelector"] = selector
     tolerated = tolerations(resources)

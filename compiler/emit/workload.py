@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..model.manifest import Manifest
 from ..model.text import duration_seconds
-from .pod import WORKLOAD_LABEL, Context
+from .pod import GPU_PRODUCT_LABEL, WORKLOAD_LABEL, Context
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "manifest-compiler"}
 PROJECT_LABEL = "manifest-compiler/project"
@@ -29,6 +29,7 @@ class Workload:
     image: str | None = (
         None  # spec.image pinned to a digest (--image-digest); None: spec.image as written
     )
+    gpu_product_label: str = GPU_PRODUCT_LABEL  # a global policy's spec.cluster.gpuProductLabel
 
     @property
     def spec(self):
@@ -45,6 +46,7 @@ class Workload:
             shared_volume_claim=shared_claim,
             pod_labels=self.pod_labels(),
             image=self.image or self.spec.image,
+            gpu_product_label=self.gpu_product_label,
         )
 
     def deadline_seconds(self) -> int | None:

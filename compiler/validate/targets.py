@@ -9,8 +9,12 @@ from ..emit import JOBSET_OPERATORS, Workload
 from ..emit.naming import MAX_LABEL, POD_SUFFIX, RAYJOB_MAX, is_dns1035, replicated_job_name
 from ..emit.quantity import cpu_millis
 from ..resolve import Resolved, format_path
+from .runs import check_runs
 
 KUEUE_MAX_POD_SETS = 18
+# Kueue's names for the RayJob pod sets besides the worker groups (kueue
+# pkg/controller/jobs/rayjob/rayjob_controller.go headGroupPodSetName, submitterJobPodSetName).
+RAY_RESERVED_GROUPS = ("head", "submitter")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*$")
 
@@ -44,7 +48,18 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
                 )
             )
         for index, group in enumerate(workload.types.Workers):
-            if not DNS1123_LABEL.match(group.name) or len(group.name) > MAX_LABEL:
+            if group.name in RAY_RESERVED_GROUPS:
+                path = ("spec", "types", "Workers", index, "name")
+                out.append(
+                    error(
+                        "E307",
+                        f"worker group name {group.name!r} is reserved: Kueue names the head's and "
+                        "the submitter's pod sets 'head' and 'submitter'; rename the group",
+                        resolved.location(path),
+                        format_path(resolved.logical(path)),
+                    )
+                )
+            elif not DNS1123_LABEL.match(group.name) or len(group.name) > MAX_LABEL:
                 path = ("spec", "types", "Workers", index, "name")
                 out.append(
                     error(
@@ -54,7 +69,8 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
                         format_path(resolved.logical(path)),
                     )
                 )
-        pod_sets = 1 + len(workload.types.Workers)
+        # head, each worker group, and the submitter Job's pod (K8sJobMode, KubeRay's default)
+        pod_sets = 2 + len(workload.types.Workers)
     else:
         (job_type,) = workload.types.values()
         last = (job_type.count or 1) * (job_type.completions or 1) - 1
@@ -117,6 +133,7 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
                 )
     out += _quantities(workload, resolved)
     out += _mount_paths(workload, resolved)
+    out += check_runs(workload, resolved)
     return out
 
 

@@ -1,0 +1,354 @@
+"""What the API server, the kubelet or a controller would refuse later, said now with the
+manifest's position (SPEC 5: "An object the API server or a controller would reject is a
+compile-time error"): empty names, label syntax, volume names and mount paths, /dev/shm against
+the memory limit, ports Ray needs, TPU slices, and objects too large to store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..diagnostics import Diagnostic, error, warning
+from ..emit import JOBSET_OPERATORS, Workload
+from ..emit.jobset import tpu_hosts
+from ..emit.pod import SHARED_VOLUME, SHM_VOLUME, pvc_volume_name
+from ..emit.rayjob import RAY_HEAD_PORTS
+from ..resolve import Resolved, format_path
+
+# etcd's default --max-request-bytes (1.5 MiB), which bounds one stored object.
+MAX_OBJECT_BYTES = 3 * 512 * 1024
+# k8s.io/apimachinery validation: TotalAnnotationSizeLimitB.
+MAX_ANNOTATION_BYTES = 256 * 1024
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+# k8s.io/apimachinery/pkg/util/validation: qualified names (label and annotation keys) and
+# label values.
+_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why ``key`` is not a qualified name (a label or annotation key), or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _SUBDOMAIN.match(prefix)):
+        return "its prefix must be a DNS subdomain (lower-case, at most 253 characters)"
+    if not name:
+        return "its name part is empty"
+    if len(name) > 63 or not _NAME.match(name):
+        return (
+            "its name part must be at most 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        )
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    if value == "":
+        return None
+    if len(value) > 63 or not _NAME.match(value):
+        return (
+            "a label value must be at most 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        )
+    return None
+
+
+def check_runs(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    out += _empty_values(workload, resolved)
+    out += _labels(workload, resolved)
+    out += _volume_names(workload, resolved)
+    out += _mount_paths(workload, resolved)
+    out += _shm(workload, resolved)
+    out += _ports(workload, resolved)
+    out += _tpu_slices(workload, resolved)
+    out += _size(workload, resolved)
+    return out
+
+
+def _at(resolved: Resolved, path: tuple, shown: str | None = None):
+    return resolved.location(path), shown or format_path(resolved.logical(path))
+
+
+def _error(code: str, message: str, resolved: Resolved, path: tuple) -> Diagnostic:
+    where, shown = _at(resolved, path)
+    return error(code, message, where, shown)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _empty_values(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    spec = workload.spec
+    checks: list[tuple[tuple, str, str]] = [
+        (("spec", "image"), spec.image, "the image"),
+        (("spec", "command"), spec.command, "the command"),
+    ]
+    for label, secret in (spec.secrets or {}).items():
+        checks.append((("spec", "secrets", label, "secretName"), secret.secretName, "secretName"))
+    storage = spec.storage
+    for index, pvc in enumerate((storage.attachExistingPVCs or []) if storage else []):
+        path = ("spec", "storage", "attachExistingPVCs", index, "name")
+        checks.append((path, pvc.name, "the claim name"))
+    for name, value in (spec.env or {}).items():
+        if not isinstance(value, str):
+            checks.append((("spec", "env", name, "secret"), value.secret, "the Secret name"))
+            checks.append((("spec", "env", name, "key"), value.key, "the Secret key"))
+    return [
+        _error("E309", f"{what} is empty", resolved, path)
+        for path, value, what in checks
+        if not value.strip()
+    ]
+
+
+def _labels(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    spec = workload.spec
+    out = []
+    entries: list[tuple[tuple, str, str | None]] = []
+    for key, value in (spec.labels or {}).items():
+        entries.append((("spec", "labels", key), key, value))
+    for key in spec.annotations or {}:
+        entries.append((("spec", "annotations", key), key, None))
+    for type_path, resources in _resources(workload):
+        for key, value in (resources.extraSelectors or {}).items():
+            entries.append((type_path + ("resources", "extraSelectors", key), key, value))
+    for path, key, value in entries:
+        if key == "":
+            out.append(_error("E309", "a label or annotation key is empty", resolved, path))
+            continue
+        problem = label_key_problem(key)
+        if problem:
+            out.append(_error("E310", f"key {key!r} is not valid: {problem}", resolved, path))
+        elif value is not None and label_value_problem(value):
+            out.append(
+                _error(
+                    "E310",
+                    f"value {value!r} of {key!r}: {label_value_problem(value)}",
+                    resolved,
+                    path,
+                )
+            )
+    annotations = sum(len(k) + len(v) for k, v in (spec.annotations or {}).items())
+    if annotations > MAX_ANNOTATION_BYTES:
+        out.append(
+            _error(
+                "E313",
+                f"the annotations hold {annotations} bytes; Kubernetes accepts at most "
+                f"{MAX_ANNOTATION_BYTES} on one object",
+                resolved,
+                ("spec", "annotations"),
+            )
+        )
+    return out
+
+
+def _resources(workload: Workload) -> list[tuple[tuple, object]]:
+    types = workload.types
+    if isinstance(types, dict):
+        return [(("spec", "types", name), t.resources) for name, t in types.items()]
+    out = [(("spec", "types", "Head"), types.Head.resources)]
+    out += [(("spec", "types", "Workers", i), g.resources) for i, g in enumerate(types.Workers)]
+    if getattr(types, "Job", None) is not None:
+        out.append((("spec", "types", "Job"), types.Job.resources))
+    return out
+
+
+def _volume_names(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    """Every volume of a pod needs its own name; ours are made from labels and claim names,
+    lower-cased (`Creds` and `creds` would both be `secret-creds`)."""
+    spec = workload.spec
+    seen: dict[str, str] = {SHM_VOLUME: "shmSizeGB", SHARED_VOLUME: "storage.sharedVolume"}
+    out = []
+    named: list[tuple[str, tuple]] = [
+        (f"secret-{label}".lower(), ("spec", "secrets", label)) for label in spec.secrets or {}
+    ]
+    storage = spec.storage
+    for index, pvc in enumerate((storage.attachExistingPVCs or []) if storage else []):
+        named.append((pvc_volume_name(pvc.name), ("spec", "storage", "attachExistingPVCs", index)))
+    for volume, path in named:
+        shown = format_path(resolved.logical(path))
+        if volume in seen:
+            out.append(
+                _error(
+                    "E311",
+                    f"this makes the volume name {volume!r}, which {seen[volume]} already has",
+                    resolved,
+                    path,
+                )
+            )
+        else:
+            seen[volume] = shown
+    return out
+
+
+def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    spec = workload.spec
+    paths: list[tuple[tuple, str]] = [
+        (("spec", "secrets", label, "mountPath"), secret.mountPath)
+        for label, secret in (spec.secrets or {}).items()
+    ]
+    storage = spec.storage
+    for index, pvc in enumerate((storage.attachExistingPVCs or []) if storage else []):
+        paths.append(
+            (("spec", "storage", "attachExistingPVCs", index, "mountPoint"), pvc.mountPoint)
+        )
+    if storage and storage.sharedVolume:
+        paths.append(
+            (("spec", "storage", "sharedVolume", "mountPoint"), storage.sharedVolume.mountPoint)
+        )
+    out = []
+    for path, mount in paths:
+        normal = mount.rstrip("/") or ("/" if mount.startswith("/") else "")
+        if not mount.strip():
+            problem = "is empty"
+        elif not mount.startswith("/"):
+            problem = f"{mount!r} is relative; a mount path is absolute"
+        elif normal == "/":
+            problem = "'/' would hide the image's whole file system"
+        elif normal == SERVICE_ACCOUNT_DIR or normal.startswith(SERVICE_ACCOUNT_DIR + "/"):
+            problem = f"{mount!r} is where Kubernetes mounts the service account token"
+        else:
+            continue
+        out.append(_error("E312", f"mount path {problem}", resolved, path))
+    return out
+
+
+def _memory_gb(resources) -> float:
+    cpus = resources.cpus if resources.cpus is not None else 1
+    return resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
+
+
+def _shm(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    """/dev/shm is a memory-backed emptyDir: its pages count against the container's memory
+    limit, so a larger size is an OOM kill waiting to happen, not more room."""
+    out = []
+    for path, resources in _resources(workload):
+        memory = _memory_gb(resources)
+        if resources.shmSizeGB and resources.shmSizeGB > memory:
+            out.append(
+                _error(
+                    "E308",
+                    f"shmSizeGB {resources.shmSizeGB:g} is above the pod's memory limit "
+                    f"({memory:g} GB); /dev/shm is memory and counts against that limit",
+                    resolved,
+                    path + ("resources", "shmSizeGB"),
+                )
+            )
+    return out
+
+
+def _ports(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    ports = workload.spec.ports or {}
+    out = []
+    if workload.operator in ("kuberay", "ray"):
+        ray = {p["name"]: p["containerPort"] for p in RAY_HEAD_PORTS}
+        numbers = {number: name for name, number in ray.items()}
+        for label, port in ports.items():
+            taken = ray.get(label) is not None or port.container in numbers
+            if taken:
+                other = label if label in ray else numbers[port.container]
+                out.append(
+                    _error(
+                        "E306",
+                        f"Ray's head uses the port {other!r} ({ray[other]}) itself; give this "
+                        "port another name and number",
+                        resolved,
+                        ("spec", "ports", label),
+                    )
+                )
+    if ports:
+        first = next(iter(ports.values()))
+        service = f"{workload.name}-ports"
+        where, shown = _at(resolved, ("spec", "ports"))
+        out.append(
+            warning(
+                "W110",
+                f"external ports are the ports of the ClusterIP Service {service}, reachable "
+                f"inside the cluster only; from outside use `kubectl port-forward "
+                f"service/{service} {first.external}`",
+                where,
+                shown,
+            )
+        )
+    return out
+
+
+def _tpu_slices(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    if workload.operator != "jax":
+        return []
+    out = []
+    for name, job_type in workload.types.items():
+        hosts = tpu_hosts(job_type.resources)
+        count = job_type.count or 1
+        if hosts > 1 and count % hosts:
+            out.append(
+                _error(
+                    "E314",
+                    f"a {job_type.resources.accelerators.tpu.topology} slice with "
+                    f"{job_type.resources.accelerators.tpu.tpuChipsCount} chips a pod has {hosts} "
+                    f"hosts; count {count} is not a whole number of slices",
+                    resolved,
+                    ("spec", "types", name, "count"),
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# size, bounded before anything is built
+
+
+def _pod_bytes(workload: Workload) -> int:
+    """An upper estimate of what the manifest adds to each pod template, in JSON bytes."""
+    spec = workload.spec
+    size = 1024 + 2 * len(spec.command) + len(spec.image)
+    for name, value in (spec.env or {}).items():
+        text = value if isinstance(value, str) else value.secret + value.key
+        size += len(json.dumps(name)) + len(json.dumps(text)) + 64
+    for key, value in {**(spec.labels or {}), **(spec.annotations or {})}.items():
+        size += len(json.dumps(key)) + len(json.dumps(value)) + 8
+    for label, secret in (spec.secrets or {}).items():
+        size += 2 * len(label) + len(secret.secretName) + len(secret.mountPath) + 128
+    storage = spec.storage
+    for pvc in (storage.attachExistingPVCs or []) if storage else []:
+        size += 2 * len(pvc.name) + len(pvc.mountPoint) + 160
+    size += 96 * len(spec.ports or {})
+    return size
+
+
+def _tf_config_bytes(workload: Workload) -> int:
+    if workload.operator != "tf":
+        return 0
+    ((name, job_type),) = workload.types.items()
+    count = job_type.count or 1
+    host = len(f'"{workload.name}-{name.lower()}-{count}-0.{workload.name}:2222",')
+    return count * host if count > 1 else 0
+
+
+def _size(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    """The job object holds one pod template per type (per Ray group): its size is known from
+    the manifest before anything is built, and a JobSet of 100 types x 5,000 variables, or a tf
+    TF_CONFIG listing a million workers, must be refused, not built."""
+    templates = len(_resources(workload))
+    pod = _pod_bytes(workload) + _tf_config_bytes(workload)
+    total = 4096 + templates * pod
+    if total <= MAX_OBJECT_BYTES:
+        return []
+    if _tf_config_bytes(workload) > MAX_OBJECT_BYTES // 2:
+        ((name, _),) = workload.types.items()
+        path = ("spec", "types", name, "count")
+        why = "TF_CONFIG lists every worker"
+    elif workload.operator in JOBSET_OPERATORS and templates > 1:
+        path, why = ("spec", "types"), f"each of the {templates} types carries the environment"
+    else:
+        path, why = ("spec", "env"), "the environment and metadata are large"
+    return [
+        _error(
+            "E313",
+            f"the job object would be about {total // 1024} KiB ({why}); the API server stores "
+            f"at most {MAX_OBJECT_BYTES // 1024} KiB in one object",
+            resolved,
+            path,
+        )
+    ]
