@@ -14,6 +14,7 @@ from .pipeline import MANIFEST_KIND, POLICY_KIND, Catalog, is_template, kind_of
 from .sources import read_all
 from .validate.policy import load_policy_once
 from .validate.policy_load import check_scopes
+from .validate.quota import check_quotas
 
 
 def build_catalog(documents, policy_paths=(), template_paths=()) -> Catalog:
@@ -59,7 +60,7 @@ def check_policy_documents(documents) -> list[Diagnostic]:
         out += problems
         if policy is not None:
             loaded.append(policy)
-    return out + check_scopes(loaded)
+    return out + check_scopes(loaded) + check_quotas(loaded)
 
 
 def check_templates(templates) -> list[Diagnostic]:

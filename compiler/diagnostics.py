@@ -132,6 +132,14 @@ CODES: dict[str, str] = {
     "E410": "policy does not allow removing this item",
     "E411": "workload totals exceed the policy limits",
     "E412": "policy rule is malformed",
+    # quotas and queues (spec.quota, spec.priorities, compile queues)
+    "E501": "a quota in a global policy (a quota belongs to one project)",
+    "E502": "borrowingLimit without a cohort to borrow from",
+    "E503": "borrowingLimit.gpus is not given the way spec.quota.gpus is",
+    "E504": "a project with a quota is not a DNS-1123 label",
+    "E505": "a priority name is not a valid WorkloadPriorityClass name",
+    "E506": "two policies give one project a quota",
+    "E507": "two policies give one priority different values",
     # image builds (compile image, --image-digest)
     "E601": "--image-digest is not sha256: and 64 hex digits",
     "E602": "the git working tree has uncommitted changes",
@@ -149,4 +157,6 @@ CODES: dict[str, str] = {
     "W105": "a %YAML 1.1 directive; the file is read as YAML 1.2",
     "W110": "the ports Service is reachable only inside the cluster",
     "W106": "a policy pattern anchored only at the start, though patterns match the whole value",
+    "W120": "the workload asks more than its queue's quota and borrowing can ever hold",
+    "W121": "the workload asks for a GPU product its queue's quota does not list",
 }

@@ -13,6 +13,7 @@ from .diagnostics import Diagnostic, Related, error
 from .pipeline import is_template
 from .resolve import Layer
 from .validate.policy import policies_for
+from .validate.quota import QUOTA, quota_of
 
 POLICY_DEFAULTS = ("spec", "defaults")
 NOT_INHERITED = ("usage", "name", "baseWorkload")
@@ -32,11 +33,10 @@ def layers_for(document, catalog, options) -> tuple[list[Layer], list[Diagnostic
     """The layers of ``document``, lowest first (without the built-in layer)."""
     data = document.data if isinstance(document.data, dict) else {}
     project = workload_project(document, options)
-    layers = [
-        policy_layer(policy)
-        for policy in policies_for(catalog.policies, project)
-        if policy.defaults
-    ]
+    policies = policies_for(catalog.policies, project)
+    layers = [policy_layer(p) for p in policies if p.defaults and p.project is None]
+    layers += quota_layers(policies, project)
+    layers += [policy_layer(p) for p in policies if p.defaults and p.project is not None]
     problems: list[Diagnostic] = []
     if "baseWorkload" in data:
         base, problems = find_base(document, catalog.templates, project)
@@ -45,6 +45,18 @@ def layers_for(document, catalog, options) -> tuple[list[Layer], list[Diagnostic
     layers.append(Layer("workload", "the workload", document.data, document.positions))
     layers.extend(options.sets)
     return layers, problems
+
+
+def quota_layers(policies, project) -> list[Layer]:
+    """A project with a quota queues its workloads on its LocalQueue, named after the project
+    (SPEC 2.5): a default below the project's own policy defaults, which may name another."""
+    policy = quota_of(policies, project)
+    if policy is None:
+        return []
+    data = {"spec": {"queue": project}}
+    return [
+        Layer("project-policy", f"{policy.label} (quota)", data, policy.document.positions, QUOTA)
+    ]
 
 
 def policy_layer(policy) -> Layer:

@@ -126,6 +126,7 @@ def golden_command(directory, golden_dir, update):
             golden_path = os.path.join(golden_dir, f"{stem}.yaml")
             expected = _read_bytes(golden_path) if has_golden else None
             results.append(compare_golden(stem, golden_path, expected, compiled.get(stem)))
+        results += _queue_golden(directory, golden_dir)
         if update:
             _update_golden(results, golden_dir)
         else:
@@ -151,6 +152,35 @@ def _compile_examples(directory: str) -> dict:
             if holds_workload:
                 compiled[_stem(path)] = result
     return compiled
+
+
+QUEUES_GOLDEN = os.path.join("kueue", "queues.yaml")
+
+
+def _queue_golden(directory: str, golden_dir: str) -> list:
+    """golden/kueue/queues.yaml holds ``compile queues -p DIRECTORY/policies`` when the policies
+    give a quota: a quota change shows in review like any other change of output."""
+    from ..queues.kueue import compile_queues
+    from ..render import to_yaml
+    from ..review.compiled import Compiled
+    from ..review.golden import compare_golden
+    from ..sources import read_all
+
+    policies, _ = option_dirs(directory)
+    golden_path = os.path.join(golden_dir, QUEUES_GOLDEN)
+    expected = _read_bytes(golden_path)
+    compiled = None
+    if policies:
+        documents, problems = read_all(policies)
+        objects, diagnostics = compile_queues(documents)
+        diagnostics = tuple(problems + diagnostics)
+        failed = any(d.is_error for d in diagnostics)
+        if objects or failed:
+            text = None if failed else to_yaml(objects)
+            compiled = Compiled(f"compile queues -p {policies[0]}", text, diagnostics)
+    if compiled is None and expected is None:
+        return []
+    return [compare_golden("kueue/queues", golden_path, expected, compiled)]
 
 
 def _golden_stems(golden_dir: str) -> list[str]:
@@ -209,6 +239,7 @@ def _update_golden(results, golden_dir: str) -> None:
         raise EnvironmentProblem(f"cannot create {golden_dir}: {exc.strerror or exc}") from exc
     for r in results:
         if r.status in (DIFFERENT, MISSING):
+            _make_dirs(os.path.dirname(r.golden))
             write_atomically(r.golden, r.text.encode("utf-8"))
             click.echo(f"{'updated' if r.status == DIFFERENT else 'wrote'} {r.golden}")
         elif r.status == EXTRA:
@@ -217,6 +248,13 @@ def _update_golden(results, golden_dir: str) -> None:
         elif r.status == FAILED:
             click.echo(f"{r.example}: does not compile; {r.golden} left as it was")
             echo_diagnostics(r.diagnostics)
+
+
+def _make_dirs(directory: str) -> None:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot create {directory}: {exc.strerror or exc}") from exc
 
 
 def _remove(path: str) -> None:
@@ -402,18 +440,20 @@ def diff_command(
                 templates,
             )
             results, environment = _diff_all(manifests, before, after, project, config)
+            quotas = _quota_changes(before, after)
     except UsageProblem as problem:
         raise click.UsageError(str(problem)) from None
     except EnvironmentProblem as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_ENV)
-    _report_diff(results, before, after, format_)
+    _report_diff(results, before, after, format_, quotas)
     if environment:
         from .render import as_text
 
         click.echo(as_text(list(dict.fromkeys(environment))), err=True, nl=False)
         sys.exit(EXIT_ENV)
-    sys.exit(EXIT_INVALID if exit_code and any(r.changed for r in results) else EXIT_OK)
+    changed = any(r.changed for r in results) or bool(quotas)
+    sys.exit(EXIT_INVALID if exit_code and changed else EXIT_OK)
 
 
 class Side:
@@ -544,7 +584,20 @@ def _diff_all(manifests, before: Side, after: Side, project, config):
     return results, environment
 
 
-def _report_diff(results, before: Side, after: Side, format_: str) -> None:
+def _quota_changes(before: Side, after: Side) -> list[str]:
+    """``team-a: gpus 16 → 8``: what ``compile queues`` would hold differently after the change."""
+    from ..queues import quota_changes
+    from ..queues.kueue import summary_of
+    from ..sources import read_all
+
+    def summary(side: Side) -> dict:
+        documents, _ = read_all(side.policies)
+        return summary_of(documents)
+
+    return quota_changes(summary(before), summary(after))
+
+
+def _report_diff(results, before: Side, after: Side, format_: str, quotas=()) -> None:
     from ..review.diff import counts, summary, words
 
     if format_ == "json":
@@ -569,10 +622,15 @@ def _report_diff(results, before: Side, after: Side, format_: str) -> None:
                 }
                 for r in results
             ],
+            "quotas": list(quotas),
         }
         click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
         return
     click.echo(f"comparing {before.label} → {after.label}")
+    if quotas:
+        click.echo("quotas (compile queues):")
+        for line in quotas:
+            click.echo("  " + line)
     for r in results:
         click.echo(f"{r.file}: {words(r.status)}")
         for change in r.changes:

@@ -60,6 +60,38 @@ class Limits(Strict):
     )
 
 
+GpuQuota = Limit | dict[str, Limit]
+QUEUEING = ("StrictFIFO", "BestEffortFIFO")
+
+
+class Borrowing(Strict):
+    cpus: Limit | None = Field(None, ge=0, description="CPUs this project may borrow.")
+    memoryGB: Limit | None = Field(None, ge=0, description="Memory this project may borrow, in GB.")
+    gpus: GpuQuota | None = Field(
+        None, description="GPUs this project may borrow: a number, or per GPU product."
+    )
+
+
+class Quota(Strict):
+    """What one project may use at once, held by Kueue (SPEC 2.5); ``compile queues`` emits it."""
+
+    cpus: Limit = Field(ge=0, description="CPUs over the project's running jobs.")
+    memoryGB: Limit = Field(ge=0, description="Memory over the project's running jobs, in GB.")
+    gpus: GpuQuota | None = Field(
+        None,
+        description="GPUs: a number, or per GPU product {NVIDIA-H100-80GB-HBM3: 16}. Absent: 0.",
+    )
+    cohort: Text | None = Field(
+        None, description="Unused quota is lent to / borrowed from this cohort."
+    )
+    borrowingLimit: Borrowing | None = Field(
+        None, description="At most this much borrowed from the cohort (needs a cohort)."
+    )
+    queueing: Literal["StrictFIFO", "BestEffortFIFO"] | None = Field(
+        None, description="StrictFIFO (default, one FIFO per project) or BestEffortFIFO."
+    )
+
+
 class PolicyMetadata(Strict):
     name: Text
     project: Text | None = Field(None, description="Absent: a global policy.")
@@ -73,6 +105,12 @@ class PolicySpec(Strict):
         None, description="Field path -> rule; '*' matches one segment; dotted keys in brackets."
     )
     limits: Limits | None = None
+    quota: Quota | None = Field(
+        None, description="What the project may use at once, on Kueue (compile queues)."
+    )
+    priorities: dict[str, StrictInt] | None = Field(
+        None, description="Kueue WorkloadPriorityClass name -> value (higher runs first)."
+    )
 
 
 class Policy(Strict):

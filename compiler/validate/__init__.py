@@ -41,7 +41,26 @@ def validate_workload(
         digest="",
     )
     targets = check_targets(probe, resolved, name_path)
-    return manifest, types, structural + semantic + targets + policy
+    queue = check_queue(resolved, catalog, manifest, types, project)
+    return manifest, types, structural + semantic + targets + policy + queue
+
+
+def check_queue(resolved: Resolved, catalog, manifest, types, project) -> list:
+    """W120/W121: a workload its project's queue can never admit."""
+    if catalog is None or not project:
+        return []
+    from .policy import _types_location, loaded_policy, workload_totals
+    from .quota import check_admission, products_used
+
+    policies = [p for p in (loaded_policy(d) for d in catalog.policies) if p is not None]
+    return check_admission(
+        workload_totals(manifest.spec.operator, types),
+        products_used(types),
+        manifest.spec.queue,
+        project,
+        policies,
+        _types_location(resolved),
+    )
 
 
 __all__ = [

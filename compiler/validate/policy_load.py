@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from ..diagnostics import Diagnostic, Location, Related, error, has_errors, warning
-from ..model.policy import RULE_KEYS, Limits, Policy, Rule
+from ..model.policy import RULE_KEYS, Limits, Policy, Quota, Rule
 from ..model.text import duration_seconds
 from ..resolve.itemized import kind_of
 from ..resolve.tree import format_path
 from .fields import SCALAR_KINDS, FieldInfo, field_info, item_members, parse_path
+from .quota import check_quota
 from .structure import _fields_at, _suggest
 
 RULES = ("spec", "rules")
@@ -38,6 +39,8 @@ class LoadedPolicy:
     defaults: dict | None
     limits: Limits | None
     rule_entries: tuple = ()  # (pattern, Rule, Location, key path in the document)
+    quota: Quota | None = None
+    priorities: dict | None = None
 
     @property
     def rules(self) -> list[PolicyRule]:
@@ -85,8 +88,10 @@ def load_policy(document) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
         policy.spec.defaults,
         policy.spec.limits,
         tuple(entries),
+        policy.spec.quota,
+        policy.spec.priorities,
     )
-    return loaded, problems
+    return loaded, problems + check_quota(loaded)
 
 
 def _without_rules(data):

@@ -1,0 +1,69 @@
+"""``compile queues``: the Kueue objects that hold the policies' quotas (SPEC 2.5)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import cli
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK
+
+
+def read_policies(paths) -> tuple[list, list]:
+    """(policy documents, read problems) of -p paths, else of .compile.yaml's policies."""
+    from ..config import load_config
+    from ..sources import read_all
+
+    problems: list = []
+    if not paths:
+        config, problems = load_config()
+        paths = tuple(config.policies)
+    if not paths and not problems:
+        raise click.UsageError("give the policies with -p/--policy (or in .compile.yaml)")
+    documents, read_problems = read_all(paths)
+    return documents, problems + read_problems
+
+
+@cli.command("queues")
+@click.option(
+    "-p",
+    "--policy",
+    "policies",
+    multiple=True,
+    type=click.Path(),
+    help="Policy file or directory (repeatable) [default: the policies of .compile.yaml].",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Output format.",
+)
+def queues_command(policies, output):
+    """The Kueue objects that hold the policies' quotas, for `kubectl apply -f -`.
+
+    \b
+    compile queues -p policies/ | kubectl apply --server-side -f -
+    A ResourceFlavor per GPU product and a default one, priority classes, and per project with a
+    quota a ClusterQueue and a LocalQueue named after the project in its namespace.
+    """
+    from ..queues.kueue import compile_queues
+    from ..render import to_json, to_yaml
+    from .render import as_text
+
+    documents, problems = read_policies(policies)
+    objects, diagnostics = compile_queues(documents)
+    diagnostics = sorted(dict.fromkeys(problems + diagnostics), key=lambda d: d.sort_key())
+    if diagnostics:
+        click.echo(as_text(diagnostics), err=True, nl=False)
+    if any(d.code == "E006" for d in diagnostics):
+        sys.exit(EXIT_ENV)
+    if any(d.is_error for d in diagnostics):
+        sys.exit(EXIT_INVALID)
+    if not objects:
+        click.echo("no policy gives a project a quota (spec.quota)", err=True)
+    click.echo(to_json(objects) if output == "json" else to_yaml(objects), nl=False)
+    sys.exit(EXIT_OK)

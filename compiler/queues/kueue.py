@@ -1,0 +1,248 @@
+"""ResourceFlavors, WorkloadPriorityClasses, ClusterQueues and LocalQueues (kueue.x-k8s.io/v1beta2).
+
+- A ``default`` ResourceFlavor (no node labels) holds CPU and memory, and the GPUs of a quota
+  given as one number; each GPU product of a per-product quota gets its own flavor, whose node
+  label (``spec.cluster.gpuProductLabel`` of a global policy, else ``nvidia.com/gpu.product``)
+  is the selector Kueue adds to the pods it admits on it.
+- One ClusterQueue per project with a quota, open to the project's namespace only; one LocalQueue
+  named after the project in that namespace. Preemption: a project reclaims what it lent to its
+  cohort from any borrower, and within its own queue a higher priority job may preempt a lower.
+"""
+
+from __future__ import annotations
+
+from ..emit import quantity
+from ..validate.quota import (
+    DEFAULT_FLAVOR,
+    DEFAULT_GPU_PRODUCT_LABEL,
+    flavor_name,
+    gpu_products,
+)
+
+KUEUE_API = "kueue.x-k8s.io/v1beta2"
+GPU = "nvidia.com/gpu"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "manifest-compiler"}
+PROJECT_LABEL = "manifest-compiler/project"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+
+
+def gpu_product_label(policies) -> str:
+    """The node label naming a GPU product (SPEC 2.6), from the first global policy stating it."""
+    for policy in policies:
+        data = policy.document.data if isinstance(policy.document.data, dict) else {}
+        spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+        cluster = spec.get("cluster") if isinstance(spec.get("cluster"), dict) else {}
+        label = cluster.get("gpuProductLabel")
+        if policy.project is None and isinstance(label, str) and label:
+            return label
+    return DEFAULT_GPU_PRODUCT_LABEL
+
+
+def with_quota(policies) -> list:
+    """The policies holding a quota, one per project (the first), ordered by project."""
+    first: dict = {}
+    for policy in policies:
+        if policy.quota is not None and policy.project:
+            first.setdefault(policy.project, policy)
+    return [first[project] for project in sorted(first)]
+
+
+def queue_objects(policies) -> list[dict]:
+    quotas = with_quota(policies)
+    label = gpu_product_label(policies)
+    products = sorted({p for q in quotas for p in gpu_products(q.quota.gpus) or {}})
+    objects = [_flavor(DEFAULT_FLAVOR, {})] if quotas else []
+    objects += [_flavor(flavor_name(p), {label: p}) for p in products]
+    objects += _priority_classes(policies)
+    objects += [_cluster_queue(q) for q in quotas]
+    objects += [_local_queue(q) for q in quotas]
+    return objects
+
+
+def _metadata(name: str, project: str | None = None, namespace: str | None = None) -> dict:
+    metadata: dict = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    labels = dict(MANAGED_BY)
+    if project:
+        labels[PROJECT_LABEL] = project
+    metadata["labels"] = labels
+    return metadata
+
+
+def _flavor(name: str, node_labels: dict) -> dict:
+    spec = {"nodeLabels": node_labels} if node_labels else {}
+    return {
+        "apiVersion": KUEUE_API,
+        "kind": "ResourceFlavor",
+        "metadata": _metadata(name),
+        "spec": spec,
+    }
+
+
+def _priority_classes(policies) -> list[dict]:
+    values: dict = {}
+    for policy in policies:
+        for name, value in (policy.priorities or {}).items():
+            values.setdefault(name, (value, policy.name))
+    return [
+        {
+            "apiVersion": KUEUE_API,
+            "kind": "WorkloadPriorityClass",
+            "metadata": _metadata(name),
+            "value": value,
+            "description": f"from policy {source}",
+        }
+        for name, (value, source) in sorted(values.items())
+    ]
+
+
+def _resource(name: str, nominal: str, borrowing: str | None) -> dict:
+    out = {"name": name, "nominalQuota": nominal}
+    if borrowing is not None:
+        out["borrowingLimit"] = borrowing
+    return out
+
+
+def _gpus(count) -> str:
+    return quantity.cpu(count)  # whole numbers as "8"; a fraction as Kubernetes writes it
+
+
+def _resource_groups(quota) -> list[dict]:
+    limit = quota.borrowingLimit
+    cohort = bool(quota.cohort)
+
+    def borrowed(name, as_quantity):
+        value = getattr(limit, name, None) if limit is not None and cohort else None
+        return as_quantity(value) if value is not None else None
+
+    cpu_memory = [
+        _resource("cpu", quantity.cpu(quota.cpus), borrowed("cpus", quantity.cpu)),
+        _resource("memory", quantity.memory(quota.memoryGB), borrowed("memoryGB", quantity.memory)),
+    ]
+    products = gpu_products(quota.gpus)
+    if products is None:
+        gpus = _resource(GPU, _gpus(quota.gpus or 0), borrowed("gpus", _gpus))
+        return [
+            {
+                "coveredResources": ["cpu", "memory", GPU],
+                "flavors": [{"name": DEFAULT_FLAVOR, "resources": cpu_memory + [gpus]}],
+            }
+        ]
+    borrowed_gpus = gpu_products(limit.gpus) if limit is not None and cohort else None
+    flavors = []
+    for product in sorted(products):
+        bound = (borrowed_gpus or {}).get(product)
+        flavors.append(
+            {
+                "name": flavor_name(product),
+                "resources": [
+                    _resource(
+                        GPU, _gpus(products[product]), None if bound is None else _gpus(bound)
+                    )
+                ],
+            }
+        )
+    return [
+        {
+            "coveredResources": ["cpu", "memory"],
+            "flavors": [{"name": DEFAULT_FLAVOR, "resources": cpu_memory}],
+        },
+        {"coveredResources": [GPU], "flavors": flavors},
+    ]
+
+
+def _cluster_queue(policy) -> dict:
+    quota = policy.quota
+    spec: dict = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: policy.project}}}
+    if quota.cohort:
+        spec["cohortName"] = quota.cohort
+    spec["queueingStrategy"] = quota.queueing or "StrictFIFO"
+    spec["preemption"] = {
+        "reclaimWithinCohort": "Any",
+        "borrowWithinCohort": {"policy": "Never"},
+        "withinClusterQueue": "LowerPriority",
+    }
+    spec["resourceGroups"] = _resource_groups(quota)
+    return {
+        "apiVersion": KUEUE_API,
+        "kind": "ClusterQueue",
+        "metadata": _metadata(policy.project, policy.project),
+        "spec": spec,
+    }
+
+
+def _local_queue(policy) -> dict:
+    return {
+        "apiVersion": KUEUE_API,
+        "kind": "LocalQueue",
+        "metadata": _metadata(policy.project, policy.project, policy.project),
+        "spec": {"clusterQueue": policy.project},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# what a reviewer reads: one line per quantity
+
+
+def quota_summary(policies) -> dict:
+    """{project: {"gpus": "16", "gpus NVIDIA-H100": "8", "cpus": "256", ...}} as people read it."""
+    out: dict = {}
+    for policy in with_quota(policies):
+        quota = policy.quota
+        values: dict = {"cpus": _plain(quota.cpus), "memoryGB": _plain(quota.memoryGB)}
+        products = gpu_products(quota.gpus)
+        if products is None:
+            values["gpus"] = _plain(quota.gpus or 0)
+        else:
+            for product, count in sorted(products.items()):
+                values[f"gpus {product}"] = _plain(count)
+        values["cohort"] = quota.cohort or "none"
+        limit = quota.borrowingLimit
+        for name in ("cpus", "memoryGB"):
+            value = getattr(limit, name, None) if limit is not None else None
+            if value is not None:
+                values[f"borrowingLimit {name}"] = _plain(value)
+        borrowed = limit.gpus if limit is not None else None
+        if isinstance(borrowed, dict):
+            for product, count in sorted(borrowed.items()):
+                values[f"borrowingLimit gpus {product}"] = _plain(count)
+        elif borrowed is not None:
+            values["borrowingLimit gpus"] = _plain(borrowed)
+        values["queueing"] = quota.queueing or "StrictFIFO"
+        out[policy.project] = values
+    return out
+
+
+def _plain(value) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# from policy documents
+
+
+def load_policies(policy_documents) -> tuple[list, list]:
+    """(loaded policies, diagnostics) of the Policy documents among ``policy_documents``."""
+    from ..catalog import check_policy_documents
+    from ..pipeline import POLICY_KIND, kind_of
+    from ..validate.policy import loaded_policy
+
+    documents = [d for d in policy_documents if d.data is not None and kind_of(d) == POLICY_KIND]
+    diagnostics = check_policy_documents(documents)
+    return [p for p in (loaded_policy(d) for d in documents) if p is not None], diagnostics
+
+
+def compile_queues(policy_documents) -> tuple[list[dict], list]:
+    """(objects, diagnostics) for parsed policy documents; no objects when any is an error."""
+    from ..diagnostics import has_errors
+
+    policies, diagnostics = load_policies(policy_documents)
+    if has_errors(diagnostics):
+        return [], diagnostics
+    return queue_objects(policies), diagnostics
+
+
+def summary_of(policy_documents) -> dict:
+    """``quota_summary`` of parsed policy documents (broken policies count as absent)."""
+    return quota_summary(load_policies(policy_documents)[0])

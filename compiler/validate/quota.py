@@ -1,0 +1,326 @@
+"""Quotas (SPEC 2.5): well-formed quota and priorities in policies (E501-E507), and workloads that
+their queue can never admit (W120, W121). Pure: loaded policies and typed workloads in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING
+
+from ..diagnostics import Diagnostic, Related, error, warning
+
+if TYPE_CHECKING:
+    from .policy_load import LoadedPolicy
+
+QUOTA = ("spec", "quota")
+PRIORITIES = ("spec", "priorities")
+DEFAULT_FLAVOR = "default"
+DEFAULT_GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_NOT_NAME = re.compile(r"[^a-z0-9-]+")
+
+
+def flavor_name(product: str) -> str:
+    """The ResourceFlavor of a GPU product: ``NVIDIA-H100-80GB-HBM3`` -> ``nvidia-h100-80gb-hbm3``.
+
+    A product that does not read as a name as it is gets a digest of itself appended, so two
+    products never share a flavor."""
+    plain = product.lower()
+    if _DNS1123_LABEL.match(plain) and len(plain) <= 63 and plain != DEFAULT_FLAVOR:
+        return plain
+    digest = hashlib.sha256(product.encode()).hexdigest()[:8]
+    stem = _NOT_NAME.sub("-", plain)[:50].strip("-") or "gpu"
+    return f"{stem}-{digest}"
+
+
+def gpu_products(amount) -> dict[str, float] | None:
+    """Per-product GPUs, or None when the quota is one number for every product."""
+    return dict(amount) if isinstance(amount, dict) else None
+
+
+def gpu_total(amount) -> float:
+    if amount is None:
+        return 0
+    return sum(amount.values()) if isinstance(amount, dict) else amount
+
+
+# ---------------------------------------------------------------------------------------------
+# one policy
+
+
+def check_quota(policy: LoadedPolicy) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    quota = policy.quota
+    positions = policy.document.positions
+    if quota is not None:
+        if policy.project is None:
+            out.append(
+                error(
+                    "E501",
+                    "a quota belongs to one project: this policy has no metadata.project",
+                    positions.nearest(QUOTA, prefer_key=True),
+                    "spec.quota",
+                )
+            )
+        elif not _DNS1123_LABEL.match(policy.project) or len(policy.project) > 63:
+            out.append(
+                error(
+                    "E504",
+                    f"project {policy.project!r} names the ClusterQueue, LocalQueue and namespace: "
+                    "it must be a DNS-1123 label (lower-case letters, digits, '-', at most 63)",
+                    positions.nearest(("metadata", "project")),
+                    "metadata.project",
+                )
+            )
+        out += _borrowing_problems(policy)
+        out += _product_problems(policy)
+    for name in policy.priorities or {}:
+        if not _is_subdomain(name):
+            out.append(
+                error(
+                    "E505",
+                    f"priority {name!r} names a WorkloadPriorityClass: it must be a lower-case "
+                    "DNS name (letters, digits, '-', '.')",
+                    positions.nearest(PRIORITIES + (name,), prefer_key=True),
+                    f"spec.priorities.{name}",
+                )
+            )
+    return out
+
+
+def _is_subdomain(name: str) -> bool:
+    return len(name) <= 253 and all(_DNS1123_LABEL.match(part) for part in name.split("."))
+
+
+def _borrowing_problems(policy: LoadedPolicy) -> list[Diagnostic]:
+    quota = policy.quota
+    limit = quota.borrowingLimit
+    if limit is None:
+        return []
+    where = policy.document.positions.nearest(QUOTA + ("borrowingLimit",), prefer_key=True)
+    if not quota.cohort:
+        return [
+            error(
+                "E502",
+                "borrowingLimit needs a cohort to borrow from; add spec.quota.cohort",
+                where,
+                "spec.quota.borrowingLimit",
+            )
+        ]
+    products = gpu_products(quota.gpus)
+    borrowed = gpu_products(limit.gpus)
+    path = "spec.quota.borrowingLimit.gpus"
+    at = policy.document.positions.nearest(QUOTA + ("borrowingLimit", "gpus"), prefer_key=True)
+    if limit.gpus is not None and (products is None) != (borrowed is None):
+        shape = "per GPU product" if products is not None else "one number"
+        return [
+            error(
+                "E503",
+                f"spec.quota.gpus is {shape}; borrowingLimit.gpus must be given the same way",
+                at,
+                path,
+            )
+        ]
+    unknown = sorted(set(borrowed or {}) - set(products or {}))
+    if unknown:
+        return [
+            error(
+                "E503",
+                f"borrowingLimit.gpus names {', '.join(unknown)}, which spec.quota.gpus does not "
+                f"list (known: {', '.join(sorted(products or {})) or 'none'})",
+                at,
+                path,
+            )
+        ]
+    return []
+
+
+def _product_problems(policy: LoadedPolicy) -> list[Diagnostic]:
+    out = []
+    for product, amount in (gpu_products(policy.quota.gpus) or {}).items():
+        if amount < 0:
+            out.append(
+                error(
+                    "E104",
+                    f"{amount!r}: GPUs of product {product} must be 0 or more",
+                    policy.document.positions.nearest(QUOTA + ("gpus", product)),
+                    f"spec.quota.gpus.{product}",
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# every policy together
+
+
+def check_quotas(policies: list[LoadedPolicy]) -> list[Diagnostic]:
+    """One quota per project (E506); one value per priority name (E507)."""
+    out: list[Diagnostic] = []
+    first_quota: dict = {}
+    for policy in policies:
+        if policy.quota is None or policy.project is None:
+            continue
+        earlier = first_quota.setdefault(policy.project, policy)
+        if earlier is not policy:
+            out.append(
+                error(
+                    "E506",
+                    f"policies {earlier.name} and {policy.name} both give project "
+                    f"{policy.project} a quota; one ClusterQueue holds one quota",
+                    policy.document.positions.nearest(QUOTA, prefer_key=True),
+                    "spec.quota",
+                    [
+                        Related(
+                            earlier.label,
+                            earlier.document.positions.nearest(QUOTA, prefer_key=True),
+                        )
+                    ],
+                )
+            )
+    first_value: dict = {}
+    for policy in policies:
+        for name, value in (policy.priorities or {}).items():
+            earlier, earlier_value = first_value.setdefault(name, (policy, value))
+            if earlier_value != value:
+                out.append(
+                    error(
+                        "E507",
+                        f"priority {name!r} is {earlier_value} in policy {earlier.name} and "
+                        f"{value} here; a WorkloadPriorityClass has one value",
+                        policy.document.positions.nearest(PRIORITIES + (name,)),
+                        f"spec.priorities.{name}",
+                        [
+                            Related(
+                                earlier.label,
+                                earlier.document.positions.nearest(PRIORITIES + (name,)),
+                            )
+                        ],
+                    )
+                )
+    return out
+
+
+def quota_of(policies: list[LoadedPolicy], project: str | None) -> LoadedPolicy | None:
+    """The policy that holds ``project``'s quota (the first, when E506 reports several)."""
+    if not project:
+        return None
+    return next((p for p in policies if p.project == project and p.quota is not None), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# workloads their queue can never admit
+
+
+def capacity(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> dict:
+    """The most the project's ClusterQueue can ever hold: its quota plus what it may borrow.
+
+    {"cpus": n, "memoryGB": n, "gpus": n or {product: n}}; without a borrowing limit a project
+    of a cohort may borrow everything the cohort's other quotas hold."""
+    quota = policy.quota
+    peers = [
+        p
+        for p in policies
+        if quota.cohort
+        and p.quota is not None
+        and p is not policy
+        and p.quota.cohort == quota.cohort
+        and p.project != policy.project
+    ]
+    limit = quota.borrowingLimit
+    out: dict = {}
+    for name in ("cpus", "memoryGB"):
+        own = getattr(quota, name)
+        bound = getattr(limit, name) if limit is not None else None
+        lent = sum(getattr(p.quota, name) for p in peers)
+        out[name] = own + (min(bound, lent) if bound is not None else lent)
+    products = gpu_products(quota.gpus)
+    if products is None:
+        bound = limit.gpus if limit is not None else None
+        lent = sum(gpu_total(p.quota.gpus) for p in peers)
+        own = quota.gpus or 0
+        out["gpus"] = own + (min(bound, lent) if bound is not None else lent)
+        return out
+    borrowed = gpu_products(limit.gpus) if limit is not None else None
+    out["gpus"] = {}
+    for product, own in products.items():
+        lent = sum((gpu_products(p.quota.gpus) or {}).get(product, 0) for p in peers)
+        bound = borrowed.get(product) if borrowed is not None and product in borrowed else None
+        out["gpus"][product] = own + (min(bound, lent) if bound is not None else lent)
+    return out
+
+
+def check_admission(
+    totals: dict, products_used: set, queue: str | None, project: str | None, policies, where
+) -> list[Diagnostic]:
+    """W120 when the workload asks more than its queue can ever hold; W121 for a GPU product
+    the quota has no flavor for. ``totals`` as from ``workload_totals``; ``products_used`` the
+    GPU products the workload's GPU pods select (None for a pod without a product)."""
+    policy = quota_of(policies, project)
+    if policy is None or queue != project:
+        return []
+    most = capacity(policy, policies)
+    related = [Related(policy.label, policy.document.positions.nearest(QUOTA, prefer_key=True))]
+    out = []
+    for name, unit in (("cpus", "CPUs"), ("memoryGB", "GB of memory")):
+        if totals[name] > most[name]:
+            out.append(_never(f"{_num(totals[name])} {unit}", most[name], policy, where, related))
+    gpus = totals["gpus"]
+    if gpus and isinstance(most["gpus"], dict):
+        named = {p for p in products_used if p is not None}
+        missing = sorted(named - set(most["gpus"]))
+        if missing:
+            out.append(
+                warning(
+                    "W121",
+                    f"the workload asks for GPU product {', '.join(missing)}, which the quota of "
+                    f"project {project} does not list ({', '.join(sorted(most['gpus']))}): "
+                    "Kueue finds no flavor for it and never admits it",
+                    where,
+                    "spec.types",
+                    related,
+                )
+            )
+            return out
+        one = len(named) == 1 and None not in products_used
+        room = most["gpus"][next(iter(named))] if one else sum(most["gpus"].values())
+        if gpus > room:
+            out.append(_never(f"{_num(gpus)} GPUs", room, policy, where, related))
+    elif gpus and gpus > most["gpus"]:
+        out.append(_never(f"{_num(gpus)} GPUs", most["gpus"], policy, where, related))
+    return out
+
+
+def _never(asked: str, room, policy: LoadedPolicy, where, related) -> Diagnostic:
+    cohort = policy.quota.cohort
+    held = f"{_num(room)}, borrowing from cohort {cohort} included" if cohort else _num(room)
+    return warning(
+        "W120",
+        f"the workload asks for {asked} at once, more than queue {policy.project} can ever hold "
+        f"({held}): Kueue will never admit it",
+        where,
+        "spec.types",
+        related,
+    )
+
+
+def _num(value) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def products_used(types) -> set:
+    """The GPU products the workload's GPU pods select (None: a GPU pod that names none)."""
+    if isinstance(types, dict):
+        groups = [job_type.resources for job_type in types.values()]
+    else:
+        groups = [types.Head.resources] + [group.resources for group in types.Workers]
+        if getattr(types, "Job", None) is not None:
+            groups.append(types.Job.resources)
+    used = set()
+    for resources in groups:
+        gpu = resources.accelerators.gpu if resources.accelerators else None
+        if gpu is not None and gpu.count:
+            used.add(gpu.product or None)
+    return used
