@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 
@@ -13,8 +14,29 @@ class _OutputDumper(_Dumper):
     pass
 
 
+# What kubectl's reader (sigs.k8s.io/yaml on go-yaml v2, YAML 1.1) takes for a bool or a number
+# but PyYAML's own resolver does not: y/n, exponents without a dot (1e-3), 0o octal, and any of
+# these after go-yaml drops every underscore (resolve.go: strings.Replace(in, "_", "", -1),
+# then strconv.ParseInt(plain, 0, 64) / ParseUint / ParseFloat).
+_GO_BOOL = frozenset(("y", "Y", "n", "N"))
+_GO_INT = re.compile(r"[-+]?(0[bB][01]+|0[oO]?[0-7]+|0[xX][0-9a-fA-F]+|[0-9]+)")
+_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def go_reads_as_non_string(value: str) -> bool:
+    if value in _GO_BOOL:
+        return True
+    plain = value.replace("_", "")
+    return bool(_GO_INT.fullmatch(plain) or _GO_FLOAT.fullmatch(plain))
+
+
 def _str(dumper, value: str):
-    style = "|" if "\n" in value else None
+    if "\n" in value:
+        style = "|"
+    elif go_reads_as_non_string(value):
+        style = "'"
+    else:
+        style = None  # PyYAML quotes what its YAML 1.1 resolver reads as non-string
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
