@@ -3,6 +3,9 @@
 Problems of the catalog itself are reported once, here: malformed policies (E412 and structure),
 two policies of one scope disagreeing on a default (E205), a template without a name, a template
 that names a base (E202), and two templates of one scope with one name (E203).
+
+Policies come only from the policy paths (-p and .compile.yaml, SPEC 2.4): a ``kind: Policy``
+document among the manifests or templates is never trusted, it is an error (E208).
 """
 
 from __future__ import annotations
@@ -17,18 +20,27 @@ from .validate.policy_load import check_scopes
 from .validate.quota import check_quotas
 
 
-def build_catalog(documents, policy_paths=(), template_paths=()) -> Catalog:
+def build_catalog(
+    documents, policy_paths=(), template_paths=(), policy_documents=(), template_documents=()
+) -> Catalog:
+    """``documents`` are the inputs; policies are read from ``policy_paths`` (or given parsed as
+    ``policy_documents``), templates from ``template_paths`` (or ``template_documents``)."""
     catalog = Catalog()
     policy_docs, problems = read_all(policy_paths)
+    policy_docs += list(policy_documents)
     catalog.diagnostics.extend(problems)
     template_docs, problems = read_all(template_paths)
+    template_docs += list(template_documents)
     catalog.diagnostics.extend(problems)
     from_template_paths = {id(d) for d in template_docs}
+    trusted = {_key(d) for d in policy_docs}
     templates, named = [], []
     for document in _unique(list(documents) + template_docs + policy_docs):
         kind = kind_of(document)
-        if kind == POLICY_KIND:
+        if kind == POLICY_KIND and _key(document) in trusted:
             catalog.policies.append(document)
+        elif kind == POLICY_KIND:
+            catalog.diagnostics.append(untrusted_policy(document))
         elif kind == MANIFEST_KIND and (
             is_template(document) or id(document) in from_template_paths
         ):
@@ -41,11 +53,24 @@ def build_catalog(documents, policy_paths=(), template_paths=()) -> Catalog:
     return catalog
 
 
+def _key(document) -> tuple:
+    return (os.path.realpath(document.file), document.index)
+
+
+def untrusted_policy(document) -> Diagnostic:
+    where = document.positions.nearest(("kind",))
+    message = (
+        "a Policy among the manifests or templates is not loaded: policies come only from "
+        "-p/--policy and the policies of .compile.yaml"
+    )
+    return error("E208", message, where, "kind")
+
+
 def _unique(documents) -> list:
     """A file given both as input and under -t/-p counts once."""
     seen, out = set(), []
     for document in documents:
-        key = (os.path.normpath(document.file), document.index)
+        key = _key(document)
         if key not in seen:
             seen.add(key)
             out.append(document)

@@ -103,6 +103,15 @@ CODES: dict[str, str] = {
     "E205": "two policies of one scope disagree on a default",
     "E206": "the base workload breaks the current policy",
     "E207": "--set is malformed",
+    "E208": "a Policy among the manifests or templates (policies come from -p, .compile.yaml)",
+    "E209": "deleted: true outside an item of an itemized collection",
+    "E210": "a second spelling of a value another field writes (Kueue labels, node labels)",
+    "E211": "a label or annotation the compiler owns",
+    "E212": "queue or priority is not a label value",
+    "E213": "memory that would be emitted as 0 bytes",
+    "E214": "project or namespace is not a DNS-1123 label",
+    "E215": "two workloads with one output name",
+    "E216": ".compile.yaml refused: owned by another user or writable by others",
     # target limits
     "E301": "name is not a valid DNS-1035 label",
     "E302": "a generated Kubernetes name would be too long",
@@ -156,7 +165,6 @@ CODES: dict[str, str] = {
     "W104": "more pod sets than one Kueue workload admits, if the job is ever queued",
     "W105": "a %YAML 1.1 directive; the file is read as YAML 1.2",
     "W110": "the ports Service is reachable only inside the cluster",
-    "W106": "a policy pattern anchored only at the start, though patterns match the whole value",
     "W120": "the workload asks more than its queue's quota and borrowing can ever hold",
     "W121": "the workload asks for a GPU product its queue's quota does not list",
 }

@@ -89,12 +89,14 @@ def run(
     inputs = _parse(workload, "workload.yaml")
     for index, text in enumerate(workloads):
         inputs += _parse(text, f"other-{index}.yaml")
-    catalog_documents = list(inputs)
+    policy_documents, template_documents = [], []
     for index, text in enumerate(policies):
-        catalog_documents += _parse(text, f"policy-{index}.yaml")
+        policy_documents += _parse(text, f"policy-{index}.yaml")
     for index, text in enumerate(templates):
-        catalog_documents += _parse(text, f"template-{index}.yaml")
-    catalog = build_catalog(catalog_documents)
+        template_documents += _parse(text, f"template-{index}.yaml")
+    catalog = build_catalog(
+        inputs, policy_documents=policy_documents, template_documents=template_documents
+    )
     set_layers, problems = parse_sets(sets)
     assert not problems, problems
     options = Options(project=project, sets=tuple(set_layers))

@@ -281,7 +281,7 @@ def test_an_unsupported_operator_gets_one_clean_diagnostic(tmp_path):
     ] == ["E110"]
 
 
-def test_a_prefix_style_policy_pattern_gets_a_hint(tmp_path):
+def test_a_prefix_policy_pattern_is_a_search(tmp_path):
     policy = textwrap.dedent(r"""
         apiVersion: manifest-compiler/v1
         kind: Policy
@@ -291,15 +291,17 @@ def test_a_prefix_style_policy_pattern_gets_a_hint(tmp_path):
             spec.image: {pattern: '^registry\.example\.com/'}
     """).lstrip()
     policy_path = write(tmp_path, "policy.yaml", policy)
-    path = write(
+    allowed = write(
         tmp_path,
         "train.yaml",
         MANIFEST.replace("team/train:1.10", "registry.example.com/team/train:1.10"),
     )
-    result = run("check", "-p", policy_path, path)
-    assert (
-        f"{policy_path}:6:27: warning[W106] spec.image: pattern '^registry\\.example\\.com/' must match the whole "
-        "value, so it accepts only values that end where it ends; to accept every value that starts so, write "
-        "'^registry\\.example\\.com/.*'"
-    ) in result.output
-    assert "error[E405] spec.image" in result.output  # the rule still applies, as written
+    result = run("check", "-p", policy_path, allowed)
+    assert result.exit_code == 0, result.output
+    assert "W106" not in result.output
+    other = write(
+        tmp_path,
+        "other.yaml",
+        MANIFEST.replace("team/train:1.10", "evil.example.net/registry.example.com/x:1"),
+    )
+    assert "error[E405] spec.image" in run("check", "-p", policy_path, other).output

@@ -86,7 +86,10 @@ RULE_CASES = [
     ("spec.operator: {options: [pytorch, kuberay]}", "", "E404"),
     ("spec.image: {pattern: '^registry\\.example\\.com/.+'}", "", None),
     ("spec.image: {pattern: '^docker\\.io/'}", "", "E405"),
-    ("spec.image: {pattern: 'registry'}", "", "E405"),  # a full match, not a search
+    ("spec.image: {pattern: 'registry'}", "", None),  # a search, as JSON Schema's pattern
+    ("spec.image: {pattern: '^registry\\.example\\.com/'}", "", None),
+    ("spec.image: {pattern: 'docker\\.io/'}", "", "E405"),
+    ("spec.image: {pattern: '^team-a'}", "", "E405"),  # anchored: the start must match
     ("spec.queue: {forbidden: true}", "", None),
     ("spec.queue: {forbidden: true}", "queue: gpu", "E408"),
     ("spec.env: {canAdd: false}", "", None),

@@ -32,7 +32,10 @@ class Rule(Strict):
     options: list[Any] | None = Field(
         None, min_length=1, description="The value must be one of these."
     )
-    pattern: StrictStr | None = Field(None, description="Full regular-expression match.")
+    pattern: StrictStr | None = Field(
+        None,
+        description="The value must contain a match (a search); anchor with ^...$ for the whole value.",
+    )
     canEdit: StrictBool | None = Field(
         None, description="false: the final value must equal the policy's default."
     )

@@ -6,6 +6,10 @@
 - ``spec.types`` and kuberay ``Workers`` are structured items, merged recursively by label;
 - order: items as the higher layer lists them, then those only lower layers define, in their order.
 
+``deleted: true`` means something only on an item of an itemized collection (or a type); anywhere
+else it is kept as written (and reported, see ``misplaced``). A value that replaces a collection
+(``ports: ~``, ``storage: ~``) removes each item of it, and is recorded as a deletion of each.
+
 Everything here is pure: inputs are never modified.
 """
 
@@ -25,6 +29,7 @@ class MergeEvents:
     replacements: list = field(
         default_factory=list
     )  # (logical path, Origin of the new item, Origin of the old)
+    misplaced: list = field(default_factory=list)  # (path, Origin): `deleted` on a non-item
 
 
 def merge(
@@ -55,14 +60,34 @@ def merge(
         return _merge_items(
             _as_items(lower),
             _as_items(upper),
-            "structured-map",
+            "mapping",
             events,
             path,
             upper.origin,
             None,
             in_place,
         )
+    _record_removed_items(lower, path, events, upper.origin)
     return _drop_deletions(upper, path, events)
+
+
+def _record_removed_items(lower: Node, path: tuple, events: MergeEvents, origin: Origin) -> None:
+    """``lower`` is replaced whole (by null, a scalar, a value of another shape): every itemized
+    item inside it is removed, as if each were deleted by ``origin``."""
+    value = lower.value
+    if not isinstance(value, (dict, list)):
+        return
+    kind = kind_of(path)
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif kind and kind[1]:
+        pairs = _as_items(lower, kind[1])
+    else:
+        return
+    for label, child in pairs:
+        if kind:
+            events.deletions.append((path + (str(label),), origin))
+        _record_removed_items(child, path + (str(label),), events, origin)
 
 
 def _as_items(node: Node, label: str | None = None) -> list[tuple[str, Node]]:
@@ -85,13 +110,17 @@ def _merge_items(
     lower_by_label = dict(lower)
     merged: list[tuple[str, Node]] = []
     mentioned = set()
-    recursive = how in ("structured-map", "structured-list")
+    recursive = how in ("mapping", "structured-map", "structured-list")
     for label, item in upper:
         mentioned.add(label)
         item_path = path + (label,)
-        if _deletes(item):
+        if how != "mapping" and _deletes(item):
             events.deletions.append((item_path, item.origin))
+            if label in lower_by_label:
+                _record_removed_items(lower_by_label[label], item_path, events, item.origin)
             continue
+        if how == "mapping" and _deletes(item):
+            events.misplaced.append((item_path, item.origin))
         below = lower_by_label.get(label)
         if below is None:
             merged.append((label, _drop_deletions(item, item_path, events)))
@@ -119,6 +148,8 @@ def _drop_deletions(node: Node, path: tuple, events: MergeEvents) -> Node:
             if kind and _deletes(child):
                 events.deletions.append((path + (key,), child.origin))
                 continue
+            if not kind and _deletes(child):
+                events.misplaced.append((path + (key,), child.origin))
             kept[key] = _drop_deletions(child, path + (key,), events)
         return Node(kept, node.origin)
     if isinstance(value, list):

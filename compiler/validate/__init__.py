@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..diagnostics import has_errors
 from ..emit import Workload
 from ..resolve import Resolved
+from .boundary import check_boundary, check_names
 from .overrides import check_overrides, covered_by
 from .policy import check_policies, policies_for
 from .semantics import check_semantics
@@ -28,7 +29,13 @@ def validate_workload(
         d for d in policy if d.path not in {s.path for s in structural}
     ]  # one report per broken field
     reported = {d.path for d in structural}
-    semantic = [d for d in check_semantics(resolved) if d.path not in reported]
+    semantic = [
+        d
+        for d in check_semantics(resolved)
+        + check_boundary(resolved)
+        + check_names(project, namespace, resolved)
+        if d.path not in reported
+    ]
     if manifest is None or types is None or has_errors(structural) or has_errors(semantic):
         return None, None, structural + semantic + policy
     probe = Workload(

@@ -11,9 +11,10 @@ import math
 import re
 
 from ..diagnostics import Diagnostic, Location, Related, error
+from ..emit import quantity
 from ..model.text import duration_seconds, number_as_text
 from ..resolve import Resolved
-from ..resolve.itemized import kind_of, matches
+from ..resolve.itemized import kind_of
 from ..resolve.tree import format_path
 from .policy_load import LoadedPolicy, PolicyRule, load_policy
 
@@ -22,6 +23,11 @@ USER_ROLES = ("base", "workload", "set")
 POLICY_ROLES = ("global-policy", "project-policy")
 DEFAULT_ROLES = ("built-in",) + POLICY_ROLES
 ONE_POD_PER_JOB = ("pytorch", "xgboost", "jax", "tf")
+# operators that read their type names case-insensitively (Master/master, Worker/worker)
+CASELESS_TYPES = ONE_POD_PER_JOB
+TYPES = ("spec", "types")
+# two fields that write one output value: the deadline is timeout if set, else activeDeadlineSeconds
+DEADLINE_FIELDS = (("spec", "timeout"), ("spec", "activeDeadlineSeconds"))
 
 _LOADED: dict[int, tuple] = {}
 
@@ -93,9 +99,30 @@ def children(value, logical: tuple):
     return []
 
 
+def caseless_types(data) -> bool:
+    """Whether the operator of ``data`` reads type names case-insensitively."""
+    spec = data.get("spec") if isinstance(data, dict) else None
+    return isinstance(spec, dict) and spec.get("operator") in CASELESS_TYPES
+
+
+def same_segment(parent: tuple, label: str, segment: str, fold: bool) -> bool:
+    """``label`` (in the data) is ``segment`` (of a rule path); type names fold case when ``fold``."""
+    if label == segment:
+        return True
+    return fold and parent == TYPES and label.lower() == segment.lower()
+
+
+def pattern_matches(pattern: tuple, logical: tuple, fold: bool) -> bool:
+    return len(pattern) == len(logical) and all(
+        p == "*" or same_segment(logical[:i], s, p, fold)
+        for i, (p, s) in enumerate(zip(pattern, logical, strict=True))
+    )
+
+
 def expand(data, pattern: tuple):
     """(logical path, data path, value) for every match of ``pattern``. A literal segment that is
     absent yields MISSING with the data path of the nearest existing ancestor."""
+    fold = caseless_types(data)
 
     def walk(value, depth, logical, data_path):
         if depth == len(pattern):
@@ -115,7 +142,7 @@ def expand(data, pattern: tuple):
                 yield from walk(child, depth + 1, logical + (label,), data_path + (key,))
             return
         for label, key, child in kids:
-            if label == segment:
+            if same_segment(logical, label, segment, fold):
                 yield from walk(child, depth + 1, logical + (label,), data_path + (key,))
                 return
         if "*" not in pattern[depth:]:
@@ -124,25 +151,26 @@ def expand(data, pattern: tuple):
     yield from walk(data, 0, (), ())
 
 
-def lookup(data, logical: tuple):
-    """The value at ``logical`` in one layer's raw data, where ``spec.types["*"]`` stands for every type."""
-    return _lookup(data, logical, 0)
+def lookup(data, logical: tuple, fold: bool = False):
+    """The value at ``logical`` in one layer's raw data, where ``spec.types["*"]`` stands for every
+    type; ``fold``: type names match whatever their case."""
+    return _lookup(data, logical, 0, fold)
 
 
-def _lookup(data, logical, depth):
+def _lookup(data, logical, depth, fold=False):
     if depth == len(logical):
         return data
     segment = logical[depth]
     found = _first(
-        _lookup(child, logical, depth + 1)
+        _lookup(child, logical, depth + 1, fold)
         for label, _, child in children(data, logical[:depth])
-        if label == segment
+        if same_segment(logical[:depth], label, segment, fold)
     )
     at_types = logical[:depth] == ("spec", "types") and isinstance(data, dict) and "*" in data
     if found is MISSING and at_types and not (segment == "Workers" and depth + 1 == len(logical)):
         # the "*" entry stands at the level of one type (or one Workers group)
         skip = 2 if segment == "Workers" else 1
-        found = _lookup(data["*"], logical, depth + skip)
+        found = _lookup(data["*"], logical, depth + skip, fold)
     return found
 
 
@@ -157,22 +185,33 @@ def _first(values):
 # one rule
 
 
+def _blank(value) -> bool:
+    """No value for ``required``: absent, null, a blank string, an empty collection."""
+    if value is MISSING or value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, (dict, list)) and not value
+
+
 def _check_rule(resolved: Resolved, entry: PolicyRule) -> list[Diagnostic]:
     rule = entry.rule
     out = []
+    if entry.pattern in DEADLINE_FIELDS:
+        out += _check_other_deadline(resolved, entry)
     for logical, data_path, value in expand(resolved.data, entry.pattern):
-        if value is MISSING or value is None:
-            if rule.required:
-                out.append(
-                    _violation(
-                        "E406",
-                        "the policy requires a value here; none is set",
-                        resolved,
-                        entry,
-                        logical,
-                        data_path,
-                    )
+        if _blank(value) and rule.required and not _deadline_set_elsewhere(resolved, logical):
+            out.append(
+                _violation(
+                    "E406",
+                    "the policy requires a value here; none is set",
+                    resolved,
+                    entry,
+                    logical,
+                    data_path,
                 )
+            )
+        if value is MISSING or value is None:
             if rule.canEdit is False:
                 out += _check_locked_absent(resolved, entry, logical, data_path)
             continue
@@ -180,6 +219,44 @@ def _check_rule(resolved: Resolved, entry: PolicyRule) -> list[Diagnostic]:
     if rule.canRemove is False:
         out += _check_removals(resolved, entry)
     return out
+
+
+def _effective_deadline_field(data) -> tuple | None:
+    """The field whose value becomes activeDeadlineSeconds: timeout wins over activeDeadlineSeconds."""
+    spec = data.get("spec") if isinstance(data, dict) else None
+    if not isinstance(spec, dict):
+        return None
+    return next((("spec", key) for _, key in DEADLINE_FIELDS if spec.get(key) is not None), None)
+
+
+def _deadline_set_elsewhere(resolved: Resolved, logical: tuple) -> bool:
+    effective = _effective_deadline_field(resolved.data)
+    return logical in DEADLINE_FIELDS and effective is not None and effective != logical
+
+
+def _check_other_deadline(resolved: Resolved, entry: PolicyRule) -> list[Diagnostic]:
+    """A rule on one deadline field binds the deadline the other field wrote (SPEC 2.4: a rule
+    binds the value that reaches the output): bounds, options, pattern and forbidden."""
+    effective = _effective_deadline_field(resolved.data)
+    if effective is None or effective == entry.pattern:
+        return []
+    value = resolved.data["spec"][effective[1]]
+    problems = _scalar_problems(entry.rule, value)
+    setter = resolved.layer_of(effective)
+    if entry.rule.forbidden and setter is not None and setter.role in USER_ROLES:
+        problems.append(("E408", "the policy forbids setting the deadline; remove it"))
+    shown = format_path(entry.pattern)
+    return [
+        _violation(
+            code,
+            f"{message} (this field sets the deadline that {shown} rules)",
+            resolved,
+            entry,
+            effective,
+            effective,
+        )
+        for code, message in problems
+    ]
 
 
 def _check_value(resolved, entry, logical, data_path, value) -> list[Diagnostic]:
@@ -244,7 +321,7 @@ def _scalar_problems(rule, value) -> list[tuple[str, str]]:
         )
     if rule.pattern is not None:
         text = value if isinstance(value, str) else number_as_text(value)
-        if isinstance(text, str) and not re.fullmatch(rule.pattern, text):
+        if isinstance(text, str) and not re.search(rule.pattern, text):
             out.append(("E405", f"{_show(text)} does not match the pattern '{rule.pattern}'"))
     return out
 
@@ -292,15 +369,20 @@ def _check_locked_absent(resolved, entry, logical, data_path) -> list[Diagnostic
 
 def _check_removals(resolved, entry) -> list[Diagnostic]:
     out = []
+    fold = caseless_types(resolved.data)
+    reported = set()
     for logical, origin in resolved.events.deletions:
-        if not matches(entry.pattern, logical) or _present(resolved.data, logical):
+        if not pattern_matches(entry.pattern, logical, fold) or _present(resolved.data, logical):
+            continue
+        if logical in reported:
             continue
         below = [
             layer
             for layer in resolved.layers[: origin.layer]
-            if lookup(layer.data, logical) is not MISSING
+            if lookup(layer.data, logical, fold) is not MISSING
         ]
         if below:
+            reported.add(logical)
             message = f"item {logical[-1]!r} may not be removed (it comes from {below[-1].name})"
             out.append(_deleted_violation("E410", message, resolved, entry, logical, origin))
     return out
@@ -321,12 +403,13 @@ def _deletion_of(resolved, logical):
 
 def policy_default(resolved: Resolved, policy: LoadedPolicy, logical: tuple):
     """The rule's own policy's default at ``logical``, else the merged defaults' value there."""
-    own = lookup(policy.defaults, logical) if policy.defaults else MISSING
+    fold = caseless_types(resolved.data)
+    own = lookup(policy.defaults, logical, fold) if policy.defaults else MISSING
     if own is not MISSING:
         return own
     for layer in reversed(resolved.layers):
         if layer.role in DEFAULT_ROLES:
-            value = lookup(layer.data, logical)
+            value = lookup(layer.data, logical, fold)
             if value is not MISSING:
                 return value
     return MISSING
@@ -372,6 +455,7 @@ def pod_groups(operator, types):
 
 
 def _per_pod(resources) -> dict[str, float]:
+    """Per-pod amounts as the emitted quantities state them (rounded to millicores and bytes)."""
     cpus = resources.cpus if resources.cpus is not None else 1
     memory = resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
     gpu = (
@@ -379,7 +463,19 @@ def _per_pod(resources) -> dict[str, float]:
         if resources.accelerators and resources.accelerators.gpu
         else None
     )
-    return {"cpus": cpus, "memoryGB": memory, "gpus": gpu.count if gpu else 0}
+    return {
+        "cpus": _emitted(quantity.cpu_millis, cpus, 1000),
+        "memoryGB": _emitted(quantity.memory_bytes, memory, 1 << 30),
+        "gpus": gpu.count if gpu else 0,
+    }
+
+
+def _emitted(to_unit, amount: float, per_unit: int) -> float:
+    """``amount`` as the emitted quantity states it; beyond any quantity (E104 says so): as given."""
+    try:
+        return to_unit(amount) / per_unit
+    except (OverflowError, ValueError):
+        return amount
 
 
 def check_limits(resolved: Resolved, policy: LoadedPolicy, types) -> list[Diagnostic]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from ..diagnostics import Diagnostic, Location, Related, error, has_errors, warning
+from ..diagnostics import Diagnostic, Location, Related, error, has_errors
 from ..model.policy import RULE_KEYS, Limits, Policy, Quota, Rule
 from ..model.text import duration_seconds
 from ..resolve.itemized import kind_of
@@ -206,26 +206,7 @@ def check_rule(pattern: tuple, rule: Rule, document, at: tuple) -> list[Diagnost
         problems += _check_item_rule(
             pattern, member, member_rule, document, at + ("itemRules", member)
         )
-    if _reads_as_a_prefix(rule.pattern):
-        problems.append(
-            warning(
-                "W106",
-                f"pattern '{rule.pattern}' must match the whole value, so it accepts only values that end where it "
-                f"ends; to accept every value that starts so, write '{rule.pattern}.*'",
-                document.positions.nearest(at + ("pattern",)),
-                shown,
-            )
-        )
     return problems
-
-
-def _reads_as_a_prefix(pattern) -> bool:
-    """Anchored at the start only (``^registry/``), as a search pattern would be."""
-    return (
-        isinstance(pattern, str)
-        and pattern.startswith("^")
-        and not pattern.endswith(("$", "*", "+", "?", "}", ")"))
-    )
 
 
 def _check_item_rule(pattern, member, rule, document, at) -> list[Diagnostic]:
@@ -374,14 +355,17 @@ def _clash(flat: dict, logical: tuple, value):
         return (logical, flat[logical]) if flat[logical][1] != value else None
     for other, entry in flat.items():
         shorter, longer = sorted((other, logical), key=len)
-        if longer[: len(shorter)] == shorter:
+        if shorter and longer[: len(shorter)] == shorter:
             return other, entry
     return None
 
 
 def flatten_defaults(data, logical: tuple = (), data_path: tuple = ()) -> dict:
-    """Leaf values of a defaults fragment by logical path (list items by label) -> (data path, value)."""
-    if isinstance(data, dict) and data:
+    """Leaf values of a defaults fragment by logical path (list items by label) -> (data path, value).
+    No defaults (a rules-only policy) and empty mappings give no leaves: they set nothing."""
+    if (data is None and not logical) or (isinstance(data, dict) and not data):
+        return {}
+    if isinstance(data, dict):
         out = {}
         for key, value in data.items():
             out.update(flatten_defaults(value, logical + (str(key),), data_path + (key,)))

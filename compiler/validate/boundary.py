@@ -1,0 +1,209 @@
+"""What a manifest may not say, whatever the policy: the edges of the administrator's boundary.
+
+- ``deleted: true`` only on an item of an itemized collection (E209);
+- one spelling per output value: the Kueue queue and priority labels come from ``spec.queue`` and
+  ``spec.priority``, the accelerator node labels from ``accelerators`` (E210);
+- labels and annotations the compiler owns (E211);
+- queue and priority are label values (E212);
+- memory that the emitted quantity would round to zero (E213; CPU below 1m is E304);
+- project and namespace are DNS-1123 labels (E214): they become URL path segments and names.
+
+Pure: reads the merged data (any shape; a wrong type is left to the structural checks).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..diagnostics import Diagnostic, Location, error
+from ..emit import quantity
+from ..resolve import Resolved, format_path
+
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
+SECOND_SPELLINGS = {
+    ("labels", QUEUE_LABEL): "spec.queue",
+    ("labels", PRIORITY_LABEL): "spec.priority",
+    ("extraSelectors", "nvidia.com/gpu.product"): "accelerators.gpu.product",
+    ("extraSelectors", "cloud.google.com/gke-tpu-accelerator"): "accelerators.tpu.type",
+    ("extraSelectors", "cloud.google.com/gke-tpu-topology"): "accelerators.tpu.topology",
+}
+RESERVED_KEYS = ("app.kubernetes.io/managed-by",)
+RESERVED_PREFIXES = ("manifest-compiler/",)
+LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_LABEL = 63
+
+
+def check_boundary(resolved: Resolved) -> list[Diagnostic]:
+    spec = resolved.data.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    return (
+        _misplaced_deletions(resolved)
+        + _metadata_keys(resolved, spec)
+        + _selector_keys(resolved, spec)
+        + _queue_and_priority(resolved, spec)
+        + _quantities(resolved, spec)
+    )
+
+
+def reserved(key: str) -> bool:
+    return key in RESERVED_KEYS or key.startswith(RESERVED_PREFIXES)
+
+
+def is_dns1123_label(text) -> bool:
+    return isinstance(text, str) and len(text) <= MAX_LABEL and bool(DNS1123_LABEL.match(text))
+
+
+def check_names(project, namespace, resolved: Resolved) -> list[Diagnostic]:
+    """E214: the project and the namespace become object names and API path segments."""
+    out = []
+    for what, value, path in (("project", project, ("project",)), ("namespace", namespace, None)):
+        if value is None or is_dns1123_label(value):
+            continue
+        where = (
+            resolved.location(path)
+            if path and isinstance(resolved.data.get("project"), str)
+            else Location(f"<{what}>", 1, 1)
+        )
+        message = (
+            f"{what} {value!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
+            f"starting and ending with a letter or digit, at most {MAX_LABEL} characters)"
+        )
+        out.append(error("E214", message, where, what))
+    return out
+
+
+def _misplaced_deletions(resolved: Resolved) -> list[Diagnostic]:
+    out = []
+    for path, origin in resolved.events.misplaced:
+        layer = resolved.layers[origin.layer]
+        message = (
+            "'deleted: true' removes an item of an itemized collection (env, secrets, ports, labels, "
+            "annotations, attachExistingPVCs, extraSelectors, extraTolerations, types); "
+            f"{format_path(path)} is not one: set it to the value you want instead"
+        )
+        out.append(error("E209", message, layer.location(origin.path, key=True), format_path(path)))
+    return out
+
+
+def _metadata_keys(resolved: Resolved, spec: dict) -> list[Diagnostic]:
+    out = []
+    for collection in ("labels", "annotations"):
+        items = spec.get(collection)
+        for key in items if isinstance(items, dict) else ():
+            path = ("spec", collection, key)
+            where = resolved.location(path, key=True)
+            if (collection, key) in SECOND_SPELLINGS:
+                field = SECOND_SPELLINGS[(collection, key)]
+                message = f"{key} is written by {field}; set {field} instead (one value, one field)"
+                out.append(error("E210", message, where, format_path(path)))
+            elif reserved(str(key)):
+                message = (
+                    f"{key} is set by the compiler (it identifies what it made); a manifest may "
+                    "not set it"
+                )
+                out.append(error("E211", message, where, format_path(path)))
+    return out
+
+
+def _selector_keys(resolved: Resolved, spec: dict) -> list[Diagnostic]:
+    out = []
+    for type_path, resources in _resources(spec):
+        selectors = resources.get("extraSelectors")
+        for key in selectors if isinstance(selectors, dict) else ():
+            field = SECOND_SPELLINGS.get(("extraSelectors", key))
+            if field is None:
+                continue
+            path = type_path + ("resources", "extraSelectors", key)
+            message = f"the node label {key} is written by {field}; set {field} instead"
+            out.append(
+                error(
+                    "E210",
+                    message,
+                    resolved.location(path, key=True),
+                    format_path(resolved.logical(path)),
+                )
+            )
+    return out
+
+
+def _queue_and_priority(resolved: Resolved, spec: dict) -> list[Diagnostic]:
+    out = []
+    for field in ("queue", "priority"):
+        value = spec.get(field)
+        if not isinstance(value, str):
+            continue
+        if len(value) <= MAX_LABEL and LABEL_VALUE.match(value):
+            continue
+        message = (
+            f"{value!r} is not a label value (1 to {MAX_LABEL} letters, digits, '-', '_' or '.', "
+            f"starting and ending with a letter or digit); spec.{field} becomes a Kueue label"
+        )
+        out.append(error("E212", message, resolved.location(("spec", field)), f"spec.{field}"))
+    return out
+
+
+def _number(value, default):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return value
+
+
+def _quantities(resolved: Resolved, spec: dict) -> list[Diagnostic]:
+    """Positive memory the emitted quantity would round to 0 (1 byte is the smallest a Kubernetes
+    quantity states): no request and no limit at all. CPU below 1m is E304 (targets)."""
+    out = []
+    for type_path, resources in _resources(spec):
+        cpus = _number(resources.get("cpus"), 1)
+        memory_field = "memory" if "memory" in resources else "ramRatio"
+        memory = (
+            _number(resources.get("memory"), None)
+            if memory_field == "memory"
+            else (
+                cpus * resources["ramRatio"]
+                if _number(resources.get("ramRatio"), None) is not None
+                else None
+            )
+        )
+        shm = _number(resources.get("shmSizeGB"), 0)
+        checks = (
+            (
+                memory_field,
+                memory,
+                memory is not None and 0 < memory < 1 and quantity.memory_bytes(memory) < 1,
+                "1 byte",
+            ),
+            ("shmSizeGB", shm, 0 < shm < 1 and quantity.memory_bytes(shm) < 1, "1 byte"),
+        )
+        for field, value, too_small, smallest in checks:
+            if not too_small:
+                continue
+            path = type_path + ("resources", field)
+            message = (
+                f"{value} is below {smallest}, the smallest amount Kubernetes states; it would "
+                "become 0 (no request and no limit)"
+            )
+            out.append(
+                error(
+                    "E213",
+                    message,
+                    resolved.location(path),
+                    format_path(resolved.logical(path)),
+                )
+            )
+    return out
+
+
+def _resources(spec: dict):
+    """(data path of a type, its resources mapping) for every pod shape, whatever the operator."""
+    types = spec.get("types")
+    if not isinstance(types, dict):
+        return
+    for name, job_type in types.items():
+        if name == "Workers" and isinstance(job_type, list):
+            for index, group in enumerate(job_type):
+                if isinstance(group, dict) and isinstance(group.get("resources"), dict):
+                    yield ("spec", "types", "Workers", index), group["resources"]
+        elif isinstance(job_type, dict) and isinstance(job_type.get("resources"), dict):
+            yield ("spec", "types", name), job_type["resources"]
