@@ -149,6 +149,8 @@ CODES: dict[str, str] = {
     "E505": "a priority name is not a valid WorkloadPriorityClass name",
     "E506": "two policies give one project a quota",
     "E507": "two policies give one priority different values",
+    # admission policies (compile admission)
+    "E520": "two policies give one admission policy object name",
     # image builds (compile image, --image-digest)
     "E601": "--image-digest is not sha256: and 64 hex digits",
     "E602": "the git working tree has uncommitted changes",
@@ -167,4 +169,5 @@ CODES: dict[str, str] = {
     "W110": "the ports Service is reachable only inside the cluster",
     "W120": "the workload asks more than its queue's quota and borrowing can ever hold",
     "W121": "the workload asks for a GPU product its queue's quota does not list",
+    "W130": "a rule's pattern uses syntax RE2 lacks; the admission policy leaves the rule out",
 }

@@ -120,7 +120,10 @@ def test_git_range_reports_exactly_the_effect_of_the_commit(repo):
         lines[4],
     )
     assert lines[5] == "  JobSet/small spec.ttlSecondsAfterFinished: 604800 → 86400"
-    assert lines[6:] == ["diff: 2 manifests: 1 became invalid, 1 output changed"]
+    # the admission policies the limits become changed too (compile admission)
+    assert lines[6] == "admission policies (compile admission): output changed"
+    assert any("manifest-compiler.limits.jobset" in line and "> 64.0" in line for line in lines)
+    assert lines[-1] == "diff: 2 manifests: 1 became invalid, 1 output changed"
 
 
 def test_exit_code_flag_fails_on_any_change(repo):

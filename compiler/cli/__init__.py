@@ -33,7 +33,7 @@ def cli() -> None:
 
 
 # Each module defines its subcommands on `cli` when imported. One module per area of the product.
-COMMAND_MODULES = ("commands", "explain", "review", "cluster", "build", "queues")
+COMMAND_MODULES = ("commands", "explain", "review", "cluster", "build", "queues", "admission")
 
 
 def _register() -> None:

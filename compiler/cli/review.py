@@ -127,6 +127,7 @@ def golden_command(directory, golden_dir, update):
             expected = _read_bytes(golden_path) if has_golden else None
             results.append(compare_golden(stem, golden_path, expected, compiled.get(stem)))
         results += _queue_golden(directory, golden_dir)
+        results += _admission_golden(directory, golden_dir)
         if update:
             _update_golden(results, golden_dir)
         else:
@@ -181,6 +182,18 @@ def _queue_golden(directory: str, golden_dir: str) -> list:
     if compiled is None and expected is None:
         return []
     return [compare_golden("kueue/queues", golden_path, expected, compiled)]
+
+
+def _admission_golden(directory: str, golden_dir: str) -> list:
+    from .admission import admission_golden
+
+    return admission_golden(directory, golden_dir)
+
+
+def _admission_diff(before, after) -> list:
+    from .admission import admission_diff
+
+    return admission_diff(before, after)
 
 
 def _golden_stems(golden_dir: str) -> list[str]:
@@ -440,19 +453,20 @@ def diff_command(
                 templates,
             )
             results, environment = _diff_all(manifests, before, after, project, config)
+            admission = _admission_diff(before, after)
             quotas = _quota_changes(before, after)
     except UsageProblem as problem:
         raise click.UsageError(str(problem)) from None
     except EnvironmentProblem as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_ENV)
-    _report_diff(results, before, after, format_, quotas)
+    _report_diff(results, before, after, format_, quotas, admission)
     if environment:
         from .render import as_text
 
         click.echo(as_text(list(dict.fromkeys(environment))), err=True, nl=False)
         sys.exit(EXIT_ENV)
-    changed = any(r.changed for r in results) or bool(quotas)
+    changed = any(r.changed for r in results + admission) or bool(quotas)
     sys.exit(EXIT_INVALID if exit_code and changed else EXIT_OK)
 
 
@@ -597,7 +611,7 @@ def _quota_changes(before: Side, after: Side) -> list[str]:
     return quota_changes(summary(before), summary(after))
 
 
-def _report_diff(results, before: Side, after: Side, format_: str, quotas=()) -> None:
+def _report_diff(results, before: Side, after: Side, format_: str, quotas=(), admission=()) -> None:
     from ..review.diff import counts, summary, words
 
     if format_ == "json":
@@ -623,6 +637,9 @@ def _report_diff(results, before: Side, after: Side, format_: str, quotas=()) ->
                 for r in results
             ],
             "quotas": list(quotas),
+            "admission": [
+                {"status": r.status, "changes": [c.as_dict() for c in r.changes]} for r in admission
+            ],
         }
         click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
         return
@@ -631,7 +648,7 @@ def _report_diff(results, before: Side, after: Side, format_: str, quotas=()) ->
         click.echo("quotas (compile queues):")
         for line in quotas:
             click.echo("  " + line)
-    for r in results:
+    for r in list(results) + list(admission):
         click.echo(f"{r.file}: {words(r.status)}")
         for change in r.changes:
             click.echo("  " + change.describe())

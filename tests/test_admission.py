@@ -1,0 +1,259 @@
+"""`compile admission` without a cluster: the objects' shape, bindings, what is left to `compile`,
+determinism, the CLI, golden and diff coverage. tests/cluster/test_admission.py runs the CEL on a
+real API server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+from policy_support import policy
+
+from compiler.admission import admission_objects
+from compiler.catalog import build_catalog
+from compiler.cli import cli
+from compiler.parse import load_documents
+from compiler.validate.policy import loaded_policy
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def admission(*texts, **options):
+    documents = []
+    for index, text in enumerate(texts):
+        parsed, problems = load_documents(text, f"policy-{index}.yaml")
+        assert not problems
+        documents += parsed
+    catalog = build_catalog([], policy_documents=documents)
+    return admission_objects([loaded_policy(d) for d in catalog.policies], **options)
+
+
+def by_kind(result, kind):
+    return [o for o in result.objects if o["kind"] == kind]
+
+
+def test_one_policy_and_one_binding_per_policy_and_job_kind():
+    result = admission(policy(rules="spec.image: {pattern: '^registry\\.example\\.com/'}"))
+    policies = by_kind(result, "ValidatingAdmissionPolicy")
+    bindings = by_kind(result, "ValidatingAdmissionPolicyBinding")
+    assert [p["metadata"]["name"] for p in policies] == [
+        "manifest-compiler.team-a-limits.jobset",
+        "manifest-compiler.team-a-limits.rayjob",
+        "manifest-compiler.team-a-limits.job",
+    ]
+    assert [b["spec"]["policyName"] for b in bindings] == [p["metadata"]["name"] for p in policies]
+    rules = [p["spec"]["matchConstraints"]["resourceRules"][0] for p in policies]
+    assert [(r["apiGroups"], r["apiVersions"], r["resources"]) for r in rules] == [
+        (["jobset.x-k8s.io"], ["v1alpha2"], ["jobsets"]),
+        (["ray.io"], ["v1"], ["rayjobs"]),
+        (["batch"], ["v1"], ["jobs"]),
+    ]
+    assert all(p["apiVersion"] == "admissionregistration.k8s.io/v1" for p in result.objects)
+
+
+def test_a_project_policy_binds_its_namespace_and_a_global_one_everywhere_or_a_selector():
+    project = admission(policy(rules="spec.timeout: {max: 1d}"))
+    selector = by_kind(project, "ValidatingAdmissionPolicyBinding")[0]["spec"]["matchResources"]
+    assert selector == {
+        "namespaceSelector": {
+            "matchExpressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a"]}
+            ]
+        }
+    }
+    everywhere = admission(policy(rules="spec.timeout: {max: 1d}", name="g", project=None))
+    assert (
+        "matchResources" not in by_kind(everywhere, "ValidatingAdmissionPolicyBinding")[0]["spec"]
+    )
+    chosen = admission(
+        policy(rules="spec.timeout: {max: 1d}", name="g", project=None),
+        global_selector={"compile/enforce": "yes"},
+    )
+    assert by_kind(chosen, "ValidatingAdmissionPolicyBinding")[0]["spec"]["matchResources"] == {
+        "namespaceSelector": {"matchLabels": {"compile/enforce": "yes"}}
+    }
+
+
+def test_deny_by_default_audit_and_warn_with_audit():
+    text = policy(rules="spec.timeout: {max: 1d}")
+    actions = {
+        tuple(b["spec"]["validationActions"])
+        for b in by_kind(admission(text), "ValidatingAdmissionPolicyBinding")
+    }
+    assert actions == {("Deny",)}
+    audited = {
+        tuple(b["spec"]["validationActions"])
+        for b in by_kind(admission(text, audit=True), "ValidatingAdmissionPolicyBinding")
+    }
+    assert audited == {("Audit", "Warn")}
+
+
+def test_messages_name_the_policy_and_the_rule_with_its_place():
+    result = admission(policy(rules="spec.types.*.resources.cpus: {max: 4}"))
+    (validation,) = by_kind(result, "ValidatingAdmissionPolicy")[0]["spec"]["validations"]
+    assert "policy team-a-limits" in validation["message"]
+    assert "spec.types.*.resources.cpus" in validation["message"]
+    assert "policy-0.yaml:" in validation["message"]
+    assert validation["messageExpression"].startswith('"spec.types.*.resources.cpus')
+
+
+def test_cel_uses_the_search_semantics_of_pattern_and_kubernetes_quantities():
+    result = admission(
+        policy(
+            rules="""
+            spec.image: {pattern: 'team-a'}
+            spec.types.*.resources.memory: {max: 64}
+            """
+        )
+    )
+    jobset = by_kind(result, "ValidatingAdmissionPolicy")[0]["spec"]
+    expressions = [v["expression"] for v in jobset["validations"]]
+    assert any('.image.matches("team-a")' in e for e in expressions)
+    assert "quantity(string(" in jobset["variables"][0]["expression"]
+
+
+def test_rules_only_the_manifest_shows_are_listed_in_the_header():
+    result = admission(
+        policy(
+            defaults="spec: {env: {HTTP_PROXY: http://proxy:3128}}",
+            rules="""
+            spec.env.HTTP_PROXY: {canEdit: false}
+            spec.types.*.resources.cpus: {min: 0.5, max: 96, step: 0.5}
+            spec.secrets: {canAdd: false}
+            """,
+        )
+    )
+    header = result.header()
+    assert "spec.env.HTTP_PROXY canEdit" in header
+    assert "spec.types.*.resources.cpus step" in header
+    assert "spec.secrets canAdd" in header
+    assert "cpus min" not in header and "cpus max" not in header
+    assert all(line.startswith("#") for line in header.splitlines())
+
+
+def test_a_label_the_compiler_writes_itself_is_not_forbidden_in_the_cluster():
+    result = admission(policy(rules='spec.labels["kueue.x-k8s.io/queue-name"]: {forbidden: true}'))
+    assert by_kind(result, "ValidatingAdmissionPolicy") == []
+    assert "kueue.x-k8s.io/queue-name" in result.header()
+
+
+def test_operator_options_refuse_the_kinds_no_allowed_operator_makes():
+    result = admission(policy(rules="spec.operator: {options: [jobset, pytorch]}"))
+    names = [p["metadata"]["name"] for p in by_kind(result, "ValidatingAdmissionPolicy")]
+    assert names == [
+        "manifest-compiler.team-a-limits.rayjob",
+        "manifest-compiler.team-a-limits.job",
+    ]
+    validations = by_kind(result, "ValidatingAdmissionPolicy")[0]["spec"]["validations"]
+    assert [v["expression"] for v in validations] == ["false"]
+
+
+def test_jobs_a_jobset_or_rayjob_controls_are_exempt():
+    result = admission(policy(rules="spec.timeout: {max: 1d}"))
+    job = by_kind(result, "ValidatingAdmissionPolicy")[2]["spec"]
+    (condition,) = job["matchConditions"]
+    assert "ownerReferences" in condition["expression"]
+
+
+def test_a_pattern_re2_cannot_read_is_left_out_with_a_warning():
+    result = admission(policy(rules="spec.image: {pattern: '^(?!evil)'}"))
+    assert [d.code for d in result.diagnostics] == ["W130"]
+    assert by_kind(result, "ValidatingAdmissionPolicy") == []
+
+
+def test_two_policies_with_one_object_name_are_an_error():
+    result = admission(
+        policy(rules="spec.timeout: {max: 1d}", name="Team A", project=None),
+        policy(rules="spec.timeout: {max: 1d}", name="team-a", project=None),
+    )
+    assert [d.code for d in result.diagnostics] == ["E520"]
+
+
+def test_the_output_is_deterministic_and_readable_by_kubectl():
+    runner = CliRunner()
+    first = runner.invoke(cli, ["admission", "-p", str(REPO / "examples/policies")])
+    second = runner.invoke(cli, ["admission", "-p", str(REPO / "examples/policies")])
+    assert first.exit_code == 0, first.output
+    assert first.output == second.output
+    objects = [o for o in yaml.safe_load_all(first.output) if o]
+    assert {o["kind"] for o in objects} == {
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
+    assert first.output.startswith("# Admission policies compiled by manifest-compiler")
+
+
+def test_cli_exit_codes():
+    runner = CliRunner()
+    assert runner.invoke(cli, ["admission"]).exit_code == 2
+    missing = runner.invoke(cli, ["admission", "-p", "/nonexistent/policies.yaml"])
+    assert missing.exit_code == 3
+    bad = runner.invoke(
+        cli, ["admission", "-p", str(REPO / "examples/policies"), "--global-selector", "x"]
+    )
+    assert bad.exit_code == 2
+
+
+def test_golden_covers_the_admission_policies(tmp_path):
+    """`compile golden` compares golden/admission/policies.yaml and --update writes it."""
+    root = tmp_path / "repo"
+    (root / "examples").mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(REPO / "examples" / "policies", root / "examples" / "policies")
+    run = [sys.executable, "-m", "compiler", "golden", "examples"]
+    missing = subprocess.run(run, cwd=root, capture_output=True, text=True)
+    assert "golden/admission/policies.yaml: missing" in missing.stdout
+    assert missing.returncode == 1
+    subprocess.run(run + ["--update"], cwd=root, capture_output=True, text=True, check=True)
+    same = subprocess.run(run, cwd=root, capture_output=True, text=True)
+    assert same.returncode == 0, same.stdout
+    expected = subprocess.run(
+        [sys.executable, "-m", "compiler", "admission", "-p", "examples/policies"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert (root / "golden" / "admission" / "policies.yaml").read_text() == expected
+
+
+def test_the_repository_golden_file_is_the_output_of_the_example_policies():
+    expected = (REPO / "golden" / "admission" / "policies.yaml").read_text()
+    runner = CliRunner()
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        result = runner.invoke(cli, ["admission", "-p", "examples/policies"])
+    finally:
+        os.chdir(cwd)
+    assert result.output == expected
+
+
+def test_diff_shows_a_change_of_the_admission_policies(tmp_path):
+    before = tmp_path / "before.yaml"
+    after = tmp_path / "after.yaml"
+    before.write_text(policy(rules="spec.types.*.resources.cpus: {max: 8}"))
+    after.write_text(policy(rules="spec.types.*.resources.cpus: {max: 4}"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compiler",
+            "diff",
+            "--policies-before",
+            str(before),
+            "--policies-after",
+            str(after),
+            str(REPO / "examples" / "jobset-five-workers.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert "admission policies (compile admission): output changed" in result.stdout, result.stdout
+    assert "manifest-compiler.team-a-limits.jobset" in result.stdout
