@@ -113,7 +113,8 @@ def check_templates(templates) -> list[Diagnostic]:
                     "baseWorkload",
                 )
             )
-        project = data.get("project") if isinstance(data.get("project"), str) else None
+        project = data.get("project")
+        project = project if isinstance(project, str) and project else None  # as bases resolve
         key = (project, name)
         if key in first_of:
             scope = f"project {project}" if project else "global scope"

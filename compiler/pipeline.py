@@ -15,6 +15,8 @@ from .emit.naming import dns1035
 from .parse import Document
 from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
+from .validate.boundary import reject_duplicate_names
+from .validate.policy import check_emitted_image, policies_for
 
 MANIFEST_KIND = "AIchorManifest"
 POLICY_KIND = "Policy"
@@ -135,6 +137,16 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
         extra_annotations=options.extra_annotations,
         image=_pinned_image(manifest, options.image_digest),
     )
+    unit.diagnostics.extend(
+        check_emitted_image(
+            resolved,
+            policies_for(catalog.policies, project),
+            manifest.spec.image,
+            unit.workload.image,
+        )
+    )
+    if not unit.ok:
+        return unit
     unit.objects = emit(unit.workload)
     return unit
 
@@ -162,7 +174,7 @@ def compile_documents(documents: list[Document], catalog: Catalog, options: Opti
             units.append(check_template(document))
         elif kind not in (MANIFEST_KIND, POLICY_KIND):
             units.append(_not_a_manifest(document))
-    return units
+    return reject_duplicate_names(units)
 
 
 def check_template(document: Document) -> Unit:

@@ -329,3 +329,206 @@ def test_pattern_on_an_item_member_is_a_search():
 
 def _dedent(text: str) -> str:
     return textwrap.dedent(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. memory that rounds to zero is an error; limits see the emitted quantity
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        "{cpus: 8, memory: 0.0000000001}",
+        "{cpus: 8, ramRatio: 0.00000000001}",
+        "{cpus: 8, memory: 32, shmSizeGB: 0.0000000001}",
+    ],
+)
+def test_memory_that_rounds_to_zero_is_an_error(resources):
+    manifest = WORKLOAD.replace(
+        "      resources:\n        cpus: 8\n        memory: 32\n", f"      resources: {resources}\n"
+    )
+    outcome = run(manifest, policies=[policy(limits="memoryGB: 1")])
+    assert "E213" in outcome.codes, outcome.lines
+    assert not outcome.objects
+
+
+def test_limits_count_the_emitted_cpu_quantity():
+    # 0.0015 CPU is emitted as 2m: 1000 pods ask 2 CPUs, not 1.5
+    manifest = WORKLOAD.replace("count: 2", "count: 1000").replace("cpus: 8", "cpus: 0.0015")
+    outcome = run(manifest, policies=[policy(limits="cpus: 1.9")])
+    assert outcome.codes == ["E411"], outcome.lines
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. labels and annotations the compiler owns cannot be set
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "app.kubernetes.io/managed-by",
+        "manifest-compiler/workload",
+        "manifest-compiler/project",
+        "manifest-compiler/source",
+        "manifest-compiler/digest",
+        "manifest-compiler/image-digest",
+        "manifest-compiler/submitted-by",
+        "manifest-compiler/git-commit",
+    ],
+)
+@pytest.mark.parametrize("collection", ["labels", "annotations"])
+def test_compiler_owned_metadata_cannot_be_set(collection, key):
+    outcome = run(with_spec(f'{collection}: {{"{key}": forged}}'))
+    assert outcome.codes == ["E211"], outcome.lines
+    assert not outcome.objects
+
+
+def test_compiler_owned_metadata_cannot_come_from_a_template_either():
+    template = WORKLOAD.replace("name: train", "name: base\nusage: Template")
+    template = with_spec('labels: {"manifest-compiler/workload": other}', template)
+    outcome = run(
+        WORKLOAD.replace("name: train", "name: train\nbaseWorkload: base"), templates=[template]
+    )
+    assert "E211" in outcome.codes, outcome.lines
+
+
+def test_other_labels_are_fine():
+    outcome = run(with_spec('labels: {"app.kubernetes.io/team": a, "example.com/x": y}'))
+    assert outcome.codes == [], outcome.lines
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. project and namespace are DNS-1123 labels
+
+
+@pytest.mark.parametrize(
+    "project",
+    ["'x/../../api/v1/namespaces/kube-system/configmaps/victim?'", "Team-A", "a_b", "'a b'", "-a"],
+)
+def test_a_project_must_be_a_dns_label(project):
+    outcome = run(WORKLOAD.replace("project: team-a", f"project: {project}"))
+    assert "E214" in outcome.codes, outcome.lines
+    assert not outcome.objects
+
+
+@pytest.mark.parametrize("namespace", ["a/../b", "kube-system/x", "A"])
+def test_a_namespace_must_be_a_dns_label(namespace):
+    from policy_support import _parse
+
+    from compiler.catalog import build_catalog
+    from compiler.pipeline import Options, compile_documents
+
+    (document,) = _parse(WORKLOAD, "workload.yaml")
+    catalog = build_catalog([document])
+    (unit,) = compile_documents([document], catalog, Options(namespace=namespace))
+    assert [d.code for d in unit.diagnostics if d.is_error] == ["E214"], unit.diagnostics
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. the image that runs is the image the rules check
+
+DIGEST = "sha256:" + "a" * 64
+
+
+def _pinned(workload: str, policies, registry: str | None = None):
+    from policy_support import _parse
+
+    from compiler.catalog import build_catalog
+    from compiler.pipeline import Options, compile_documents
+
+    if registry:
+        workload = workload.replace("spec:\n", f"builder: {{registry: {registry}}}\nspec:\n", 1)
+    (document,) = _parse(workload, "workload.yaml")
+    policy_documents = [d for i, text in enumerate(policies) for d in _parse(text, f"p{i}.yaml")]
+    catalog = build_catalog([document], policy_documents=policy_documents)
+    (unit,) = compile_documents([document], catalog, Options(image_digest=DIGEST))
+    return unit
+
+
+def _images(objects) -> set:
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "image" in node and "name" in node:
+                found.add(node["image"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(objects)
+    return found
+
+
+def test_a_registry_that_moves_the_image_breaks_the_image_pattern():
+    rules = "spec.image: {pattern: '^registry\\.example\\.com/'}"
+    unit = _pinned(WORKLOAD, [policy(rules=rules)], registry="evil.example.net")
+    assert [d.code for d in unit.diagnostics if d.is_error] == ["E405"], unit.diagnostics
+    assert "evil.example.net/" in unit.diagnostics[0].message
+    assert not unit.objects
+
+
+def test_a_registry_that_moves_the_image_breaks_the_image_options():
+    rules = "spec.image: {options: ['registry.example.com/team-a/trainer:1.0']}"
+    unit = _pinned(WORKLOAD, [policy(rules=rules)], registry="evil.example.net")
+    assert [d.code for d in unit.diagnostics if d.is_error] == ["E404"], unit.diagnostics
+
+
+def test_pinning_the_allowed_image_in_place_is_fine():
+    rules = """
+        spec.image: {pattern: '^registry\\.example\\.com/team-a/', options: ['registry.example.com/team-a/trainer:1.0']}
+    """
+    unit = _pinned(WORKLOAD, [policy(rules=rules)])
+    assert unit.ok, unit.diagnostics
+    assert _images(unit.objects) == {f"registry.example.com/team-a/trainer@{DIGEST}"}
+
+
+def test_an_anchored_whole_image_pattern_sees_the_digest():
+    rules = "spec.image: {pattern: '^[^@]+:[0-9.]+$'}"  # only tagged images
+    unit = _pinned(WORKLOAD, [policy(rules=rules)])
+    assert [d.code for d in unit.diagnostics if d.is_error] == ["E405"], unit.diagnostics
+
+
+# ---------------------------------------------------------------------------------------------
+# 11. one name, one workload; one name, one template per scope
+
+
+def test_two_workloads_of_one_name_in_one_file_are_an_error():
+    outcome = run(WORKLOAD + "---\n" + WORKLOAD)
+    assert outcome.codes == ["E215"], outcome.lines
+    assert len([o for o in outcome.objects if o["kind"] == "JobSet"]) == 1
+
+
+def test_two_workloads_of_one_name_in_two_files_are_an_error():
+    outcome = run(WORKLOAD, workloads=[WORKLOAD.replace("cpus: 8", "cpus: 4")])
+    assert outcome.codes == ["E215"], outcome.lines
+
+
+def test_two_workloads_named_from_their_file_stems_clash_too():
+    nameless = WORKLOAD.replace("name: train\n", "")
+    outcome = run(nameless + "---\n" + nameless)
+    assert outcome.codes == [], outcome.lines  # workload and workload-1
+
+
+def test_check_reports_two_workloads_of_one_name_across_files(tmp_path):
+    from example_support import run_cli
+
+    (tmp_path / "a.yaml").write_text(WORKLOAD)
+    (tmp_path / "b.yaml").write_text(WORKLOAD)
+    result = run_cli("check", "a.yaml", "b.yaml", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "error[E215]" in result.stdout
+
+
+def test_two_templates_of_one_name_one_with_an_empty_project_are_an_error():
+    template = WORKLOAD.replace("name: train", "name: base\nusage: Template").replace(
+        "project: team-a\n", ""
+    )
+    empty_project = template.replace("usage: Template", "usage: Template\nproject: ''")
+    outcome = run(
+        WORKLOAD.replace("name: train", "name: train\nbaseWorkload: base"),
+        templates=[template, empty_project],
+    )
+    assert "E203" in outcome.codes, outcome.lines

@@ -77,14 +77,18 @@ def emit_command(files, output, quiet, **options):
 def check_command(files, format_, strict, **options):
     """Validate FILES without emitting; for pre-commit hooks and CI."""
     from ..pipeline import compile_documents
+    from ..validate.boundary import duplicate_names
     from .render import progress
 
     inputs = load_inputs(files, **options)
     diagnostics = list(inputs.diagnostics)
+    units = []
     with progress(inputs.documents, "checking") as documents:  # a bar on a terminal only
         for document in documents:
             for unit in compile_documents([document], inputs.catalog, inputs.options):
                 diagnostics.extend(unit.diagnostics)
+                units.append(unit)
+    diagnostics.extend(problem for _, problem in duplicate_names(units))
     diagnostics = _sorted(diagnostics)
     if format_ == "json":
         click.echo(as_json(diagnostics, inputs.files), nl=False)

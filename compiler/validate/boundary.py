@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ..diagnostics import Diagnostic, Location, error
+from ..diagnostics import Diagnostic, Location, Related, error
 from ..emit import quantity
 from ..resolve import Resolved, format_path
 
@@ -207,3 +207,42 @@ def _resources(spec: dict):
                     yield ("spec", "types", "Workers", index), group["resources"]
         elif isinstance(job_type, dict) and isinstance(job_type.get("resources"), dict):
             yield ("spec", "types", name), job_type["resources"]
+
+
+def duplicate_names(units) -> list[tuple[int, Diagnostic]]:
+    """(index of the unit, E215) for every workload whose output name (and namespace) an earlier
+    one already has: the second would overwrite the first on the cluster."""
+    first: dict = {}
+    out = []
+    for index, unit in enumerate(units):
+        workload = getattr(unit, "workload", None)
+        if workload is None:
+            continue
+        key = (workload.namespace, workload.name)
+        if key not in first:
+            first[key] = unit
+            continue
+        where = _name_location(unit.document)
+        scope = f" in namespace {workload.namespace}" if workload.namespace else ""
+        message = (
+            f"two workloads are named {workload.name!r}{scope}; each needs its own name "
+            "(set name:, or compile them one at a time with --name)"
+        )
+        related = [Related("the first one", _name_location(first[key].document))]
+        out.append((index, error("E215", message, where, "name", related)))
+    return out
+
+
+def reject_duplicate_names(units: list) -> list:
+    """``units``, where each workload named like an earlier one carries E215 and emits nothing."""
+    for index, problem in duplicate_names(units):
+        units[index].diagnostics.append(problem)
+        units[index].objects = []
+    return units
+
+
+def _name_location(document) -> Location:
+    data = document.data if isinstance(document.data, dict) else {}
+    if "name" in data:
+        return document.positions.nearest(("name",))
+    return Location(document.file, 1, 1)
