@@ -532,3 +532,34 @@ def test_two_templates_of_one_name_one_with_an_empty_project_are_an_error():
         templates=[template, empty_project],
     )
     assert "E203" in outcome.codes, outcome.lines
+
+
+@pytest.mark.parametrize(
+    "namespace, name",
+    [
+        ("x/../../api/v1/namespaces/kube-system/configmaps/victim?", "job"),
+        ("a/../b", "job"),
+        ("team-a", "../../secrets/x"),
+        ("..", "job"),
+        ("team-a", "j#frag?q=1%2F"),
+    ],
+)
+def test_every_path_segment_sent_to_the_api_server_is_encoded(namespace, name):
+    from compiler.cluster.kinds import JOBSET, POD
+
+    for resource, subresource in ((JOBSET, None), (POD, "log")):
+        path = resource.path(namespace, name, subresource)
+        plain = resource.path("ns", "name", subresource)
+        segments = path.split("/")
+        assert "?" not in path and "#" not in path, path
+        assert ".." not in segments and "." not in segments, path
+        assert len(segments) == len(plain.split("/")), path
+
+
+def test_plain_names_keep_their_path():
+    from compiler.cluster.kinds import JOBSET
+
+    assert (
+        JOBSET.path("team-a", "train")
+        == "/apis/jobset.x-k8s.io/v1alpha2/namespaces/team-a/jobsets/train"
+    )

@@ -8,6 +8,7 @@ Job within the type and its completion index; ``worker-3-0`` names the pod of Jo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=manifest-compiler"
 FIELD_MANAGER = "manifest-compiler"
@@ -35,13 +36,19 @@ class Resource:
     ) -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
+            base += f"/namespaces/{_segment(namespace)}"
         base += f"/{self.plural}"
         if name:
-            base += f"/{name}"
+            base += f"/{_segment(name)}"
         if subresource:
-            base += f"/{subresource}"
+            base += f"/{_segment(subresource)}"
         return base
+
+
+def _segment(text: str) -> str:
+    """One URL path segment: '/', '?', '#', '%' and '..' cannot reach another path or a query."""
+    encoded = quote(str(text), safe="")
+    return encoded.replace(".", "%2E") if encoded.strip(".") == "" else encoded
 
 
 JOBSET = Resource("JobSet", "jobset.x-k8s.io", "v1alpha2", "jobsets")
