@@ -128,12 +128,13 @@ def _counts_text(counts: dict) -> str:
 @handles_cluster_errors
 def status_command(name, context, namespace):
     """State, reason, start and end times and pods per type of job NAME (or KIND/NAME)."""
-    from ..cluster.jobs import counts, current_state, find_job
+    from ..cluster.jobs import counts, explained, find_job
     from ..cluster.submit import GIT_COMMIT, IMAGE, SUBMITTED_BY
 
     kube = _connect(context, namespace)
     found = find_job(kube, name, kube.namespace)
-    state = current_state(kube, found)
+    view = explained(kube, found)
+    state = view.state
     started, ended = _times(found, state)
     annotations = found.obj["metadata"].get("annotations") or {}
     rows = [
@@ -141,6 +142,7 @@ def status_command(name, context, namespace):
         ("namespace", found.namespace),
         ("state", state.phase),
         ("reason", state.reason or "-"),
+        ("queue", view.queue_column),
         ("started", started),
         ("finished", ended),
         ("pods", _counts_text(counts(kube, found))),
@@ -159,7 +161,7 @@ def list_command(context, namespace):
     """The jobs this tool created in the namespace, with their state and age."""
     from datetime import datetime
 
-    from ..cluster.jobs import KueueView, current_state, managed_jobs
+    from ..cluster.jobs import KueueView, explained, managed_jobs
     from ..cluster.kinds import age
 
     kube = _connect(context, namespace)
@@ -169,22 +171,23 @@ def list_command(context, namespace):
         return
     now = datetime.now(UTC)
     kueue = KueueView(kube)
-    rows = [("NAME", "KIND", "STATE", "AGE", "REASON")]
+    rows = [("NAME", "KIND", "STATE", "AGE", "QUEUE", "REASON")]
     for found in jobs:
-        state = current_state(kube, found, kueue)
+        view = explained(kube, found, kueue)
         rows.append(
             (
                 found.name,
                 found.resource.kind,
-                state.phase,
+                view.state.phase,
                 age(found.obj["metadata"].get("creationTimestamp"), now),
-                state.reason,
+                view.queue_column,
+                view.state.reason,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         click.echo(
-            "  ".join(value.ljust(widths[i]) for i, value in enumerate(row[:4])) + "  " + row[4]
+            "  ".join(value.ljust(widths[i]) for i, value in enumerate(row[:5])) + "  " + row[5]
         )
 
 

@@ -17,6 +17,7 @@ from .kinds import (
     pod_selector,
 )
 from .state import State, state_of
+from .waiting import Position
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 
@@ -113,6 +114,74 @@ class KueueView:
 def current_state(kube: Kube, found: Found, kueue: KueueView | None = None) -> State:
     workload = (kueue or KueueView(kube)).workload_of(found.obj)
     return state_of(found.obj, workload)
+
+
+VISIBILITY = "/apis/visibility.kueue.x-k8s.io/v1beta2"
+
+
+def queue_position(kube: Kube, workload: dict):
+    """The workload's place in its LocalQueue: from Kueue's visibility API when it is served,
+    else counted from the namespace's Workloads in Kueue's order."""
+    from .waiting import estimated_position, position_from_visibility, queue_name
+
+    namespace = (workload.get("metadata") or {}).get("namespace") or ""
+    queue = queue_name(workload)
+    if not queue:
+        return None
+    try:
+        summary = kube.get(
+            f"{VISIBILITY}/namespaces/{namespace}/localqueues/{queue}/pendingworkloads"
+        )
+        found = position_from_visibility(workload, summary)
+        if found is not None:
+            return found
+    except ApiError as exc:
+        if exc.status not in (403, 404, 503):  # not served, or not to us: count instead
+            raise
+    listed = kube.get(WORKLOAD.path(namespace)).get("items") or []
+    return estimated_position(workload, listed)
+
+
+@dataclass(frozen=True)
+class Explained:
+    state: State
+    queue: str = ""  # the LocalQueue, when Kueue queues the job
+    position: Position | None = None  # while it waits for quota
+
+    @property
+    def queue_column(self) -> str:
+        """``team-a 2/3`` (2nd of 3 waiting), ``team-a`` once admitted, ``-`` when not queued."""
+        if not self.queue:
+            return "-"
+        if self.position is None:
+            return self.queue
+        pending = f"/{self.position.pending}" if self.position.pending else ""
+        return f"{self.queue} {self.position.index + 1}{pending}"
+
+
+def explained(kube: Kube, found: Found, kueue: KueueView | None = None) -> Explained:
+    """The job's state with, while it waits, why: Kueue's verdict and the queue position, or
+    the scheduler's verdict on pods that do not fit."""
+    workload = (kueue or KueueView(kube)).workload_of(found.obj)
+    return explain_observed(kube, found, state_of(found.obj, workload), workload)
+
+
+def explain_observed(kube: Kube, found: Found, state: State, workload: dict | None) -> Explained:
+    """:func:`explained` for a state already computed from the job and its Workload."""
+    from .state import PENDING
+    from .waiting import explain, is_pending, queue_name
+
+    queue = queue_name(workload) if workload else ""
+    if state.finished:
+        return Explained(state, queue)
+    if state.phase == PENDING and workload and is_pending(workload):
+        position = queue_position(kube, workload)
+        return Explained(explain(state, workload, position), queue, position)
+    return Explained(explain(state, workload, pods=list_pods(kube, found)), queue)
+
+
+def explained_state(kube: Kube, found: Found, kueue: KueueView | None = None) -> State:
+    return explained(kube, found, kueue).state
 
 
 def list_pods(kube: Kube, found: Found) -> list[dict]:

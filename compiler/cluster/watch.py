@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .client import ApiError, ClusterUnavailable, Kube
-from .jobs import Found, KueueView
+from .jobs import Found, KueueView, explain_observed
 from .kinds import Resource
-from .state import State, deleted, state_of, transition
+from .state import PENDING, State, deleted, state_of, transition
 
 WATCH_SECONDS = 300  # server-side timeout of one watch request; the stream is then re-opened
 READ_MARGIN = 60  # beyond the server's timeout, silence means a dead connection
@@ -63,6 +63,11 @@ class Follower:
     relists: int = 0
     reconnects: int = 0
     watches: int = 0  # watch requests opened
+    # (job, state, workload) -> state told with why it waits; while it waits, the explanation is
+    # looked at again every ``recheck_seconds`` (a Workload's or pod's change is no job event)
+    explain: Callable[[dict, State, dict | None], State] | None = None
+    recheck_seconds: int = 15
+    last_obj: dict | None = None
 
     def __post_init__(self):
         self.kueue = self.kueue or KueueView(self.kube)
@@ -74,11 +79,30 @@ class Follower:
             current = deleted(self.last)
         else:
             obj.setdefault("kind", self.resource.kind)
-            current = state_of(obj, self.kueue.workload_of(obj))
+            workload = self.kueue.workload_of(obj)
+            current = state_of(obj, workload)
+            if self.explain is not None:
+                current = self.explain(obj, current, workload)
+            self.last_obj = obj
         changed = transition(self.last, current)
+        if (
+            changed is None
+            and self.last is not None
+            and self._still_waiting(current)
+            and current.reason != self.last.reason
+        ):
+            changed = current  # waiting, for another reason or at another place in the queue
         if changed is not None:
             self.last = changed
             self.report(changed)
+
+    def _still_waiting(self, current: State) -> bool:
+        return (
+            self.explain is not None
+            and self.last is not None
+            and self.last.phase == current.phase
+            and waiting(current)
+        )
 
     @property
     def finished(self) -> bool:
@@ -108,7 +132,7 @@ class Follower:
             "fieldSelector": f"metadata.name={self.name}",
             "resourceVersion": self.resource_version,
             "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(self.watch_seconds),
+            "timeoutSeconds": str(self._watch_timeout()),
         }
         lines = self.kube.stream_lines(
             self.resource.path(self.namespace),
@@ -134,6 +158,13 @@ class Follower:
             if self.finished:
                 return
         self.backoff.succeeded()  # the server ended the stream itself: the connection is fine
+        if self.explain is not None and self.last_obj is not None and waiting(self.last):
+            self._observe(self.last_obj)  # the job did not change; why it waits may have
+
+    def _watch_timeout(self) -> int:
+        if self.explain is not None and self.last is not None and waiting(self.last):
+            return min(self.recheck_seconds, self.watch_seconds)
+        return self.watch_seconds
 
     def run(
         self,
@@ -175,6 +206,13 @@ class Follower:
         sleep(delay)
 
 
+def waiting(state: State | None) -> bool:
+    """Queued by Kueue, or with pods the scheduler cannot place."""
+    return state is not None and (
+        state.phase == PENDING or (not state.finished and "cannot be scheduled" in state.reason)
+    )
+
+
 def follow(
     kube: Kube,
     found: Found,
@@ -196,6 +234,9 @@ def follow(
         notice,
         Backoff(give_up_after=give_up_after),
         watch_seconds=watch_seconds,
+        explain=lambda obj, state, workload: (
+            explain_observed(kube, Found(found.resource, obj), state, workload).state
+        ),
     )
     follower.resource_version = resource_version
     follower.run()

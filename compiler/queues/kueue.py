@@ -29,13 +29,16 @@ NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 def gpu_product_label(policies) -> str:
     """The node label naming a GPU product (SPEC 2.6), from the first global policy stating it."""
     for policy in policies:
-        data = policy.document.data if isinstance(policy.document.data, dict) else {}
-        spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
-        cluster = spec.get("cluster") if isinstance(spec.get("cluster"), dict) else {}
-        label = cluster.get("gpuProductLabel")
+        label = _dig(policy.document.data, "spec", "cluster", "gpuProductLabel")
         if policy.project is None and isinstance(label, str) and label:
             return label
     return DEFAULT_GPU_PRODUCT_LABEL
+
+
+def _dig(data, *keys):
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
 
 
 def with_quota(policies) -> list:

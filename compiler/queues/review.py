@@ -8,11 +8,11 @@ def quota_changes(before: dict, after: dict) -> list[str]:
     lines = []
     for project in sorted(set(before) | set(after)):
         old, new = before.get(project), after.get(project)
-        if old is None:
+        if old is None and new is not None:
             lines.append(f"{project}: new quota " + _listing(new))
-        elif new is None:
+        elif new is None and old is not None:
             lines.append(f"{project}: quota removed (was " + _listing(old) + ")")
-        else:
+        elif old is not None and new is not None:
             for name in list(new) + [n for n in old if n not in new]:
                 if old.get(name) != new.get(name):
                     lines.append(f"{project}: {name} {old.get(name, '-')} → {new.get(name, '-')}")

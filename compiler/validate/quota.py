@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..diagnostics import Diagnostic, Related, error, warning
 
-if TYPE_CHECKING:
-    from .policy_load import LoadedPolicy
+# a LoadedPolicy (compiler.validate.policy_load, which imports this module: no import back)
+LoadedPolicy = Any
 
 QUOTA = ("spec", "quota")
 PRIORITIES = ("spec", "priorities")
@@ -159,11 +159,11 @@ def _product_problems(policy: LoadedPolicy) -> list[Diagnostic]:
 def check_quotas(policies: list[LoadedPolicy]) -> list[Diagnostic]:
     """One quota per project (E506); one value per priority name (E507)."""
     out: list[Diagnostic] = []
-    first_quota: dict = {}
+    first_quota: dict[str, Any] = {}
     for policy in policies:
         if policy.quota is None or policy.project is None:
             continue
-        earlier = first_quota.setdefault(policy.project, policy)
+        earlier: Any = first_quota.setdefault(policy.project, policy)
         if earlier is not policy:
             out.append(
                 error(

@@ -1,0 +1,176 @@
+"""Why is my job waiting? One line a researcher understands, from the real sources (pure).
+
+- Kueue's Workload: ``QuotaReserved`` False with Kueue's reason and message (``insufficient
+  unused quota for nvidia.com/gpu in flavor default, 4 more needed``), ``Evicted``, the queue.
+- The position in the queue: from Kueue's visibility API when it is served, else estimated from
+  the pending Workloads of the same LocalQueue in Kueue's order (priority, then creation).
+- Once admitted, the scheduler's verdict on pods that do not fit (``PodScheduled`` False,
+  ``Unschedulable``: ``0/4 nodes are available: 4 Insufficient cpu``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .state import FINAL_PHASES, PENDING, State
+
+# Kueue's reasons for QuotaReserved=False (apis/kueue/v1beta2/workload_types.go, v0.19.2)
+NEVER_FITS = "ExceedsMaxQuota"
+NO_FLAVOR = "NoMatchingFlavor"
+EVALUATING = ("PendingEvaluation", "Pending", "")
+_POD_SET_PREFIX = re.compile(r"couldn't assign flavors to pod set [^:]+: ")
+
+
+@dataclass(frozen=True)
+class Position:
+    """0-based place among the LocalQueue's pending workloads, and where the number comes from."""
+
+    index: int
+    pending: int | None = None  # how many wait in the queue, when known
+    estimated: bool = False  # counted from Workloads, not told by Kueue's visibility API
+
+
+def _conditions(obj: dict | None) -> dict:
+    status = (obj or {}).get("status") or {}
+    return {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
+
+
+def _is_true(condition: dict | None) -> bool:
+    return condition is not None and condition.get("status") == "True"
+
+
+def queue_name(workload: dict | None) -> str:
+    return str(((workload or {}).get("spec") or {}).get("queueName") or "")
+
+
+def is_pending(workload: dict) -> bool:
+    """Waiting for quota: neither holding quota nor finished."""
+    conditions = _conditions(workload)
+    return not _is_true(conditions.get("QuotaReserved")) and not _is_true(
+        conditions.get("Finished")
+    )
+
+
+def kueue_order(workload: dict) -> tuple:
+    """Kueue's queue order: higher priority first, then the older (creation or last eviction)."""
+    metadata = workload.get("metadata") or {}
+    spec = workload.get("spec") or {}
+    priority = spec.get("priority")
+    priority = priority if isinstance(priority, int) else 0
+    evicted = _conditions(workload).get("Evicted")
+    since = (evicted or {}).get("lastTransitionTime") if _is_true(evicted) else None
+    return (-priority, since or metadata.get("creationTimestamp") or "", metadata.get("name", ""))
+
+
+def estimated_position(workload: dict, others: list[dict]) -> Position | None:
+    """The place of ``workload`` among the pending Workloads of its LocalQueue (``others``: the
+    namespace's Workloads, itself included)."""
+    queue = queue_name(workload)
+    name = (workload.get("metadata") or {}).get("name")
+    line = sorted((w for w in others if queue_name(w) == queue and is_pending(w)), key=kueue_order)
+    names = [(w.get("metadata") or {}).get("name") for w in line]
+    if name not in names:
+        return None
+    return Position(names.index(name), len(names), estimated=True)
+
+
+def position_from_visibility(workload: dict, summary: dict) -> Position | None:
+    """From a visibility API ``PendingWorkloadsSummary`` of the LocalQueue."""
+    items = summary.get("items") or []
+    name = (workload.get("metadata") or {}).get("name")
+    for item in items:
+        if (item.get("metadata") or {}).get("name") == name:
+            index = item.get("positionInLocalQueue")
+            if isinstance(index, int):
+                return Position(index, len(items))
+    return None
+
+
+def ordinal(number: int) -> str:
+    if 10 <= number % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def _place(position: Position | None) -> str:
+    if position is None:
+        return ""
+    ahead = position.index
+    text = f"{ordinal(ahead + 1)} in line"
+    if ahead:
+        text += f", {ahead} job{'s' if ahead != 1 else ''} ahead"
+    return text
+
+
+def _kueue_message(condition: dict | None) -> str:
+    message = ((condition or {}).get("message") or "").strip()
+    return _POD_SET_PREFIX.sub("", message)
+
+
+def quota_wait(workload: dict, position: Position | None) -> str:
+    """Why Kueue has not admitted ``workload`` yet."""
+    conditions = _conditions(workload)
+    queue = queue_name(workload) or "?"
+    reserved = conditions.get("QuotaReserved")
+    reason = (reserved or {}).get("reason") or ""
+    message = _kueue_message(reserved)
+    if reason == NEVER_FITS:
+        return f"never admitted by queue {queue}: it asks more than the quota can ever give ({message})"
+    if reason == NO_FLAVOR:
+        return f"never admitted by queue {queue}: no flavor fits it ({message})"
+    evicted = conditions.get("Evicted")
+    parts = []
+    if evicted is not None and _is_true(evicted):
+        why = (evicted.get("message") or evicted.get("reason") or "").strip()
+        parts.append(f"evicted by Kueue ({why})" if why else "evicted by Kueue")
+    place = _place(position)
+    parts.append(f"waiting in queue {queue}" + (f", {place}" if place else ""))
+    head = "; ".join(parts)
+    if message and reason not in EVALUATING:
+        return f"{head}: {message}"
+    if message and "doesn't exist" in message:
+        return f"{head}: {message}"
+    if position is not None and position.index:
+        return f"{head}: jobs ahead of it go first"
+    return head + (": Kueue is evaluating it" if reason in EVALUATING else "")
+
+
+def unschedulable_pods(pods: list[dict]) -> tuple[int, str]:
+    """(how many pods the scheduler cannot place, its message for the first of them)."""
+    count, message = 0, ""
+    for pod in pods:
+        if ((pod.get("status") or {}).get("phase") or "Pending") != "Pending":
+            continue
+        scheduled = _conditions(pod).get("PodScheduled")
+        if (
+            scheduled
+            and scheduled.get("status") == "False"
+            and scheduled.get("reason") in ("Unschedulable", "SchedulerError")
+        ):
+            count += 1
+            message = message or (scheduled.get("message") or "").strip()
+    return count, message
+
+
+def explain(
+    state: State,
+    workload: dict | None = None,
+    position: Position | None = None,
+    pods: list[dict] | None = None,
+) -> State:
+    """``state`` with its reason told as one line: why the job waits, when it waits."""
+    if state.phase in FINAL_PHASES:
+        return state
+    if state.phase == PENDING and workload and is_pending(workload):
+        return State(state.phase, quota_wait(workload, position), state.since, state.restart)
+    count, message = unschedulable_pods(pods or [])
+    if not count:
+        return state
+    stuck = f"{count} pod{'s' if count != 1 else ''} cannot be scheduled"
+    verdict = f"{stuck}: {message}" if message else stuck
+    admitted = "admitted by Kueue, but " if _is_true(_conditions(workload).get("Admitted")) else ""
+    lead = f"{state.reason}; " if state.reason and not admitted else ""
+    return State(state.phase, f"{lead}{admitted}{verdict}", state.since, state.restart)
