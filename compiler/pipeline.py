@@ -169,12 +169,24 @@ def compile_documents(documents: list[Document], catalog: Catalog, options: Opti
             continue
         kind = kind_of(document)
         if kind == MANIFEST_KIND and not is_template(document):
-            units.append(compile_document(document, catalog, options))
+            units.append(_guarded(compile_document, document, catalog, options))
         elif kind == MANIFEST_KIND:
-            units.append(check_template(document))
+            units.append(_guarded(check_template, document))
         elif kind not in (MANIFEST_KIND, POLICY_KIND):
             units.append(_not_a_manifest(document))
     return reject_duplicate_names(units)
+
+
+def _guarded(step, document: Document, *args) -> Unit:
+    """One document's unexpected failure (a bug) becomes its E339 diagnostic, so the other
+    files are still compiled and reported: one file's crash never hides another's problems."""
+    try:
+        return step(document, *args)
+    except Exception as exc:  # reported as a diagnostic, never swallowed
+        line, column = document.positions.values.get((), (1, 1))
+        message = f"internal error ({type(exc).__name__}: {exc}); this is a bug, please report it"
+        where = Location(document.file, line, column)
+        return Unit(document, diagnostics=[error("E339", message, where, "")])
 
 
 def check_template(document: Document) -> Unit:

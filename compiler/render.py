@@ -57,6 +57,19 @@ def to_yaml(objects: list[dict]) -> str:
     )
 
 
+def yaml_text(value) -> str:
+    """One YAML document (no ``---``) quoted as the output is, for YAML held inside a field
+    (RayJob ``runtimeEnvYAML``, which KubeRay itself reads with sigs.k8s.io/yaml)."""
+    return yaml.dump(
+        value,
+        Dumper=_OutputDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=4096,
+    )
+
+
 def to_json(objects: list[dict]) -> str:
     return json.dumps(objects, indent=2, ensure_ascii=False) + "\n"
 

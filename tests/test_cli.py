@@ -191,7 +191,7 @@ def test_two_volumes_on_one_mount_path_are_rejected(tmp_path):
 def test_companion_objects_do_not_carry_the_queue_label(tmp_path):
     text = MANIFEST + "  queue: research\n  ports:\n    web: {container: 8080, external: 80}\n"
     path = write(tmp_path, "train.yaml", text)
-    job, service = yaml.safe_load_all(run(path).output)
+    job, service = yaml.safe_load_all(run(path).stdout)  # stderr has W110
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "research"
     assert "kueue.x-k8s.io/queue-name" not in service["metadata"]["labels"]
 

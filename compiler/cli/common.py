@@ -101,6 +101,9 @@ def set_fragment(segments: list[str], value) -> dict:
     return node if isinstance(node, dict) else {}
 
 
+MAX_SET_DEPTH = 32  # the deepest manifest field is 8 segments; resolving recurses per segment
+
+
 def parse_sets(sets) -> tuple[list, list[Diagnostic]]:
     from ..parse import Positions, load_documents
     from ..resolve import Layer
@@ -117,6 +120,16 @@ def parse_sets(sets) -> tuple[list, list[Diagnostic]]:
             segments = parse_path(path.strip())
         except ValueError as exc:
             problems.append(error("E207", f"--set {text!r}: {exc}", where))
+            continue
+        if len(segments) > MAX_SET_DEPTH:
+            problems.append(
+                error(
+                    "E207",
+                    f"--set path has {len(segments)} segments; a manifest field is at most "
+                    f"{MAX_SET_DEPTH} deep",
+                    where,
+                )
+            )
             continue
         documents, diagnostics = load_documents(raw if raw.strip() else '""', f"<--set {path}>")
         if diagnostics or not documents:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import shlex
 
-import yaml
-
 from ..model.manifest import Resources
+from ..render import yaml_text
 from .jobset import tpu_hosts
 from .pod import Role, pod_template
 from .workload import Workload
@@ -76,9 +75,10 @@ def _escape_for_double_quotes(text: str) -> str:
 
 
 def runtime_env_yaml(runtime_env: dict) -> str:
-    return yaml.safe_dump(
-        runtime_env, sort_keys=False, default_flow_style=False, allow_unicode=True
-    )
+    """Ray's runtime_env as YAML text. KubeRay converts it to JSON with sigs.k8s.io/yaml
+    (rayjob common/job.go getRuntimeEnvJson), so strings are quoted as in the output itself;
+    numbers from the manifest (``setup_timeout_seconds: 600``) stay numbers."""
+    return yaml_text(runtime_env)
 
 
 def emit_rayjob(workload: Workload, shared_claim: str | None = None) -> list[dict]:

@@ -153,6 +153,8 @@ def check_semantics(resolved: Resolved) -> list[Diagnostic]:
         )
 
     out += _no_effect_warnings(data, resolved)
+    if operator in ONE_POD_PER_JOB:
+        out += _pod_count_warnings(operator, types, resolved)
     if operator and operator not in ("kuberay", "ray"):
         for field in ("rayVersion", "runtimeEnv", "jobId", "entrypointNumCpus"):
             if spec.get(field) is not None:
@@ -164,6 +166,34 @@ def check_semantics(resolved: Resolved) -> list[Diagnostic]:
                         f"spec.{field}",
                     )
                 )
+    return out
+
+
+# Operators whose every Job is one pod of the group (a multi-host TPU slice excepted, sized by
+# its topology): completions and parallelisms cannot apply.
+ONE_POD_PER_JOB = ("pytorch", "xgboost", "jax", "tf")
+
+
+def _pod_count_warnings(operator: str, types: dict, resolved: Resolved) -> list[Diagnostic]:
+    out = []
+    for name, job_type in types.items():
+        for field in ("completions", "parallelisms"):
+            path = ("spec", "types", name, field)
+            layer = resolved.layer_of(path)
+            # the built-in 1 and a policy's default for every type are not the user's request
+            if not isinstance(job_type, dict) or job_type.get(field) is None:
+                continue
+            if layer is None or layer.role not in ("base", "workload", "set"):
+                continue
+            out.append(
+                warning(
+                    "W101",
+                    f"{field} has no effect for {operator}: each Job of the group is one pod "
+                    "(count sets how many)",
+                    resolved.location(path),
+                    format_path(resolved.logical(path)),
+                )
+            )
     return out
 
 
