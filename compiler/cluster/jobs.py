@@ -116,7 +116,8 @@ def current_state(kube: Kube, found: Found, kueue: KueueView | None = None) -> S
     return state_of(found.obj, workload)
 
 
-VISIBILITY = "/apis/visibility.kueue.x-k8s.io/v1beta2"
+# Kueue's visibility API: a LocalQueue's pendingworkloads subresource
+PENDING_WORKLOADS = Resource("LocalQueue", "visibility.kueue.x-k8s.io", "v1beta2", "localqueues")
 
 
 def queue_position(kube: Kube, workload: dict):
@@ -129,9 +130,7 @@ def queue_position(kube: Kube, workload: dict):
     if not queue:
         return None
     try:
-        summary = kube.get(
-            f"{VISIBILITY}/namespaces/{namespace}/localqueues/{queue}/pendingworkloads"
-        )
+        summary = kube.get(PENDING_WORKLOADS.path(namespace, queue, "pendingworkloads"))
         found = position_from_visibility(workload, summary)
         if found is not None:
             return found

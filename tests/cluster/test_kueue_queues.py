@@ -1,0 +1,291 @@
+"""Team quotas on the real Kueue (v0.19.2, webhooks on) of the testbed's `operator_plane`.
+
+`compile queues` output is applied with server-side apply and must be accepted (ClusterQueues
+become Active); then, with a team quota of 8 GPUs on kwok nodes that advertise nvidia.com/gpu:
+three 4-GPU jobs → two admitted, the third Pending with Kueue's reason and its place shown by
+`compile status`; when one ends the next in line is admitted (StrictFIFO order held); a second
+team of the same cohort borrows idle quota and gives it back when it is reclaimed; `compile
+cancel` of a pending job removes it from the queue. Commands run as the user runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+COMPILE = [sys.executable, "-m", "compiler"]
+OUTCOME = "testbed.manifest-compiler/outcome"
+RUN_FOR = "testbed.manifest-compiler/run-for"
+
+
+def env_for(plane) -> dict:
+    env = dict(os.environ, KUBECONFIG=str(plane.kubeconfig), PYTHONPATH=str(REPO), USER="ada")
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    return env
+
+
+def run(plane, *args, timeout=180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*COMPILE, *args], env=env_for(plane), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def new_namespace(plane) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    plane.kubectl("create", "namespace", name)
+    deadline = time.monotonic() + 60
+    while plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode:
+        assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 60s"
+        time.sleep(0.3)
+    return name
+
+
+def quota_policy(directory: Path, project: str, cohort: str, gpus: int = 8) -> Path:
+    path = directory / f"quota-{project}.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+            apiVersion: manifest-compiler/v1
+            kind: Policy
+            metadata: {{name: {project}-quota, project: {project}}}
+            spec:
+              quota:
+                cpus: 64
+                memoryGB: 256
+                gpus: {gpus}
+                cohort: {cohort}
+                queueing: StrictFIFO
+            """)
+    )
+    return path
+
+
+def gpu_job(directory: Path, name: str, project: str, outcome="run", run_for="1s") -> Path:
+    path = directory / f"{name}.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+            kind: AIchorManifest
+            apiVersion: 0.2.3
+            name: {name}
+            project: {project}
+            spec:
+              operator: batchjob
+              image: registry.example.com/train:1.0
+              command: "python -u train.py"
+              annotations:
+                {OUTCOME}: {outcome}
+                {RUN_FOR}: {run_for}
+              types:
+                worker:
+                  count: 1
+                  resources:
+                    cpus: 1
+                    memory: 2
+                    accelerators: {{gpu: {{count: 4, type: gpu}}}}
+            """)
+    )
+    return path
+
+
+def apply_queues(plane, *policies: Path) -> list[dict]:
+    """`compile queues -p …` through server-side apply; waits until its ClusterQueues are Active."""
+    args = [arg for policy in policies for arg in ("-p", str(policy))]
+    result = run(plane, "queues", *args)
+    assert result.returncode == 0, result.stderr
+    applied = plane.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=manifest-compiler",
+        "-f",
+        "-",
+        input=result.stdout,
+    )
+    assert applied.returncode == 0, applied.stderr
+    objects = json.loads(run(plane, "queues", *args, "-o", "json").stdout)
+    for obj in objects:
+        if obj["kind"] == "ClusterQueue":
+            name = obj["metadata"]["name"]
+            wait_until(lambda n=name: cluster_queue_active(plane, n), 60, f"{name} Active")
+    return objects
+
+
+def cluster_queue_active(plane, name: str) -> bool:
+    queue = plane.kubectl_json("get", "clusterqueue", name)
+    return any(
+        c["type"] == "Active" and c["status"] == "True"
+        for c in queue.get("status", {}).get("conditions", [])
+    )
+
+
+def wait_until(check, timeout: float, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s {what}"
+        time.sleep(0.5)
+
+
+def submit(plane, directory: Path, policy: Path, name: str, project: str, **kwargs) -> None:
+    path = gpu_job(directory, name, project, **kwargs)
+    result = run(plane, "submit", "-p", str(policy), str(path), "--allow-dirty")
+    assert result.returncode == 0, result.stderr
+    time.sleep(1.1)  # Kueue orders equal priorities by creation time, which has 1 s resolution
+
+
+def status(plane, namespace: str, name: str) -> dict:
+    result = run(plane, "status", name, "-n", namespace)
+    assert result.returncode == 0, result.stderr
+    rows = {}
+    for line in result.stdout.splitlines():
+        label, _, value = line.partition(":")
+        rows[label.strip()] = value.strip()
+    return rows
+
+
+def admitted(plane, namespace: str, name: str) -> bool:
+    return status(plane, namespace, name)["state"] != "Pending"
+
+
+def workload_names(plane, namespace: str) -> list[str]:
+    listed = plane.kubectl_json("get", "workloads.kueue.x-k8s.io", "-n", namespace)
+    return [w["metadata"]["name"] for w in listed["items"]]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_example_queue_objects_are_accepted_by_kueue(operator_plane):
+    """golden/kueue/queues.yaml through server-side apply with Kueue's webhooks on."""
+    text = (REPO / "golden" / "kueue" / "queues.yaml").read_text()
+    applied = operator_plane.kubectl(
+        "apply", "--server-side", "--field-manager=manifest-compiler", "-f", "-", input=text
+    )
+    assert applied.returncode == 0, applied.stderr
+    try:
+        for name in ("team-a", "team-b"):
+            wait_until(lambda n=name: cluster_queue_active(operator_plane, n), 60, name)
+    finally:
+        operator_plane.kubectl(
+            "delete", "clusterqueue", "team-a", "team-b", "--wait=false", check=False
+        )
+
+
+def test_team_quota_fifo_reason_position_and_cancel(operator_plane, operator_namespace, tmp_path):
+    ns = operator_namespace
+    policy = quota_policy(tmp_path, ns, cohort=f"c-{ns}")
+    apply_queues(operator_plane, policy)
+    submit(operator_plane, tmp_path, policy, "first", ns, outcome="succeed", run_for="25s")
+    submit(operator_plane, tmp_path, policy, "second", ns, outcome="run")
+    submit(operator_plane, tmp_path, policy, "third", ns, outcome="run")
+    submit(operator_plane, tmp_path, policy, "fourth", ns, outcome="run")
+
+    wait_until(lambda: admitted(operator_plane, ns, "first"), 60, "first admitted")
+    wait_until(lambda: admitted(operator_plane, ns, "second"), 60, "second admitted")
+
+    def third_waits_for_quota() -> bool:
+        rows = status(operator_plane, ns, "third")
+        return rows["state"] == "Pending" and "insufficient unused quota" in rows["reason"]
+
+    wait_until(third_waits_for_quota, 60, "third waiting with Kueue's message")
+    rows = status(operator_plane, ns, "third")
+    assert rows["reason"].startswith(f"waiting in queue {ns}, 1st in line: "), rows
+    assert "for nvidia.com/gpu in flavor default, 4 more needed" in rows["reason"], rows
+    assert rows["queue"] == f"{ns} 1/2", rows
+    fourth = status(operator_plane, ns, "fourth")
+    assert fourth["state"] == "Pending"
+    assert fourth["reason"].startswith(f"waiting in queue {ns}, 2nd in line, 1 job ahead"), fourth
+
+    listed = run(operator_plane, "list", "-n", ns)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split() == [
+        "NAME",
+        "KIND",
+        "STATE",
+        "AGE",
+        "QUEUE",
+        "REASON",
+    ]
+    third_line = next(line for line in listed.stdout.splitlines() if line.startswith("third "))
+    assert f"{ns} 1/2" in third_line and "insufficient unused quota" in third_line
+
+    # the first ends after 25 s: the third (first in line) is admitted, the fourth still waits
+    wait_until(lambda: admitted(operator_plane, ns, "third"), 120, "third admitted")
+    assert status(operator_plane, ns, "first")["state"] == "Succeeded"
+    fourth = status(operator_plane, ns, "fourth")
+    assert fourth["state"] == "Pending" and fourth["reason"].startswith(
+        f"waiting in queue {ns}, 1st in line"
+    ), fourth
+
+    # cancelling a pending job removes it from the queue
+    before = workload_names(operator_plane, ns)
+    assert any("fourth" in name for name in before), before
+    cancelled = run(operator_plane, "cancel", "fourth", "-n", ns)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "cancelled (was Pending)" in cancelled.stdout
+    wait_until(
+        lambda: not any("fourth" in n for n in workload_names(operator_plane, ns)),
+        60,
+        "the fourth job's Workload gone",
+    )
+    local = operator_plane.kubectl_json("get", "localqueue", ns, "-n", ns)
+    wait_until(
+        lambda: (
+            operator_plane.kubectl_json("get", "localqueue", ns, "-n", ns)
+            .get("status", {})
+            .get("pendingWorkloads")
+            == 0
+        ),
+        60,
+        f"no pending workload left in LocalQueue {ns}: {local.get('status')}",
+    )
+
+
+def test_a_team_borrows_idle_quota_and_gives_it_back(operator_plane, operator_namespace, tmp_path):
+    lender, borrower = operator_namespace, new_namespace(operator_plane)
+    cohort = f"c-{lender}"
+    lender_policy = quota_policy(tmp_path, lender, cohort)
+    borrower_policy = quota_policy(tmp_path, borrower, cohort)
+    try:
+        apply_queues(operator_plane, lender_policy, borrower_policy)
+        # the borrower runs 12 GPUs on a quota of 8: 4 borrowed from the idle lender
+        for name in ("b-1", "b-2", "b-3"):
+            submit(operator_plane, tmp_path, borrower_policy, name, borrower)
+        for name in ("b-1", "b-2", "b-3"):
+            wait_until(lambda n=name: admitted(operator_plane, borrower, n), 90, f"{name} admitted")
+        # the lender needs its quota back: Kueue reclaims what it lent (preempts the borrower)
+        for name in ("l-1", "l-2"):
+            submit(operator_plane, tmp_path, lender_policy, name, lender)
+        for name in ("l-1", "l-2"):
+            wait_until(lambda n=name: admitted(operator_plane, lender, n), 120, f"{name} admitted")
+
+        def borrower_back_in_line() -> list[dict]:
+            rows = [status(operator_plane, borrower, n) for n in ("b-1", "b-2", "b-3")]
+            return [r for r in rows if r["state"] == "Pending"]
+
+        wait_until(lambda: len(borrower_back_in_line()) == 1, 90, "one borrower job evicted")
+        [evicted] = borrower_back_in_line()
+        assert evicted["reason"].startswith("evicted by Kueue"), evicted
+        assert f"waiting in queue {borrower}" in evicted["reason"], evicted
+    finally:
+        operator_plane.kubectl("delete", "namespace", borrower, "--wait=false", check=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_cluster_queues(operator_plane):
+    """ClusterQueues are cluster-scoped: each test removes the ones named after its namespaces."""
+    before = {
+        q["metadata"]["name"] for q in operator_plane.kubectl_json("get", "clusterqueues")["items"]
+    }
+    yield
+    after = {
+        q["metadata"]["name"] for q in operator_plane.kubectl_json("get", "clusterqueues")["items"]
+    }
+    for name in sorted(after - before):
+        operator_plane.kubectl("delete", "clusterqueue", name, "--wait=false", check=False)
