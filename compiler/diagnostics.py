@@ -169,5 +169,6 @@ CODES: dict[str, str] = {
     "W110": "the ports Service is reachable only inside the cluster",
     "W120": "the workload asks more than its queue's quota and borrowing can ever hold",
     "W121": "the workload asks for a GPU product its queue's quota does not list",
+    "W122": "the workload names a priority the policies do not declare",
     "W130": "a rule's pattern uses syntax RE2 lacks; the admission policy leaves the rule out",
 }

@@ -456,3 +456,20 @@ def test_compile_golden_covers_the_queue_objects(tmp_path):
         'ClusterQueue/team-a spec.resourceGroups[0].flavors[default].resources[nvidia.com/gpu].nominalQuota: "8" → "16"'
         in result.stdout
     ), result.stdout
+
+
+def test_warning_for_a_priority_no_policy_declares(tmp_path):
+    declared = TEAM_A + "  priorities: {high: 1000, low: 10}\n"
+    workload = WORKLOAD.format(count=1, product="") + "  priority: urgent\n"
+    result = compile_workload(tmp_path, workload, declared)
+    assert "workload.yaml:10:13: warning[W122] spec.priority: priority 'urgent'" in result.stderr, (
+        result.stderr
+    )
+    assert "(high, low)" in result.stderr
+    fine = WORKLOAD.format(count=1, product="") + "  priority: high\n"
+    result = compile_workload(tmp_path, fine, declared)
+    assert "W122" not in result.stderr
+    [jobset] = objects_of(result.stdout)
+    assert jobset["metadata"]["labels"]["kueue.x-k8s.io/priority-class"] == "high"
+    # no policy declares priorities: nothing to compare with
+    assert "W122" not in compile_workload(tmp_path, workload, TEAM_A).stderr

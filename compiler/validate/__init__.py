@@ -57,10 +57,13 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project) -> list:
     if catalog is None or not project:
         return []
     from .policy import _types_location, loaded_policy, workload_totals
-    from .quota import check_admission, products_used
+    from .quota import check_admission, check_priority, products_used
 
     policies = [p for p in (loaded_policy(d) for d in catalog.policies) if p is not None]
-    return check_admission(
+    priority = check_priority(
+        manifest.spec.priority, policies, resolved.location(("spec", "priority"))
+    )
+    return priority + check_admission(
         workload_totals(manifest.spec.operator, types),
         products_used(types),
         manifest.spec.queue,

@@ -324,3 +324,23 @@ def products_used(types) -> set:
         if gpu is not None and gpu.count:
             used.add(gpu.product or None)
     return used
+
+
+def check_priority(priority: str | None, policies, where) -> list[Diagnostic]:
+    """W122: a priority no policy declares, when policies declare some (Kueue would find no
+    WorkloadPriorityClass of that name and never admit the job)."""
+    declared: dict = {}
+    for policy in policies:
+        for name in policy.priorities or {}:
+            declared.setdefault(name, policy)
+    if not priority or not declared or priority in declared:
+        return []
+    return [
+        warning(
+            "W122",
+            f"priority {priority!r} is not one the policies declare ({', '.join(sorted(declared))}): "
+            "Kueue finds no WorkloadPriorityClass of that name and does not queue the job",
+            where,
+            "spec.priority",
+        )
+    ]
