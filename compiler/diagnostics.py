@@ -149,6 +149,7 @@ CODES: dict[str, str] = {
     "E505": "a priority name is not a valid WorkloadPriorityClass name",
     "E506": "two policies give one project a quota",
     "E507": "two policies give one priority different values",
+    "E508": "a cohort name is not a valid Kueue cohort name",
     # admission policies (compile admission)
     "E520": "two policies give one admission policy object name",
     # image builds (compile image, --image-digest)

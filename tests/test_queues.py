@@ -292,6 +292,7 @@ def test_json_output(tmp_path):
         ("cpus: -1\nmemoryGB: 8", "E104", ""),
         ("cpus: 8\nmemoryGB: 8\ngpus: {H100: -1}", "E104", ""),
         ("cpus: 8\nmemoryGB: yes", "E102", ""),
+        ("cpus: 8\nmemoryGB: 8\ncohort: Research_1", "E508", ":8:13"),
     ],
 )
 def test_malformed_quota_is_reported_with_its_place(tmp_path, quota, code, where):

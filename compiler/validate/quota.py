@@ -74,6 +74,16 @@ def check_quota(policy: LoadedPolicy) -> list[Diagnostic]:
                     "metadata.project",
                 )
             )
+        if quota.cohort is not None and not _is_subdomain(quota.cohort):
+            out.append(
+                error(
+                    "E508",
+                    f"cohort {quota.cohort!r} names a Kueue cohort: it must be a lower-case DNS "
+                    "name (letters, digits, '-', '.')",
+                    positions.nearest(QUOTA + ("cohort",)),
+                    "spec.quota.cohort",
+                )
+            )
         out += _borrowing_problems(policy)
         out += _product_problems(policy)
     for name in policy.priorities or {}:
