@@ -127,6 +127,8 @@ CODES: dict[str, str] = {
     "E312": "a mount path is not a valid absolute path for a volume",
     "E313": "the output would exceed what the API server or the output limit accepts",
     "E314": "a multi-host TPU count is not a whole number of slices",
+    "E315": "spec.cluster in a project policy (cluster facts are global)",
+    "E316": "two global policies give different cluster facts",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     # policy
     "E401": "value is above the policy maximum",

@@ -17,6 +17,7 @@ from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
 from .validate.policy import check_emitted_image, policies_for
+from .validate.runs import gpu_product_label
 
 MANIFEST_KIND = "AIchorManifest"
 POLICY_KIND = "Policy"
@@ -126,6 +127,8 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
     unit.diagnostics.extend(diagnostics)
     if manifest is None or has_errors(diagnostics):
         return unit
+    gpu_label, cluster_problems = gpu_product_label(policies_for(catalog.policies, project))
+    unit.diagnostics.extend(cluster_problems)
     unit.workload = Workload(
         manifest=manifest,
         types=types,
@@ -136,6 +139,7 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
         digest=digest(data),
         extra_annotations=options.extra_annotations,
         image=_pinned_image(manifest, options.image_digest),
+        gpu_product_label=gpu_label,
     )
     unit.diagnostics.extend(
         check_emitted_image(
@@ -175,6 +179,18 @@ def compile_documents(documents: list[Document], catalog: Catalog, options: Opti
         elif kind not in (MANIFEST_KIND, POLICY_KIND):
             units.append(_not_a_manifest(document))
     return reject_duplicate_names(units)
+
+
+def _guarded(step, document: Document, *args) -> Unit:
+    """One document's unexpected failure (a bug) becomes its E339 diagnostic, so the other
+    files are still compiled and reported: one file's crash never hides another's problems."""
+    try:
+        return step(document, *args)
+    except Exception as exc:  # reported as a diagnostic, never swallowed
+        line, column = document.positions.values.get((), (1, 1))
+        message = f"internal error ({type(exc).__name__}: {exc}); this is a bug, please report it"
+        where = Location(document.file, line, column)
+        return Unit(document, diagnostics=[error("E339", message, where, "")])
 
 
 def _guarded(step, document: Document, *args) -> Unit:

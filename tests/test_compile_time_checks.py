@@ -269,3 +269,68 @@ def test_a_very_deep_set_path_is_a_diagnostic(tmp_path):
     result = run_cli("--set", deep, str(path))
     assert result.exit_code == 1
     assert "E207" in codes(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# 10: the cluster's GPU product label (SPEC 2.6)
+
+GPU_TYPES = (
+    "    worker: {count: 1, resources: {cpus: 1, ramRatio: 1,"
+    " accelerators: {gpu: {count: 1, product: nvidia-tesla-t4}}}}\n"
+)
+
+
+def _policy(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / f"{name}.policy.yaml"
+    path.write_text(
+        f"apiVersion: manifest-compiler/v1\nkind: Policy\nmetadata:\n  name: {name}\n{body}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _node_selector(stdout: str) -> dict:
+    [jobset] = json.loads(stdout)
+    return jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"][
+        "nodeSelector"
+    ]
+
+
+def test_gpu_product_label_defaults_to_nvidia_feature_discovery(tmp_path):
+    result = run_cli("-o", "json", str(manifest(tmp_path, types=GPU_TYPES)))
+    assert _node_selector(result.stdout) == {"nvidia.com/gpu.product": "nvidia-tesla-t4"}
+
+
+def test_a_global_policy_names_the_clusters_gpu_product_label(tmp_path):
+    """On GKE the product is the node label cloud.google.com/gke-accelerator."""
+    gke = _policy(
+        tmp_path, "gke", "spec:\n  cluster: {gpuProductLabel: cloud.google.com/gke-accelerator}\n"
+    )
+    path = manifest(tmp_path, types=GPU_TYPES)
+    result = run_cli("-o", "json", "-p", str(gke), str(path))
+    assert result.exit_code == 0, result.stderr
+    assert _node_selector(result.stdout) == {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+
+
+def test_cluster_facts_in_a_project_policy_are_refused(tmp_path):
+    body = "  project: team-a\nspec:\n  cluster: {gpuProductLabel: example.com/gpu}\n"
+    policy = _policy(tmp_path, "team", body)
+    path = manifest(tmp_path, "project: team-a\n", types=GPU_TYPES)
+    path.write_text(
+        path.read_text()
+        .replace("  project: team-a\n", "")
+        .replace("name: job\n", "name: job\nproject: team-a\n")
+    )
+    result = run_cli("-p", str(policy), str(path))
+    assert result.exit_code == 1
+    assert "E315" in codes(result), result.stderr
+
+
+def test_two_global_policies_disagreeing_on_the_label_are_refused(tmp_path):
+    one = _policy(
+        tmp_path, "one", "spec:\n  cluster: {gpuProductLabel: cloud.google.com/gke-accelerator}\n"
+    )
+    two = _policy(tmp_path, "two", "spec:\n  cluster: {gpuProductLabel: nvidia.com/gpu.product}\n")
+    result = run_cli("-p", str(one), "-p", str(two), str(manifest(tmp_path, types=GPU_TYPES)))
+    assert result.exit_code == 1
+    assert "E316" in codes(result), result.stderr

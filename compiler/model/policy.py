@@ -95,6 +95,16 @@ class Quota(Strict):
     )
 
 
+class Cluster(Strict):
+    """Facts of the cluster the output is for (SPEC 2.6); only a global policy states them."""
+
+    gpuProductLabel: Text | None = Field(
+        None,
+        description="Node label naming a GPU product: nvidia.com/gpu.product (NVIDIA feature "
+        "discovery, the default) or cloud.google.com/gke-accelerator (GKE).",
+    )
+
+
 class PolicyMetadata(Strict):
     name: Text
     project: Text | None = Field(None, description="Absent: a global policy.")
@@ -113,6 +123,9 @@ class PolicySpec(Strict):
     )
     priorities: dict[str, StrictInt] | None = Field(
         None, description="Kueue WorkloadPriorityClass name -> value (higher runs first)."
+    )
+    cluster: Cluster | None = Field(
+        None, description="Facts of the target cluster (a global policy only), SPEC 2.6."
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from ..diagnostics import Diagnostic, Location, Related, error, has_errors
-from ..model.policy import RULE_KEYS, Limits, Policy, Quota, Rule
+from ..model.policy import RULE_KEYS, Cluster, Limits, Policy, Quota, Rule
 from ..model.text import duration_seconds
 from ..resolve.itemized import kind_of
 from ..resolve.tree import format_path
@@ -41,6 +41,7 @@ class LoadedPolicy:
     rule_entries: tuple = ()  # (pattern, Rule, Location, key path in the document)
     quota: Quota | None = None
     priorities: dict | None = None
+    cluster: Cluster | None = None  # spec.cluster (SPEC 2.6), global policies only
 
     @property
     def rules(self) -> list[PolicyRule]:
@@ -90,7 +91,18 @@ def load_policy(document) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
         tuple(entries),
         policy.spec.quota,
         policy.spec.priorities,
+        policy.spec.cluster,
     )
+    if policy.spec.cluster is not None and policy.metadata.project is not None:
+        problems.append(
+            error(
+                "E315",
+                "spec.cluster states facts of the whole cluster; only a global policy (no "
+                "metadata.project) may set it",
+                document.positions.nearest(("spec", "cluster"), prefer_key=True),
+                "spec.cluster",
+            )
+        )
     return loaded, problems + check_quota(loaded)
 
 

@@ -12,7 +12,7 @@ import re
 from ..diagnostics import Diagnostic, error, warning
 from ..emit import JOBSET_OPERATORS, Workload
 from ..emit.jobset import tpu_hosts
-from ..emit.pod import SHARED_VOLUME, SHM_VOLUME, pvc_volume_name
+from ..emit.pod import GPU_PRODUCT_LABEL, SHARED_VOLUME, SHM_VOLUME, pvc_volume_name
 from ..emit.rayjob import RAY_HEAD_PORTS
 from ..resolve import Resolved, format_path
 
@@ -352,3 +352,42 @@ def _size(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
             path,
         )
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# the cluster's facts (SPEC 2.6)
+
+
+def gpu_product_label(policies) -> tuple[str, list[Diagnostic]]:
+    """The node label naming a GPU product: a global policy's ``spec.cluster.gpuProductLabel``,
+    else NVIDIA feature discovery's. Two global policies that disagree are an error."""
+    stated = [
+        (policy, policy.cluster.gpuProductLabel)
+        for policy in policies
+        if policy.project is None
+        and getattr(policy, "cluster", None) is not None
+        and policy.cluster.gpuProductLabel
+    ]
+    if not stated:
+        return GPU_PRODUCT_LABEL, []
+    first_policy, label = stated[0]
+    problems = []
+    for policy, other in stated[1:]:
+        if other != label:
+            where = policy.document.positions.nearest(("spec", "cluster", "gpuProductLabel"))
+            problems.append(
+                error(
+                    "E316",
+                    f"spec.cluster.gpuProductLabel is {other!r} here but {label!r} in "
+                    f"{first_policy.label}; the cluster has one GPU product label",
+                    where,
+                    "spec.cluster.gpuProductLabel",
+                )
+            )
+    problem = label_key_problem(label)
+    if problem:
+        where = first_policy.document.positions.nearest(("spec", "cluster", "gpuProductLabel"))
+        problems.append(
+            error("E310", f"gpuProductLabel {label!r}: {problem}", where, "spec.cluster")
+        )
+    return label, problems
