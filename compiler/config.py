@@ -1,6 +1,11 @@
 """``.compile.yaml``: default policies, templates and project for every command, found from the
 current directory upward, so that a pre-commit hook needs no arguments.
 
+The search stops at the root of the git repository (a directory holding ``.git``) or at $HOME, so
+that a file in a shared parent directory (``/tmp``, a group share) is never picked up; a config
+owned by another user, or writable by group or others, is refused (E216): it would let someone
+else choose every job's policies, templates and defaults.
+
     policies: [policies/]        # a path or a list of paths, relative to this file's directory
     templates: templates/
     project: team-a              # used when a manifest names no project
@@ -105,8 +110,10 @@ def _paths(data: dict, key: str, base: str, positions) -> tuple[tuple[str, ...],
 
 
 def find_config(start: str = ".") -> str | None:
-    """The nearest ``.compile.yaml`` from ``start`` upward, as a path relative to ``start``."""
+    """The nearest ``.compile.yaml`` from ``start`` upward, as a path relative to ``start``; the
+    search ends at the repository root (``.git``) or at $HOME, whichever comes first."""
     prefix = start
+    home = os.path.realpath(os.path.expanduser("~"))
     seen = set()
     while True:
         real = os.path.realpath(prefix)
@@ -116,13 +123,39 @@ def find_config(start: str = ".") -> str | None:
         candidate = os.path.join(prefix, CONFIG_NAME)
         if os.path.isfile(candidate):
             return os.path.normpath(candidate)
+        if real == home or os.path.exists(os.path.join(real, ".git")):
+            return None
         prefix = os.path.join(prefix, os.pardir)
+
+
+def untrusted(path: str) -> str | None:
+    """Why the config at ``path`` cannot be trusted (another owner, writable by others), or None."""
+    uid = os.geteuid()
+    for stat in (os.lstat(path), os.stat(path)):
+        if stat.st_uid != uid:
+            return f"it is owned by uid {stat.st_uid}, not by you (uid {uid})"
+        if stat.st_mode & 0o022 and not _is_link(stat):
+            return f"it is writable by group or others (chmod go-w {path})"
+    return None
+
+
+def _is_link(stat) -> bool:
+    import stat as modes
+
+    return modes.S_ISLNK(stat.st_mode)
 
 
 def load_config(start: str = ".") -> tuple[Config, list[Diagnostic]]:
     path = find_config(start)
     if path is None:
         return Config(), []
+    try:
+        reason = untrusted(path)
+    except OSError as exc:
+        reason = f"it cannot be inspected: {exc.strerror or exc}"
+    if reason:
+        message = f"refusing {os.path.abspath(path)}: {reason}"
+        return Config(), [error("E216", message, Location(path))]
     try:
         with open(path, "rb") as handle:
             source = handle.read()

@@ -72,6 +72,7 @@ def _repository(tmp_path):
     (tmp_path / "jobs").mkdir()
     (tmp_path / "jobs" / "train.yaml").write_text(WORKLOAD)
     (tmp_path / CONFIG_NAME).write_text("policies: policies\nproject: team-a\n")
+    (tmp_path / CONFIG_NAME).chmod(0o644)  # whatever the umask: a group-writable one is refused
     return tmp_path
 
 
@@ -123,6 +124,82 @@ def test_the_config_defaults_reach_the_output(tmp_path):
 def test_a_broken_config_is_reported(tmp_path):
     shutil.copy(REPO / "examples" / "jobset-heavy-and-workers.yaml", tmp_path / "w.yaml")
     (tmp_path / CONFIG_NAME).write_text("polices: x\n")
+    (tmp_path / CONFIG_NAME).chmod(0o644)
     result = run_cli("check", "w.yaml", cwd=tmp_path)
     assert result.exit_code == 1
     assert ".compile.yaml:1:1: error[E101]" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# where the search stops, whose config is trusted, and which one is used (issue 11, item 10)
+
+
+def test_the_search_stops_at_the_repository_root(tmp_path):
+    (tmp_path / CONFIG_NAME).write_text("project: planted\n")
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "jobs").mkdir()
+    assert find_config(str(tmp_path / "repo" / "jobs")) is None
+    (tmp_path / "repo" / CONFIG_NAME).write_text("project: mine\n")
+    assert find_config(str(tmp_path / "repo" / "jobs")) == str(tmp_path / "repo" / CONFIG_NAME)
+
+
+def test_the_search_stops_at_home(tmp_path, monkeypatch):
+    (tmp_path / CONFIG_NAME).write_text("project: planted\n")
+    (tmp_path / "home" / "jobs").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert find_config(str(tmp_path / "home" / "jobs")) is None
+
+
+def test_a_config_writable_by_others_is_refused(tmp_path):
+    repo = _repository(tmp_path)
+    (repo / CONFIG_NAME).chmod(0o666)
+    result = run_cli("check", "train.yaml", cwd=repo / "jobs")
+    assert result.exit_code == 3
+    assert "error[E216]" in result.stdout and "writable by group or others" in result.stdout
+    assert "policy small" not in result.stdout  # its policies were not loaded
+
+
+def test_a_config_writable_by_the_group_is_refused_by_compile_too(tmp_path):
+    repo = _repository(tmp_path)
+    (repo / CONFIG_NAME).chmod(0o664)
+    result = run_cli("train.yaml", cwd=repo / "jobs")
+    assert result.exit_code == 3
+    assert "error[E216]" in result.stderr and not result.stdout
+
+
+def test_a_config_owned_by_another_user_is_refused(tmp_path, monkeypatch):
+    import os
+
+    repo = _repository(tmp_path)
+    (repo / CONFIG_NAME).chmod(0o644)
+    monkeypatch.setattr(os, "geteuid", lambda: os.stat(repo / CONFIG_NAME).st_uid + 1)
+    result = run_cli("check", "train.yaml", cwd=repo / "jobs")
+    assert result.exit_code == 3
+    assert "error[E216]" in result.stdout and "owned by uid" in result.stdout
+
+
+def test_compile_names_the_config_it_used(tmp_path):
+    repo = _repository(tmp_path)
+    (repo / "jobs" / "train.yaml").write_text(WORKLOAD.replace("cpus: 8", "cpus: 2"))
+    result = run_cli("train.yaml", cwd=repo / "jobs")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "note: using ../.compile.yaml\n"
+
+
+def test_check_names_the_config_in_its_text_report_only(tmp_path):
+    import json
+
+    repo = _repository(tmp_path)
+    result = run_cli("check", "train.yaml", cwd=repo / "jobs")
+    assert result.stdout.endswith("\nnote: using ../.compile.yaml\n")
+    as_json = run_cli("check", "--format", "json", "train.yaml", cwd=repo / "jobs")
+    assert json.loads(as_json.stdout)["summary"]["errors"] == 1  # still one JSON document
+    sarif = run_cli("check", "--format", "sarif", "train.yaml", cwd=repo / "jobs")
+    json.loads(sarif.stdout)
+
+
+def test_no_config_no_note(tmp_path):
+    shutil.copy(REPO / "examples" / "jobset-heavy-and-workers.yaml", tmp_path / "w.yaml")
+    (tmp_path / ".git").mkdir()
+    result = run_cli("w.yaml", cwd=tmp_path)
+    assert result.exit_code == 0 and "note:" not in result.stderr

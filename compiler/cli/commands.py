@@ -12,11 +12,19 @@ from . import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, load_inputs, shared_options
 from .render import FORMATS, as_github, as_json, as_sarif, as_text
 
+# an unreadable file; a .compile.yaml refused for its owner or mode
+ENVIRONMENT_CODES = ("E006", "E216")
+
 
 def _exit_code(diagnostics) -> int:
-    if any(d.code == "E006" for d in diagnostics):
+    if any(d.code in ENVIRONMENT_CODES for d in diagnostics):
         return EXIT_ENV
     return EXIT_INVALID if has_errors(diagnostics) else EXIT_OK
+
+
+def config_line(path: str) -> str:
+    """Which .compile.yaml supplied policies, templates or the project: never a silent choice."""
+    return f"note: using {path}"
 
 
 def _sorted(diagnostics):
@@ -51,7 +59,9 @@ def emit_command(files, output, quiet, **options):
     """Compile FILES to Kubernetes objects on stdout (the default command)."""
     from ..render import to_json, to_yaml
 
-    _, units, diagnostics = run_pipeline(files, **options)
+    inputs, units, diagnostics = run_pipeline(files, **options)
+    if inputs.config_file and not quiet:
+        click.echo(config_line(inputs.config_file), err=True)
     shown = [d for d in diagnostics if d.is_error or not quiet]
     if shown:
         click.echo(as_text(shown), err=True, nl=False)
@@ -98,6 +108,8 @@ def check_command(files, format_, strict, **options):
         click.echo(as_sarif(diagnostics, __version__), nl=False)
     else:
         click.echo(as_text(diagnostics), nl=False, err=False)
+        if inputs.config_file:
+            click.echo(config_line(inputs.config_file))
     code = _exit_code(diagnostics)
     if code == EXIT_OK and strict and any(d.severity is Severity.WARNING for d in diagnostics):
         code = EXIT_INVALID

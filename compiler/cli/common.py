@@ -152,6 +152,7 @@ class Inputs:
     options: object  # compiler.pipeline.Options
     diagnostics: list
     files: list
+    config_file: str | None = None  # the .compile.yaml that applies, if any
 
 
 def load_inputs(
@@ -199,6 +200,7 @@ def load_inputs(
         options,
         diagnostics + problems + catalog.diagnostics,
         expand_paths(files),
+        config.file,
     )
 
 
