@@ -181,9 +181,88 @@ EOF
     build_in "$src" kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok "-s -w"
 }
 
+# ------------------------------------------------------------- kuberay
+# github.com/ray-project/kuberay/ray-operator: main.go at the module root, no
+# replace directives. The module proxy serves v1.6.0's zip (v1.7.0's: 403), so
+# the testbed runs v1.6.0 with the CRDs of its own module, copied beside the
+# binary (tests run without network; the module cache may be gone).
+build_kuberay() {
+    local ver="$KUBERAY_VERSION" src="$CACHE/src/kuberay-operator-$KUBERAY_VERSION"
+    local out="$CACHE/kuberay-operator-$KUBERAY_VERSION"
+    if [[ ! -f "$src/go.sum" ]]; then
+        mkdir -p "$src"
+        cat >"$src/go.mod" <<EOF2
+module manifest-compiler.local/testbed/kuberay
+
+go 1.26.0
+
+require github.com/ray-project/kuberay/ray-operator $ver
+EOF2
+        (cd "$src" && go get "github.com/ray-project/kuberay/ray-operator@$ver")
+    fi
+    if need kuberay-operator "$ver"; then
+        build_in "$src" kuberay-operator "$ver" github.com/ray-project/kuberay/ray-operator "-s -w"
+    fi
+    # RayCronJob's CRD only matters behind a feature gate that stays off
+    copy_module_files "$src" github.com/ray-project/kuberay/ray-operator "$out/crds" \
+        config/crd/bases/ray.io_rayclusters.yaml \
+        config/crd/bases/ray.io_rayjobs.yaml \
+        config/crd/bases/ray.io_rayservices.yaml
+}
+
+# ---------------------------------------------------------------- kueue
+# sigs.k8s.io/kueue/cmd/kueue; its go.mod has no replace directives. All 11 CRDs
+# and the webhook configurations (service refs, rewritten to 127.0.0.1 URLs at
+# start-up) are copied beside the binary.
+build_kueue() {
+    local ver="$KUEUE_VERSION" src="$CACHE/src/kueue-$KUEUE_VERSION" out="$CACHE/kueue-$KUEUE_VERSION"
+    if [[ ! -f "$src/go.sum" ]]; then
+        mkdir -p "$src"
+        cat >"$src/go.mod" <<EOF2
+module manifest-compiler.local/testbed/kueue
+
+go 1.26.0
+
+require sigs.k8s.io/kueue $ver
+EOF2
+        (cd "$src" && go get "sigs.k8s.io/kueue/cmd/kueue@$ver")
+    fi
+    if need kueue "$ver"; then
+        build_in "$src" kueue "$ver" sigs.k8s.io/kueue/cmd/kueue \
+            "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$ver"
+    fi
+    local files=() f
+    for f in admissionchecks clusterqueues cohorts localqueues multikueueclusters \
+        multikueueconfigs provisioningrequestconfigs resourceflavors topologies \
+        workloadpriorityclasses workloads; do
+        files+=("config/components/crd/bases/kueue.x-k8s.io_$f.yaml")
+    done
+    copy_module_files "$src" sigs.k8s.io/kueue "$out/crds" "${files[@]}"
+    copy_module_files "$src" sigs.k8s.io/kueue "$out" config/components/webhook/manifests.yaml
+}
+
+# copy_module_files MODDIR MODULE DEST FILE... -> DEST/<basename>, when missing
+copy_module_files() {
+    local moddir="$1" module="$2" dest="$3"
+    shift 3
+    local f missing=0
+    for f in "$@"; do [[ -f "$dest/$(basename "$f")" ]] || missing=1; done
+    ((missing)) || return 0
+    local dir
+    dir="$(cd "$moddir" && go list -m -f '{{.Dir}}' "$module")"
+    [[ -d "$dir" ]] || { log "cannot find the source of $module"; return 1; }
+    mkdir -p "$dest"
+    for f in "$@"; do
+        install -m 0644 "$dir/$f" "$dest/$(basename "$f")"
+    done
+    log "copied ${#} file(s) of $module to $dest"
+}
+
 t_all=$(date +%s)
 build_etcd
 build_kwok
 build_jobset
 build_kubernetes
+build_kuberay
+build_kueue
 log "all binaries present in $CACHE (this run: $(($(date +%s) - t_all))s)"

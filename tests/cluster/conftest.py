@@ -17,6 +17,11 @@ e.g. a server-side dry run of a golden file:
     control_plane.kubectl("apply", "--server-side", "--dry-run=server",
                           "--validate=strict", "-f", str(path))
 
+`operator_plane` (session scope) is a second control plane that also runs the
+KubeRay operator and Kueue (`ControlPlane(components=("kuberay", "kueue"))`), with
+KubeRay's own (v1.6.0) ray.io CRDs; it starts only when a test asks for it, so
+`control_plane` keeps validating against ../shared/crds' v1.7.0 CRDs.
+
 The tests are skipped only when the binaries are not cached and `go` is not on
 PATH (nothing to build them with).
 """
@@ -39,41 +44,70 @@ if str(REPO) not in sys.path:
 from testbed import controlplane as cpmod  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def control_plane():
-    if cpmod.missing_binaries() and shutil.which("go") is None:
+def _started_plane(components=()):
+    needed = cpmod.ControlPlane(components=components).required_binaries()
+    missing = cpmod.missing_binaries(names=needed)
+    if missing and shutil.which("go") is None:
         pytest.skip(
             "cluster tests need the testbed binaries (kube-apiserver, etcd, ...), which are "
             "built from source with Go: `go` is not on PATH and "
-            f"{', '.join(cpmod.missing_binaries())} not cached in {cpmod.cache_dir()}"
+            f"{', '.join(missing)} not cached in {cpmod.cache_dir()}"
         )
-    cpmod.build()
+    cpmod.build(names=needed)
     # MC_TESTBED_KEEP=1 keeps the temp dir (logs of every component) afterwards
     keep = os.environ.get("MC_TESTBED_KEEP", "") not in ("", "0")
-    cp = cpmod.ControlPlane(keep_workdir=keep)
+    cp = cpmod.ControlPlane(keep_workdir=keep, components=components)
     cp.start()
+    return cp, keep
+
+
+def _stop(cp, keep):
+    cp.stop()
+    if keep:
+        print(f"\ntestbed logs kept in {cp.workdir / 'logs'}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def control_plane():
+    cp, keep = _started_plane()
     try:
         yield cp
     finally:
-        cp.stop()
-        if keep:
-            print(f"\ntestbed logs kept in {cp.workdir / 'logs'}", file=sys.stderr)
+        _stop(cp, keep)
+
+
+@pytest.fixture(scope="session")
+def operator_plane():
+    """A control plane that also runs the KubeRay operator and Kueue."""
+    cp, keep = _started_plane(components=("kuberay", "kueue"))
+    try:
+        yield cp
+    finally:
+        _stop(cp, keep)
+
+
+def _new_namespace(plane):
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    plane.kubectl("create", "namespace", name)
+    # ServiceAccount admission rejects pods until `default` exists
+    deadline = time.monotonic() + 60
+    while plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode:
+        assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 60s"
+        time.sleep(0.3)
+    return name
 
 
 @pytest.fixture
 def namespace(control_plane):
     """A fresh namespace (deleted afterwards, without waiting)."""
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    control_plane.kubectl("create", "namespace", name)
-    # ServiceAccount admission rejects pods until `default` exists
-    deadline = time.monotonic() + 60
-    while (
-        control_plane.kubectl(
-            "get", "serviceaccount", "default", "-n", name, check=False
-        ).returncode
-        != 0
-    ):
-        assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 60s"
-        time.sleep(0.3)
+    name = _new_namespace(control_plane)
     yield name
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def operator_namespace(operator_plane):
+    """A fresh namespace in `operator_plane` (deleted afterwards, without waiting)."""
+    name = _new_namespace(operator_plane)
+    yield name
+    operator_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
