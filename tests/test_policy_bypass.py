@@ -226,6 +226,23 @@ def test_extra_selectors_may_not_name_the_gpu_product():
     assert outcome.codes == ["E210"], outcome.lines
 
 
+def test_extra_selectors_may_not_name_the_clusters_gpu_product_label():
+    cluster = """\
+apiVersion: manifest-compiler/v1
+kind: Policy
+metadata: {name: cluster}
+spec:
+  cluster: {gpuProductLabel: cloud.google.com/gke-accelerator}
+"""
+    manifest = PYTORCH.replace(
+        "accelerators: {gpu: {count: 8, type: gpu}}",
+        "accelerators: {gpu: {count: 1, type: gpu, product: nvidia-l4}}\n"
+        '        extraSelectors: {"cloud.google.com/gke-accelerator": nvidia-h100-80gb}',
+    ).replace("count: 50", "count: 1")
+    outcome = run(manifest, policies=[cluster])
+    assert outcome.codes == ["E210"], outcome.lines
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. required means a real value; queue and priority are label values
 

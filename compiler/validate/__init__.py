@@ -32,7 +32,7 @@ def validate_workload(
     semantic = [
         d
         for d in check_semantics(resolved)
-        + check_boundary(resolved)
+        + check_boundary(resolved, _gpu_product_label(catalog, project))
         + check_names(project, namespace, resolved)
         if d.path not in reported
     ]
@@ -80,3 +80,12 @@ __all__ = [
     "validate_manifest",
     "validate_workload",
 ]
+
+
+def _gpu_product_label(catalog, project) -> str | None:
+    """The cluster's GPU product node label, as the policies state it (SPEC 2.6)."""
+    if catalog is None:
+        return None
+    from .runs import gpu_product_label
+
+    return gpu_product_label(policies_for(catalog.policies, project))[0]

@@ -35,13 +35,15 @@ DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_LABEL = 63
 
 
-def check_boundary(resolved: Resolved) -> list[Diagnostic]:
+def check_boundary(resolved: Resolved, gpu_product_label: str | None = None) -> list[Diagnostic]:
+    """``gpu_product_label``: the cluster's node label naming a GPU product (SPEC 2.6), which
+    ``extraSelectors`` may not set either."""
     spec = resolved.data.get("spec")
     spec = spec if isinstance(spec, dict) else {}
     return (
         _misplaced_deletions(resolved)
         + _metadata_keys(resolved, spec)
-        + _selector_keys(resolved, spec)
+        + _selector_keys(resolved, spec, gpu_product_label)
         + _queue_and_priority(resolved, spec)
         + _quantities(resolved, spec)
     )
@@ -107,12 +109,15 @@ def _metadata_keys(resolved: Resolved, spec: dict) -> list[Diagnostic]:
     return out
 
 
-def _selector_keys(resolved: Resolved, spec: dict) -> list[Diagnostic]:
+def _selector_keys(resolved: Resolved, spec: dict, gpu_product_label: str | None) -> list:
+    spellings = dict(SECOND_SPELLINGS)
+    if gpu_product_label:
+        spellings[("extraSelectors", gpu_product_label)] = "accelerators.gpu.product"
     out = []
     for type_path, resources in _resources(spec):
         selectors = resources.get("extraSelectors")
         for key in selectors if isinstance(selectors, dict) else ():
-            field = SECOND_SPELLINGS.get(("extraSelectors", key))
+            field = spellings.get(("extraSelectors", key))
             if field is None:
                 continue
             path = type_path + ("resources", "extraSelectors", key)
