@@ -94,14 +94,37 @@ def apply_objects(
     for obj in objects:
         obj.setdefault("metadata", {}).setdefault("namespace", kube.namespace)
     make_room(kube, main, replace, dry_run, out)
+    applied: dict = {}
     for obj in sorted(objects, key=lambda o: o is main):
-        apply(kube, obj, dry_run)
+        applied = apply(kube, obj, dry_run)
         metadata = obj["metadata"]
         verb = "valid (server dry run)" if dry_run else "applied"
         out.write(
             f"{resource_for(obj).short}/{metadata['name']} {verb} in namespace {metadata['namespace']}"
         )
+    if not dry_run:
+        own_companions(kube, applied, [obj for obj in objects if obj is not main])
     return Found(resource_for(main), main)
+
+
+def own_companions(kube: Kube, job: dict, companions: list[dict]) -> None:
+    """The ports Service and the shared claim belong to the job they serve: with the job as
+    their owner, Kubernetes' garbage collector deletes them with it (cancel, TTL). They are
+    applied before the job (a pod must find its claim), so they get the owner afterwards."""
+    from .submit import apply
+
+    uid = (job.get("metadata") or {}).get("uid")
+    if not uid or not companions:
+        return
+    owner = {
+        "apiVersion": job["apiVersion"],
+        "kind": job["kind"],
+        "name": job["metadata"]["name"],
+        "uid": uid,
+    }
+    for obj in companions:
+        obj["metadata"]["ownerReferences"] = [owner]
+        apply(kube, obj)
 
 
 def how_to_follow(found: Found, out: Output) -> None:
