@@ -345,3 +345,18 @@ def test_ports_external_is_said_to_be_cluster_internal(tmp_path):
     result, objects = compile_text(tmp_path, RAY)
     assert objects["Service"]["spec"].get("type", "ClusterIP") == "ClusterIP"
     assert "W110" in result.stderr and "port-forward" in result.stderr
+
+
+def test_a_team_a_kuberay_job_keeps_the_dashboard_port(tmp_path):
+    """examples/policies force admin-port-a on team-a: the head must still declare Ray's
+    `dashboard` port, or KubeRay's submitter never finds the dashboard."""
+    text = (
+        RAY.replace("    name: tune\n", "    name: tune\n    project: team-a\n")
+        .replace("      ports:\n        my-port: {container: 8222, external: 30222}\n", "")
+        .replace("image: ray-img", "image: registry.example.com/team-a/ray")
+    )
+    result, objects = compile_text(tmp_path, text, "-p", "examples/policies")
+    assert result.exit_code == 0, result.stderr
+    head = objects["RayJob"]["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]
+    names = {p["name"] for p in head["containers"][0]["ports"]}
+    assert {"dashboard", "gcs-server", "client", "metrics", "admin-port-a"} <= names
