@@ -7,10 +7,10 @@ import re
 
 import yaml
 
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _OutputDumper(_Dumper):
+class _OutputDumper(_Dumper):  # libyaml's dumper when present
     pass
 
 

@@ -8,6 +8,7 @@ API, so the output does not grow with ``count``.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .naming import pod_hostname, replicated_job_name
 from .pod import Role, field_env, pod_template
@@ -46,7 +47,7 @@ def _first_pod(workload: Workload, rjob: str) -> str:
     return f"{pod_hostname(workload.name, rjob)}.{workload.name}"
 
 
-def ordered_types(workload: Workload) -> list[tuple[str, object]]:
+def ordered_types(workload: Workload) -> list[tuple[str, Any]]:
     """Types in replicated-job order. pytorch and xgboost put Master first whatever the file's
     order, so that its ``job-global-index`` (RANK) is 0, the rank MASTER_ADDR names."""
     items = list(workload.types.items())
@@ -92,7 +93,7 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
         return jobset_env(), ""
     if operator == "pytorch":
         master = _first_pod(workload, _leader(workload))
-        env = (
+        env: tuple = (
             _literal("MASTER_ADDR", master),
             _literal("MASTER_PORT", PYTORCH_PORT),
             _literal("WORLD_SIZE", world),
@@ -125,18 +126,18 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
     if operator == "jax":
         host = _first_pod(workload, rjob)
         count = types[type_name].count or 1
-        hosts = tpu_hosts(types[type_name].resources)
+        slice_hosts = tpu_hosts(types[type_name].resources)
         coordinator = (
             _literal("JAXOPERATOR_COORDINATOR_ADDRESS", f"{host}:{JAX_PORT}"),
             _literal("JAXOPERATOR_COORDINATOR_HOST", host),
             _literal("JAXOPERATOR_NUM_PROCESSES", count),
         )
-        if hosts == 1:
+        if slice_hosts == 1:
             return coordinator + (field_env("JAXOPERATOR_PROCESS_ID", JOB_INDEX),), ""
         # one Job per slice, one pod per host: process = slice x hosts + host
         prelude = (
             "JAXOPERATOR_PROCESS_ID=$((JOB_INDEX * "
-            f"{hosts} + JOB_COMPLETION_INDEX)); export JAXOPERATOR_PROCESS_ID"
+            f"{slice_hosts} + JOB_COMPLETION_INDEX)); export JAXOPERATOR_PROCESS_ID"
         )
         return coordinator + (field_env("JOB_INDEX", JOB_INDEX),), prelude
     if operator == "tf":

@@ -54,7 +54,7 @@ def container_command(spec: Spec, prelude: str = "") -> list[str]:
 
 
 def user_env(spec: Spec) -> list[dict]:
-    out = []
+    out: list[dict] = []
     for name, value in (spec.env or {}).items():
         if isinstance(value, str):
             out.append({"name": name, "value": value})

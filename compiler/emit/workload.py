@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..model.manifest import Manifest
 from ..model.text import duration_seconds
@@ -19,7 +20,7 @@ PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 @dataclass(frozen=True)
 class Workload:
     manifest: Manifest
-    types: object  # dict[str, JobType] or KuberayTypes/RayTypes
+    types: Any  # dict[str, JobType] or KuberayTypes/RayTypes
     name: str
     namespace: str | None
     project: str | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from ..diagnostics import Diagnostic, error, warning
 from ..emit import JOBSET_OPERATORS, Workload
@@ -143,11 +144,11 @@ def _labels(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     return out
 
 
-def _resources(workload: Workload) -> list[tuple[tuple, object]]:
+def _resources(workload: Workload) -> list[tuple[tuple, Any]]:
     types = workload.types
     if isinstance(types, dict):
         return [(("spec", "types", name), t.resources) for name, t in types.items()]
-    out = [(("spec", "types", "Head"), types.Head.resources)]
+    out: list[tuple[tuple, Any]] = [(("spec", "types", "Head"), types.Head.resources)]
     out += [(("spec", "types", "Workers", i), g.resources) for i, g in enumerate(types.Workers)]
     if getattr(types, "Job", None) is not None:
         out.append((("spec", "types", "Job"), types.Job.resources))
@@ -337,7 +338,7 @@ def _size(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
         return []
     if _tf_config_bytes(workload) > MAX_OBJECT_BYTES // 2:
         ((name, _),) = workload.types.items()
-        path = ("spec", "types", name, "count")
+        path: tuple = ("spec", "types", name, "count")
         why = "TF_CONFIG lists every worker"
     elif workload.operator in JOBSET_OPERATORS and templates > 1:
         path, why = ("spec", "types"), f"each of the {templates} types carries the environment"

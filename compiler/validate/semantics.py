@@ -384,7 +384,7 @@ def _no_effect_warnings(data: dict, resolved: Resolved) -> list[Diagnostic]:
     is off asks for nothing, so only a set value or a switch turned on is worth a warning."""
     out = []
     for value_path, shown, why in _NO_EFFECT:
-        value = data
+        value: object = data
         for segment in value_path:
             value = value.get(segment) if isinstance(value, dict) else None
         if value is not None and value is not False:

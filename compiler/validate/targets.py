@@ -48,8 +48,8 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
                 )
             )
         for index, group in enumerate(workload.types.Workers):
+            path: tuple = ("spec", "types", "Workers", index, "name")
             if group.name in RAY_RESERVED_GROUPS:
-                path = ("spec", "types", "Workers", index, "name")
                 out.append(
                     error(
                         "E307",
@@ -60,7 +60,6 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
                     )
                 )
             elif not DNS1123_LABEL.match(group.name) or len(group.name) > MAX_LABEL:
-                path = ("spec", "types", "Workers", index, "name")
                 out.append(
                     error(
                         "E301",
