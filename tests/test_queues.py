@@ -474,3 +474,44 @@ def test_warning_for_a_priority_no_policy_declares(tmp_path):
     assert jobset["metadata"]["labels"]["kueue.x-k8s.io/priority-class"] == "high"
     # no policy declares priorities: nothing to compare with
     assert "W122" not in compile_workload(tmp_path, workload, TEAM_A).stderr
+
+
+def test_product_flavors_use_the_cluster_policys_label_from_the_command_line(tmp_path):
+    cluster = (
+        "apiVersion: manifest-compiler/v1\nkind: Policy\nmetadata: {name: cluster}\n"
+        "spec:\n  cluster: {gpuProductLabel: cloud.google.com/gke-accelerator}\n"
+    )
+    result = queues(tmp_path, TEAM_B, cluster)
+    assert result.exit_code == 0, result.stderr
+    flavors = [o for o in objects_of(result.stdout) if o["kind"] == "ResourceFlavor"]
+    assert [o["spec"].get("nodeLabels") for o in flavors] == [
+        None,
+        {"cloud.google.com/gke-accelerator": "NVIDIA-A100-SXM4-80GB"},
+        {"cloud.google.com/gke-accelerator": "NVIDIA-H100-80GB-HBM3"},
+    ]
+
+
+def test_a_product_workload_selects_the_nodes_its_flavor_labels(tmp_path):
+    """Kueue admits a pod on a flavor whose nodeLabels its node selector matches."""
+    cluster = (
+        "apiVersion: manifest-compiler/v1\nkind: Policy\nmetadata: {name: cluster}\n"
+        "spec:\n  cluster: {gpuProductLabel: cloud.google.com/gke-accelerator}\n"
+    )
+    product = "NVIDIA-H100-80GB-HBM3"
+    workload = WORKLOAD.format(count=1, product=f", product: {product}").replace("team-a", "team-b")
+    result = compile_workload(tmp_path, workload, TEAM_B, cluster)
+    assert result.exit_code == 0, result.stderr
+    [jobset] = objects_of(result.stdout)
+    pod = jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
+    flavors = {
+        o["metadata"]["name"]: o["spec"].get("nodeLabels", {})
+        for o in objects_of(queues(tmp_path, TEAM_B, cluster).stdout)
+        if o["kind"] == "ResourceFlavor"
+    }
+    matching = [
+        name
+        for name, labels in flavors.items()
+        if labels and all(pod["nodeSelector"].get(k) == v for k, v in labels.items())
+    ]
+    assert matching == ["nvidia-h100-80gb-hbm3"]
+    assert jobset["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-b"
