@@ -173,5 +173,6 @@ CODES: dict[str, str] = {
     "W120": "the workload asks more than its queue's quota and borrowing can ever hold",
     "W121": "the workload asks for a GPU product its queue's quota does not list",
     "W122": "the workload names a priority the policies do not declare",
+    "W123": "the workload goes to a namespace without its project's LocalQueue",
     "W130": "a rule's pattern uses syntax RE2 lacks; the admission policy leaves the rule out",
 }

@@ -515,3 +515,14 @@ def test_a_product_workload_selects_the_nodes_its_flavor_labels(tmp_path):
     ]
     assert matching == ["nvidia-h100-80gb-hbm3"]
     assert jobset["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-b"
+
+
+def test_warning_when_the_namespace_has_no_local_queue(tmp_path):
+    paths = [write(tmp_path, "policy.yaml", TEAM_A)]
+    manifest = write(tmp_path, "workload.yaml", WORKLOAD.format(count=1, product=""))
+    result = run_cli("-p", paths[0], "--namespace", "sandbox", manifest)
+    assert result.exit_code == 0
+    assert "warning[W123] spec.queue: the workload goes to namespace sandbox" in result.stderr, (
+        result.stderr
+    )
+    assert "W123" not in run_cli("-p", paths[0], manifest).stderr

@@ -48,22 +48,25 @@ def validate_workload(
         digest="",
     )
     targets = check_targets(probe, resolved, name_path)
-    queue = check_queue(resolved, catalog, manifest, types, project)
+    queue = check_queue(resolved, catalog, manifest, types, project, namespace)
     return manifest, types, structural + semantic + targets + policy + queue
 
 
-def check_queue(resolved: Resolved, catalog, manifest, types, project) -> list:
-    """W120/W121: a workload its project's queue can never admit."""
+def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace=None) -> list:
+    """W120-W123: a workload its project's queue can never admit."""
     if catalog is None or not project:
         return []
     from .policy import _types_location, loaded_policy, workload_totals
-    from .quota import check_admission, check_priority, products_used
+    from .quota import check_admission, check_namespace, check_priority, products_used
 
     policies = [p for p in (loaded_policy(d) for d in catalog.policies) if p is not None]
     priority = check_priority(
         manifest.spec.priority, policies, resolved.location(("spec", "priority"))
     )
-    return priority + check_admission(
+    elsewhere = check_namespace(
+        manifest.spec.queue, project, namespace, policies, resolved.location(("spec", "queue"))
+    )
+    return priority + elsewhere + check_admission(
         workload_totals(manifest.spec.operator, types),
         products_used(types),
         manifest.spec.queue,

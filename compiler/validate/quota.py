@@ -354,3 +354,21 @@ def check_priority(priority: str | None, policies, where) -> list[Diagnostic]:
             "spec.priority",
         )
     ]
+
+
+def check_namespace(queue: str | None, project: str | None, namespace, policies, where):
+    """W123: the project's LocalQueue lives in the project's namespace; a workload sent to
+    another namespace (--namespace) looks for it there and is never admitted."""
+    policy = quota_of(policies, project)
+    if policy is None or queue != project or not namespace or namespace == project:
+        return []
+    return [
+        warning(
+            "W123",
+            f"the workload goes to namespace {namespace}, but the LocalQueue {queue} of project "
+            f"{project} is in namespace {project}: Kueue finds no queue {queue} in {namespace}",
+            where,
+            "spec.queue",
+            [Related(policy.label, policy.document.positions.nearest(QUOTA, prefer_key=True))],
+        )
+    ]
