@@ -66,7 +66,7 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
     elsewhere = check_namespace(
         manifest.spec.queue, project, namespace, policies, resolved.location(("spec", "queue"))
     )
-    return priority + elsewhere + check_admission(
+    admission = check_admission(
         workload_totals(manifest.spec.operator, types),
         products_used(types),
         manifest.spec.queue,
@@ -74,6 +74,7 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
         policies,
         _types_location(resolved),
     )
+    return priority + elsewhere + admission
 
 
 __all__ = [
