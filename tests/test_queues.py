@@ -526,3 +526,24 @@ def test_warning_when_the_namespace_has_no_local_queue(tmp_path):
         result.stderr
     )
     assert "W123" not in run_cli("-p", paths[0], manifest).stderr
+
+
+def test_compile_diff_json_lists_quota_changes(tmp_path):
+    for side, quota in (
+        ("old", TEAM_A),
+        ("new", TEAM_A.replace("cohort: research", "cohort: labs")),
+    ):
+        (tmp_path / side / "policies").mkdir(parents=True)
+        (tmp_path / side / "policies" / "q.yaml").write_text(quota)
+    manifest = write(tmp_path, "workload.yaml", WORKLOAD.format(count=1, product=""))
+    result = run_cli(
+        "diff",
+        "--before",
+        str(tmp_path / "old"),
+        "--after",
+        str(tmp_path / "new"),
+        manifest,
+        "--format",
+        "json",
+    )
+    assert json.loads(result.stdout)["quotas"] == ["team-a: cohort research → labs"]
