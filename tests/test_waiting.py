@@ -117,6 +117,16 @@ def test_a_job_waiting_for_quota_says_kueues_message_and_its_place():
     )
 
 
+def test_kueues_message_is_told_under_the_legacy_reason_too():
+    """Without the granular reasons Kueue writes reason Pending with the same message."""
+    legacy = workload("train-3", "2026-12-01T10:02:00Z", {**WAITING, "reason": "Pending"})
+    state = explain(State(PENDING, "queued"), legacy, Position(0, 1))
+    assert state.reason == (
+        "waiting in queue team-a, 1st in line: insufficient unused quota for nvidia.com/gpu in "
+        "flavor default, 4 more needed"
+    )
+
+
 def test_the_head_of_the_queue_is_first_in_line():
     head = workload("train-2", "2026-12-01T10:01:00Z", WAITING)
     state = explain(State(PENDING, "queued"), head, estimated_position(head, [head]))

@@ -19,6 +19,8 @@ from .state import FINAL_PHASES, PENDING, State
 NEVER_FITS = "ExceedsMaxQuota"
 NO_FLAVOR = "NoMatchingFlavor"
 EVALUATING = ("PendingEvaluation", "Pending", "")
+# what Kueue says of a workload it has not looked at yet (workload_controller.go): no news
+GENERIC = "Workload is pending evaluation"
 _POD_SET_PREFIX = re.compile(r"couldn't assign flavors to pod set [^:]+: ")
 
 
@@ -129,9 +131,7 @@ def quota_wait(workload: dict, position: Position | None) -> str:
     place = _place(position)
     parts.append(f"waiting in queue {queue}" + (f", {place}" if place else ""))
     head = "; ".join(parts)
-    if message and reason not in EVALUATING:
-        return f"{head}: {message}"
-    if message and "doesn't exist" in message:
+    if message and not message.startswith(GENERIC):
         return f"{head}: {message}"
     if position is not None and position.index:
         return f"{head}: jobs ahead of it go first"

@@ -269,10 +269,20 @@ def test_a_team_borrows_idle_quota_and_gives_it_back(operator_plane, operator_na
             rows = [status(operator_plane, borrower, n) for n in ("b-1", "b-2", "b-3")]
             return [r for r in rows if r["state"] == "Pending"]
 
-        wait_until(lambda: len(borrower_back_in_line()) == 1, 90, "one borrower job evicted")
+        def one_evicted_and_queued_again() -> bool:
+            pending = borrower_back_in_line()
+            return len(pending) == 1 and f"waiting in queue {borrower}" in pending[0]["reason"]
+
+        wait_until(one_evicted_and_queued_again, 90, "one borrower job evicted and queued again")
         [evicted] = borrower_back_in_line()
-        assert evicted["reason"].startswith("evicted by Kueue"), evicted
-        assert f"waiting in queue {borrower}" in evicted["reason"], evicted
+        assert evicted["reason"].startswith("evicted by Kueue ("), evicted
+        assert "reclamation within the cohort" in evicted["reason"], evicted
+        running = [
+            n
+            for n in ("b-1", "b-2", "b-3")
+            if status(operator_plane, borrower, n)["state"] != "Pending"
+        ]
+        assert len(running) == 2  # its own quota of 8 GPUs: two 4-GPU jobs
     finally:
         operator_plane.kubectl("delete", "namespace", borrower, "--wait=false", check=False)
 
