@@ -1,15 +1,27 @@
 # Two commands set everything up on a fresh machine: `make run` and `make test`.
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Every Python package comes from a lock with hashes (requirements/*.lock), so the same bytes are
+# installed on any day; `make lock` refreshes the locks (commit the result like any other change).
+PYTHON     ?= python3
+VENV       ?= .venv
+BIN        := $(VENV)/bin
+STAMP      := $(VENV)/.installed
+FRAMEWORKS ?= .venv-frameworks
+UV         := $(BIN)/uv
+# uv's own settings: no downloaded Python, no config files from the machine, quiet progress
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_CONFIG := 1
+export UV_NO_PROGRESS := 1
 
-.PHONY: run test install check golden schemas bench testbed clean
+.PHONY: run test install lint typecheck imports unit cluster frameworks compat lock check golden \
+        schemas bench testbed clean
 
-$(STAMP): pyproject.toml
+$(STAMP): requirements/dev.lock requirements/bootstrap.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,cluster]' --config-settings editable_mode=compat
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+	    -r requirements/bootstrap.lock
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements/dev.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation \
+	    --config-settings editable_mode=compat -e .
 	$(BIN)/python -m compileall -q compiler  # bytecode even where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
@@ -22,9 +34,44 @@ run: $(STAMP)
 	done
 	$(BIN)/compile check -p examples/policies -t examples/templates examples/*.yaml
 
-## the whole test suite; first builds the test control plane from source (cached after the first run)
-test: $(STAMP) testbed
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+## the whole suite: lint and types, the core tests, then the cluster tests on the real control plane
+## (built from source the first time, cached after) inside a network namespace that has only loopback
+test: lint unit cluster
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q --ignore=tests/cluster $(PYTEST_ARGS)
+
+cluster: $(STAMP) testbed frameworks
+	testbed/isolated $(BIN)/python -m pytest -q tests/cluster $(PYTEST_ARGS)
+
+## torch, jax, xgboost and Ray for the pods that the testbed really runs (several GB; cached)
+frameworks: $(FRAMEWORKS)/.installed
+$(FRAMEWORKS)/.installed: requirements/frameworks.lock $(STAMP)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(FRAMEWORKS)
+	$(UV) pip sync --quiet --python $(FRAMEWORKS)/bin/python --require-hashes \
+	    requirements/frameworks.lock
+	touch $@
+
+## the compatible ranges of pyproject.toml at their newest and lowest, for those who install the
+## library into their own environment (the lock above is what `make test` uses)
+compat: $(STAMP)
+	bash tests/compat.sh highest
+	bash tests/compat.sh lowest-direct
+
+## refresh every lock from pyproject.toml and requirements/*.in
+lock: $(STAMP)
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	    requirements/bootstrap.in -o requirements/bootstrap.lock
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	    pyproject.toml requirements/build.in --extra test --extra dev -o requirements/dev.lock
+	$(UV) pip compile --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	    --generate-hashes requirements/frameworks.in -o requirements/frameworks.lock
 
 check: $(STAMP)
 	$(BIN)/compile check examples/*.yaml
@@ -39,10 +86,9 @@ schemas: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
 
-## kube-apiserver, etcd, JobSet, kwok... built from pinned Go modules (needs go; skipped without it)
+## kube-apiserver, etcd, JobSet, kwok... built from pinned Go modules (needs go)
 testbed:
-	@if command -v go >/dev/null 2>&1; then bash testbed/build.sh; \
-	else echo "go not found: the cluster tests will be skipped"; fi
+	bash testbed/build.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(FRAMEWORKS) .venv-compat-* .pytest_cache .mypy_cache

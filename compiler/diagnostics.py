@@ -6,6 +6,7 @@ a message, a source location and, where known, the field path it is about.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -49,7 +50,7 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[str, int, int, str, str, str]:
         return (
             self.location.file,
             self.location.line,
@@ -60,15 +61,19 @@ class Diagnostic:
         )
 
 
-def error(code: str, message: str, location: Location, path: str = "", related=()) -> Diagnostic:
+def error(
+    code: str, message: str, location: Location, path: str = "", related: Iterable[Related] = ()
+) -> Diagnostic:
     return Diagnostic(code, message, location, path, Severity.ERROR, tuple(related))
 
 
-def warning(code: str, message: str, location: Location, path: str = "", related=()) -> Diagnostic:
+def warning(
+    code: str, message: str, location: Location, path: str = "", related: Iterable[Related] = ()
+) -> Diagnostic:
     return Diagnostic(code, message, location, path, Severity.WARNING, tuple(related))
 
 
-def has_errors(diagnostics) -> bool:
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
 
 

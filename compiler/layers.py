@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 
 from .diagnostics import Diagnostic, Related, error
-from .pipeline import is_template
+from .documents import is_template
 from .resolve import Layer
 from .validate.policy import policies_for
 from .validate.quota import QUOTA, quota_of

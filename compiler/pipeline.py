@@ -10,17 +10,17 @@ import json
 from dataclasses import dataclass, field
 
 from .diagnostics import Location, error, has_errors
+from .documents import MANIFEST_KIND, POLICY_KIND, is_template, kind_of
 from .emit import Workload, emit
 from .emit.naming import dns1035
+from .imageref import pinned
+from .layers import layers_for
 from .parse import Document
 from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
 from .validate.policy import check_emitted_image, policies_for
 from .validate.runs import gpu_product_label
-
-MANIFEST_KIND = "AIchorManifest"
-POLICY_KIND = "Policy"
 
 
 @dataclass(frozen=True)
@@ -62,24 +62,6 @@ class Unit:
         return not has_errors(self.diagnostics)
 
 
-def kind_of(document: Document) -> str | None:
-    data = document.data
-    if not isinstance(data, dict):
-        return None
-    kind = data.get("kind")
-    if (
-        kind is None
-        and isinstance(data.get("spec"), dict)
-        and ("operator" in data["spec"] or "types" in data["spec"])
-    ):
-        return MANIFEST_KIND
-    return kind if isinstance(kind, str) else None
-
-
-def is_template(document: Document) -> bool:
-    return isinstance(document.data, dict) and document.data.get("usage") == "Template"
-
-
 def digest(data) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
@@ -104,8 +86,6 @@ def workload_name(document: Document, options: Options) -> tuple[str, tuple]:
 
 def compile_document(document: Document, catalog: Catalog, options: Options) -> Unit:
     """Resolve, validate and emit one workload document."""
-    from .layers import layers_for  # policies and templates: see compiler/layers.py
-
     unit = Unit(document)
     layers, problems = layers_for(document, catalog, options)
     unit.diagnostics.extend(problems)
@@ -159,8 +139,6 @@ def _pinned_image(manifest, image_digest: str | None) -> str | None:
     """--image-digest: ``spec.image`` at that digest, from ``builder.registry`` when set."""
     if not image_digest:
         return None
-    from .build.image import pinned
-
     registry = manifest.builder.registry if manifest.builder else None
     return pinned(manifest.spec.image, image_digest, registry)
 
@@ -179,18 +157,6 @@ def compile_documents(documents: list[Document], catalog: Catalog, options: Opti
         elif kind not in (MANIFEST_KIND, POLICY_KIND):
             units.append(_not_a_manifest(document))
     return reject_duplicate_names(units)
-
-
-def _guarded(step, document: Document, *args) -> Unit:
-    """One document's unexpected failure (a bug) becomes its E339 diagnostic, so the other
-    files are still compiled and reported: one file's crash never hides another's problems."""
-    try:
-        return step(document, *args)
-    except Exception as exc:  # reported as a diagnostic, never swallowed
-        line, column = document.positions.values.get((), (1, 1))
-        message = f"internal error ({type(exc).__name__}: {exc}); this is a bug, please report it"
-        where = Location(document.file, line, column)
-        return Unit(document, diagnostics=[error("E339", message, where, "")])
 
 
 def _guarded(step, document: Document, *args) -> Unit:

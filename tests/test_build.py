@@ -15,25 +15,17 @@ import yaml
 from example_support import REPO, run_cli
 from test_upstream_schemas import core_errors
 
-from compiler.build.git import (
+from compiler.diagnostics import Location
+from compiler.image.git import (
     GitUnavailable,
     check_git,
     kaniko_git_context,
     parse_remote_branches,
     read_git_facts,
 )
-from compiler.build.image import (
-    BuildPlan,
-    Reference,
-    dockerfile_candidates,
-    is_digest,
-    parse_reference,
-    pin_images,
-    pinned,
-    with_registry,
-)
-from compiler.build.kaniko import KANIKO_IMAGE, build_job_name, digest_from_pod, kaniko_job
-from compiler.diagnostics import Location
+from compiler.image.kaniko import KANIKO_IMAGE, build_job_name, digest_from_pod, kaniko_job
+from compiler.image.plan import BuildPlan, dockerfile_candidates
+from compiler.imageref import Reference, is_digest, parse_reference, pinned, with_registry
 
 FAKE_DOCKER = REPO / "tests" / "fixtures" / "fake-docker"
 DIGEST = "sha256:" + "ab" * 32
@@ -271,33 +263,6 @@ def test_the_registry_prefix_is_added_once():
 def test_pinning_drops_the_tag_and_any_older_digest():
     assert pinned("trainer:1.0", DIGEST) == f"trainer@{DIGEST}"
     assert pinned(f"reg.io/trainer@{OTHER_DIGEST}", DIGEST, "reg.io") == f"reg.io/trainer@{DIGEST}"
-
-
-def test_pin_images_changes_only_containers_running_the_image():
-    objects = [
-        {
-            "spec": {
-                "containers": [
-                    {"name": "a", "image": "trainer"},
-                    {"name": "b", "image": "sidecar"},
-                ],
-                "note": {"image": "trainer"},
-            }
-        }
-    ]
-    out = pin_images(objects, "trainer", DIGEST)
-    assert out == [
-        {
-            "spec": {
-                "containers": [
-                    {"name": "a", "image": f"trainer@{DIGEST}"},
-                    {"name": "b", "image": "sidecar"},
-                ],
-                "note": {"image": "trainer"},
-            }
-        }
-    ]
-    assert objects[0]["spec"]["containers"][0]["image"] == "trainer"  # the input is not changed
 
 
 @pytest.mark.parametrize(

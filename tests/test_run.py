@@ -11,7 +11,7 @@ import yaml
 from example_support import run_cli as run_cli_in
 from test_upstream_schemas import core_errors, crd_errors, embedded_core_objects
 
-from compiler.build.run import RunRequest, default_name, synthesise_manifest
+from compiler.adhoc import RunRequest, default_name, synthesise_manifest
 
 DIGEST = "sha256:" + "cd" * 32
 IMAGE = "registry.example.com/train:1.10"

@@ -101,8 +101,8 @@ def image_command(
     """
     import shlex
 
-    from ..build.docker import docker_build_args
-    from ..build.kaniko import kaniko_job
+    from ..image.docker import docker_build_args
+    from ..image.kaniko import kaniko_job
     from ..render import to_yaml
 
     if builder == "kaniko" and not submit:
@@ -132,7 +132,7 @@ def build_image(
 ) -> tuple[str, str]:
     """Build and push FILE's image: (REPOSITORY:TAG, sha256 digest). On any problem the diagnostics
     are printed and the process exits, as the commands do (for ``compile submit --build`` too)."""
-    from ..build.kaniko import kaniko_job
+    from ..image.kaniko import kaniko_job
 
     unit, plan, root = _checked_plan(file, builder, allow_dirty, quiet, options)
     if builder == "docker":
@@ -152,8 +152,8 @@ def _plan_build(file, builder, allow_dirty, options):
     """(the workload's unit, its BuildPlan, the repository root, diagnostics); None for what is unknown."""
     import os
 
-    from ..build.git import GitUnavailable, check_git, read_git_facts
     from ..diagnostics import error
+    from ..image.git import GitUnavailable, check_git, read_git_facts
 
     unit, diagnostics = _the_workload(file, options)
     if unit is None:
@@ -216,8 +216,9 @@ def _the_workload(file, options):
 
 
 def _plan(manifest, facts, paths, builder: str):
-    from ..build.git import split_remote_branch
-    from ..build.image import BuildPlan, build_args_of, image_tag, parse_reference, with_registry
+    from ..image.git import split_remote_branch
+    from ..image.plan import BuildPlan, build_args_of, image_tag
+    from ..imageref import parse_reference, with_registry
 
     section = manifest.builder
     branch = facts.remote_branches[0] if facts.remote_branches else None
@@ -247,8 +248,8 @@ def _locate_sources(root: str, builder, where):
     """((context, dockerfile) relative to ``root``, problems): both must exist in the tree."""
     import os
 
-    from ..build.image import dockerfile_candidates, normalise_path
     from ..diagnostics import error
+    from ..image.plan import dockerfile_candidates, normalise_path
 
     context = normalise_path(builder.context, ".")
     if (
@@ -280,8 +281,8 @@ def _docker_build(plan, unit, root: str) -> str:
     import os
     import tempfile
 
-    from ..build.docker import BuildFailed, ToolMissing, run_docker_build
     from ..diagnostics import error
+    from ..image.docker import BuildFailed, ToolMissing, run_docker_build
 
     where = _builder_location(unit)
     with tempfile.TemporaryDirectory(prefix="compile-image-") as scratch:
@@ -316,12 +317,12 @@ def _notice(message: str) -> None:
 def _run_build_job(job: dict, unit, context) -> str:
     """Apply the kaniko Job (or find the one already built for this commit), follow it to its end,
     and read the digest its pod wrote to its termination message."""
-    from ..build.kaniko import digest_from_pod
     from ..cluster.client import ApiError, ClusterUnavailable, connect
     from ..cluster.jobs import find_existing, list_pods
     from ..cluster.kinds import JOB
     from ..cluster.session import Output, apply_objects, follow_job
     from ..diagnostics import error
+    from ..image.kaniko import digest_from_pod
 
     where = _builder_location(unit)
     progress = Output(write=_notice, notice=_notice)  # stdout is for the result
@@ -464,7 +465,7 @@ def run_command(
     compile run --image registry.example.com/train:abc123 -- python train.py --epochs 3
     compile run --image IMG --workers 4 --gpus 1 --dry-run -- python -m ray_train
     """
-    from ..build.run import RunRequest, manifest_yaml, synthesise_manifest
+    from ..adhoc import RunRequest, manifest_yaml, synthesise_manifest
 
     request = RunRequest(
         image=image,
@@ -495,7 +496,7 @@ def run_command(
 
 def _compile_run_manifest(text: str, options: dict, quiet: bool, annotations=()) -> list[dict]:
     """The objects of the synthesised manifest, through the pipeline; stops on errors."""
-    from ..build.run import RUN_SOURCE
+    from ..adhoc import RUN_SOURCE
     from ..parse import load_documents
     from ..pipeline import compile_documents
     from .common import load_inputs
@@ -518,10 +519,10 @@ def _submit_run(request, options: dict, quiet: bool, context, watch: bool, with_
     """
     from dataclasses import replace
 
-    from ..build.run import default_name, manifest_yaml, synthesise_manifest
+    from ..adhoc import default_name, manifest_yaml, synthesise_manifest
     from ..cluster.kinds import main_object
-    from ..cluster.session import Output
-    from ..cluster.submit import GitState, image_of, now_suffix, record, submit_objects, submitter
+    from ..cluster.session import Output, submit_objects
+    from ..cluster.submit import GitState, image_of, now_suffix, record, submitter
 
     if not request.name:
         request = replace(request, name=default_name(request) + now_suffix())

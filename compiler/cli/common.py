@@ -206,7 +206,7 @@ def load_inputs(
 
 def parse_image_digest(text) -> tuple[tuple, list[Diagnostic]]:
     """(the annotation recording the digest, problems) for --image-digest."""
-    from ..build.image import IMAGE_DIGEST_ANNOTATION, is_digest
+    from ..imageref import IMAGE_DIGEST_ANNOTATION, is_digest
 
     if text is None:
         return (), []

@@ -13,6 +13,7 @@ from .client import ApiError, ClusterUnavailable, Kube, connect
 from .jobs import Found, JobNotFound, delete, find_existing, wait_gone
 from .kinds import main_object, resource_for
 from .state import SUCCEEDED, State
+from .submit import SUBMITTED_BY, apply
 
 EXIT_OK, EXIT_FAILED, EXIT_ENV, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -56,8 +57,6 @@ def state_line(state: State) -> str:
 
 def make_room(kube: Kube, main: dict, replace: bool, dry_run: bool, out: Output) -> None:
     """A job's name is unique: an existing one is refused, unless ``replace`` deletes it first."""
-    from .submit import SUBMITTED_BY
-
     resource = resource_for(main)
     namespace, name = main["metadata"]["namespace"], main["metadata"]["name"]
     existing = find_existing(kube, resource, namespace, name)
@@ -86,8 +85,6 @@ def apply_objects(
     kube: Kube, objects: list[dict], replace: bool, dry_run: bool, out: Output
 ) -> Found:
     """Apply a submission's objects (its volumes and services before the job); the job."""
-    from .submit import apply
-
     main = main_object(objects)
     if main is None:
         raise Refused("nothing to submit: no JobSet, RayJob or Job among the objects")

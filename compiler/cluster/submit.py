@@ -147,10 +147,3 @@ def apply(kube: Kube, obj: dict, dry_run: bool = False) -> dict:
 
 def describe_error(exc: ApiError) -> str:
     return f"{exc.status} {exc.reason}: {exc.message}"
-
-
-def submit_objects(objects: list[dict], watch: bool = False, **options) -> int:
-    """Apply already compiled objects and, with ``watch``, follow the job (for ``compile run``); the exit code."""
-    from .session import submit_objects as submit
-
-    return submit(objects, watch, **options)

@@ -14,13 +14,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import yaml
 from yaml import events as ev
 
 from ..diagnostics import Diagnostic, Location, Related, error, warning
 
-Path = tuple  # of str (mapping keys) and int (sequence indices)
+Path = tuple[Any, ...]  # of str (mapping keys) and int (sequence indices)
+Mark = Any  # a PyYAML mark: line, column and index, 0-based
+_Number = TypeVar("_Number", "YamlInt", "YamlFloat")
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
@@ -45,14 +48,33 @@ class NumberTooLong(ValueError):
 class InputLimit(Exception):
     """Raised inside the composer when the input crosses a safety limit."""
 
+    def __init__(self, message: str, mark: Mark | None = None):
+        super().__init__(message)
+        self.mark = mark
+
+
+class _LibyamlDepthStop(Exception):
+    """libyaml stopped at its own nesting limit before ours could be checked."""
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.index = index
+
+
+# libyaml (PyYAML >= 6.0.3's bundled copy) stops at nesting depth 1000 while it scans ahead, which
+# can come before the parser hands us the event at our own limit. That is the only libyaml limit
+# below ours; when it trips, the file is read again by PyYAML's pure-Python scanner (which has no
+# such limit), so the diagnostic is ours, at the same place, whatever libyaml version is installed.
+_LIBYAML_DEPTH = "maximum nesting depth"
+
 
 @dataclass
 class Positions:
     """Where each value (and the key that introduced it) stands in the source; 1-based."""
 
     file: str
-    values: dict = field(default_factory=dict)
-    keys: dict = field(default_factory=dict)
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
     def value(self, path: Path) -> Location | None:
         at = self.values.get(tuple(path))
@@ -99,13 +121,13 @@ class YamlFloat(float):
     text: str
 
 
-def _number(kind, value, text):
+def _number(kind: type[_Number], value: float, text: str) -> _Number:
     number = kind(value)
     number.text = text
     return number
 
 
-def resolve_plain(text: str):
+def resolve_plain(text: str) -> object:
     """The YAML 1.2 core schema for an untagged plain scalar."""
     if _NULL.match(text):
         return None
@@ -131,15 +153,22 @@ def resolve_plain(text: str):
     return text
 
 
-def _tagged(value: str, tag: str, at: Location):
+def _tagged(value: str, tag: str, at: Location) -> object:
     short = tag[len(_STD) :] if tag.startswith(_STD) else tag
     if short == "str":
         return value
     if short in ("int", "float", "bool", "null"):
         resolved = resolve_plain(value)
-        wanted = {"int": int, "float": (float, int), "bool": bool, "null": type(None)}[short]
-        if isinstance(resolved, wanted) and not (short == "int" and isinstance(resolved, bool)):
-            return float(resolved) if short == "float" else resolved
+        wanted: dict[str, type | tuple[type, ...]] = {
+            "int": int,
+            "float": (float, int),
+            "bool": bool,
+            "null": type(None),
+        }
+        if isinstance(resolved, wanted[short]) and not (
+            short == "int" and isinstance(resolved, bool)
+        ):
+            return float(resolved) if short == "float" else resolved  # type: ignore[arg-type]
         raise _Problem(error("E102", f"{value!r} is not a valid !!{short}", at))
     raise _Problem(error("E005", f"custom tag {tag!r} is not supported; write the plain value", at))
 
@@ -157,23 +186,23 @@ class _Composer:
         self.filename = filename
         self.nodes = 0
 
-    def at(self, mark) -> Location:
+    def at(self, mark: Mark) -> Location:
         return Location(self.filename, mark.line + 1, mark.column + 1)
 
-    def document(self, parser, index: int) -> tuple[Document, list[Diagnostic]]:
+    def document(self, parser: Any, index: int) -> tuple[Document, list[Diagnostic]]:
         positions = Positions(self.filename)
         anchors: dict[str, tuple[object, int]] = {}
         problems: list[Diagnostic] = []
         # Each frame: [container, path, pending_key, key_location, seen_keys, anchor, size]
-        stack: list[list] = []
-        root = None
+        stack: list[list[Any]] = []
+        root: object = None
 
-        def place(value, path, mark, size):
+        def place(value: object, path: Path, mark: Mark, size: int) -> None:
             nonlocal root
             self.nodes += size
             if self.nodes > MAX_NODES:
                 raise InputLimit(
-                    f"more than {MAX_NODES} nodes (alias expansion or a huge document)"
+                    f"more than {MAX_NODES} nodes (alias expansion or a huge document)", mark
                 )
             positions.values[path] = (mark.line + 1, mark.column + 1)
             if not stack:
@@ -193,14 +222,15 @@ class _Composer:
 
         def child_path() -> Path:
             frame = stack[-1]
+            parent: Path = frame[1]
             if isinstance(frame[0], list):
-                return frame[1] + (len(frame[0]),)
-            return frame[1] + (frame[2],)
+                return (*parent, len(frame[0]))
+            return (*parent, frame[2])
 
         def expecting_key() -> bool:
             return bool(stack) and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY
 
-        def take_key(event) -> None:
+        def take_key(event: Any) -> None:
             frame = stack[-1]
             at = self.at(event.start_mark)
             if not isinstance(event, ev.ScalarEvent):
@@ -278,7 +308,7 @@ class _Composer:
                 place(value, path, event.start_mark, 1)
             elif isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
                 if len(stack) >= MAX_DEPTH:
-                    raise InputLimit(f"nesting deeper than {MAX_DEPTH} levels")
+                    raise InputLimit(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark)
                 tag = event.tag
                 if tag and tag not in ("!", _STD + "map", _STD + "seq"):
                     raise _Problem(
@@ -289,7 +319,9 @@ class _Composer:
                         )
                     )
                 path = child_path() if stack else ()
-                container = {} if isinstance(event, ev.MappingStartEvent) else []
+                container: dict[Any, Any] | list[Any] = (
+                    {} if isinstance(event, ev.MappingStartEvent) else []
+                )
                 stack.append(
                     [container, path, _NO_KEY, None, {}, event.anchor, 1, event.start_mark]
                 )
@@ -310,10 +342,10 @@ class _Composer:
 
 
 class _Marker:
-    def __init__(self, name):
+    def __init__(self, name: str):
         self.name = name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
@@ -362,10 +394,27 @@ def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], 
             ]
     text = text.lstrip("\ufeff")
 
+    loader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+    try:
+        documents, diagnostics = _read(text, filename, loader)
+    except _LibyamlDepthStop as stop:
+        documents, diagnostics = _read_past_libyaml_depth(text, filename, stop.index)
+    if isinstance(source, bytes) and not diagnostics and all(doc.data is None for doc in documents):
+        diagnostics.append(
+            error(
+                "E011",
+                "the file holds no YAML document (it is empty or only comments)",
+                Location(filename),
+            )
+        )
+    return documents, diagnostics
+
+
+def _read(text: str, filename: str, loader: Any) -> tuple[list[Document], list[Diagnostic]]:
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     composer = _Composer(filename)
-    parser = yaml.CSafeLoader(text) if yaml.__with_libyaml__ else yaml.SafeLoader(text)
+    parser = loader(text)
     try:
         while True:
             event = parser.get_event()
@@ -387,8 +436,13 @@ def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], 
     except _Problem as problem:
         diagnostics.append(problem.diagnostic)
     except InputLimit as limit:
-        diagnostics.append(error("E003", f"input rejected: {limit}", Location(filename)))
+        at = composer.at(limit.mark) if limit.mark else Location(filename)
+        diagnostics.append(error("E003", f"input rejected: {limit}", at))
     except yaml.MarkedYAMLError as exc:
+        if loader is not yaml.SafeLoader and _LIBYAML_DEPTH in str(exc.problem):
+            raise _LibyamlDepthStop(
+                exc.problem_mark.index if exc.problem_mark else len(text)
+            ) from None
         mark = exc.problem_mark or exc.context_mark
         at = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
         what = exc.problem or exc.context or "invalid YAML"
@@ -415,15 +469,18 @@ def load_documents(source: bytes | str, filename: str) -> tuple[list[Document], 
         )
     finally:
         parser.dispose()
-    if isinstance(source, bytes) and not diagnostics and all(doc.data is None for doc in documents):
-        diagnostics.append(
-            error(
-                "E011",
-                "the file holds no YAML document (it is empty or only comments)",
-                Location(filename),
-            )
-        )
     return documents, diagnostics
+
+
+def _read_past_libyaml_depth(
+    text: str, filename: str, stop: int
+) -> tuple[list[Document], list[Diagnostic]]:
+    """Our depth limit lies before the place libyaml stopped, so reading up to there with the
+    pure-Python scanner finds it quickly; the whole text is read only if that prefix does not."""
+    documents, diagnostics = _read(text[:stop], filename, yaml.SafeLoader)
+    if any(d.code == "E003" for d in diagnostics):
+        return documents, [d for d in diagnostics if d.code in ("E003", "W105")]
+    return _read(text, filename, yaml.SafeLoader)
 
 
 def _offset_location(text: str, offset: int, filename: str) -> Location:

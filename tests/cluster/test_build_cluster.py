@@ -12,8 +12,8 @@ import yaml
 from example_support import run_cli
 from test_build import DIGEST, FAKE_DOCKER, app_repo, git, git_identity  # noqa: F401 - git_identity is an autouse fixture
 
-from compiler.build.image import BuildPlan
-from compiler.build.kaniko import kaniko_job
+from compiler.image.kaniko import kaniko_job
+from compiler.image.plan import BuildPlan
 
 IMAGE = "registry.example.com/train:1.10"
 

@@ -10,7 +10,8 @@ import json
 import subprocess
 from dataclasses import dataclass
 
-from .image import BuildPlan, is_digest
+from ..imageref import is_digest
+from .plan import BuildPlan
 
 
 def docker_build_args(plan: BuildPlan, metadata_file: str) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from ..emit.naming import dns1035
+from .emit.naming import dns1035
 
 RUN_SOURCE = "<compile run>"
 API_VERSION = "0.2.3"

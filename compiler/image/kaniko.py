@@ -11,8 +11,9 @@ import re
 
 from ..emit.naming import dns1035
 from ..emit.workload import MANAGED_BY
+from ..imageref import is_digest
 from .git import kaniko_git_context
-from .image import BuildPlan, is_digest
+from .plan import BuildPlan
 
 KANIKO_IMAGE = "gcr.io/kaniko-project/executor:v1.23.2"
 DEFAULT_REGISTRY_SECRET = "registry-credentials"
