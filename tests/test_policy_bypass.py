@@ -159,9 +159,10 @@ def test_a_required_rule_on_master_is_satisfied_by_a_lower_case_master():
     assert outcome.codes == ["E401"], outcome.lines
 
 
-def test_jobset_type_names_stay_case_sensitive():
+def test_a_jobset_rule_on_a_capitalised_type_binds_the_lower_case_type():
+    # jobset type names are lower-case (and emitted as written), so `Worker` can only mean `worker`
     outcome = run(WORKLOAD, policies=[policy(rules="spec.types.Worker.count: {max: 1}")])
-    assert outcome.codes == [], outcome.lines
+    assert outcome.codes == ["E401"], outcome.lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,6 +242,19 @@ spec:
     ).replace("count: 50", "count: 1")
     outcome = run(manifest, policies=[cluster])
     assert outcome.codes == ["E210"], outcome.lines
+
+
+def test_a_memory_rule_binds_the_memory_ramratio_gives():
+    manifest = WORKLOAD.replace("memory: 32", "ramRatio: 100")  # 8 cpus x 100 = 800 GB
+    outcome = run(manifest, policies=[policy(rules="spec.types.*.resources.memory: {max: 64}")])
+    assert outcome.only("E401").path == "spec.types.worker.resources.ramRatio"
+
+
+def test_a_ramratio_rule_binds_the_ratio_memory_gives():
+    manifest = WORKLOAD.replace("memory: 32", "memory: 512")  # 512 GB / 8 cpus = 64 per cpu
+    outcome = run(manifest, policies=[policy(rules="spec.types.*.resources.ramRatio: {max: 8}")])
+    assert outcome.only("E401").path == "spec.types.worker.resources.memory"
+    assert run(policies=[policy(rules="spec.types.*.resources.ramRatio: {max: 8}")]).codes == []
 
 
 # ---------------------------------------------------------------------------------------------

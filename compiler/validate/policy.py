@@ -23,8 +23,9 @@ USER_ROLES = ("base", "workload", "set")
 POLICY_ROLES = ("global-policy", "project-policy")
 DEFAULT_ROLES = ("built-in",) + POLICY_ROLES
 ONE_POD_PER_JOB = ("pytorch", "xgboost", "jax", "tf")
-# operators that read their type names case-insensitively (Master/master, Worker/worker)
-CASELESS_TYPES = ONE_POD_PER_JOB
+# operators whose type names bind rules whatever their case: pytorch/xgboost/jax/tf read
+# Master/master and Worker/worker alike, and every map-style operator emits lower-cased names
+CASELESS_TYPES = ONE_POD_PER_JOB + ("jobset", "batchjob")
 TYPES = ("spec", "types")
 # two fields that write one output value: the deadline is timeout if set, else activeDeadlineSeconds
 DEADLINE_FIELDS = (("spec", "timeout"), ("spec", "activeDeadlineSeconds"))
@@ -200,6 +201,10 @@ def _check_rule(resolved: Resolved, entry: PolicyRule) -> list[Diagnostic]:
     if entry.pattern in DEADLINE_FIELDS:
         out += _check_other_deadline(resolved, entry)
     for logical, data_path, value in expand(resolved.data, entry.pattern):
+        derived = _derived_memory(resolved, logical) if _blank(value) else None
+        if derived is not None:
+            out += derived_violations(resolved, entry, logical, derived)
+            continue
         if _blank(value) and rule.required and not _deadline_set_elsewhere(resolved, logical):
             out.append(
                 _violation(
@@ -219,6 +224,45 @@ def _check_rule(resolved: Resolved, entry: PolicyRule) -> list[Diagnostic]:
     if rule.canRemove is False:
         out += _check_removals(resolved, entry)
     return out
+
+
+MEMORY_FIELDS = ("memory", "ramRatio")
+
+
+def _derived_memory(resolved: Resolved, logical: tuple):
+    """(the field that wrote it, its value) for ``memory`` and ``ramRatio``, which are two
+    spellings of one output (memory = cpus x ramRatio): a rule on one binds what the other wrote."""
+    if len(logical) < 2 or logical[-2] != "resources" or logical[-1] not in MEMORY_FIELDS:
+        return None
+    found = [value for _, _, value in expand(resolved.data, logical[:-1])]
+    resources = found[0] if found else None
+    if not isinstance(resources, dict):
+        return None
+    other = MEMORY_FIELDS[1 - MEMORY_FIELDS.index(logical[-1])]
+    cpus, written = _as_number(resources.get("cpus", 1)), _as_number(resources.get(other))
+    if written is None or not cpus:
+        return None
+    value = cpus * written if logical[-1] == "memory" else written / cpus
+    return other, value
+
+
+def derived_violations(resolved, entry, logical, derived) -> list[Diagnostic]:
+    other, value = derived
+    path = logical[:-1] + (other,)
+    data_path = next((dp for _, dp, _ in expand(resolved.data, path)), path)
+    shown = format_path(logical)
+    return [
+        _violation(
+            code,
+            f"{message} (the {logical[-1]} that {other} gives, as memory = cpus x ramRatio; "
+            f"the policy rules {shown})",
+            resolved,
+            entry,
+            path,
+            data_path,
+        )
+        for code, message in _scalar_problems(entry.rule, _round(value))
+    ]
 
 
 def _effective_deadline_field(data) -> tuple | None:
