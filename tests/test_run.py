@@ -101,7 +101,9 @@ def test_three_workers_are_a_rayjob_with_the_entrypoint_on_the_head():
         ("workerGroupSpecs[workers]", []),
     ]
     spec = rayjob["spec"]
-    assert spec["entrypoint"] == "python -m trainer --name 'a b'"
+    # the command runs whole through /bin/sh -c on the cluster (issue 13: KubeRay pastes the
+    # entrypoint into its submitter's shell line)
+    assert shlex.split(spec["entrypoint"]) == ["/bin/sh", "-c", " python -m trainer --name 'a b'"]
     assert spec["entrypointNumCpus"] == 0
     assert rayjob["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"
     head = spec["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
