@@ -315,12 +315,18 @@ def test_a_rules_only_project_policy_added_to_the_examples_breaks_nothing(tmp_pa
 
     shutil.copytree(EXAMPLES / "policies", tmp_path / "policies")
     (tmp_path / "policies" / "team-b.yaml").write_text(
-        policy(rules="spec.timeout: {max: 1d}", name="team-b", project="team-b")
+        policy(rules="spec.timeout: {max: 1d}", name="team-a-rules", project="team-a")
     )
-    result = run_cli(
-        "check", "-p", str(tmp_path / "policies"), str(EXAMPLES / "jobset-five-workers.yaml")
-    )
-    assert "E205" not in result.stdout, result.stdout
+    for example in ("jobset-five-workers.yaml", "team-a-my-ports.yaml"):
+        result = run_cli(
+            "check",
+            "-p",
+            str(tmp_path / "policies"),
+            "-t",
+            str(EXAMPLES / "templates"),
+            str(EXAMPLES / example),
+        )
+        assert "E205" not in result.stdout, result.stdout
 
 
 def test_two_policies_of_one_scope_still_clash_on_one_default():
@@ -537,7 +543,7 @@ def test_two_workloads_of_one_name_in_two_files_are_an_error():
     assert outcome.codes == ["E215"], outcome.lines
 
 
-def test_two_workloads_named_from_their_file_stems_clash_too():
+def test_two_nameless_workloads_of_one_file_get_distinct_names():
     nameless = WORKLOAD.replace("name: train\n", "")
     outcome = run(nameless + "---\n" + nameless)
     assert outcome.codes == [], outcome.lines  # workload and workload-1
