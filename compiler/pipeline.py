@@ -177,6 +177,7 @@ def check_template(document: Document) -> Unit:
     from .validate.structure import validate_manifest
 
     data = document.data
+    assert isinstance(data, dict)  # a template is a mapping: kind_of said so
     name = data.get("name")
     spec = data.get("spec")
     if isinstance(spec, dict) and "operator" not in spec and isinstance(spec.get("types"), dict):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from ..diagnostics import Diagnostic, Location, error
+
+if TYPE_CHECKING:  # the pipeline is imported where it is used, for a fast start
+    from ..pipeline import Catalog, Options
 
 # The core (pydantic models, parser) is imported inside the functions that use it, so that
 # `compile --help` and the cluster commands' argument parsing start fast.
@@ -81,7 +86,7 @@ def shared_options(function):
 # --set PATH=VALUE
 
 
-def set_fragment(segments: list[str], value) -> dict:
+def set_fragment(segments: Sequence[str], value) -> dict:
     """A manifest fragment that sets ``value`` at the logical path ``segments``."""
     from ..resolve.itemized import LIST_ITEMS, STRUCTURED_LISTS, matches
 
@@ -148,8 +153,8 @@ def parse_sets(sets) -> tuple[list, list[Diagnostic]]:
 @dataclass
 class Inputs:
     documents: list
-    catalog: object  # compiler.pipeline.Catalog
-    options: object  # compiler.pipeline.Options
+    catalog: Catalog
+    options: Options
     diagnostics: list
     files: list
     config_file: str | None = None  # the .compile.yaml that applies, if any

@@ -41,7 +41,7 @@ def explain_command(file, field_path, output, **options):
     inputs = load_inputs((file,), **options)
     units = compile_documents(inputs.documents, inputs.catalog, inputs.options)
     diagnostics = list(inputs.diagnostics) + [d for unit in units for d in unit.diagnostics]
-    logical = ()
+    logical: tuple[str, ...] = ()
     if field_path:
         try:
             logical = parse_path(field_path)

@@ -182,14 +182,14 @@ def _related_dict(related) -> dict:
 def as_json(diagnostics: list[Diagnostic], files: list[str]) -> str:
     import json
 
-    per_file = [{"file": f, "errors": 0, "warnings": 0} for f in dict.fromkeys(files)]
-    index = {entry["file"]: entry for entry in per_file}
+    per_name = {f: {"errors": 0, "warnings": 0} for f in dict.fromkeys(files)}
     for d in diagnostics:
-        entry = index.get(d.location.file)
-        if entry and d.severity is Severity.ERROR:
-            entry["errors"] += 1
-        elif entry and d.severity is Severity.WARNING:
-            entry["warnings"] += 1
+        count = per_name.get(d.location.file)
+        if count is not None and d.severity is Severity.ERROR:
+            count["errors"] += 1
+        elif count is not None and d.severity is Severity.WARNING:
+            count["warnings"] += 1
+    per_file = [{"file": f, **count} for f, count in per_name.items()]
     document = {
         "version": CHECK_OUTPUT_VERSION,
         "summary": {"files": len(per_file), **counts(diagnostics)},

@@ -174,11 +174,11 @@ def _queue_golden(directory: str, golden_dir: str) -> list:
     if policies:
         documents, problems = read_all(policies)
         objects, diagnostics = compile_queues(documents)
-        diagnostics = tuple(problems + diagnostics)
-        failed = any(d.is_error for d in diagnostics)
+        found = tuple(problems + diagnostics)
+        failed = any(d.is_error for d in found)
         if objects or failed:
             text = None if failed else to_yaml(objects)
-            compiled = Compiled(f"compile queues -p {policies[0]}", text, diagnostics)
+            compiled = Compiled(f"compile queues -p {policies[0]}", text, found)
     if compiled is None and expected is None:
         return []
     return [compare_golden("kueue/queues", golden_path, expected, compiled)]
@@ -483,15 +483,16 @@ class Side:
 
     def relabel(self, diagnostics) -> tuple:
         """Diagnostics that point into a materialised revision say ``REV:path`` instead of a temp path."""
-        if self.root is None:
+        root = self.root
+        if root is None:
             return tuple(diagnostics)
         import dataclasses
 
         def place(location):
-            if location is None or not location.file.startswith(self.root + os.sep):
+            if location is None or not location.file.startswith(root + os.sep):
                 return location
             return dataclasses.replace(
-                location, file=f"{self.label}:{location.file[len(self.root) + 1 :]}"
+                location, file=f"{self.label}:{location.file[len(root) + 1 :]}"
             )
 
         def move(d):

@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
@@ -38,7 +39,7 @@ class ApiError(Exception):
         return self.status == 410
 
 
-def _one_line(text: str, limit: int = 200) -> str:
+def _one_line(text: object, limit: int = 200) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
@@ -125,7 +126,7 @@ def connect(context: str | None = None, namespace: str | None = None) -> Kube:
 
 @dataclass
 class Kube:
-    api: object  # kubernetes.client.ApiClient
+    api: Any  # kubernetes.client.ApiClient, imported only here and only when used
     namespace: str
     host: str
     where: str

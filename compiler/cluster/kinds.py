@@ -81,7 +81,7 @@ _BY_NAME = {
 
 def resource_for(obj: dict) -> Resource:
     """The resource of an object the compiler emitted; KeyError for a kind it never emits."""
-    kind = obj.get("kind")
+    kind = str(obj.get("kind"))
     resource = _BY_KIND[kind]
     if obj.get("apiVersion") != resource.api_version:
         group, _, version = obj.get("apiVersion", "").rpartition("/")

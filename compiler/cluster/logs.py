@@ -113,9 +113,10 @@ def stream_pod(
         if not follow:
             notice(f"{key.prefix}: pod {name} is {_pod_phase(pod)}; no logs yet")
             return False
-        pod = _wait_started(kube, pod, stop=stop)
-        if pod is None:
+        started = _wait_started(kube, pod, stop=stop)
+        if started is None:
             return False
+        pod = started
     query = {"container": _container(pod), "follow": "true" if follow else None}
     path = POD.path(pod["metadata"]["namespace"], name, "log")
     try:

@@ -132,7 +132,7 @@ def queue_gate(workload: dict | None) -> State | None:
 
 
 def _admitted(workload: dict | None) -> bool:
-    return bool(workload) and "Admitted" in true_conditions(workload)
+    return workload is not None and "Admitted" in true_conditions(workload)
 
 
 def _held(obj: dict, workload: dict | None, suspended: bool) -> State | None:
@@ -146,7 +146,7 @@ def _held(obj: dict, workload: dict | None, suspended: bool) -> State | None:
 
 
 def _admitted_but_suspended(workload: dict | None, suspended: bool) -> State | None:
-    if suspended and _admitted(workload):
+    if suspended and workload is not None and _admitted(workload):
         return State(
             PREPARING,
             "admitted by Kueue",

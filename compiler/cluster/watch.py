@@ -79,7 +79,7 @@ class Follower:
             current = deleted(self.last)
         else:
             obj.setdefault("kind", self.resource.kind)
-            workload = self.kueue.workload_of(obj)
+            workload = self.kueue.workload_of(obj) if self.kueue else None
             current = state_of(obj, workload)
             if self.explain is not None:
                 current = self.explain(obj, current, workload)
@@ -193,6 +193,7 @@ class Follower:
                 raise
             except ClusterUnavailable as exc:
                 self._pause(str(exc), sleep, clock)
+        assert self.last is not None  # finished means a state was seen
         return self.last
 
     def _pause(self, why: str, sleep, clock) -> None:

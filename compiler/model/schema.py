@@ -44,7 +44,7 @@ _DELETED = {
 }
 
 # $defs model -> {property: label member of a list item, or None for a map keyed by label}
-_ITEMIZED = {
+_ITEMIZED: dict[str, dict[str, str | None]] = {
     "Spec": {"env": None, "secrets": None, "ports": None, "labels": None, "annotations": None},
     "Resources": {"extraSelectors": None, "extraTolerations": "key"},
     "Storage": {"attachExistingPVCs": "name"},

@@ -26,7 +26,7 @@ LIST_ITEMS = {
 }
 # structured items: merged recursively by label
 STRUCTURED_MAPS = (("spec", "types"),)
-STRUCTURED_LISTS = {("spec", "types", "Workers"): "name"}
+STRUCTURED_LISTS: dict[tuple[str, ...], str] = {("spec", "types", "Workers"): "name"}
 
 
 def matches(pattern: tuple, path: tuple) -> bool:

@@ -39,6 +39,7 @@ def compare(before: Compiled, after: Compiled) -> DiffResult:
         return _compare_errors(before, after)
     if before.text == after.text:
         return DiffResult(after.file, UNCHANGED)
+    assert before.text is not None and after.text is not None  # both ok
     old, _ = read_objects(before.text)
     new, _ = read_objects(after.text)
     changes = tuple(object_changes(old or [], new or []))

@@ -56,7 +56,7 @@ class FieldChange:
         return f"{where}: differs (install deepdiff to see which fields)"
 
     def as_dict(self) -> dict:
-        out = {"object": self.obj, "path": self.path, "change": self.kind}
+        out: dict[str, object] = {"object": self.obj, "path": self.path, "change": self.kind}
         if self.kind in (CHANGED, REMOVED, REORDERED):
             out["old"] = self.old
         if self.kind in (CHANGED, ADDED, REORDERED):
@@ -74,7 +74,9 @@ def show(value) -> str:
 def object_key(obj) -> tuple:
     if not isinstance(obj, dict):
         return ("?", "", repr(obj))
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     return (
         str(obj.get("kind", "?")),
         str(metadata.get("namespace") or ""),

@@ -46,6 +46,7 @@ def compare_golden(
         return GoldenResult(stem, compiled.file, golden, FAILED, diagnostics=compiled.errors)
     if expected is None:
         return GoldenResult(stem, compiled.file, golden, MISSING, text=compiled.text)
+    assert compiled.text is not None  # ok
     if expected == compiled.text.encode("utf-8"):
         return GoldenResult(stem, compiled.file, golden, SAME)
     changes, note = explain(expected, compiled.text)
