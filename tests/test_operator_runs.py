@@ -360,3 +360,4 @@ def test_a_team_a_kuberay_job_keeps_the_dashboard_port(tmp_path):
     head = objects["RayJob"]["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]
     names = {p["name"] for p in head["containers"][0]["ports"]}
     assert {"dashboard", "gcs-server", "client", "metrics", "admin-port-a"} <= names
+    assert "W110" not in result.stderr, "a policy's admin port is the administrator's to know"

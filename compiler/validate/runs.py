@@ -258,10 +258,17 @@ def _ports(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
                         ("spec", "ports", label),
                     )
                 )
-    if ports:
-        first = next(iter(ports.values()))
+    # a port a policy adds for every job (an admin port) is the administrator's to know about
+    asked = [
+        label
+        for label in ports
+        if (layer := resolved.layer_of(("spec", "ports", label))) is not None
+        and layer.role in ("base", "workload", "set")
+    ]
+    if asked:
+        first = ports[asked[0]]
         service = f"{workload.name}-ports"
-        where, shown = _at(resolved, ("spec", "ports"))
+        where, shown = _at(resolved, ("spec", "ports", asked[0]))
         out.append(
             warning(
                 "W110",
