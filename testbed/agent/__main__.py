@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from testbed.agent.kube import Kube
-from testbed.agent.node import Agent
+from testbed.agent.node import AGENT_POD_RANGE, Agent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         "place; without it the agent writes its own. Pods see it as /etc/hosts either way",
     )
     ap.add_argument("--max-pod-seconds", type=float, default=600.0)
+    ap.add_argument(
+        "--pod-range", default=AGENT_POD_RANGE, help=f"pod IPs (default {AGENT_POD_RANGE})"
+    )
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     agent = Agent(
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         image_root=args.image_root,
         hosts_file=args.hosts_file,
         max_pod_seconds=args.max_pod_seconds,
+        pod_range=args.pod_range,
     )
     signal.signal(signal.SIGTERM, lambda *_: agent.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: agent.stopping.set())

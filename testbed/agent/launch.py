@@ -47,6 +47,7 @@ class AgentProcess:
         image_root: Path | None = None,
         max_pod_seconds: float = 600.0,
         workdir: Path | None = None,
+        pod_range: str | None = None,
     ):
         self.cp = cp
         self.node_name = node_name
@@ -54,6 +55,7 @@ class AgentProcess:
         self.image_root = image_root
         self.max_pod_seconds = max_pod_seconds
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="mca-"))  # short: see node.py
+        self.pod_range = pod_range
         self.popen: subprocess.Popen | None = None
         self.seconds = 0.0
 
@@ -86,6 +88,8 @@ class AgentProcess:
             argv += ["--venv", str(self.venv)]
         if self.image_root is not None:
             argv += ["--image-root", str(self.image_root)]
+        if self.pod_range is not None:
+            argv += ["--pod-range", self.pod_range]
         hosts = self.hosts_file()
         if hosts is not None:
             argv += ["--hosts-file", str(hosts)]

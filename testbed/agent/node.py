@@ -215,6 +215,7 @@ class Agent:
         selector = urllib.parse.quote(f"spec.nodeName={self.node_name}")
         pods = self.kube.get(f"/api/v1/pods?fieldSelector={selector}")["items"]
         seen = set()
+        admitted: list[PodRunner] = []
         for pod in pods:
             uid = pod["metadata"]["uid"]
             seen.add(uid)
@@ -223,15 +224,17 @@ class Agent:
                 self._delete(pod, runner)
                 continue
             if runner is None and pod["status"].get("phase", "Pending") == "Pending":
-                self._admit(pod)
+                admitted.append(self._admit(pod))
         for uid in list(self.runners):
             if uid not in seen:
                 runner = self.runners.pop(uid)
                 runner.kill()
                 self._remove_workdir_later(runner)
-        self._refresh_hosts()
+        self._refresh_hosts()  # a pod's own name resolves before its processes start
+        for runner in admitted:
+            runner.start()
 
-    def _admit(self, pod: dict) -> None:
+    def _admit(self, pod: dict) -> PodRunner:
         ip = next(self.ips)
         meta = pod["metadata"]
         # short: Ray puts unix sockets under the pod's TMPDIR, and those paths may not
@@ -244,7 +247,7 @@ class Agent:
         runner = PodRunner(self.kube, pod, ip, workdir, self.cfg)
         self.runners[meta["uid"]] = runner
         _log(f"pod {meta['namespace']}/{meta['name']} ip {ip}")
-        runner.start()
+        return runner
 
     def _delete(self, pod: dict, runner: PodRunner | None) -> None:
         if runner is not None:
