@@ -13,7 +13,7 @@ export UV_NO_CONFIG := 1
 export UV_NO_PROGRESS := 1
 
 .PHONY: run test install lint typecheck imports unit cluster frameworks compat lock check golden \
-        schemas bench testbed clean
+        schemas bench testbed yamlcheck clean
 
 $(STAMP): requirements/dev.lock requirements/bootstrap.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-unit: $(STAMP)
+unit: $(STAMP) yamlcheck
 	$(BIN)/python -m pytest -q --ignore=tests/cluster $(PYTEST_ARGS)
 
 cluster: $(STAMP) testbed frameworks
@@ -86,9 +86,13 @@ schemas: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
 
-## kube-apiserver, etcd, JobSet, kwok... built from pinned Go modules (needs go)
-testbed:
+## kube-apiserver, etcd, JobSet, kwok, KubeRay, Kueue... and the kubectl YAML reader the output is
+## read back with, built from pinned Go modules (needs go; cached after the first build)
+testbed: yamlcheck
 	bash testbed/build.sh
+
+yamlcheck:
+	bash testbed/yamlcheck/build.sh >/dev/null
 
 clean:
 	rm -rf $(VENV) $(FRAMEWORKS) .venv-compat-* .pytest_cache .mypy_cache
