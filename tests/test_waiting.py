@@ -343,6 +343,7 @@ def test_watch_reports_where_a_waiting_job_stands_as_it_changes():
         ),
     )
     follower.run(sleep=lambda seconds: None)
+    assert reported[1].since is None  # a new explanation is told as of when it was seen
     assert [(s.phase, s.reason) for s in reported] == [
         (PENDING, "waiting in queue team-a, 2nd in line, 1 job ahead: jobs ahead of it go first"),
         (

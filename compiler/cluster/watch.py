@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .client import ApiError, ClusterUnavailable, Kube
 from .jobs import Found, KueueView, explain_observed
@@ -91,7 +91,8 @@ class Follower:
             and self._still_waiting(current)
             and current.reason != self.last.reason
         ):
-            changed = current  # waiting, for another reason or at another place in the queue
+            # waiting, for another reason or at another place in the queue: told as of now
+            changed = replace(current, since=None)
         if changed is not None:
             self.last = changed
             self.report(changed)

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -153,6 +154,34 @@ def admitted(plane, namespace: str, name: str) -> bool:
     return status(plane, namespace, name)["state"] != "Pending"
 
 
+class Watching:
+    """`compile watch NAME` in the background; its stdout collected line by line."""
+
+    def __init__(self, plane, namespace: str, name: str):
+        self.process = subprocess.Popen(
+            [*COMPILE, "watch", name, "-n", namespace],
+            env=env_for(plane),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        wait_until(lambda: any(text in line for line in self.lines), timeout, repr(text))
+
+    def finish(self, timeout: float = 120) -> tuple[int, list[str]]:
+        code = self.process.wait(timeout=timeout)
+        self.thread.join(5)
+        return code, self.lines
+
+
 def workload_names(plane, namespace: str) -> list[str]:
     listed = plane.kubectl_json("get", "workloads.kueue.x-k8s.io", "-n", namespace)
     return [w["metadata"]["name"] for w in listed["items"]]
@@ -202,6 +231,9 @@ def test_team_quota_fifo_reason_position_and_cancel(operator_plane, operator_nam
     assert fourth["state"] == "Pending"
     assert fourth["reason"].startswith(f"waiting in queue {ns}, 2nd in line, 1 job ahead"), fourth
 
+    watching = Watching(operator_plane, ns, "fourth")
+    watching.wait_for(f"Pending    waiting in queue {ns}, 2nd in line, 1 job ahead", 60)
+
     listed = run(operator_plane, "list", "-n", ns)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines()[0].split() == [
@@ -223,6 +255,9 @@ def test_team_quota_fifo_reason_position_and_cancel(operator_plane, operator_nam
         f"waiting in queue {ns}, 1st in line"
     ), fourth
 
+    # the watch looked again while the job waited, and told its new place
+    watching.wait_for(f"Pending    waiting in queue {ns}, 1st in line", 60)
+
     # cancelling a pending job removes it from the queue
     before = workload_names(operator_plane, ns)
     assert any("fourth" in name for name in before), before
@@ -234,6 +269,8 @@ def test_team_quota_fifo_reason_position_and_cancel(operator_plane, operator_nam
         60,
         "the fourth job's Workload gone",
     )
+    code, lines = watching.finish()
+    assert code == 1 and "Cancelled" in lines[-1], lines
     local = operator_plane.kubectl_json("get", "localqueue", ns, "-n", ns)
     wait_until(
         lambda: (
