@@ -547,3 +547,22 @@ def test_compile_diff_json_lists_quota_changes(tmp_path):
         "json",
     )
     assert json.loads(result.stdout)["quotas"] == ["team-a: cohort research → labs"]
+
+
+def test_exit_codes_without_policies_and_with_an_unreadable_file(tmp_path):
+    assert run_cli("queues", cwd=tmp_path).exit_code == 2  # no -p and no .compile.yaml
+    missing = run_cli("queues", "-p", str(tmp_path / "nope.yaml"))
+    assert missing.exit_code == 3
+    assert "error[E006]" in missing.stderr
+
+
+def test_policies_of_compile_yaml_are_the_default(tmp_path):
+    write(tmp_path, "quota.yaml", TEAM_A)
+    (tmp_path / ".compile.yaml").write_text("policies: [quota.yaml]\n")
+    result = run_cli("queues", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert [o["kind"] for o in objects_of(result.stdout)] == [
+        "ResourceFlavor",
+        "ClusterQueue",
+        "LocalQueue",
+    ]
