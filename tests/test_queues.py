@@ -393,9 +393,13 @@ def test_warning_when_the_queue_can_never_admit_the_workload(tmp_path):
     assert result.exit_code == 0
     assert "workload.yaml:6:3: warning[W120]" in result.stderr, result.stderr
     assert "16 GPUs" in result.stderr and "(8, borrowing from cohort research" in result.stderr
-    # 3 x 4 = 12 fits when borrowing: cohort team-b lends 12 GPUs, limit 4
-    fits = compile_workload(tmp_path, WORKLOAD.format(count=3, product=""), TEAM_A, TEAM_B)
+    # 3 x 4 = 12 fits when borrowing: team-c of the cohort lends its 8 GPUs, the limit is 4
+    team_c = TEAM_A.replace("team-a", "team-c").replace("borrowingLimit: {gpus: 4}\n", "")
+    fits = compile_workload(tmp_path, WORKLOAD.format(count=3, product=""), TEAM_A, team_c)
     assert "W120" not in fits.stderr, fits.stderr
+    # team-b's GPUs are per product, other flavors: they are not lent to the default flavor
+    other = compile_workload(tmp_path, WORKLOAD.format(count=3, product=""), TEAM_A, TEAM_B)
+    assert "W120" in other.stderr, other.stderr
     # without the cohort's other quota there is nothing to borrow
     alone = compile_workload(tmp_path, WORKLOAD.format(count=3, product=""), TEAM_A)
     assert "W120" in alone.stderr

@@ -249,7 +249,8 @@ def capacity(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> dict:
     products = gpu_products(quota.gpus)
     if products is None:
         bound = limit.gpus if limit is not None else None
-        lent = sum(gpu_total(p.quota.gpus) for p in peers)
+        # borrowing is per flavor: only peers whose GPUs are in the default flavor lend them here
+        lent = sum(p.quota.gpus or 0 for p in peers if gpu_products(p.quota.gpus) is None)
         own = quota.gpus or 0
         out["gpus"] = own + (min(bound, lent) if bound is not None else lent)
         return out
