@@ -600,3 +600,22 @@ def test_plain_names_keep_their_path():
         JOBSET.path("team-a", "train")
         == "/apis/jobset.x-k8s.io/v1alpha2/namespaces/team-a/jobsets/train"
     )
+
+
+def test_compile_run_with_a_memory_that_rounds_to_zero_is_refused(tmp_path):
+    from example_support import run_cli
+
+    result = run_cli(
+        "run",
+        "--image",
+        "r/x:1",
+        "--memory",
+        "1e-12",
+        "--dry-run",
+        "--",
+        "python",
+        "a.py",
+        cwd=tmp_path,
+    )
+    assert result.exit_code == 1
+    assert "error[E213]" in result.stdout + result.stderr
