@@ -50,6 +50,12 @@ def corpus_files() -> list[Path]:
     return sorted(CORPUS.glob("*.yaml"))
 
 
+def original_basenames() -> dict[str, str]:
+    """Corpus file name -> the file name it had in its own repository (``manifest.jax.yaml``)."""
+    index = json.loads((CORPUS / "INDEX.json").read_text())
+    return {entry["file"]: entry["path"].rsplit("/", 1)[-1] for entry in index}
+
+
 def original_names() -> dict[str, str]:
     """Corpus file name -> the output name its original path gives (``manifest.jax.yaml`` -> ``manifest-jax``)."""
     index = json.loads((CORPUS / "INDEX.json").read_text())

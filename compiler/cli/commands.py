@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import Any, cast
 
 import click
 
@@ -10,6 +12,7 @@ from .. import __version__
 from ..diagnostics import Severity, has_errors
 from . import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, load_inputs, shared_options
+from .parallel import jobs_option, ordered_map
 from .render import FORMATS, as_github, as_json, as_sarif, as_text
 
 # an unreadable file; a .compile.yaml refused for its owner or mode
@@ -72,6 +75,32 @@ def emit_command(files, output, quiet, **options):
     click.echo(to_json(objects) if output == "json" else to_yaml(objects), nl=False)
 
 
+@dataclass(frozen=True)
+class _Named:
+    """What ``duplicate_names`` reads of a workload: all a worker process sends back of it."""
+
+    name: str
+    namespace: str | None
+
+
+@dataclass(frozen=True)
+class _Checker:
+    """Compiles one document for ``check``: [(diagnostics, _Named or None) per unit]. The same
+    function runs in this process or in a worker (parallel.py), so the output is the same."""
+
+    inputs: Any
+
+    def __call__(self, document) -> list[tuple[list, _Named | None]]:
+        from ..pipeline import compile_documents
+
+        units = compile_documents([document], self.inputs.catalog, self.inputs.options)
+        return [(unit.diagnostics, _named(unit.workload)) for unit in units]
+
+
+def _named(workload) -> _Named | None:
+    return None if workload is None else _Named(workload.name, workload.namespace)
+
+
 @cli.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @shared_options
@@ -84,20 +113,20 @@ def emit_command(files, output, quiet, **options):
     help="How to print diagnostics.",
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def check_command(files, format_, strict, **options):
+@jobs_option
+def check_command(files, format_, strict, jobs, **options):
     """Validate FILES without emitting; for pre-commit hooks and CI."""
-    from ..pipeline import compile_documents
+    from ..pipeline import Unit
     from ..validate.boundary import duplicate_names
-    from .render import progress
 
     inputs = load_inputs(files, **options)
     diagnostics = list(inputs.diagnostics)
     units = []
-    with progress(inputs.documents, "checking") as documents:  # a bar on a terminal only
-        for document in documents:
-            for unit in compile_documents([document], inputs.catalog, inputs.options):
-                diagnostics.extend(unit.diagnostics)
-                units.append(unit)
+    checked = ordered_map(_Checker(inputs), inputs.documents, jobs, "checking")
+    for document, results in zip(inputs.documents, checked, strict=True):
+        for unit_diagnostics, named in results:
+            diagnostics.extend(unit_diagnostics)
+            units.append(Unit(document, workload=cast(Any, named), diagnostics=unit_diagnostics))
     diagnostics.extend(problem for _, problem in duplicate_names(units))
     diagnostics = _sorted(diagnostics)
     if format_ == "json":

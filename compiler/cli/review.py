@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from dataclasses import dataclass
 
 import click
 
 from . import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK
+from .parallel import jobs_option
 
 
 class EnvironmentProblem(Exception):
@@ -101,7 +103,8 @@ def echo_diagnostics(diagnostics, indent: str = "  ") -> None:
     is_flag=True,
     help="Rewrite the golden files that differ, write missing ones, delete those without an example.",
 )
-def golden_command(directory, golden_dir, update):
+@jobs_option
+def golden_command(directory, golden_dir, update, jobs):
     """Compile every workload in DIRECTORY/*.yaml and compare with its golden file.
 
     \b
@@ -119,7 +122,7 @@ def golden_command(directory, golden_dir, update):
         if golden_dir
         else os.path.join(os.path.dirname(directory), "golden")
     )
-    compiled = _compile_examples(directory)
+    compiled = _compile_examples(directory, jobs)
     try:
         results = []
         for stem, _, has_golden in pair_stems(list(compiled), _golden_stems(golden_dir)):
@@ -141,17 +144,21 @@ def golden_command(directory, golden_dir, update):
     sys.exit(EXIT_ENV if environment else EXIT_INVALID if failed else EXIT_OK)
 
 
-def _compile_examples(directory: str) -> dict:
+def _compile_examples(directory: str, jobs: int | None = None) -> dict:
     """{stem: Compiled} for the files of DIRECTORY/*.yaml that hold a workload (or cannot be read)."""
-    from .render import progress
+    import functools
+
+    from .parallel import ordered_map
 
     policies, templates = option_dirs(directory)
+    paths = top_level_yaml(directory)
+    compile_one = functools.partial(compile_file, policies=policies, templates=templates)
     compiled = {}
-    with progress(top_level_yaml(directory), "compiling examples") as paths:
-        for path in paths:
-            result, holds_workload = compile_file(path, policies, templates)
-            if holds_workload:
-                compiled[_stem(path)] = result
+    for path, (result, holds_workload) in zip(
+        paths, ordered_map(compile_one, paths, jobs, "compiling examples"), strict=True
+    ):
+        if holds_workload:
+            compiled[_stem(path)] = result
     return compiled
 
 
@@ -386,6 +393,7 @@ def write_atomically(path: str, data: bytes) -> None:
 @click.option(
     "--exit-code", is_flag=True, help="Exit 1 when any manifest's result changed (for CI)."
 )
+@jobs_option
 def diff_command(
     files,
     before_dir,
@@ -401,6 +409,7 @@ def diff_command(
     project,
     format_,
     exit_code,
+    jobs,
 ):
     """Show a policy or template change's effect on every manifest's output.
 
@@ -452,7 +461,7 @@ def diff_command(
                 policies,
                 templates,
             )
-            results, environment = _diff_all(manifests, before, after, project, config)
+            results, environment = _diff_all(manifests, before, after, project, config, jobs)
             admission = _admission_diff(before, after)
             quotas = _quota_changes(before, after)
     except UsageProblem as problem:
@@ -576,27 +585,46 @@ def _dir_side(directory: str) -> Side:
     return Side(directory, policies, templates)
 
 
-def _diff_all(manifests, before: Side, after: Side, project, config):
+def _diff_all(manifests, before: Side, after: Side, project, config, jobs=None):
     from ..config import Config
-    from ..review.compiled import Compiled
-    from ..review.diff import compare
-    from .render import progress
+    from .parallel import ordered_map
 
     only_project = Config(config.file, project=config.project)
     results, environment = [], []
-    with progress(manifests, "compiling") as paths:
-        for path in paths:
-            old, holds_workload = compile_file(
-                path, before.policies, before.templates, project, only_project
-            )
-            if not holds_workload:
-                continue
-            new, _ = compile_file(path, after.policies, after.templates, project, only_project)
-            environment += [d for d in old.diagnostics + new.diagnostics if d.code == "E006"]
-            old = Compiled(old.file, old.text, before.relabel(old.diagnostics))
-            new = Compiled(new.file, new.text, after.relabel(new.diagnostics))
-            results.append(compare(old, new))
+    both_sides = _BothSides(before, after, project, only_project)
+    for compared in ordered_map(both_sides, list(manifests), jobs, "compiling"):
+        if compared is not None:
+            result, problems = compared
+            results.append(result)
+            environment += problems
     return results, environment
+
+
+@dataclass(frozen=True)
+class _BothSides:
+    """One manifest compiled before and after, compared: (the comparison, its E006s), or None
+    when the file holds no workload. Runs in this process or in a worker (parallel.py)."""
+
+    before: Side
+    after: Side
+    project: str | None
+    config: object
+
+    def __call__(self, path: str):
+        from ..review.compiled import Compiled
+        from ..review.diff import compare
+
+        before, after = self.before, self.after
+        old, holds_workload = compile_file(
+            path, before.policies, before.templates, self.project, self.config
+        )
+        if not holds_workload:
+            return None
+        new, _ = compile_file(path, after.policies, after.templates, self.project, self.config)
+        environment = [d for d in old.diagnostics + new.diagnostics if d.code == "E006"]
+        old = Compiled(old.file, old.text, before.relabel(old.diagnostics))
+        new = Compiled(new.file, new.text, after.relabel(new.diagnostics))
+        return compare(old, new), environment
 
 
 def _quota_changes(before: Side, after: Side) -> list[str]:
