@@ -216,6 +216,20 @@ def test_the_kueue_labels_are_written_only_through_queue_and_priority(extra):
     assert outcome.codes == ["E210"], outcome.lines
 
 
+@pytest.mark.parametrize(
+    "label, field, value",
+    [("queue-name", "queue", "vip"), ("priority-class", "priority", "critical")],
+)
+def test_a_rule_on_a_kueue_label_binds_the_field_that_writes_it(label, field, value):
+    rule = f'spec.labels["kueue.x-k8s.io/{label}"]: {{options: [low, team-a], required: true}}'
+    outcome = run(with_spec(f"{field}: {value}"), policies=[policy(rules=rule)])
+    assert [(d.code, d.path) for d in outcome.diagnostics if d.is_error] == [
+        ("E404", f"spec.{field}")
+    ], outcome.lines
+    assert run(policies=[policy(rules=rule)]).codes == ["E406"]
+    assert run(with_spec(f"{field}: team-a"), policies=[policy(rules=rule)]).codes == []
+
+
 def test_extra_selectors_may_not_name_the_gpu_product():
     manifest = PYTORCH.replace(
         "accelerators: {gpu: {count: 8, type: gpu}}",

@@ -7,6 +7,7 @@ set is E206: the base was valid once, the policy changed since.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -61,7 +62,10 @@ def check_policies(
     out: list[Diagnostic] = []
     for policy in policies:
         for rule in expand_item_rules(policy.rules):
-            out += _check_rule(resolved, rule)
+            if rule.pattern in LABEL_FIELDS:
+                out += _check_label_field(resolved, rule)
+            else:
+                out += _check_rule(resolved, rule)
         if policy.limits is not None and types is not None:
             out += check_limits(resolved, policy, types)
     return out
@@ -227,6 +231,25 @@ def _check_rule(resolved: Resolved, entry: PolicyRule) -> list[Diagnostic]:
 
 
 MEMORY_FIELDS = ("memory", "ramRatio")
+# labels only a field writes (spec.labels may not, E210): a value rule on the label binds the field
+LABEL_FIELDS = {
+    ("spec", "labels", "kueue.x-k8s.io/queue-name"): ("spec", "queue"),
+    ("spec", "labels", "kueue.x-k8s.io/priority-class"): ("spec", "priority"),
+}
+NOT_VALUE_RULES = ("forbidden", "canEdit", "canAdd", "canRemove", "itemRules")
+RULE_VALUE_KEYS = ("required", "min", "max", "step", "options", "pattern")
+
+
+def _check_label_field(resolved: Resolved, entry: PolicyRule) -> list[Diagnostic]:
+    """``options``, ``pattern``, bounds and ``required`` on the Kueue queue or priority label bind
+    ``spec.queue`` or ``spec.priority``, the one field that writes it."""
+    value_keys = [key for key in RULE_VALUE_KEYS if getattr(entry.rule, key) is not None]
+    on_field = entry.rule.model_copy(update=dict.fromkeys(NOT_VALUE_RULES))
+    on_label = entry.rule.model_copy(update=dict.fromkeys(value_keys))
+    field = LABEL_FIELDS[entry.pattern]
+    return _check_rule(resolved, dataclasses.replace(entry, rule=on_label)) + _check_rule(
+        resolved, dataclasses.replace(entry, pattern=field, rule=on_field)
+    )
 
 
 def _derived_memory(resolved: Resolved, logical: tuple):
