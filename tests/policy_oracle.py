@@ -88,6 +88,8 @@ RULES = [
     ("spec.queue", {"options": ["team-a"]}),
     ("spec.queue", {"forbidden": True}),
     ("spec.priority", {"options": ["low"]}),
+    ('spec.labels["kueue.x-k8s.io/queue-name"]', {"options": ["team-a"]}),
+    ('spec.labels["kueue.x-k8s.io/priority-class"]', {"pattern": "^lo"}),
     ("spec.priority", {"pattern": "^lo"}),
     ('spec.labels["team"]', {"options": ["a"]}),
     ('spec.labels["team"]', {"forbidden": True}),
