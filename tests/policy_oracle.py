@@ -239,8 +239,16 @@ def _spec_extras(rng: random.Random) -> dict:
 
 
 def generate_case(rng: random.Random) -> Case:
-    operator = rng.choice(["jobset", "jobset", "pytorch"])
-    if operator == "pytorch":
+    operator = rng.choice(["jobset", "jobset", "pytorch", "kuberay"])
+    if operator == "kuberay":
+        types: dict = {
+            "Head": {"resources": _resources(rng)},
+            "Workers": [
+                {"name": name, "count": rng.choice([1, 2, 4, 50]), "resources": _resources(rng)}
+                for name in _pick(rng, ["cpu", "gpu"], 1, 2)
+            ],
+        }
+    elif operator == "pytorch":
         worker = rng.choice(["worker", "Worker"])
         types = {worker: {"count": rng.choice([1, 2, 4, 50]), "resources": _resources(rng)}}
         if rng.random() < 0.5:
