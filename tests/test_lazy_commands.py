@@ -1,0 +1,73 @@
+"""Start-up (issue 15): `compile FILE` and `compile check FILE` import only the module of their
+command; every other command is still found, listed in --help and dispatched as before."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compiler.cli import COMMAND_MODULES, FIRST_MODULES, _may_name_a_command, _register, cli
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = "examples/jobset-heavy-and-workers.yaml"
+OTHER_MODULES = {f"compiler.cli.{name}" for name in COMMAND_MODULES if name not in FIRST_MODULES}
+
+PROBE = """
+import json, sys
+from compiler.cli import cli
+try:
+    cli.main(args=sys.argv[2:], prog_name="compile", standalone_mode=True)
+except SystemExit:
+    pass
+with open(sys.argv[1], "w") as out:
+    json.dump(sorted(sys.modules), out)
+"""
+
+
+def modules_loaded_by(tmp_path, *args) -> set[str]:
+    report = tmp_path / "modules.json"
+    subprocess.run(
+        [sys.executable, "-c", PROBE, str(report), *args],
+        cwd=REPO,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    return set(json.loads(report.read_text()))
+
+
+@pytest.mark.parametrize(
+    "args", [[EXAMPLE], ["check", EXAMPLE], ["emit", EXAMPLE], ["check", "examples/"], ["-"]]
+)
+def test_the_hot_commands_import_no_other_command_module(tmp_path, args):
+    loaded = modules_loaded_by(tmp_path, *args)
+    assert "compiler.cli.commands" in loaded
+    assert loaded & OTHER_MODULES == set()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["explain", "--help"], ["status", "--help"]])
+def test_help_and_other_commands_load_them(tmp_path, args):
+    loaded = modules_loaded_by(tmp_path, *args)
+    assert {"compiler.cli.explain", "compiler.cli.cluster"} <= loaded
+
+
+def test_every_command_name_is_a_word_that_may_name_a_command():
+    """A first argument that cannot be a command name skips importing the other modules; that is
+    exact only while no command is named like a path or an option."""
+    _register()
+    names = cli.list_commands(None)
+    assert {"emit", "check", "explain", "golden", "diff", "status"} <= set(names)
+    assert all(_may_name_a_command(name) for name in names)
+    assert not any(_may_name_a_command(arg) for arg in ("x.yaml", "dir/", "-", "--jobs", "a\\b"))
+
+
+def test_a_word_that_is_no_command_is_still_a_file_for_emit(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["nosuchfile"])
+    assert result.exit_code == 3
+    assert "nosuchfile:1:1: error[E006]" in result.stderr
