@@ -60,7 +60,8 @@ class Resolved:
 
 def _written(layer: Layer, path: tuple) -> bool:
     full = layer.base_path + path
-    return full in layer.positions.values or full in layer.positions.keys
+    positions = layer.positions
+    return positions is not None and (full in positions.values or full in positions.keys)
 
 
 def resolve(layers: list[Layer]) -> Resolved:

@@ -11,6 +11,7 @@ _RESOURCES = {"cpus": 1, "cpuLimitRatio": 2, "shmSizeGB": 0}
 
 def builtin_defaults(operator: str | None) -> dict:
     """Built-in defaults as a manifest fragment (``"*"`` stands for every type)."""
+    star: dict[str, object]
     if operator in RAY_OPERATORS:
         star = {"resources": dict(_RESOURCES)}
     else:
@@ -45,6 +46,7 @@ def expand_star(root: Node, names: list[str], groups: list[str]) -> Node:
     types = spec.value.get("types") if spec is not None and isinstance(spec.value, dict) else None
     if types is None or not isinstance(types.value, dict) or "*" not in types.value:
         return root
+    assert spec is not None  # types was found inside it
     star = types.value["*"]
     expanded: dict = {}
     for name in names:
@@ -91,6 +93,7 @@ def strip_star(root: Node) -> Node:
     types = spec.value.get("types") if spec is not None and isinstance(spec.value, dict) else None
     if types is None or not isinstance(types.value, dict) or "*" not in types.value:
         return root
+    assert spec is not None  # types was found inside it
     new_types = Node({k: v for k, v in types.value.items() if k != "*"}, types.origin)
     return Node(
         {**root.value, "spec": Node({**spec.value, "types": new_types}, spec.origin)}, root.origin

@@ -240,7 +240,7 @@ def explain_data(resolved: Resolved, title: str, root: tuple = ()) -> dict:
     for entry in (
         [_entry(resolved, _at(resolved.data, root), root, resolved.logical(root))] if root else []
     ) + entries(resolved, root):
-        item = {
+        item: dict[str, object] = {
             "path": format_path(entry.logical),
             "layer": entry.source,
             "role": entry.role,

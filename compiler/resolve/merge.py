@@ -95,11 +95,8 @@ def _as_items(node: Node, label: str | None = None) -> list[tuple[str, Node]]:
         return list(node.value.items())
     items = []
     for index, item in enumerate(node.value):
-        key = (
-            item.value.get(label).value
-            if isinstance(item.value, dict) and label in item.value
-            else None
-        )
+        member = item.value.get(label) if isinstance(item.value, dict) else None
+        key = member.value if member is not None else None
         items.append((str(key) if key is not None else f"#{index}", item))
     return items
 
@@ -155,13 +152,13 @@ def _drop_deletions(node: Node, path: tuple, events: MergeEvents) -> Node:
     if isinstance(value, list):
         kind = kind_of(path)
         if kind and kind[1]:
-            kept = []
+            kept_items: list[Node] = []
             for label, child in _as_items(node, kind[1]):
                 if _deletes(child):
                     events.deletions.append((path + (label,), child.origin))
                     continue
-                kept.append(_drop_deletions(child, path + (label,), events))
-            return Node(kept, node.origin)
+                kept_items.append(_drop_deletions(child, path + (label,), events))
+            return Node(kept_items, node.origin)
     return node
 
 

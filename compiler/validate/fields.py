@@ -65,8 +65,12 @@ def _child(annotation, segment: str, parent: tuple) -> list:
     return []
 
 
-def _type_models(segment: str) -> list:
-    named = {"Head": [RayHead], "Job": [RaySubmitter], "Workers": [list[RayWorkerGroup]]}
+def _type_models(segment: str) -> list[Any]:
+    named: dict[str, list[Any]] = {
+        "Head": [RayHead],
+        "Job": [RaySubmitter],
+        "Workers": [list[RayWorkerGroup]],
+    }
     if segment == "*":
         return [JobType, RayHead, RaySubmitter, RayWorkerGroup]
     return named.get(segment, [JobType])

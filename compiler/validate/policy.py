@@ -354,18 +354,12 @@ def _check_value(resolved, entry, logical, data_path, value) -> list[Diagnostic]
 def _scalar_problems(rule, value) -> list[tuple[str, str]]:
     out = []
     number = _as_number(value)
+    maximum = _as_number(rule.max) if rule.max is not None else None
+    minimum = _as_number(rule.min) if rule.min is not None else None
     if number is not None:
-        if (
-            rule.max is not None
-            and _as_number(rule.max) is not None
-            and number > _as_number(rule.max)
-        ):
+        if maximum is not None and number > maximum:
             out.append(("E401", f"{_show(value)} is above the maximum {_show(rule.max)}"))
-        if (
-            rule.min is not None
-            and _as_number(rule.min) is not None
-            and number < _as_number(rule.min)
-        ):
+        if minimum is not None and number < minimum:
             out.append(("E402", f"{_show(value)} is below the minimum {_show(rule.min)}"))
         if rule.step is not None and not _on_step(number, rule):
             start = _as_number(rule.min) if rule.min is not None else 0
@@ -546,6 +540,8 @@ def _emitted(to_unit, amount: float, per_unit: int) -> float:
 
 
 def check_limits(resolved: Resolved, policy: LoadedPolicy, types) -> list[Diagnostic]:
+    if policy.limits is None:
+        return []
     totals = workload_totals(resolved.operator, types)
     out = []
     for name, limit in policy.limits.model_dump(exclude_none=True).items():

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from ..diagnostics import Diagnostic, Location, Related, error, has_errors
 from ..model.policy import RULE_KEYS, Cluster, Limits, Policy, Quota, Rule
 from ..model.text import duration_seconds
+from ..parse import Document
 from ..resolve.itemized import kind_of
 from ..resolve.tree import format_path
 from .fields import SCALAR_KINDS, FieldInfo, field_info, item_members, parse_path
@@ -35,7 +36,7 @@ class PolicyRule:
 class LoadedPolicy:
     name: str
     project: str | None
-    document: object  # the parsed Document
+    document: Document
     defaults: dict | None
     limits: Limits | None
     rule_entries: tuple = ()  # (pattern, Rule, Location, key path in the document)
@@ -149,8 +150,10 @@ def _structure_problems(exc: ValidationError, document, prefix: tuple) -> list[D
     out = []
     for loc, problems in by_loc.items():
         kinds = {p["type"] for p in problems}
-        problem = dict(problems[0], type="float_type") if "float_type" in kinds else problems[0]
-        out.append(_structure_problem(problem, loc, document, in_rule=bool(prefix)))
+        first = dict(problems[0])
+        if "float_type" in kinds:
+            first["type"] = "float_type"
+        out.append(_structure_problem(first, loc, document, in_rule=bool(prefix)))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -46,7 +47,9 @@ def validate_manifest(resolved: Resolved) -> tuple[Manifest | None, Any, list[Di
                 format_path(path),
             )
         )
-    elif isinstance(operator, str) and isinstance(spec.get("types"), dict):
+    elif (
+        isinstance(operator, str) and isinstance(spec, dict) and isinstance(spec.get("types"), dict)
+    ):
         try:
             types = adapter(operator).validate_python(spec["types"])
         except ValidationError as exc:
@@ -104,7 +107,7 @@ _EXPECTED = {
 }
 
 
-def _problem_message(problem: dict) -> str:
+def _problem_message(problem: Mapping[str, Any]) -> str:
     kind, value = problem["type"], problem.get("input")
     if kind in _EXPECTED:
         hint = " (remove the quotes)" if isinstance(value, str) and _is_number(value) else ""
