@@ -184,7 +184,9 @@ def test_secret_and_empty_dir_volumes_are_mounted_and_cleaned_up(tmp_path):
     runner, kube = run_pod(tmp_path, pod, kube)
     assert log_of(runner).split() == ["s3cr3t", "f", "read-only"]
     assert kube.patches[-1]["phase"] == "Succeeded"
-    assert not (tmp_path / "mnt").exists()  # mount points it had to make are gone again
+    assert (tmp_path / "mnt" / "creds").is_dir()  # made for the bind, kept for other pods
+    runner.cfg.mount_points.remove()  # when the agent stops
+    assert not (tmp_path / "mnt").exists()
 
 
 def test_a_missing_secret_is_a_config_error_not_a_crash(tmp_path):

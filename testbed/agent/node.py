@@ -104,6 +104,7 @@ class Agent:
             runner.kill()
         for runner in list(self.runners.values()):
             runner.finished.wait(15)
+        self.cfg.mount_points.remove()
         if self.server is not None:
             self.server.shutdown()
         with contextlib.suppress(ApiError, OSError):

@@ -48,6 +48,40 @@ def _die_with_parent() -> None:
         pass
 
 
+class MountPoints:
+    """Mount points that do not exist on the machine: made for the binds (the file system is
+    shared by every pod), removed when the agent stops if still empty. Shared by the agent's
+    pods: one pod ending must not take a mount point from another that is starting."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.created: list[Path] = []
+
+    def ensure(self, target: Path, is_file: bool) -> None:
+        with self.lock:
+            missing = []
+            p = target
+            while not p.exists() and not p.is_symlink():
+                missing.append(p)
+                p = p.parent
+            for i, path in enumerate(reversed(missing)):
+                if is_file and i == len(missing) - 1:
+                    path.touch()
+                else:
+                    path.mkdir()
+                self.created.append(path)
+
+    def remove(self) -> None:
+        with self.lock:
+            for path in reversed(self.created):
+                with contextlib.suppress(OSError):
+                    if path.is_dir():
+                        path.rmdir()
+                    elif path.stat().st_size == 0:
+                        path.unlink()
+            self.created.clear()
+
+
 @dataclass
 class RuntimeConfig:
     """What every pod of the agent shares."""
@@ -61,6 +95,7 @@ class RuntimeConfig:
     max_pod_seconds: float
     restart_delay: float = 1.0
     allocatable: Mapping[str, str] = field(default_factory=dict)
+    mount_points: MountPoints = field(default_factory=MountPoints)
 
 
 @dataclass
@@ -101,7 +136,6 @@ class PodRunner:
         self.killed = threading.Event()
         self.finished = threading.Event()
         self.lock = threading.Lock()
-        self.created_dirs: list[Path] = []
         self.thread = threading.Thread(target=self._run, name=f"pod-{self.name}", daemon=True)
 
     # -- public ------------------------------------------------------------
@@ -146,7 +180,6 @@ class PodRunner:
             self._patch_status()
         finally:
             self.kill()
-            self._cleanup_dirs()
             self.finished.set()
 
     def _lifecycle(self) -> None:
@@ -347,7 +380,7 @@ class PodRunner:
             if mount.get("subPath"):
                 source = source / mount["subPath"]
             target = Path(mount["mountPath"])
-            self._ensure_dir(target, is_file=source.is_file())
+            self.cfg.mount_points.ensure(target, is_file=source.is_file())
             lines.append(f"/bin/mount --bind {q(str(source))} {q(str(target))}")
             if mount.get("readOnly"):
                 lines.append(f"/bin/mount -o remount,bind,ro {q(str(target))}")
@@ -368,30 +401,6 @@ class PodRunner:
         image = spec.get("image", "").split("@")[0].rsplit("/", 1)[-1].split(":")[0]
         candidate = self.cfg.image_root / image
         return candidate if candidate.is_dir() else self.cfg.image_root
-
-    def _ensure_dir(self, target: Path, is_file: bool) -> None:
-        """Mount points must exist on the shared file system: make the missing ones (removed
-        again when the pod ends, if still empty)."""
-        missing = []
-        p = target
-        while not p.exists():
-            missing.append(p)
-            p = p.parent
-        for i, path in enumerate(reversed(missing)):
-            if is_file and i == len(missing) - 1:
-                path.touch()
-            else:
-                path.mkdir()
-            self.created_dirs.append(path)
-
-    def _cleanup_dirs(self) -> None:
-        for path in reversed(self.created_dirs):
-            with contextlib.suppress(OSError):
-                if path.is_dir():
-                    path.rmdir()
-                elif path.stat().st_size == 0:
-                    path.unlink()
-        self.created_dirs.clear()
 
     # -- volumes -------------------------------------------------------------
 
