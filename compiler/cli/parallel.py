@@ -74,9 +74,13 @@ def ordered_map(
     if count == 1:
         yield from _progress(map(function, items), len(items), label)
         return
+    import gc
     import multiprocessing
 
     _work = (function, items)
+    # Objects that exist now are left out of the workers' garbage collections: a collection
+    # touches every object and so copies the parent's memory page by page into each worker.
+    gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(count) as pool:
@@ -84,6 +88,7 @@ def ordered_map(
             yield from _progress(pool.imap(_run, range(len(items)), chunk), len(items), label)
     finally:
         _work = None
+        gc.unfreeze()
 
 
 def _progress(results: Iterator[Any], length: int, label: str) -> Iterator[Any]:
