@@ -334,3 +334,16 @@ def test_two_global_policies_disagreeing_on_the_label_are_refused(tmp_path):
     result = run_cli("-p", str(one), "-p", str(two), str(manifest(tmp_path, types=GPU_TYPES)))
     assert result.exit_code == 1
     assert "E316" in codes(result), result.stderr
+
+
+def test_policy_pod_totals_count_every_host_of_a_tpu_slice(tmp_path):
+    """KubeRay makes replicas x numOfHosts pods of a multi-host group (Kueue counts them so too:
+    kueue pkg/controller/jobs/raycluster/common.go effectiveWorkerCount)."""
+    limits = _policy(tmp_path, "small", "spec:\n  limits: {pods: 10}\n")
+    tpu = "accelerators: {tpu: {type: tpu-v5-lite-podslice, topology: 4x4, tpuChipsCount: 4}}"
+    types = RAY_TYPES + (
+        f"    Workers:\n      - {{name: tpu, count: 3, resources: {{cpus: 1, ramRatio: 1, {tpu}}}}}\n"
+    )
+    result = run_cli("-p", str(limits), str(manifest(tmp_path, operator="kuberay", types=types)))
+    assert result.exit_code == 1
+    assert "E411" in codes(result), result.stderr

@@ -13,6 +13,7 @@ import re
 
 from ..diagnostics import Diagnostic, Location, Related, error
 from ..emit import quantity
+from ..emit.jobset import tpu_hosts
 from ..model.text import duration_seconds, number_as_text
 from ..resolve import Resolved
 from ..resolve.itemized import kind_of
@@ -509,8 +510,8 @@ def pod_groups(operator, types):
             yield name, count * per_job, _per_pod(job_type.resources)
         return
     yield "Head", 1, _per_pod(types.Head.resources)
-    for group in types.Workers:
-        yield group.name, group.count, _per_pod(group.resources)
+    for group in types.Workers:  # a multi-host TPU group: each replica is numOfHosts pods
+        yield group.name, group.count * tpu_hosts(group.resources), _per_pod(group.resources)
     if getattr(types, "Job", None) is not None:
         yield "Job", 1, _per_pod(types.Job.resources)
 
