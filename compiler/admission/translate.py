@@ -232,9 +232,11 @@ def _image(entry, keys, context, out) -> set[str]:
     if "options" in keys:
         options = [o for o in rule.options if isinstance(o, str)]
         allowed = "[" + ", ".join(lit(o) for o in options) + "]"
+        # an allowed image pinned to a digest (compile --image-digest: repository@sha256:…)
+        pinned = "[" + ", ".join(lit(_repository(o) + "@sha256:") for o in options) + "]"
 
         def one_of(c: str) -> str:
-            return f"({c}.image in {allowed} || {allowed}.exists(o, {c}.image.startsWith(o + '@')))"
+            return f"({c}.image in {allowed} || {pinned}.exists(p, {c}.image.startsWith(p)))"
 
         out.checks.append(
             _per_group(
@@ -254,6 +256,13 @@ def _image(entry, keys, context, out) -> set[str]:
         )
         held.add("required")
     return held
+
+
+def _repository(image: str) -> str:
+    """``registry/name`` of an image reference, without its tag or digest."""
+    rest = image.split("@", 1)[0]
+    colon, slash = rest.rfind(":"), rest.rfind("/")
+    return rest[:colon] if colon > slash else rest
 
 
 def _not_re2(entry: PolicyRule) -> Diagnostic:

@@ -512,3 +512,210 @@ def test_parity_with_compile_over_generated_cases(control_plane, api):
     print(f"\nadmission parity: {json.dumps(totals)}")
     assert mismatches == [], json.dumps(mismatches[:5], indent=1)
     assert totals["emitted-admitted"] > 20 and totals["rejected-denied"] > 20, totals
+
+
+# ---------------------------------------------------------------------------------------------
+# parity on the policy oracle's cases (tests/policy_oracle.py): its generator and its judge
+
+ORACLE_SEED = 16
+ORACLE_CASES = 40
+COMPILER_WRITTEN = (QUEUE, PRIORITY) = (
+    "kueue.x-k8s.io/queue-name",
+    "kueue.x-k8s.io/priority-class",
+)
+HELD = {  # rule path shape -> the rule keys the admission policies hold (README table)
+    "image": {"pattern", "options", "required"},
+    "count": {"min", "max"},
+    "amount": {"min", "max"},
+    "product": {"options", "pattern", "required"},
+    "deadline": {"min", "max", "required"},
+    "label": {"required", "options", "pattern", "forbidden"},
+}
+
+
+def _shape(path: list[str]) -> str | None:
+    if path == ["spec", "image"]:
+        return "image"
+    if path in (["spec", "timeout"], ["spec", "activeDeadlineSeconds"]):
+        return "deadline"
+    if path in (["spec", "queue"], ["spec", "priority"]) or (
+        len(path) == 3 and path[:2] == ["spec", "labels"]
+    ):
+        return "label"
+    if len(path) >= 4 and path[:2] == ["spec", "types"]:
+        rest = path[3:] if path[2] != "Workers" else path[4:]
+        if rest == ["count"]:
+            return "count"
+        if rest in (["resources", "cpus"], ["resources", "memory"]) or rest == [
+            "resources",
+            "accelerators",
+            "gpu",
+            "count",
+        ]:
+            return "amount"
+        if rest == ["resources", "accelerators", "gpu", "product"]:
+            return "product"
+    return None
+
+
+def held_policies(policies: list[dict]) -> list[dict]:
+    """The policies reduced to what the cluster holds: rules and keys of the README's table;
+    `forbidden` on a label only when neither the compiler nor a policy default writes it."""
+    from policy_oracle import split_path
+
+    defaulted = set()
+    for policy in policies:
+        spec = ((policy.get("spec") or {}).get("defaults") or {}).get("spec") or {}
+        defaulted |= set(spec.get("labels") or {})
+        if spec.get("queue"):
+            defaulted.add(QUEUE)
+        if spec.get("priority"):
+            defaulted.add(PRIORITY)
+    out = []
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        rules = {}
+        for text, rule in (spec.get("rules") or {}).items():
+            path = split_path(text)
+            shape = _shape(path)
+            if shape is None:
+                continue
+            kept = {k: v for k, v in rule.items() if k in HELD[shape]}
+            if shape == "label" and kept.get("forbidden"):
+                label = {"queue": QUEUE, "priority": PRIORITY}.get(path[1], path[-1])
+                written = path[1] == "labels" and label in COMPILER_WRITTEN
+                if written or label in defaulted:
+                    kept.pop("forbidden")
+            if kept:
+                rules[text] = kept
+        reduced = copy.deepcopy(policy)
+        reduced["spec"] = {"rules": rules, "limits": spec.get("limits") or {}}
+        out.append(reduced)
+    return out
+
+
+def _without_rules(policies: list[dict]) -> list[dict]:
+    out = copy.deepcopy(policies)
+    for policy in out:
+        policy["spec"] = {
+            k: v for k, v in (policy.get("spec") or {}).items() if k not in ("rules", "limits")
+        }
+    return out
+
+
+def _rename(case, index: int, tag: str):
+    """The case with its projects made namespaces of this test (team-a -> A, team-b -> B) and
+    its policies named per case, so that all cases' policies can be applied at once."""
+    case = copy.deepcopy(case)
+    projects = {"team-a": f"orc-{tag}-{index}-a", "team-b": f"orc-{tag}-{index}-b"}
+    for policy in case.policies:
+        metadata = policy["metadata"]
+        metadata["name"] = f"o{index}-{tag}-{metadata['name']}"
+        if metadata.get("project"):
+            metadata["project"] = projects[metadata["project"]]
+    for document in [case.workload, *case.templates]:
+        if document.get("project") in projects:
+            document["project"] = projects[document["project"]]
+    return case, projects
+
+
+def _with_probe(policy: dict, label: str) -> dict:
+    """The policy with a first rule forbidding ``label``, to see when it holds."""
+    probed = copy.deepcopy(policy)
+    spec = probed.setdefault("spec", {})
+    spec["rules"] = {f'spec.labels["{label}"]': {"forbidden": True}, **(spec.get("rules") or {})}
+    return probed
+
+
+def test_parity_on_the_policy_oracle_cases(control_plane, api):
+    from policy_oracle import compile_case, generate_cases, violations
+
+    tag = uuid.uuid4().hex[:5]
+    prepared, project_objects, global_objects = [], [], []
+    totals = {
+        "cases": 0,
+        "objects": 0,
+        "emitted-admitted": 0,
+        "bypass-denied": 0,
+        "bypass-admitted": 0,
+        "not-compilable-without-rules": 0,
+    }
+    for index, original in enumerate(generate_cases(ORACLE_SEED, ORACLE_CASES)):
+        case, projects = _rename(original, index, tag)
+        label = f"{tag}-{index}"
+        for namespace in projects.values():
+            make_namespace(control_plane, namespace, {SET_LABEL: label})
+        # one `compile admission` over the case's policies (what one policy allows, another's
+        # default may write), split in two for applying
+        texts = [
+            yaml.safe_dump(
+                _with_probe(
+                    p, PROBE_LABELS[1] if p["metadata"].get("project") else PROBE_LABELS[0]
+                ),
+                sort_keys=False,
+            )
+            for p in case.policies
+        ]
+        scoped = {p["metadata"]["name"] for p in case.policies if p["metadata"].get("project")}
+        for obj in policy_objects(texts, global_selector={SET_LABEL: label}).objects:
+            owner = obj["metadata"]["annotations"]["manifest-compiler/policy"]
+            (project_objects if owner in scoped else global_objects).append(obj)
+        prepared.append((index, case, projects))
+    mismatches = []
+    try:
+        # project policies first (each alone in its namespace A), then the global ones, seen in
+        # namespace B, which only they bind: the API server names only the first rule broken
+        apply_objects(control_plane, project_objects)
+        for _, case, projects in prepared:
+            if any(p["metadata"].get("project") for p in case.policies):
+                wait_active(api, projects["team-a"], PROBE_LABELS[1])
+        apply_objects(control_plane, global_objects)
+        for _, case, projects in prepared:
+            if any(not p["metadata"].get("project") for p in case.policies):
+                wait_active(api, projects["team-b"], PROBE_LABELS[0])
+        for index, case, _ in prepared:
+            totals["cases"] += 1
+            ok, emitted, diagnostics = compile_case(case)
+            if ok:
+                judged, expected = emitted, True
+            else:
+                bypass = copy.deepcopy(case)
+                bypass.policies = _without_rules(case.policies)
+                fine, judged, _ = compile_case(bypass)
+                if not fine:
+                    totals["not-compilable-without-rules"] += 1
+                    continue
+                broken = set(violations(held_policies(case.policies), judged)) - set(
+                    violations([], judged)
+                )
+                expected = not broken
+            for obj in judged:
+                if obj.get("kind") not in JOB_KINDS:
+                    continue
+                totals["objects"] += 1
+                admitted, message = dry_run(api, obj, obj["metadata"]["namespace"])
+                if admitted != expected:
+                    mismatches.append(
+                        {
+                            "case": index,
+                            "policies": case.policies,
+                            "workload": case.workload,
+                            "sets": case.sets,
+                            "compile": [
+                                f"{d.code} {d.path}: {d.message}" for d in diagnostics if d.is_error
+                            ],
+                            "api server": message or "admitted",
+                        }
+                    )
+                elif ok:
+                    totals["emitted-admitted"] += 1
+                else:
+                    totals["bypass-admitted" if admitted else "bypass-denied"] += 1
+    finally:
+        delete_objects(control_plane, project_objects + global_objects)
+        for _, _, projects in prepared:
+            for namespace in projects.values():
+                control_plane.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+    print(f"\nadmission parity on the oracle's cases: {json.dumps(totals)}")
+    assert mismatches == [], json.dumps(mismatches[:4], indent=1, default=str)
+    assert totals["emitted-admitted"] > 5 and totals["bypass-denied"] > 5, totals
