@@ -332,24 +332,27 @@ def test_no_command_and_no_args_stay_empty():
 # ------------------------------------------------------------------ ray start on a shared host
 
 
-def test_ray_start_gets_its_pod_address_and_fresh_fixed_ports():
-    from testbed.agent.ray import adapt_ray_start
+def test_ray_start_gets_its_pod_address_and_its_moved_ports():
+    from testbed.agent.ray import adapt_ray_start, fixed_ports, move_ports
 
-    ports = iter([41001, 41002])
     line = (
         "ulimit -n 65536; ray start --head --metrics-export-port=8080 --block "
         "--dashboard-agent-listen-port=52365 --dashboard-host=0.0.0.0"
     )
-    assert adapt_ray_start(line, "127.64.240.5", lambda: next(ports)) == (
+    assert fixed_ports(line) == [8080, 52365]
+    assert adapt_ray_start(line, "127.64.240.5", {52365: 41002}) == (
         "ulimit -n 65536; ray start --node-ip-address=127.64.240.5 --head "
-        "--metrics-export-port=41001 --block --dashboard-agent-listen-port=41002 "
+        "--metrics-export-port=8080 --block --dashboard-agent-listen-port=41002 "
         "--dashboard-host=0.0.0.0"
     )
-    assert adapt_ray_start("python train.py --port 8080", "127.64.240.5", lambda: 1) == (
+    assert fixed_ports("python train.py --metrics-export-port=8080") == []
+    assert adapt_ray_start("python train.py --port 8080", "127.64.240.5", {8080: 1}) == (
         "python train.py --port 8080"
     )
     given = "ray start --node-ip-address=10.1.1.1 --address=h:6379"
-    assert adapt_ray_start(given, "127.64.240.5", lambda: 1) == given
+    assert adapt_ray_start(given, "127.64.240.5", {}) == given
+    probe = "wget -T 2 -q -O- http://localhost:52365/api/local_raylet_healthz | grep success"
+    assert move_ports(probe, {52365: 41002}) == probe.replace("52365", "41002")
 
 
 # ------------------------------------------------------------------------------ names

@@ -249,3 +249,24 @@ def _has_env(proc: Path, marker: Path) -> bool:
         return f"TMPDIR={marker}".encode() in (proc / "environ").read_bytes()
     except OSError:
         return False
+
+
+def test_a_readiness_probe_decides_when_the_pod_is_ready(tmp_path):
+    marker = tmp_path / "warm"
+    pod = make_pod(
+        [
+            {
+                "name": "c",
+                "command": ["/bin/sh", "-c", f"sleep 1; touch {marker}; sleep 2"],
+                "readinessProbe": {
+                    "exec": {"command": ["test", "-f", str(marker)]},
+                    "periodSeconds": 0.2,
+                },
+            }
+        ]
+    )
+    _runner, kube = run_pod(tmp_path, pod)
+    running = [p for p in kube.patches if p["phase"] == "Running"]
+    ready = [c["status"] for p in running for c in p["conditions"] if c["type"] == "Ready"]
+    assert ready[0] == "False" and "True" in ready, ready
+    assert kube.patches[-1]["phase"] == "Succeeded"

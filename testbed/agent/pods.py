@@ -20,13 +20,14 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from testbed.agent.env import EnvError, PodContext, expand_command, resolve_env
 from testbed.agent.kube import ApiError, Kube
-from testbed.agent.ray import adapt_ray_start
+from testbed.agent.ray import adapt_ray_start, fixed_ports, move_ports
 
 
 def now() -> str:
@@ -82,6 +83,23 @@ class MountPoints:
             self.created.clear()
 
 
+class PortClaims:
+    """Fixed ports (KubeRay's) claimed by the agent's pods: the first pod keeps a port."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.owners: dict[int, str] = {}
+
+    def claim(self, port: int, owner: str) -> bool:
+        with self.lock:
+            return self.owners.setdefault(port, owner) == owner
+
+    def release(self, owner: str) -> None:
+        with self.lock:
+            for port in [p for p, o in self.owners.items() if o == owner]:
+                del self.owners[port]
+
+
 @dataclass
 class RuntimeConfig:
     """What every pod of the agent shares."""
@@ -96,6 +114,7 @@ class RuntimeConfig:
     restart_delay: float = 1.0
     allocatable: Mapping[str, str] = field(default_factory=dict)
     mount_points: MountPoints = field(default_factory=MountPoints)
+    ports: PortClaims = field(default_factory=PortClaims)
 
 
 @dataclass
@@ -112,6 +131,9 @@ class ContainerRun:
     last_state: dict = field(default_factory=dict)
     log_path: Path | None = None
     done: bool = False  # will not run again
+    env: dict[str, str] = field(default_factory=dict)
+    moved: dict[int, int] = field(default_factory=dict)  # fixed ports this pod could not have
+    ready: bool = False  # the readiness probe's last answer
 
 
 class PodRunner:
@@ -180,6 +202,7 @@ class PodRunner:
             self._patch_status()
         finally:
             self.kill()
+            self.cfg.ports.release(self.uid)
             self.finished.set()
 
     def _lifecycle(self) -> None:
@@ -205,6 +228,7 @@ class PodRunner:
             self._launch(run)
         self.phase = "Running"
         self._patch_status()
+        threading.Thread(target=self._probe_loop, name=f"probe-{self.name}", daemon=True).start()
         while not self.killed.is_set():
             changed = False
             for run in self.main:
@@ -284,12 +308,14 @@ class PodRunner:
         log = self.dir / "logs" / f"{run.name}-{run.restarts}.log"
         run.log_path = log
         try:
-            env, argv = self._command(run.spec)
+            env, argv = self._command(run)
         except EnvError as e:
             log.write_text(f"agent: {e}\n")
             run.proc = None
             run.exit_code, run.reason, run.message = 128, "CreateContainerConfigError", str(e)
             return
+        run.env = env
+        run.ready = False
         script = self._launcher(run, env["PATH"])
         argv = [
             "unshare",
@@ -316,7 +342,8 @@ class PodRunner:
                 preexec_fn=_die_with_parent,
             )
 
-    def _command(self, spec: Mapping) -> tuple[dict[str, str], list[str]]:
+    def _command(self, run: ContainerRun) -> tuple[dict[str, str], list[str]]:
+        spec = run.spec
         context = PodContext(
             pod_ip=self.ip,
             host_ip=self.cfg.host_ip,
@@ -326,7 +353,11 @@ class PodRunner:
         resolved = resolve_env(self.pod, spec, context, self._lookup)
         command, args = expand_command(spec, resolved)
         argv = command + args  # no image: there is no ENTRYPOINT/CMD to fall back on
-        argv = [adapt_ray_start(word, self.ip, free_port) for word in argv]
+        for word in argv:
+            for port in fixed_ports(word):
+                if port not in run.moved and not self.cfg.ports.claim(port, self.uid):
+                    run.moved[port] = free_port()
+        argv = [adapt_ray_start(word, self.ip, run.moved) for word in argv]
         if not argv:
             raise EnvError("container has no command or args, and images are not run here")
         home = self.dir / "home"
@@ -466,6 +497,69 @@ class PodRunner:
                 token = ""
             (path / source["serviceAccountToken"].get("path", "token")).write_text(token)
 
+    # -- readiness ---------------------------------------------------------
+
+    @staticmethod
+    def _is_ready(run: ContainerRun) -> bool:
+        return run.ready or not run.spec.get("readinessProbe")
+
+    def _probe_loop(self) -> None:
+        """Readiness probes (exec, httpGet, tcpSocket) as the kubelet runs them; liveness and
+        startup probes are not run."""
+        due: dict[str, float] = {}
+        started = time.monotonic()
+        while not self.killed.is_set() and not self.finished.is_set():
+            for run in self.main:
+                probe = run.spec.get("readinessProbe")
+                if not probe or run.proc is None or run.proc.poll() is not None:
+                    continue
+                first = started + float(probe.get("initialDelaySeconds", 0))
+                if time.monotonic() < max(first, due.get(run.name, 0.0)):
+                    continue
+                due[run.name] = time.monotonic() + float(probe.get("periodSeconds", 10))
+                ok = self._probe(run, probe)
+                if ok != run.ready:
+                    run.ready = ok
+                    self._patch_status()
+            self.killed.wait(0.5)
+
+    def _probe(self, run: ContainerRun, probe: Mapping) -> bool:
+        timeout = float(probe.get("timeoutSeconds", 1))
+        try:
+            if "exec" in probe:
+                argv = [move_ports(w, run.moved) for w in probe["exec"].get("command") or []]
+                done = subprocess.run(
+                    argv,
+                    env=run.env,
+                    cwd=self._workdir(run.spec),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=timeout,
+                )
+                return done.returncode == 0
+            target = probe.get("httpGet") or probe.get("tcpSocket")
+            if target is None:
+                return True
+            port = self._port(run, target["port"])
+            host = target.get("host") or self.ip
+            if "tcpSocket" in probe:
+                with socket.create_connection((host, port), timeout=timeout):
+                    return True
+            url = f"http://{host}:{port}{target.get('path', '/')}"
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                return 200 <= resp.status < 400
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return False
+
+    def _port(self, run: ContainerRun, port: int | str) -> int:
+        if isinstance(port, int) or str(port).isdigit():
+            number = int(port)
+        else:
+            named = [p for p in run.spec.get("ports") or [] if p.get("name") == port]
+            number = int(named[0]["containerPort"]) if named else 0
+        return run.moved.get(number, number)
+
     # -- status -------------------------------------------------------------
 
     def _terminated(self, run: ContainerRun) -> dict:
@@ -492,7 +586,7 @@ class PodRunner:
             "name": run.name,
             "image": run.spec.get("image", ""),
             "imageID": "",
-            "ready": running,
+            "ready": running and self._is_ready(run),
             "started": running,
             "restartCount": run.restarts,
             "state": state,
@@ -504,7 +598,7 @@ class PodRunner:
 
     def status(self) -> dict:
         ready = self.phase == "Running" and all(
-            r.proc is not None and r.proc.poll() is None for r in self.main
+            r.proc is not None and r.proc.poll() is None and self._is_ready(r) for r in self.main
         )
         initialized = all(r.done and r.exit_code == 0 for r in self.init)
         stamp = now()
