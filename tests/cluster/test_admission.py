@@ -719,3 +719,31 @@ def test_parity_on_the_policy_oracle_cases(control_plane, api):
     print(f"\nadmission parity on the oracle's cases: {json.dumps(totals)}")
     assert mismatches == [], json.dumps(mismatches[:4], indent=1, default=str)
     assert totals["emitted-admitted"] > 5 and totals["bypass-denied"] > 5, totals
+
+
+def test_a_large_workload_stays_within_the_cel_cost_budget(api, examples):
+    """18 replicated jobs (Kueue's most pod sets), each pod with 60 variables: the CEL of every
+    policy evaluates within the API server's cost limits, so the workload is admitted."""
+    from admission_cases import compile_case
+
+    types = {
+        f"t{index}": {"count": 2, "resources": {"cpus": 2, "memory": 8}} for index in range(18)
+    }
+    manifest = {
+        "kind": "AIchorManifest",
+        "apiVersion": "0.2.3",
+        "name": "large",
+        "spec": {
+            "operator": "jobset",
+            "image": IMAGE,
+            "command": "python train.py",
+            "types": types,
+            "env": {f"VAR_{index}": "x" * 40 for index in range(60)},
+        },
+    }
+    policies = [p.read_text() for p in sorted((REPO / "examples" / "policies").glob("*.yaml"))]
+    emitted, errors = compile_case(json.dumps(manifest), policies)
+    assert errors == [], errors
+    (jobset,) = [o for o in emitted if o["kind"] == "JobSet"]
+    admitted, message = dry_run(api, jobset, examples["other"])
+    assert admitted, message
