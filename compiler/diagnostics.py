@@ -175,6 +175,7 @@ CODES: dict[str, str] = {
     "W104": "more pod sets than one Kueue workload admits, if the job is ever queued",
     "W105": "a %YAML 1.1 directive; the file is read as YAML 1.2",
     "W110": "the ports Service is reachable only inside the cluster",
+    "W111": "a RayJob's ttlSecondsAfterFinished is not the manifest's; the record stays",
     "W120": "the workload asks more than its queue's quota and borrowing can ever hold",
     "W121": "the workload asks for a GPU product its queue's quota does not list",
     "W122": "the workload names a priority the policies do not declare",

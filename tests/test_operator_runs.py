@@ -221,10 +221,11 @@ def test_rayjob_cluster_goes_away_when_the_job_ends(tmp_path):
     after the job (kuberay rayjob_controller.go handleShutdownAfterJobFinishes: shutdownTime =
     endTime + ttl, then deleteClusterResources; same in v1.6.0). The manifest's 7 days must not
     keep the head and workers up."""
-    _, objects = compile_text(tmp_path, RAY)
+    result, objects = compile_text(tmp_path, RAY)
     spec = objects["RayJob"]["spec"]
     assert spec["shutdownAfterJobFinishes"] is True
     assert spec.get("ttlSecondsAfterFinished", 0) == 0
+    assert "W111" in result.stderr, "the manifest's TTL is not the RayJob's: said, not silent"
 
 
 def _request_cpus(template: dict) -> float:

@@ -65,7 +65,34 @@ def check_runs(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     out += _ports(workload, resolved)
     out += _tpu_slices(workload, resolved)
     out += _size(workload, resolved)
+    out += _ray_ttl(workload, resolved)
     return out
+
+
+def _ray_ttl(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    """A RayJob's ttlSecondsAfterFinished is how long its RayCluster (GPUs included) outlives
+    the job (KubeRay rayjob_controller.go handleShutdownAfterJobFinishes); the output deletes the
+    cluster at once, and no RayJob field Kueue allows deletes the record later."""
+    path = ("spec", "ttlSecondsAfterFinished")
+    layer = resolved.layer_of(path)
+    if (
+        workload.operator not in ("kuberay", "ray")
+        or workload.spec.ttlSecondsAfterFinished is None
+        or layer is None
+        or layer.role not in ("base", "workload", "set")
+    ):
+        return []
+    where, shown = _at(resolved, path)
+    return [
+        warning(
+            "W111",
+            "on a RayJob this would keep the Ray cluster running that long after the job; the "
+            "cluster is deleted when the job ends, and the RayJob record stays until deleted "
+            "(compile cancel)",
+            where,
+            shown,
+        )
+    ]
 
 
 def _at(resolved: Resolved, path: tuple, shown: str | None = None):
