@@ -193,6 +193,8 @@ def workload_names(plane, namespace: str) -> list[str]:
 def test_example_queue_objects_are_accepted_by_kueue(operator_plane):
     """golden/kueue/queues.yaml through server-side apply with Kueue's webhooks on."""
     text = (REPO / "golden" / "kueue" / "queues.yaml").read_text()
+    for name in ("team-a", "team-b"):  # each LocalQueue lives in its project's namespace
+        operator_plane.kubectl("create", "namespace", name, check=False)
     applied = operator_plane.kubectl(
         "apply", "--server-side", "--field-manager=manifest-compiler", "-f", "-", input=text
     )
@@ -200,9 +202,11 @@ def test_example_queue_objects_are_accepted_by_kueue(operator_plane):
     try:
         for name in ("team-a", "team-b"):
             wait_until(lambda n=name: cluster_queue_active(operator_plane, n), 60, name)
+            local = operator_plane.kubectl_json("get", "localqueue", name, "-n", name)
+            assert local["spec"]["clusterQueue"] == name
     finally:
         operator_plane.kubectl(
-            "delete", "clusterqueue", "team-a", "team-b", "--wait=false", check=False
+            "delete", "namespace", "team-a", "team-b", "--wait=false", check=False
         )
 
 
