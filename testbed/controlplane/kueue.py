@@ -83,7 +83,7 @@ def start(cp: ControlPlane) -> None:
         str(cfg),
         "--kubeconfig",
         str(cp.kubeconfig),
-        "--zap-log-level=2",
+        "--zap-log-level=info",
     ]
     proc = cp.spawn(NAME, in_private_mounts(argv, etc_overlay=(upper, work)), env=cp.child_env())
     health = cp.port("kueue-health")
@@ -121,10 +121,22 @@ def _patch_conversion(cp: ControlPlane) -> None:
         )
 
 
-def webhook_configurations(cp: ControlPlane, manifests: dict) -> list[dict]:
-    """The module's webhook configurations (a kubectl List) pointed at 127.0.0.1."""
+def json_documents(text: str) -> list[dict]:
+    """kubectl -o json prints one JSON document per object, one after the other."""
+    decoder, docs, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i == len(text):
+            return docs
+        doc, i = decoder.raw_decode(text, i)
+        docs.extend(doc["items"] if doc.get("kind") == "List" else [doc])
+
+
+def webhook_configurations(cp: ControlPlane, manifests: list[dict]) -> list[dict]:
+    """The module's webhook configurations pointed at 127.0.0.1."""
     docs = []
-    for doc in manifests["items"]:
+    for doc in manifests:
         doc = json.loads(json.dumps(doc))
         doc["metadata"] = {"name": "kueue-" + doc["metadata"]["name"]}
         for hook in doc["webhooks"]:
@@ -138,8 +150,8 @@ def webhook_configurations(cp: ControlPlane, manifests: dict) -> list[dict]:
 def _register_webhooks(cp: ControlPlane) -> None:
     manifests = cp.bins[NAME].parent / "manifests.yaml"
     # kubectl turns the YAML into JSON (the testbed is standard library only)
-    parsed = cp.kubectl_json("create", "--dry-run=client", "-f", str(manifests))
-    docs = webhook_configurations(cp, parsed)
+    printed = cp.kubectl("create", "--dry-run=client", "-f", str(manifests), "-o", "json").stdout
+    docs = webhook_configurations(cp, json_documents(printed))
     cp.kubectl(
         "apply",
         "--server-side",
