@@ -203,3 +203,134 @@ def test_xgboost_workers_join_the_masters_tracker(control_plane, agent, namespac
     assert {p["world_size"] for p in seen} == {"3"}
     assert {p["allreduce"] for p in seen} == {"3"}
     assert {p["trees"] for p in seen} == {"3"}
+
+
+# ---------------------------------------------------------------------------------------------
+# KubeRay and Kueue: the control plane that runs their controllers (conftest `operator_plane`)
+
+#: every pod of such a namespace goes to the agent node, including the ones an operator makes
+#: without a selector (KubeRay's submitter): kube-apiserver's PodNodeSelector and
+#: PodTolerationRestriction admission plugins read these namespace annotations
+AGENT_NAMESPACE_ANNOTATIONS = {
+    "scheduler.alpha.kubernetes.io/node-selector": "testbed.manifest-compiler/agent=true",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": (
+        '[{"key": "testbed.manifest-compiler/agent", "operator": "Equal", "value": "true",'
+        ' "effect": "NoSchedule"}]'
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def operator_agent(operator_plane):
+    from testbed.agent.launch import AgentProcess
+
+    check_environment()
+    node = AgentProcess(
+        operator_plane,
+        venv=VENV,
+        image_root=DATA / "images",
+        max_pod_seconds=300,
+        pod_range="127.64.224.0/20",  # beside the other plane's agent
+    ).start()
+    try:
+        yield node
+    finally:
+        stop_agent(node)
+
+
+@pytest.fixture
+def agent_namespace(operator_plane, operator_namespace):
+    for key, value in AGENT_NAMESPACE_ANNOTATIONS.items():
+        operator_plane.kubectl("annotate", "namespace", operator_namespace, f"{key}={value}")
+    return operator_namespace
+
+
+def test_kuberay_runs_the_job_on_a_real_ray_cluster(
+    operator_plane, operator_agent, agent_namespace, tmp_path
+):
+    ns = agent_namespace
+    result, _ = submit_and_watch(operator_plane, "kuberay", ns, tmp_path, timeout=400)
+    assert succeeded(result), (
+        result.stdout + result.stderr + debug(operator_plane, ns, operator_agent)
+    )
+    rayjob = operator_plane.kubectl_json("get", "rayjob", "ray-proof", "-n", ns)
+    assert rayjob["status"]["jobStatus"] == "SUCCEEDED", rayjob["status"]
+    seen = proofs(operator_plane, "ray-proof", ns, tmp_path)
+    assert seen, "no driver output in the RayJob's logs"
+    assert {p["alive_nodes"] for p in seen} == {"2"}  # the head and the one worker
+    assert {p["task_nodes"] for p in seen} == {"2"}
+
+
+KUEUE_OBJECTS = """
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: ResourceFlavor
+metadata: {{name: agent-{ns}}}
+---
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: ClusterQueue
+metadata: {{name: cq-{ns}}}
+spec:
+  namespaceSelector:
+    matchLabels: {{kubernetes.io/metadata.name: {ns}}}
+  resourceGroups:
+  - coveredResources: [cpu, memory]
+    flavors:
+    - name: agent-{ns}
+      resources:
+      - {{name: cpu, nominalQuota: 8}}
+      - {{name: memory, nominalQuota: 64Gi}}
+---
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: LocalQueue
+metadata: {{name: lq, namespace: {ns}}}
+spec: {{clusterQueue: cq-{ns}}}
+"""
+
+
+def test_kueue_runs_one_6_cpu_jobset_at_a_time_in_an_8_cpu_queue(
+    operator_plane, operator_agent, agent_namespace, tmp_path
+):
+    ns = agent_namespace
+    operator_plane.kubectl("apply", "-f", "-", input=KUEUE_OBJECTS.format(ns=ns))
+    manifest = tmp_path / "kueue.yaml"
+    shutil.copy(DATA / "kueue.yaml", manifest)
+    first = compile_(
+        operator_plane, "submit", str(manifest), "-n", ns, "--name", "q-one", cwd=tmp_path
+    )
+    assert first.returncode == 0, first.stderr
+    wait_for_state(operator_plane, "q-one", ns, tmp_path, "Running")
+    second = compile_(
+        operator_plane, "submit", str(manifest), "-n", ns, "--name", "q-two", cwd=tmp_path
+    )
+    assert second.returncode == 0, second.stderr
+    status = wait_for_state(operator_plane, "q-two", ns, tmp_path, "Pending")
+    assert "queue" in status.lower(), status  # compile status says why it waits
+    assert current_state(operator_plane, "q-one", ns, tmp_path) == "Running"
+
+    watched = compile_(operator_plane, "watch", "q-two", "-n", ns, cwd=tmp_path, timeout=300)
+    assert succeeded(watched), (
+        watched.stdout + watched.stderr + debug(operator_plane, ns, operator_agent)
+    )
+    assert current_state(operator_plane, "q-one", ns, tmp_path) == "Succeeded"
+    one = proofs(operator_plane, "q-one", ns, tmp_path)
+    two = proofs(operator_plane, "q-two", ns, tmp_path)
+    assert len(one) == len(two) == 2, (one, two)
+    # the second started only after the first released its quota
+    assert min(float(p["start"]) for p in two) >= max(float(p["end"]) for p in one), (one, two)
+
+
+def current_state(plane, name, ns, tmp_path) -> str:
+    result = compile_(plane, "status", name, "-n", ns, cwd=tmp_path)
+    match = re.search(r"^state:\s+(\w+)", result.stdout, re.M)
+    return match.group(1) if match else ""
+
+
+def wait_for_state(plane, name, ns, tmp_path, state, timeout=120.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = compile_(plane, "status", name, "-n", ns, cwd=tmp_path)
+        if re.search(rf"^state:\s+{state}\b", result.stdout, re.M):
+            return result.stdout
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name} never {state} in {timeout}s:\n{result.stdout}{result.stderr}")
+        time.sleep(1)
