@@ -148,7 +148,8 @@ _GPU_PRODUCT = ("resources", "accelerators", "gpu", "product")
 
 
 def _type_of(path: tuple) -> tuple[tuple | None, tuple] | None:
-    """(the manifest type the rule names, None for every type; the path under the type)."""
+    """(the manifest type the rule names, None for every type; the path under the type), or
+    None when ``path`` is not under spec.types."""
     if len(path) < 4 or path[:2] != ("spec", "types"):
         return None
     if (
@@ -165,6 +166,13 @@ def _type_of(path: tuple) -> tuple[tuple | None, tuple] | None:
     ):
         return ("Workers", path[3]), path[4:]
     return (None if path[2] == "*" else (path[2],)), path[3:]
+
+
+def _typed(path: tuple) -> tuple[tuple | None, tuple]:
+    """:func:`_type_of` for a path the handler table already knows is under spec.types."""
+    found = _type_of(path)
+    assert found is not None, path
+    return found
 
 
 def _where(entry: PolicyRule) -> str:
@@ -301,7 +309,7 @@ def _operator(entry, keys, context, out) -> set[str]:
 
 
 def _amount(entry, keys, context, out) -> set[str]:
-    type_name, rest = _type_of(entry.pattern)
+    type_name, rest = _typed(entry.pattern)
     name = {("resources", "cpus"): "cpus", ("resources", "memory"): "memoryGB"}.get(rest, "gpus")
     unit = {"cpus": "CPUs", "memoryGB": "GB of memory", "gpus": "GPUs"}[name]
     shown = format_path(entry.pattern)
@@ -325,7 +333,7 @@ def _amount(entry, keys, context, out) -> set[str]:
 
 
 def _product(entry, keys, context, out) -> set[str]:
-    type_name, _ = _type_of(entry.pattern)
+    type_name, _ = _typed(entry.pattern)
     label = lit(context.get("gpu_product_label", GPU_PRODUCT_LABEL))
     shown = format_path(entry.pattern)
     selected = f"(has(g.spec.nodeSelector) && {label} in g.spec.nodeSelector)"
@@ -356,7 +364,7 @@ def _product(entry, keys, context, out) -> set[str]:
 
 
 def _count(entry, keys, context, out) -> set[str]:
-    type_name, _ = _type_of(entry.pattern)
+    type_name, _ = _typed(entry.pattern)
     shown = format_path(entry.pattern)
     held = set()
     for key, compare, word in (
@@ -464,9 +472,7 @@ def _deadline(entry, keys, context, out) -> set[str]:
             _deadline_check(
                 entry,
                 out,
-                lambda spec, s=seconds, c=compare: (
-                    f"!has({spec}.activeDeadlineSeconds) || !({spec}.activeDeadlineSeconds {c} {s})"
-                ),
+                _bounded(compare, seconds),
                 f"{shown}: activeDeadlineSeconds {word} {seconds}",
             )
             held.add(key)
@@ -479,6 +485,14 @@ def _deadline(entry, keys, context, out) -> set[str]:
         )
         held.add("required")
     return held
+
+
+def _bounded(compare: str, seconds: int) -> Callable[[str], str]:
+    def condition(spec: str) -> str:
+        field = f"{spec}.activeDeadlineSeconds"
+        return f"!has({field}) || !({field} {compare} {seconds})"
+
+    return condition
 
 
 def _deadline_check(entry, out, condition: Callable[[str], str], message: str) -> None:
