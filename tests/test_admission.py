@@ -186,9 +186,10 @@ def test_the_output_is_deterministic_and_readable_by_kubectl():
     assert first.output.startswith("# Admission policies compiled by manifest-compiler")
 
 
-def test_cli_exit_codes():
+def test_cli_exit_codes(tmp_path, monkeypatch):
     runner = CliRunner()
-    assert runner.invoke(cli, ["admission"]).exit_code == 2
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(cli, ["admission"]).exit_code == 2  # no -p, no .compile.yaml
     missing = runner.invoke(cli, ["admission", "-p", "/nonexistent/policies.yaml"])
     assert missing.exit_code == 3
     bad = runner.invoke(
@@ -257,3 +258,17 @@ def test_diff_shows_a_change_of_the_admission_policies(tmp_path):
     )
     assert "admission policies (compile admission): output changed" in result.stdout, result.stdout
     assert "manifest-compiler.team-a-limits.jobset" in result.stdout
+
+
+def test_policies_default_to_those_of_compile_yaml(tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(REPO / "examples" / "policies", tmp_path / "policies")
+    (tmp_path / ".compile.yaml").write_text("policies: [policies]\n")
+    (tmp_path / ".compile.yaml").chmod(0o644)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    from_config = runner.invoke(cli, ["admission"])
+    given = runner.invoke(cli, ["admission", "-p", "policies"])
+    assert from_config.exit_code == 0, from_config.output
+    assert from_config.output == given.output

@@ -49,9 +49,8 @@ def admission_text(policy_paths, audit: bool = False, global_selector: dict | No
     "--policy",
     "policies",
     multiple=True,
-    required=True,
     type=click.Path(),
-    help="Policy file or directory (repeatable).",
+    help="Policy file or directory (repeatable) [default: the policies of .compile.yaml].",
 )
 @click.option(
     "--audit",
@@ -77,6 +76,16 @@ def admission_command(policies, audit, global_selector, quiet):
     from .render import as_text
 
     selector = parse_selector(global_selector)
+    if not policies:
+        from ..config import load_config
+
+        config, problems = load_config()
+        if problems:
+            click.echo(as_text(problems), err=True, nl=False)
+            sys.exit(EXIT_ENV)
+        policies = config.policies
+    if not policies:
+        raise click.UsageError("no policies: give -p/--policy, or list them in .compile.yaml")
     text, diagnostics = admission_text(policies, audit, selector)
     shown = [d for d in diagnostics if d.is_error or not quiet]
     if shown:
