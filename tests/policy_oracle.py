@@ -324,7 +324,7 @@ def cases():
 def compile_case(case: Case) -> tuple[bool, list, list]:
     """(exit 0?, emitted objects, diagnostics) as `compile` would have them."""
     from compiler.catalog import build_catalog
-    from compiler.cli.common import parse_image_digest, parse_sets
+    from compiler.inputs import parse_image_digest, parse_sets
     from compiler.parse import load_documents
     from compiler.pipeline import Options, compile_documents
 

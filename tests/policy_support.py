@@ -10,8 +10,8 @@ import textwrap
 from dataclasses import dataclass
 
 from compiler.catalog import build_catalog
-from compiler.cli.common import parse_sets
 from compiler.cli.render import text_line
+from compiler.inputs import parse_sets
 from compiler.parse import load_documents
 from compiler.pipeline import Options, compile_documents
 

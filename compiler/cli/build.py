@@ -188,9 +188,9 @@ def _plan_build(file, builder, allow_dirty, options):
 def _the_workload(file, options):
     """(the one compiled workload of FILE that has a builder section, or None; diagnostics)."""
     from ..diagnostics import Location, error, has_errors
-    from .commands import run_pipeline
+    from ..inputs import compile_paths
 
-    _, units, diagnostics = run_pipeline((file,), **options)
+    _, units, diagnostics = compile_paths((file,), **options)
     if has_errors(diagnostics):
         return None, diagnostics
     workloads = [unit for unit in units if unit.workload is not None]
@@ -202,7 +202,8 @@ def _the_workload(file, options):
                 Location(file),
             )
         ]
-    unit = workloads[0]
+    (unit,) = workloads
+    assert unit.workload is not None  # chosen above
     if unit.workload.manifest.builder is None:
         return None, diagnostics + [
             error(
@@ -497,9 +498,9 @@ def run_command(
 def _compile_run_manifest(text: str, options: dict, quiet: bool, annotations=()) -> list[dict]:
     """The objects of the synthesised manifest, through the pipeline; stops on errors."""
     from ..adhoc import RUN_SOURCE
+    from ..inputs import load_inputs
     from ..parse import load_documents
     from ..pipeline import compile_documents
-    from .common import load_inputs
 
     inputs = load_inputs((), extra_annotations=annotations, **options)
     documents, problems = load_documents(text, RUN_SOURCE)

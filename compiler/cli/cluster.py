@@ -408,16 +408,17 @@ def _compile_for_submit(
 
     from ..cluster.kinds import main_object
     from ..cluster.submit import image_of, now_suffix, record, submitter
+    from ..inputs import compile_paths, sorted_diagnostics
     from ..pipeline import compile_documents
-    from .commands import _exit_code, _sorted, run_pipeline
+    from .commands import _exit_code
     from .render import as_text
 
-    inputs, units, diagnostics = run_pipeline(files, **options)
+    inputs, units, diagnostics = compile_paths(files, **options)
     _show(diagnostics, quiet)
     code = _exit_code(diagnostics)
     if code != EXIT_OK:
         sys.exit(code)
-    units = [unit for unit in units if unit.objects]
+    units = [unit for unit in units if unit.objects and unit.workload is not None]
     if not units:
         _fail(EXIT_INVALID, "nothing to submit: no workload among " + ", ".join(files))
     who = submitter()
@@ -428,11 +429,11 @@ def _compile_for_submit(
         annotations = record(git, image_of(main_object(unit.objects) or {}), who)
         again = replaced(
             inputs.options,
-            name=unit.workload.name + suffix,
+            name=unit.workload.name + suffix,  # type: ignore[union-attr]  # units with one, above
             extra_annotations=tuple(inputs.options.extra_annotations) + annotations,
         )
         [recompiled] = compile_documents([unit.document], inputs.catalog, again)
-        problems = _sorted(recompiled.diagnostics)
+        problems = sorted_diagnostics(recompiled.diagnostics)
         if _exit_code(problems) != EXIT_OK:
             click.echo(as_text([d for d in problems if d.is_error]), err=True, nl=False)
             sys.exit(EXIT_INVALID)

@@ -11,7 +11,7 @@ import click
 from .. import __version__
 from ..diagnostics import Severity, has_errors
 from . import cli
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, load_inputs, shared_options
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, shared_options
 from .parallel import jobs_option, ordered_map
 from .render import FORMATS, as_github, as_json, as_sarif, as_text
 
@@ -30,22 +30,6 @@ def config_line(path: str) -> str:
     return f"note: using {path}"
 
 
-def _sorted(diagnostics):
-    unique = list(dict.fromkeys(diagnostics))
-    return sorted(unique, key=lambda d: d.sort_key())
-
-
-def run_pipeline(files, **options):
-    from ..pipeline import compile_documents
-
-    inputs = load_inputs(files, **options)
-    units = compile_documents(inputs.documents, inputs.catalog, inputs.options)
-    diagnostics = list(inputs.diagnostics)
-    for unit in units:
-        diagnostics.extend(unit.diagnostics)
-    return inputs, units, _sorted(diagnostics)
-
-
 @cli.command("emit")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @shared_options
@@ -60,9 +44,10 @@ def run_pipeline(files, **options):
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
 def emit_command(files, output, quiet, **options):
     """Compile FILES to Kubernetes objects on stdout (the default command)."""
+    from ..inputs import compile_paths
     from ..render import to_json, to_yaml
 
-    inputs, units, diagnostics = run_pipeline(files, **options)
+    inputs, units, diagnostics = compile_paths(files, **options)
     if inputs.config_file and not quiet:
         click.echo(config_line(inputs.config_file), err=True)
     shown = [d for d in diagnostics if d.is_error or not quiet]
@@ -116,6 +101,7 @@ def _named(workload) -> _Named | None:
 @jobs_option
 def check_command(files, format_, strict, jobs, **options):
     """Validate FILES without emitting; for pre-commit hooks and CI."""
+    from ..inputs import load_inputs, sorted_diagnostics
     from ..pipeline import Unit
     from ..validate.boundary import duplicate_names
 
@@ -128,7 +114,7 @@ def check_command(files, format_, strict, jobs, **options):
             diagnostics.extend(unit_diagnostics)
             units.append(Unit(document, workload=cast(Any, named), diagnostics=unit_diagnostics))
     diagnostics.extend(problem for _, problem in duplicate_names(units))
-    diagnostics = _sorted(diagnostics)
+    diagnostics = sorted_diagnostics(diagnostics)
     if format_ == "json":
         click.echo(as_json(diagnostics, inputs.files), nl=False)
     elif format_ == "github":

@@ -9,7 +9,7 @@ import click
 
 from ..diagnostics import Location, error, has_errors
 from . import cli
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, load_inputs, shared_options
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options
 from .render import as_text
 
 
@@ -32,6 +32,7 @@ from .render import as_text
 )
 def explain_command(file, field_path, output, **options):
     """Print the resolved manifest of FILE with the source of every value (layer and file:line:col)."""
+    from ..inputs import load_inputs
     from ..pipeline import (
         compile_documents,
     )  # here, not at the top: `compile --help` must not load the models
