@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -173,7 +174,7 @@ class ControlPlane:
             self._phase("kwok+nodes", lambda: kwok.start(self))
             self._phase("ready", self._wait_ready)
             for name in self.components:
-                self._phase(name, lambda name=name: OPTIONAL_COMPONENTS[name].start(self))
+                self._phase(name, partial(OPTIONAL_COMPONENTS[name].start, self))
         except BaseException:
             self.log(f"start-up failed; logs in {self.workdir / 'logs'}")
             self.stop(remove=False)

@@ -123,7 +123,8 @@ def _patch_conversion(cp: ControlPlane) -> None:
 
 def json_documents(text: str) -> list[dict]:
     """kubectl -o json prints one JSON document per object, one after the other."""
-    decoder, docs, i = json.JSONDecoder(), [], 0
+    decoder, i = json.JSONDecoder(), 0
+    docs: list[dict] = []
     while True:
         while i < len(text) and text[i].isspace():
             i += 1
