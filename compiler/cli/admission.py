@@ -11,7 +11,7 @@ import sys
 import click
 
 from . import cli
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, policies_option, policy_paths
 
 
 def parse_selector(text: str | None) -> dict | None:
@@ -28,14 +28,7 @@ def parse_selector(text: str | None) -> dict | None:
 
 
 @cli.command("admission")
-@click.option(
-    "-p",
-    "--policy",
-    "policies",
-    multiple=True,
-    type=click.Path(),
-    help="Policy file or directory (repeatable) [default: the policies of .compile.yaml].",
-)
+@policies_option
 @click.option(
     "--audit",
     is_flag=True,
@@ -61,17 +54,7 @@ def admission_command(policies, audit, global_selector, quiet):
     from .render import as_text
 
     selector = parse_selector(global_selector)
-    if not policies:
-        from ..config import load_config
-
-        config, problems = load_config()
-        if problems:
-            click.echo(as_text(problems), err=True, nl=False)
-            sys.exit(EXIT_ENV)
-        policies = config.policies
-    if not policies:
-        raise click.UsageError("no policies: give -p/--policy, or list them in .compile.yaml")
-    text, diagnostics = admission_text(policies, audit, selector)
+    text, diagnostics = admission_text(policy_paths(policies), audit, selector)
     shown = [d for d in diagnostics if d.is_error or not quiet]
     if shown:
         click.echo(as_text(shown), err=True, nl=False)

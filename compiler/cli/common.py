@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 # The core (pydantic models, parser) is imported inside the functions that use it, so that
@@ -71,3 +73,32 @@ def shared_options(function):
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def policies_option(function):
+    """-p/--policy for the commands that compile policies alone (queues, admission)."""
+    return click.option(
+        "-p",
+        "--policy",
+        "policies",
+        multiple=True,
+        type=click.Path(),
+        help="Policy file or directory (repeatable) [default: the policies of .compile.yaml].",
+    )(function)
+
+
+def policy_paths(paths) -> tuple[str, ...]:
+    """The -p paths, else the policies of the .compile.yaml found from here; a usage error when
+    there are none, exit 3 when that .compile.yaml cannot be used."""
+    if paths:
+        return tuple(paths)
+    from ..config import load_config
+    from .render import as_text
+
+    config, problems = load_config()
+    if problems:
+        click.echo(as_text(problems), err=True, nl=False)
+        sys.exit(EXIT_ENV)
+    if not config.policies:
+        raise click.UsageError("no policies: give -p/--policy, or list them in .compile.yaml")
+    return tuple(config.policies)

@@ -7,33 +7,11 @@ import sys
 import click
 
 from . import cli
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK
-
-
-def read_policies(paths) -> tuple[list, list]:
-    """(policy documents, read problems) of -p paths, else of .compile.yaml's policies."""
-    from ..config import load_config
-    from ..sources import read_all
-
-    problems: list = []
-    if not paths:
-        config, problems = load_config()
-        paths = tuple(config.policies)
-    if not paths and not problems:
-        raise click.UsageError("give the policies with -p/--policy (or in .compile.yaml)")
-    documents, read_problems = read_all(paths)
-    return documents, problems + read_problems
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, policies_option, policy_paths
 
 
 @cli.command("queues")
-@click.option(
-    "-p",
-    "--policy",
-    "policies",
-    multiple=True,
-    type=click.Path(),
-    help="Policy file or directory (repeatable) [default: the policies of .compile.yaml].",
-)
+@policies_option
 @click.option(
     "-o",
     "--output",
@@ -52,9 +30,10 @@ def queues_command(policies, output):
     """
     from ..queues.kueue import compile_queues
     from ..render import to_json, to_yaml
+    from ..sources import read_all
     from .render import as_text
 
-    documents, problems = read_policies(policies)
+    documents, problems = read_all(policy_paths(policies))
     objects, diagnostics = compile_queues(documents)
     diagnostics = sorted(dict.fromkeys(problems + diagnostics), key=lambda d: d.sort_key())
     if diagnostics:
