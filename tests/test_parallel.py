@@ -27,7 +27,10 @@ def test_ordered_map_uses_worker_processes_and_keeps_the_order():
     assert [square for square, _ in results] == [item * item for item in items]
     pids = {pid for _, pid in results}
     assert os.getpid() not in pids
-    assert len(pids) == 2
+    # a pool of two; which of them takes each chunk is the scheduler's business (under load one
+    # worker may take them all before the other starts)
+    assert parallel.workers(2, len(items)) == 2
+    assert 1 <= len(pids) <= 2
 
 
 def test_ordered_map_stays_in_this_process_for_few_items_or_one_job():
