@@ -211,11 +211,13 @@ class ControlPlane:
         apiserver.wait_ready(self, proc)
 
     def restart_apiserver(self, down_for: float = 0.0) -> None:
-        """Stop kube-apiserver, stay down `down_for` s, start it again and wait until ready."""
+        """Stop kube-apiserver, stay down `down_for` s, start it again and wait until it
+        is ready and the controllers watch it again."""
         self.stop_apiserver()
         if down_for:
             time.sleep(down_for)
         self.start_apiserver()
+        controller_manager.wait_reconnected(self)
 
     def __enter__(self) -> ControlPlane:
         return self.start()

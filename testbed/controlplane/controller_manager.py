@@ -3,9 +3,10 @@ namespace, serviceaccount, node lifecycle, ...)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
-from .common import wait_for
+from .common import ControlPlaneError, wait_for
 
 if TYPE_CHECKING:
     from .cluster import ControlPlane
@@ -58,13 +59,34 @@ def start(cp: ControlPlane) -> None:
 def wait_ready(cp: ControlPlane) -> None:
     # the ServiceAccount admission plugin rejects pods until the
     # serviceaccount controller made `default` (proves the KCM works too)
-    wait_for(
-        "default ServiceAccount",
-        lambda: (
-            cp.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode
-            == 0
-        ),
-        60,
-        interval=0.5,
-        alive=cp.check_alive,
-    )
+    wait_default_service_account(cp, "default", 60)
+
+
+def wait_default_service_account(cp: ControlPlane, namespace: str, timeout: float) -> None:
+    """Wait until the serviceaccount controller made `default` in `namespace`. After an
+    API server restart client-go's informers back off (up to 30 s, jittered) before they
+    list again, so a namespace made then can wait a while; a timeout shows the KCM's log."""
+    try:
+        wait_for(
+            f"the default ServiceAccount in {namespace}",
+            lambda: (
+                cp.kubectl(
+                    "get", "serviceaccount", "default", "-n", namespace, check=False
+                ).returncode
+                == 0
+            ),
+            timeout,
+            interval=0.5,
+            alive=cp.check_alive,
+        )
+    except ControlPlaneError as exc:
+        raise ControlPlaneError(f"{exc}; {NAME} log:\n{cp.procs[NAME].tail()}") from None
+
+
+def wait_reconnected(cp: ControlPlane, timeout: float = 180) -> None:
+    """After an API server restart: wait until the controllers watch again, shown by
+    the serviceaccount controller serving a namespace made now."""
+    probe = f"reconnect-{uuid.uuid4().hex[:8]}"
+    cp.kubectl("create", "namespace", probe)
+    wait_default_service_account(cp, probe, timeout)
+    cp.kubectl("delete", "namespace", probe, "--wait=false", check=False)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -42,6 +41,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from testbed import controlplane as cpmod  # noqa: E402
+from testbed.controlplane.controller_manager import wait_default_service_account  # noqa: E402
 
 
 def _started_plane(components=()):
@@ -90,10 +90,7 @@ def _new_namespace(plane):
     name = f"t-{uuid.uuid4().hex[:8]}"
     plane.kubectl("create", "namespace", name)
     # ServiceAccount admission rejects pods until `default` exists
-    deadline = time.monotonic() + 60
-    while plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode:
-        assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 60s"
-        time.sleep(0.3)
+    wait_default_service_account(plane, name, 120)
     return name
 
 
