@@ -82,6 +82,7 @@ golden: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/compile schema manifest > schemas/manifest.schema.json
 	$(BIN)/compile schema policy > schemas/policy.schema.json
+	$(BIN)/python -m compiler.model.generate > compiler/model/records.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py

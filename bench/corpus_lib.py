@@ -15,7 +15,7 @@ from pathlib import Path
 
 from compiler.catalog import build_catalog
 from compiler.emit.naming import dns1035
-from compiler.model.manifest import SUPPORTED_OPERATORS
+from compiler.model.records import SUPPORTED_OPERATORS
 from compiler.pipeline import Options, compile_documents
 from compiler.sources import read_file
 

@@ -1,5 +1,6 @@
-"""The checked-in JSON Schemas (schemas/*.json) are exactly what `compile schema` prints today, and
-the manifest schema agrees with the compiler on the examples."""
+"""The checked-in JSON Schemas (schemas/*.json) and the records generated from the models
+(compiler/model/records.py) are exactly what their generators print today, and the manifest schema
+agrees with the compiler on the examples."""
 
 from __future__ import annotations
 
@@ -37,6 +38,21 @@ def test_checked_in_schema_is_fresh(which):
     assert path.exists(), f"{path.relative_to(REPO)} is missing: run `make schemas`"
     assert path.read_text() == generated(which), (
         f"{path.relative_to(REPO)} is stale: run `make schemas`"
+    )
+
+
+def test_checked_in_records_are_fresh():
+    path = REPO / "compiler" / "model" / "records.py"
+    result = subprocess.run(
+        [sys.executable, "-m", "compiler.model.generate"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert path.read_text() == result.stdout, (
+        "compiler/model/records.py is stale: run `make schemas`"
     )
 
 

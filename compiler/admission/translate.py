@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, warning
-from ..model.text import duration_seconds
+from ..model.scalars import duration_seconds
 from ..resolve.tree import format_path
 from ..validate.policy import expand_item_rules
 from ..validate.policy_load import LoadedPolicy, PolicyRule

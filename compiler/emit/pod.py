@@ -7,7 +7,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from ..model.manifest import Resources, Spec
+from ..model.records import Resources, Spec
 from . import quantity
 
 SHM_VOLUME = "dshm"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shlex
 
-from ..model.manifest import Resources
+from ..model.records import Resources
 from ..render import yaml_text
 from .jobset import tpu_hosts
 from .pod import Role, pod_template

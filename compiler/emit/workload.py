@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..model.manifest import Manifest
-from ..model.text import duration_seconds
+from ..model.records import Manifest
+from ..model.scalars import duration_seconds
 from .pod import GPU_PRODUCT_LABEL, WORKLOAD_LABEL, Context
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "manifest-compiler"}

@@ -12,11 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from .scalars import INT32_MAX, INT64_MAX, env_kind
 from .text import DurationText, Text
-
-# Kubernetes stores counts as int32 and durations as int64; larger values would be rejected on apply.
-INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
 
 
 class Strict(BaseModel):
@@ -161,13 +158,9 @@ class SecretRef(Strict):
     key: Text = Field(description="Key within the Secret.")
 
 
-def _env_kind(value: Any) -> str:
-    return "secretRef" if isinstance(value, dict) else "value"
-
-
 EnvValue = Annotated[
     Annotated[Text, Tag("value")] | Annotated[SecretRef, Tag("secretRef")],
-    Discriminator(_env_kind),
+    Discriminator(env_kind),
 ]
 
 

@@ -51,9 +51,6 @@ class Rule(Strict):
     )
 
 
-RULE_KEYS = tuple(Rule.model_fields)
-
-
 class Limits(Strict):
     gpus: Limit | None = Field(None, ge=0, description="Total GPUs over all pods.")
     cpus: Limit | None = Field(None, ge=0, description="Total CPU requests over all pods.")

@@ -1,64 +1,23 @@
-"""Scalar types shared by the models: text that YAML may have read as a number, durations."""
+"""Scalar types of the models: text that YAML may have read as a number, durations. The rules
+themselves live in :mod:`compiler.model.scalars`, which the compiler uses without pydantic."""
 
 from __future__ import annotations
 
-import re
-from fractions import Fraction
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
-
-def number_as_text(value: Any) -> Any:
-    """A string field given a YAML number or boolean takes it as written (``1.10`` stays ``"1.10"``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return getattr(value, "text", None) or repr(value)
-    return value
-
+from .scalars import check_duration, number_as_text
 
 # The JSON Schema says what a YAML editor may accept: a number or boolean is taken as written.
 _TEXT_SCHEMA = WithJsonSchema({"type": ["string", "number", "boolean"]})
 
 Text = Annotated[str, BeforeValidator(number_as_text), _TEXT_SCHEMA]
 
-MAX_DURATION_SECONDS = 2**63 - 1  # activeDeadlineSeconds is an int64
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|m|s)")
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def duration_seconds(text: str) -> int:
-    """``90s``, ``30m``, ``6h``, ``1d``, ``1h30m`` (and a bare number of seconds) to whole seconds."""
-    text = text.strip()
-    if re.fullmatch(r"\d+", text):
-        return int(text)
-    pos, total = 0, Fraction(0)
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += Fraction(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or pos == 0:
-        raise ValueError(f"{text!r} is not a duration; write e.g. 90s, 30m, 6h, 1d or 1h30m")
-    return round(total)
-
-
-def _check_duration(text: str) -> str:
-    seconds = duration_seconds(text)
-    if seconds <= 0:
-        raise ValueError("a duration must be longer than 0s")
-    if seconds > MAX_DURATION_SECONDS:
-        raise ValueError(
-            f"the duration is longer than Kubernetes can express ({MAX_DURATION_SECONDS} seconds)"
-        )
-    return text
-
-
 DurationText = Annotated[
     str,
     BeforeValidator(number_as_text),
-    AfterValidator(_check_duration),
+    AfterValidator(check_duration),
     WithJsonSchema(
         {"type": ["string", "number"], "pattern": r"^\s*(\d+|(\d+(\.\d+)?(w|d|h|m|s))+)\s*$"}
     ),

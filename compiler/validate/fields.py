@@ -1,39 +1,56 @@
 """What the manifest model says about a logical field path: its kind, its members, its items.
 
 Paths are *logical* (list items by label) and may hold ``"*"`` for one segment. ``spec.types`` is
-typed per operator, so its children are the union of every operator's type models.
+typed per operator, so its children are the union of every operator's type models. The answers come
+from the shapes generated from the models (:mod:`compiler.model.records`).
 """
 
 from __future__ import annotations
 
-import types as pytypes
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
-
-from ..model.manifest import JobType, Manifest, RayHead, RaySubmitter, RayWorkerGroup
-from ..model.text import DurationText
+from ..model.records import MODELS
 from ..resolve.tree import parse_path  # noqa: F401  (re-exported: rule paths are field paths)
 
 SCALAR_KINDS = ("string", "duration", "integer", "number", "bool")
+
+_MANIFEST = ("model", "Manifest")
+_TYPE_SHAPES: dict[str, list[tuple]] = {
+    "Head": [("model", "RayHead")],
+    "Job": [("model", "RaySubmitter")],
+    "Workers": [("list", ("model", "RayWorkerGroup"), ())],
+}
+_ANY_TYPE = [("model", name) for name in ("JobType", "RayHead", "RaySubmitter", "RayWorkerGroup")]
+_LEAF_KINDS = {
+    "duration": "duration",
+    "any": "any",
+    "literal": "string",
+    "text": "string",
+    "str": "string",
+    "model": "object",
+    "bool": "bool",
+    "int": "integer",
+    "float": "number",
+    "dict": "map",
+    "list": "list",
+}
 
 
 @dataclass(frozen=True)
 class FieldInfo:
     kind: str  # string | duration | integer | number | bool | object | map | list | any
-    annotations: tuple  # the model types the path may hold (several for spec.types.*)
+    shapes: tuple  # the shapes the path may hold (several for spec.types.*)
 
 
 def field_info(path: tuple) -> FieldInfo | tuple[int, list[str]]:
     """The field at ``path``, or (index of the first unknown segment, the names known there)."""
-    candidates = [Manifest]
+    candidates = [_MANIFEST]
     for depth, segment in enumerate(path):
         children = []
-        for annotation in candidates:
-            children += _child(annotation, segment, path[:depth])
+        for shape in candidates:
+            children += _child(shape, segment, path[:depth])
         if not children:
-            return depth, sorted({name for a in candidates for name in _known(a)})
+            return depth, sorted({name for shape in candidates for name in _known(shape)})
         candidates = children
     return FieldInfo(_kind_of(candidates), tuple(candidates))
 
@@ -44,90 +61,46 @@ def item_members(path: tuple) -> tuple[dict[str, bool], bool] | None:
     if not isinstance(info, FieldInfo):
         return None
     members: dict[str, bool] = {}
-    for annotation in info.annotations:
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            for name, field in annotation.model_fields.items():
-                members[name] = members.get(name, True) and field.is_required()
+    for shape in info.shapes:
+        if shape[0] == "model":
+            for name, _, default in MODELS[shape[1]].FIELDS:
+                members[name] = members.get(name, True) and default[0] == "required"
     return members, bool(members)
 
 
-def _child(annotation, segment: str, parent: tuple) -> list:
+def _child(shape: tuple, segment: str, parent: tuple) -> list[tuple]:
     if parent == ("spec", "types"):
-        return _type_models(segment)
-    if annotation is Any:
-        return [Any]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(segment)
-        return _alternatives(field.annotation) if field is not None else []
-    origin = get_origin(annotation)
-    if origin in (dict, list):
-        return _alternatives(get_args(annotation)[-1])
+        return _ANY_TYPE if segment == "*" else _TYPE_SHAPES.get(segment, [("model", "JobType")])
+    kind = shape[0]
+    if kind == "any":
+        return [shape]
+    if kind == "model":
+        field = next((f for name, f, _ in MODELS[shape[1]].FIELDS if name == segment), None)
+        return _alternatives(field) if field is not None else []
+    if kind in ("dict", "list"):
+        return _alternatives(shape[1])
     return []
 
 
-def _type_models(segment: str) -> list[Any]:
-    named: dict[str, list[Any]] = {
-        "Head": [RayHead],
-        "Job": [RaySubmitter],
-        "Workers": [list[RayWorkerGroup]],
-    }
-    if segment == "*":
-        return [JobType, RayHead, RaySubmitter, RayWorkerGroup]
-    return named.get(segment, [JobType])
+def _known(shape: tuple) -> list[str]:
+    return list(MODELS[shape[1]].field_names()) if shape[0] == "model" else []
 
 
-def _known(annotation) -> list[str]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
+def _alternatives(shape: tuple) -> list[tuple]:
+    """The concrete shapes a field may hold: nullable and unions unwrapped."""
+    kind = shape[0]
+    if kind == "nullable":
+        return _alternatives(shape[1])
+    if kind in ("tagged", "union"):
+        members = shape[2] if kind == "tagged" else shape[1]
+        return [alternative for _, member in members for alternative in _alternatives(member)]
+    return [shape]
 
 
-def _alternatives(annotation) -> list:
-    """The concrete types a field may hold: Optional, unions and Annotated unwrapped."""
-    if annotation == DurationText:
-        return [DurationText]
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _alternatives(get_args(annotation)[0])
-    if origin in (Union, pytypes.UnionType):
-        out = []
-        for arg in get_args(annotation):
-            if arg is not type(None):
-                out += _alternatives(arg)
-        return out
-    return [annotation]
-
-
-def _kind_of(candidates: list) -> str:
-    kinds = {_leaf_kind(a) for a in candidates}
+def _kind_of(candidates: list[tuple]) -> str:
+    kinds = {_LEAF_KINDS[shape[0]] for shape in candidates}
     if len(kinds) == 1:
         return kinds.pop()
     if kinds <= {"integer", "number"}:
         return "number"
-    return "any"
-
-
-def _leaf_kind(annotation) -> str:
-    if annotation == DurationText:
-        return "duration"
-    if annotation is Any:
-        return "any"
-    if get_origin(annotation) is Literal:
-        return "string"
-    if isinstance(annotation, type):
-        if issubclass(annotation, BaseModel):
-            return "object"
-        for kind, python_type in (
-            ("bool", bool),
-            ("integer", int),
-            ("number", float),
-            ("string", str),
-        ):
-            if issubclass(annotation, python_type):
-                return kind
-    origin = get_origin(annotation)
-    if origin is dict:
-        return "map"
-    if origin is list:
-        return "list"
     return "any"

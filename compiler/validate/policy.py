@@ -14,7 +14,7 @@ import re
 from ..diagnostics import Diagnostic, Location, Related, error
 from ..emit import quantity
 from ..emit.jobset import tpu_hosts
-from ..model.text import duration_seconds, number_as_text
+from ..model.scalars import duration_seconds, number_as_text
 from ..resolve import Resolved
 from ..resolve.itemized import kind_of
 from ..resolve.tree import format_path

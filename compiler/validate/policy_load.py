@@ -7,17 +7,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
 from ..diagnostics import Diagnostic, Location, Related, error, has_errors
-from ..model.policy import RULE_KEYS, Cluster, Limits, Policy, Quota, Rule
-from ..model.text import duration_seconds
+from ..model.records import Cluster, Limits, Policy, Quota, Rule
+from ..model.scalars import duration_seconds
+from ..model.validator import Invalid, Problem, validate
 from ..parse import Document
 from ..resolve.itemized import kind_of
 from ..resolve.tree import format_path
 from .fields import SCALAR_KINDS, FieldInfo, field_info, item_members, parse_path
 from .quota import check_quota
-from .structure import _fields_at, _suggest
+from .structure import _suggest, fields_at
 
 RULES = ("spec", "rules")
 DEFAULTS = ("spec", "defaults")
@@ -80,9 +79,9 @@ def load_policy(document) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
         if entry is not None:
             entries.append(entry)
     try:
-        policy = Policy.model_validate(_without_rules(data))
-    except ValidationError as exc:
-        return None, _structure_problems(exc, document, ()) + problems
+        policy = validate(Policy, _without_rules(data))
+    except Invalid as exc:
+        return None, _structure_problems(exc.problems, document, ()) + problems
     loaded = LoadedPolicy(
         policy.metadata.name,
         policy.metadata.project,
@@ -125,9 +124,9 @@ def _load_rule(text: str, value, document):
     except ValueError as exc:
         return None, [error("E412", f"rule path: {exc}", where, text)]
     try:
-        rule = Rule.model_validate(value)
-    except ValidationError as exc:
-        return None, _structure_problems(exc, document, at)
+        rule = validate(Rule, value)
+    except Invalid as exc:
+        return None, _structure_problems(exc.problems, document, at)
     problems = check_rule(pattern, rule, document, at)
     return (None if has_errors(problems) else (pattern, rule, where, at)), problems
 
@@ -140,9 +139,9 @@ _TYPE_HINTS = {
 }
 
 
-def _structure_problems(exc: ValidationError, document, prefix: tuple) -> list[Diagnostic]:
+def _structure_problems(problems: list[Problem], document, prefix: tuple) -> list[Diagnostic]:
     by_loc: dict = {}
-    for problem in exc.errors(include_url=False):
+    for problem in problems:
         loc = prefix + tuple(p for p in problem["loc"] if not _is_union_tag(p))
         by_loc.setdefault(loc, []).append(
             problem
@@ -167,7 +166,11 @@ def _structure_problem(problem, loc, document, in_rule: bool) -> Diagnostic:
     kind = problem["type"]
     shown = format_path(loc)
     if kind == "extra_forbidden":
-        known = list(RULE_KEYS) if in_rule else _fields_at(Policy, tuple(problem["loc"][:-1]))
+        known = (
+            list(Rule.field_names())
+            if in_rule
+            else fields_at(("model", "Policy"), tuple(problem["loc"][:-1]))
+        )
         message = f"unknown {'rule ' if in_rule else ''}key {loc[-1]!r}" + _suggest(
             str(loc[-1]), known
         )

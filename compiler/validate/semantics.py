@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from ..diagnostics import Diagnostic, error, warning
-from ..model.manifest import INT32_MAX
+from ..model.scalars import INT32_MAX
 from ..resolve import Resolved, format_path
 
 JOBSET_TYPE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")

@@ -1,27 +1,21 @@
-"""Structure and types: the merged manifest against the pydantic models, as positioned diagnostics."""
+"""Structure and types: the merged manifest against the models' generated shapes (checked without
+pydantic, see :mod:`compiler.model.validator`), as positioned diagnostics."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any, get_args, get_origin
-
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing import Any
 
 from ..diagnostics import Diagnostic, error
-from ..model.manifest import SUPPORTED_OPERATORS, TYPES_MODEL, Manifest
-from ..model.text import number_as_text
+from ..model.records import MODELS, SUPPORTED_OPERATORS, TYPES_SHAPES, Manifest
+from ..model.scalars import number_as_text
+from ..model.validator import Invalid, Problem, validate
 from ..resolve import Resolved, format_path
 
-_ADAPTERS: dict[str, TypeAdapter] = {}
+MANIFEST_SHAPE = ("model", "Manifest")
 
 _UNION_TAGS = {"value", "secretRef", "function-after", "function-before"}
-
-
-def adapter(operator: str) -> TypeAdapter:
-    if operator not in _ADAPTERS:
-        _ADAPTERS[operator] = TypeAdapter(TYPES_MODEL[operator])
-    return _ADAPTERS[operator]
 
 
 def validate_manifest(resolved: Resolved) -> tuple[Manifest | None, Any, list[Diagnostic]]:
@@ -29,9 +23,9 @@ def validate_manifest(resolved: Resolved) -> tuple[Manifest | None, Any, list[Di
     diagnostics: list[Diagnostic] = []
     manifest = None
     try:
-        manifest = Manifest.model_validate(resolved.data)
-    except ValidationError as exc:
-        diagnostics.extend(_from_pydantic(exc, resolved, (), Manifest))
+        manifest = validate(Manifest, resolved.data)
+    except Invalid as exc:
+        diagnostics.extend(_from_problems(exc.problems, resolved, (), MANIFEST_SHAPE))
 
     spec = resolved.data.get("spec") if isinstance(resolved.data, dict) else None
     operator = number_as_text(spec.get("operator")) if isinstance(spec, dict) else None
@@ -51,24 +45,24 @@ def validate_manifest(resolved: Resolved) -> tuple[Manifest | None, Any, list[Di
         isinstance(operator, str) and isinstance(spec, dict) and isinstance(spec.get("types"), dict)
     ):
         try:
-            types = adapter(operator).validate_python(spec["types"])
-        except ValidationError as exc:
+            types = validate(TYPES_SHAPES[operator], spec["types"])
+        except Invalid as exc:
             diagnostics.extend(
-                _from_pydantic(exc, resolved, ("spec", "types"), TYPES_MODEL[operator])
+                _from_problems(exc.problems, resolved, ("spec", "types"), TYPES_SHAPES[operator])
             )
     return (manifest if not diagnostics else None), types, diagnostics
 
 
-def _from_pydantic(
-    exc: ValidationError, resolved: Resolved, prefix: tuple, root_type
+def _from_problems(
+    problems: list[Problem], resolved: Resolved, prefix: tuple, root_shape: tuple
 ) -> list[Diagnostic]:
     out = []
-    for problem in exc.errors(include_url=False):
+    for problem in problems:
         loc = prefix + tuple(p for p in problem["loc"] if p not in _UNION_TAGS)
         kind = problem["type"]
         shown = format_path(resolved.logical(loc))
         if kind == "extra_forbidden":
-            known = _fields_at(root_type, tuple(problem["loc"][:-1]))
+            known = fields_at(root_shape, tuple(problem["loc"][:-1]))
             message = f"unknown key {loc[-1]!r}" + _suggest(str(loc[-1]), known)
             out.append(error("E101", message, resolved.location(loc, key=True), shown))
             continue
@@ -171,45 +165,29 @@ def _suggest(word: str, known, list_known: bool = True) -> str:
     return ""
 
 
-def _fields_at(root_type, loc: tuple) -> list[str]:
-    """The keys a model accepts at ``loc`` (for 'did you mean')."""
-    current = root_type
+def fields_at(shape: tuple, loc: tuple) -> list[str]:
+    """The keys the model at ``loc`` (a problem's location) under ``shape`` accepts, for 'did you
+    mean'; a location names a tagged or smart union's member by its tag."""
     for segment in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(segment)
-            if field is None:
+        shape = _not_null(shape)
+        kind = shape[0]
+        if kind == "model":
+            fields = {name: field for name, field, _ in MODELS[shape[1]].FIELDS}
+            if segment not in fields:
                 return []
-            current = field.annotation
-        elif get_origin(current) is dict:
-            current = get_args(current)[1]
-        elif get_origin(current) is list:
-            current = get_args(current)[0]
+            shape = fields[segment]
+        elif kind in ("dict", "list"):
+            shape = shape[1]
+        elif kind in ("tagged", "union"):
+            members = dict(shape[2] if kind == "tagged" else shape[1])
+            if segment not in members:
+                return []
+            shape = members[segment]
         else:
             return []
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+    shape = _not_null(shape)
+    return list(MODELS[shape[1]].field_names()) if shape[0] == "model" else []
 
 
-def _unwrap(annotation):
-    """Strip Optional/Annotated layers down to a model, dict or list type."""
-    for _ in range(6):
-        args = get_args(annotation)
-        origin = get_origin(annotation)
-        if origin in (dict, list) or (
-            isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        ):
-            return annotation
-        candidates = [a for a in args if a is not type(None)]
-        models = [a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)] or [
-            a for a in candidates if get_origin(a) in (dict, list)
-        ]
-        if models:
-            annotation = models[0]
-        elif candidates:
-            annotation = candidates[0]
-        else:
-            return annotation
-    return annotation
+def _not_null(shape: tuple) -> tuple:
+    return shape[1] if shape[0] == "nullable" else shape
