@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from compiler.cli import COMMAND_MODULES, FIRST_MODULES, _may_name_a_command, _register, cli
+from compiler.cli import COMMAND_MODULES, FIRST_MODULES, _register, cli
+from compiler.cli.direct import may_name_a_command as _may_name_a_command
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = "examples/jobset-heavy-and-workers.yaml"

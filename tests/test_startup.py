@@ -98,6 +98,8 @@ def test_compiling_and_checking_never_import_pydantic(tmp_path, args):
         name for name in modules if name.split(".")[0] in ("pydantic", "pydantic_core")
     } == set()
     assert {"compiler.model.manifest", "compiler.model.policy"} & modules == set()
+    if not any(arg.startswith("-") for arg in args):  # the direct path: no click (cli/direct.py)
+        assert "click" not in top_level(modules)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"]])

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from . import cli
+from .app import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, shared_options
 
 ENVIRONMENT_CODES = ("E006", "E604", "E608")

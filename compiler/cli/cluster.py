@@ -12,7 +12,7 @@ from datetime import UTC
 
 import click
 
-from . import cli
+from .app import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options
 
 EXIT_INTERRUPTED = 130
@@ -410,7 +410,7 @@ def _compile_for_submit(
     from ..cluster.submit import image_of, now_suffix, record, submitter
     from ..inputs import compile_paths, sorted_diagnostics
     from ..pipeline import compile_documents
-    from .commands import _exit_code
+    from .core import exit_code as _exit_code
     from .render import as_text
 
     inputs, units, diagnostics = compile_paths(files, **options)

@@ -6,10 +6,12 @@ import sys
 
 import click
 
-# The core (pydantic models, parser) is imported inside the functions that use it, so that
-# `compile --help` and the cluster commands' argument parsing start fast.
+from .core import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
+__all__ = ["EXIT_ENV", "EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "DefaultGroup", "shared_options"]
+
+# The core (the parser, the pipeline) is imported inside the functions that use it, so that
+# `compile --help` and the cluster commands' argument parsing start fast.
 
 
 class DefaultGroup(click.Group):

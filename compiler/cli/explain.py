@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..diagnostics import Location, error, has_errors
-from . import cli
+from .app import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options
 from .render import as_text
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from . import cli
+from .app import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, policies_option, policy_paths
 
 

@@ -343,3 +343,24 @@ def progress(items, label: str):
 
     with click.progressbar(items, label=label, file=sys.stderr) as bar:
         yield bar
+
+
+# ---------------------------------------------------------------------------------------------
+# writing: what click.echo does with text, for the commands that run without click (direct.py)
+
+_ANSI = r"\033\[[;?0-9]*[a-zA-Z]"
+
+
+def echo(message: str, err: bool = False, nl: bool = True) -> None:
+    """``message`` on stdout (stderr with ``err``), flushed; like ``click.echo``, escape sequences
+    are dropped when the stream is not a terminal."""
+    stream = sys.stderr if err else sys.stdout
+    if nl:
+        message += "\n"
+    if "\033" in message and not getattr(stream, "isatty", lambda: False)():
+        import re
+
+        message = re.sub(_ANSI, "", message)
+    if message:
+        stream.write(message)
+    stream.flush()

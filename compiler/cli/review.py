@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from . import cli
+from .app import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK
 from .parallel import jobs_option, ordered_map
 
