@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .diagnostics import Diagnostic, Location, error
+from .diagnostics import Diagnostic, Location, close_matches, error
 from .parse import load_documents
 
 CONFIG_NAME = ".compile.yaml"
@@ -70,12 +70,10 @@ def parse_config(source: bytes | str, file: str) -> tuple[Config, list[Diagnosti
 
 
 def _unknown_keys(data: dict, positions) -> list[Diagnostic]:
-    import difflib
-
     out = []
     for key in data:
         if key not in KEYS:
-            close = difflib.get_close_matches(str(key), KEYS, n=1)
+            close = close_matches(str(key), KEYS)
             hint = (
                 f"; did you mean {close[0]!r}?"
                 if close

@@ -182,3 +182,10 @@ CODES: dict[str, str] = {
     "W123": "the workload goes to a namespace without its project's LocalQueue",
     "W130": "a rule's pattern uses syntax RE2 lacks; the admission policy leaves the rule out",
 }
+
+
+def close_matches(word: str, known: Iterable[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """The known words closest to a misspelt one, for "did you mean"."""
+    import difflib  # imported only when something is misspelt
+
+    return difflib.get_close_matches(word, list(known), n=n, cutoff=cutoff)

@@ -7,9 +7,7 @@ one level: a base may not itself name a base.
 
 from __future__ import annotations
 
-import difflib
-
-from .diagnostics import Diagnostic, Related, error
+from .diagnostics import Diagnostic, Related, close_matches, error
 from .documents import is_template
 from .resolve import Layer
 from .validate.policy import policies_for
@@ -120,7 +118,7 @@ def _unknown_message(name, visible, project) -> str:
     message = (
         f"unknown baseWorkload {name!r}: no template ({scope}) or named manifest has this name"
     )
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    close = close_matches(name, names, n=1, cutoff=0.5)
     if close:
         return message + f"; did you mean {close[0]!r}?"
     if names:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import core, direct
+from compiler.cli import direct, parallel
 from compiler.cli.app import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,8 +34,8 @@ def click_params(args: list[str]) -> dict:
 )
 def test_click_would_pass_what_the_direct_path_passes(args, monkeypatch):
     monkeypatch.delenv("COMPILE_JOBS", raising=False)
-    function, arguments = direct.plan(args)
-    assert function is (core.check if args[0] == "check" else core.emit)
+    command, arguments = direct.plan(args)
+    assert command == ("check" if args[0] == "check" else "emit")
     assert arguments == click_params(args)
 
 
@@ -62,6 +62,7 @@ def test_anything_else_goes_to_click(args):
 
 
 def test_compile_jobs_in_the_environment_goes_to_click(monkeypatch):
+    assert direct.JOBS_ENV == parallel.JOBS_ENV
     monkeypatch.setenv("COMPILE_JOBS", "x")  # click says it is not a number
     assert direct.plan(["check", EXAMPLE]) is None
 

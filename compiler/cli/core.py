@@ -19,17 +19,6 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
 # an unreadable file; a .compile.yaml refused for its owner or mode
 ENVIRONMENT_CODES = ("E006", "E216")
 
-# what the shared options (-p, -t, --project, --set, ...) are when none is given
-NO_OPTIONS: dict[str, Any] = {
-    "policies": (),
-    "templates": (),
-    "project": None,
-    "sets": (),
-    "namespace": None,
-    "name": None,
-    "image_digest": None,
-}
-
 
 def exit_code(diagnostics) -> int:
     if any(d.code in ENVIRONMENT_CODES for d in diagnostics):

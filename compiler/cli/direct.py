@@ -3,22 +3,30 @@ importing click, which is a fifth of a cold start (issue 15). Any other command 
 file name that could be a command, ``COMPILE_JOBS`` set: :func:`run` returns and click parses it.
 
 Both paths call the same functions (core.py) with the same values: tests/test_direct.py checks that
-click would pass exactly :data:`core.NO_OPTIONS` and the defaults below, and that both print the
-same bytes with the same exit code.
+click would pass exactly the defaults below, and that both print the same bytes with the same exit
+code. Nothing is imported here before a command line is known to be direct: ``--help`` pays nothing.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
+from typing import Any
 
-from . import core
-from .parallel import JOBS_ENV
+JOBS_ENV = "COMPILE_JOBS"  # as parallel.py reads it through click (-j/--jobs)
 
-# the defaults of the click options the direct path leaves out
-EMIT_DEFAULTS = {"output": "yaml", "quiet": False}
-CHECK_DEFAULTS = {"format_": "text", "strict": False, "jobs": 0}
+# what click passes for each option the direct path leaves out
+NO_OPTIONS: dict[str, Any] = {
+    "policies": (),
+    "templates": (),
+    "project": None,
+    "sets": (),
+    "namespace": None,
+    "name": None,
+    "image_digest": None,
+}
+EMIT_DEFAULTS = {"output": "yaml", "quiet": False, **NO_OPTIONS}
+CHECK_DEFAULTS = {"format_": "text", "strict": False, "jobs": 0, **NO_OPTIONS}
 
 
 def may_name_a_command(arg: str) -> bool:
@@ -26,18 +34,18 @@ def may_name_a_command(arg: str) -> bool:
     return bool(arg) and not arg.startswith("-") and not any(c in arg for c in "./\\")
 
 
-def plan(args: list[str]):
-    """(the core function, its keyword arguments) for a command line the direct path runs, or None."""
+def plan(args: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """(the command, its keyword arguments) for a command line the direct path runs, or None."""
     if not args or any(arg.startswith("-") for arg in args):
         return None
     if args[0] == "check":
         files = args[1:]
         if not files or JOBS_ENV in os.environ:
             return None
-        return core.check, {"files": tuple(files), **CHECK_DEFAULTS, **core.NO_OPTIONS}
+        return "check", {"files": tuple(files), **CHECK_DEFAULTS}
     if may_name_a_command(args[0]):
         return None
-    return core.emit, {"files": tuple(args), **EMIT_DEFAULTS, **core.NO_OPTIONS}
+    return "emit", {"files": tuple(args), **EMIT_DEFAULTS}
 
 
 def run(args: list[str]) -> None:
@@ -45,9 +53,13 @@ def run(args: list[str]) -> None:
     planned = plan(args)
     if planned is None:
         return
-    function, arguments = planned
+    import errno
+
+    from . import core
+
+    command, arguments = planned
     try:
-        code = function(**arguments)
+        code = core.emit(**arguments) if command == "emit" else core.check(**arguments)
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise

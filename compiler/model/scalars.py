@@ -4,7 +4,6 @@ as a number, durations, Kubernetes' integer ranges."""
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from typing import Any
 
 # Kubernetes stores counts as int32 and durations as int64; larger values would be rejected on apply.
@@ -30,6 +29,8 @@ def duration_seconds(text: str) -> int:
     text = text.strip()
     if re.fullmatch(r"\d+", text):
         return int(text)
+    from fractions import Fraction  # exact sums of 1.5h and 30m; imported when a unit is used
+
     pos, total = 0, Fraction(0)
     for match in _DURATION_PART.finditer(text):
         if match.start() != pos:

@@ -3,11 +3,10 @@ pydantic, see :mod:`compiler.model.validator`), as positioned diagnostics."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from ..diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, close_matches, error
 from ..model.records import MODELS, SUPPORTED_OPERATORS, TYPES_SHAPES, Manifest
 from ..model.scalars import number_as_text
 from ..model.validator import Invalid, Problem, validate
@@ -153,7 +152,7 @@ def _show(value, limit: int = 60) -> str:
 
 
 def _suggest(word: str, known, list_known: bool = True) -> str:
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    close = close_matches(word, list(known), n=1, cutoff=0.6)
     if not close:
         lowered = {k.lower(): k for k in known}
         if word.lower() in lowered:
