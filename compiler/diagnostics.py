@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 
 class Severity(str, Enum):  # noqa: UP042 -- str-mixin keeps json.dumps(severity) working
@@ -17,9 +18,9 @@ class Severity(str, Enum):  # noqa: UP042 -- str-mixin keeps json.dumps(severity
     INFO = "info"
 
 
-@dataclass(frozen=True, order=True)
-class Location:
-    """A place in a source file; line and column are 1-based, as editors show them."""
+class Location(NamedTuple):
+    """A place in a source file; line and column are 1-based, as editors show them. A tuple (file,
+    line, column), so it orders like one: the parser makes one for every key and value."""
 
     file: str
     line: int = 1

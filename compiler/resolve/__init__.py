@@ -66,7 +66,8 @@ def _written(layer: Layer, path: tuple) -> bool:
 
 def resolve(layers: list[Layer]) -> Resolved:
     """Merge ``layers`` (lowest first, without the built-in layer, which is added here)."""
-    trees = [strip_star(annotate(layer.data, i + 1)) for i, layer in enumerate(layers)]
+    # first the operator and the type names, from the part of each layer that decides them
+    trees = [strip_star(annotate(_types_part(layer.data), i + 1)) for i, layer in enumerate(layers)]
     events = MergeEvents()
     in_place = [False] + [layer.role == "set" for layer in layers]
     skeleton = _fold(trees, MergeEvents(), in_place[1:])
@@ -88,6 +89,17 @@ def resolve(layers: list[Layer]) -> Resolved:
     root = _fold(trees, events, in_place)
     data, origins = strip(root)
     return Resolved(data if isinstance(data, dict) else {}, origins, all_layers, events)
+
+
+def _types_part(data):
+    """``spec.operator`` and ``spec.types`` of a layer (mappings merge key by key, so merging these
+    alone gives the merged operator and types), or the layer as it is when it is not a mapping."""
+    if not isinstance(data, dict) or "spec" not in data:
+        return data if not isinstance(data, dict) else {}
+    spec = data["spec"]
+    if isinstance(spec, dict):
+        spec = {key: spec[key] for key in ("operator", "types") if key in spec}
+    return {"spec": spec}
 
 
 def _fold(trees: list[Node], events: MergeEvents, in_place: list[bool]) -> Node:

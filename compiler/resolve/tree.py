@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..diagnostics import Location
 from ..parse import Positions
@@ -33,8 +34,7 @@ class Layer:
         return self.name
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):  # a tuple: made for every value of every layer, so made cheaply
     layer: int  # index into the layer list
     path: tuple  # data path within that layer (indices for lists)
 

@@ -34,9 +34,7 @@ class Side:
         def place(location):
             if location is None or not location.file.startswith(root + os.sep):
                 return location
-            return dataclasses.replace(
-                location, file=f"{self.label}:{location.file[len(root) + 1 :]}"
-            )
+            return location._replace(file=f"{self.label}:{location.file[len(root) + 1 :]}")
 
         def move(d):
             related = tuple(dataclasses.replace(r, location=place(r.location)) for r in d.related)
