@@ -25,12 +25,37 @@ def test_ordered_map_uses_worker_processes_and_keeps_the_order():
     items = list(range(200))
     results = list(parallel.ordered_map(lambda item: (item * item, os.getpid()), items, 2))
     assert [square for square, _ in results] == [item * item for item in items]
-    pids = {pid for _, pid in results}
-    assert os.getpid() not in pids
-    # a pool of two; which of them takes each chunk is the scheduler's business (under load one
-    # worker may take them all before the other starts)
-    assert parallel.workers(2, len(items)) == 2
-    assert 1 <= len(pids) <= 2
+    # this process takes the even items, one forked child the odd ones
+    assert {pid for _, pid in results[0::2]} == {os.getpid()}
+    children = {pid for _, pid in results[1::2]}
+    assert len(children) == 1 and os.getpid() not in children
+
+
+def test_three_workers_share_the_items_and_keep_the_order():
+    items = [f"item {n}" for n in range(100)]
+    results = list(parallel.ordered_map(lambda item: (item.upper(), os.getpid()), items, 3))
+    assert [text for text, _ in results] == [item.upper() for item in items]
+    assert len({pid for _, pid in results}) == 3
+
+
+def test_a_failure_in_a_child_reaches_the_caller_and_no_child_is_left():
+    def fail_on_odd_7(item):
+        if item == 7:  # 7 is in the child's share (the odd items)
+            raise KeyError("seven")
+        return item
+
+    with pytest.raises(KeyError, match="seven"):
+        list(parallel.ordered_map(fail_on_odd_7, range(100), 2))
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child of this process remains
+
+
+def test_a_caller_that_stops_early_leaves_no_child_behind():
+    mapped = parallel.ordered_map(lambda item: item, range(100), 2)
+    assert next(mapped) == 0
+    mapped.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
 
 
 def test_ordered_map_stays_in_this_process_for_few_items_or_one_job():
