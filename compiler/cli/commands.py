@@ -7,11 +7,10 @@ import sys
 
 import click
 
-from . import core
 from .app import cli
-from .common import shared_options
+from .common import EXIT_OK, shared_options
+from .constants import FORMATS
 from .parallel import jobs_option
-from .render import FORMATS
 
 
 @cli.command("emit")
@@ -28,8 +27,10 @@ from .render import FORMATS
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
 def emit_command(files, output, quiet, **options):
     """Compile FILES to Kubernetes objects on stdout (the default command)."""
+    from . import core
+
     code = core.emit(files, output, quiet, **options)
-    if code != core.EXIT_OK:
+    if code != EXIT_OK:
         sys.exit(code)
 
 
@@ -48,6 +49,8 @@ def emit_command(files, output, quiet, **options):
 @jobs_option
 def check_command(files, format_, strict, jobs, **options):
     """Validate FILES without emitting; for pre-commit hooks and CI."""
+    from . import core
+
     sys.exit(core.check(files, format_, strict, jobs, **options))
 
 

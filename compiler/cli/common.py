@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .core import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .constants import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 __all__ = ["EXIT_ENV", "EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "DefaultGroup", "shared_options"]
 

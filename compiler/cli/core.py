@@ -11,10 +11,9 @@ from typing import Any, cast
 
 from .. import __version__
 from ..diagnostics import Severity, has_errors
+from .constants import EXIT_ENV, EXIT_INVALID, EXIT_OK
 from .parallel import ordered_map
 from .render import as_github, as_json, as_sarif, as_text, echo
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
 
 # an unreadable file; a .compile.yaml refused for its owner or mode
 ENVIRONMENT_CODES = ("E006", "E216")

@@ -11,8 +11,8 @@ import os
 import sys
 
 from ..diagnostics import CODES, Diagnostic, Severity
+from .constants import FORMATS  # noqa: F401  (the formats these renderers print)
 
-FORMATS = ("text", "json", "github", "sarif")
 CHECK_OUTPUT_VERSION = 1
 SARIF_SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
