@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -51,10 +52,26 @@ def test_the_hot_commands_import_no_other_command_module(tmp_path, args):
     assert loaded & OTHER_MODULES == set()
 
 
-@pytest.mark.parametrize("args", [["--help"], ["explain", "--help"], ["status", "--help"]])
-def test_help_and_other_commands_load_them(tmp_path, args):
+@pytest.mark.parametrize("args", [["explain", "--help"], ["status", "--help"], ["nosuch"]])
+def test_other_commands_load_them(tmp_path, args):
     loaded = modules_loaded_by(tmp_path, *args)
     assert {"compiler.cli.explain", "compiler.cli.cluster"} <= loaded
+
+
+def test_help_lists_every_command_without_loading_them(tmp_path):
+    loaded = modules_loaded_by(tmp_path, "--help")
+    assert loaded & OTHER_MODULES == set()
+
+
+@pytest.mark.parametrize("width", [40, 80, 120, 300])
+def test_the_listing_is_what_click_would_print_from_the_commands(width):
+    _register()
+    ctx = click.Context(cli, info_name="compile")
+    ours, clicks = click.HelpFormatter(width=width), click.HelpFormatter(width=width)
+    cli.format_commands(ctx, ours)
+    click.Group.format_commands(cli, ctx, clicks)
+    assert ours.getvalue() == clicks.getvalue()
+    assert "watch" in ours.getvalue()
 
 
 def test_every_command_name_is_a_word_that_may_name_a_command():

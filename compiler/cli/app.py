@@ -31,8 +31,40 @@ def _register(names=COMMAND_MODULES) -> None:
             importlib.import_module(f"{__package__}.{name}")
 
 
+# What `compile --help` lists: each command and the first paragraph of its help, so that --help
+# imports no command's module (tests/test_lazy_commands.py keeps it equal to the commands' own).
+LISTING = {
+    "admission": "Print ValidatingAdmissionPolicy objects that make the API server hold the policies.",
+    "cancel": "Stop job NAME: delete it with its pods. A finished or absent job is left as it is.",
+    "check": "Validate FILES without emitting; for pre-commit hooks and CI.",
+    "diff": "Show a policy or template change's effect on every manifest's output.",
+    "emit": "Compile FILES to Kubernetes objects on stdout (the default command).",
+    "explain": "Print the resolved manifest of FILE with the source of every value (layer and file:line:col).",
+    "golden": "Compile every workload in DIRECTORY/*.yaml and compare with its golden file.",
+    "image": "Build and push the image FILE's `builder` section describes, tagged with the git commit.",
+    "list": "The jobs this tool created in the namespace, with their state and age.",
+    "logs": "Logs of job NAME: rank 0 by default.",
+    "queues": "The Kueue objects that hold the policies' quotas, for `kubectl apply -f -`.",
+    "run": "Run CMD in IMAGE without writing a manifest, under the same policies as a manifest.",
+    "schema": "Print the JSON Schema of manifests or policies (for editors).",
+    "status": "State, reason, start and end times and pods per type of job NAME (or KIND/NAME).",
+    "submit": "Compile FILES, apply them to the cluster (server-side apply) and say how to follow them.",
+    "watch": "Follow job NAME (or KIND/NAME) until it finishes: exit 0 if it succeeded, 1 otherwise.",
+}
+
+
 class CommandsOnDemand(DefaultGroup):
     """Imports a command's module only when the command line needs it."""
+
+    def format_commands(self, ctx, formatter):
+        """As click lists the commands, from :data:`LISTING`."""
+        limit = formatter.width - 6 - max(map(len, LISTING))
+        rows = [
+            (name, click.Command(name, help=text).get_short_help_str(limit))
+            for name, text in LISTING.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and _may_name_a_command(args[0]):

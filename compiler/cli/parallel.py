@@ -5,7 +5,7 @@ MIN_ITEMS items and with more than one worker, this process forks one child per 
 process takes every n-th item, the children send their results back through a pipe (pickled), and
 the results come out in the order of the items, so the output is identical to one process's. The
 work (a function and its items) reaches the children through the fork itself, not pickled. Plain
-``os.fork`` rather than ``multiprocessing``: its import alone costs a third of a cold start.
+``os.fork`` rather than ``multiprocessing``: its import alone costs a quarter of a cold start.
 
 Workers: ``--jobs N`` or COMPILE_JOBS; 0 (the default) means every core this process may use.
 """
