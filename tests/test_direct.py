@@ -61,10 +61,18 @@ def test_anything_else_goes_to_click(args):
     assert direct.plan(args) is None
 
 
-def test_compile_jobs_in_the_environment_goes_to_click(monkeypatch):
+@pytest.mark.parametrize("jobs", ["x", "-1", " 2", "1_0", "٣", ""])
+def test_a_compile_jobs_that_is_no_plain_number_goes_to_click(jobs, monkeypatch):
     assert direct.JOBS_ENV == parallel.JOBS_ENV
-    monkeypatch.setenv("COMPILE_JOBS", "x")  # click says it is not a number
+    monkeypatch.setenv("COMPILE_JOBS", jobs)  # click accepts some, refuses others: it decides
     assert direct.plan(["check", EXAMPLE]) is None
+
+
+@pytest.mark.parametrize("jobs", ["0", "1", "2", "16", "007"])
+def test_a_plain_compile_jobs_is_read_as_click_reads_it(jobs, monkeypatch):
+    monkeypatch.setenv("COMPILE_JOBS", jobs)
+    assert direct.plan(["check", EXAMPLE]) == ("check", click_params(["check", EXAMPLE]))
+    assert click_params(["check", EXAMPLE])["jobs"] == int(jobs)
 
 
 def _run(code: str, args: list[str], cwd: Path) -> tuple[int, str, str]:

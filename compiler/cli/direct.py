@@ -1,6 +1,7 @@
 """The direct path: ``compile FILE…`` and ``compile check FILE…`` with no option run here, without
-importing click, which is a fifth of a cold start (issue 15). Any other command line, an option, a
-file name that could be a command, ``COMPILE_JOBS`` set: :func:`run` returns and click parses it.
+importing click, which is a fifth of a cold start (issue 15). Any other command line (an option, a
+file name that could be a command, a ``COMPILE_JOBS`` that is not a plain number): :func:`run`
+returns and click parses it.
 
 Both paths call the same functions (core.py) with the same values: tests/test_direct.py checks that
 click would pass exactly the defaults below, and that both print the same bytes with the same exit
@@ -40,9 +41,14 @@ def plan(args: list[str]) -> tuple[str, dict[str, Any]] | None:
         return None
     if args[0] == "check":
         files = args[1:]
-        if not files or JOBS_ENV in os.environ:
-            return None
-        return "check", {"files": tuple(files), **CHECK_DEFAULTS}
+        jobs = os.environ.get(JOBS_ENV)
+        if not files or (jobs is not None and not (jobs.isascii() and jobs.isdigit())):
+            return None  # click says what is wrong with COMPILE_JOBS
+        return "check", {
+            "files": tuple(files),
+            **CHECK_DEFAULTS,
+            **({"jobs": int(jobs)} if jobs is not None else {}),
+        }
     if may_name_a_command(args[0]):
         return None
     return "emit", {"files": tuple(args), **EMIT_DEFAULTS}
