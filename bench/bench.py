@@ -77,7 +77,7 @@ def median_seconds(action, runs: int) -> float:
 
 def in_process_check(paths: list[str]) -> int:
     """``compile check PATHS`` through the real command, output discarded; returns its exit code."""
-    from compiler.cli import cli
+    from compiler.cli.app import cli
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:

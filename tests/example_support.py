@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from compiler.cli import cli
+from compiler.cli.app import cli
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -14,7 +14,7 @@ from policy_support import policy
 
 from compiler.admission import admission_objects
 from compiler.catalog import build_catalog
-from compiler.cli import cli
+from compiler.cli.app import cli
 from compiler.parse import load_documents
 from compiler.validate.policy import loaded_policy
 

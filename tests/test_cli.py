@@ -8,7 +8,7 @@ import textwrap
 import yaml
 from click.testing import CliRunner
 
-from compiler.cli import cli
+from compiler.cli.app import cli
 
 MANIFEST = textwrap.dedent("""\
     kind: AIchorManifest

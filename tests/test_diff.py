@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from compiler.cli import cli
+from compiler.cli.app import cli
 
 SMALL = textwrap.dedent("""\
     kind: AIchorManifest

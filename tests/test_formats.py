@@ -13,7 +13,8 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from compiler.cli import cli, render
+from compiler.cli import render
+from compiler.cli.app import cli
 from compiler.diagnostics import Diagnostic, Location, Related, Severity
 
 REPO = Path(__file__).resolve().parents[1]

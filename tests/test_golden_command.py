@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from compiler.cli import cli
+from compiler.cli.app import cli
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from compiler.cli import COMMAND_MODULES, FIRST_MODULES, _register, cli
+from compiler.cli.app import COMMAND_MODULES, FIRST_MODULES, _register, cli
 from compiler.cli.direct import may_name_a_command as _may_name_a_command
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,7 +21,7 @@ OTHER_MODULES = {f"compiler.cli.{name}" for name in COMMAND_MODULES if name not 
 
 PROBE = """
 import json, sys
-from compiler.cli import cli
+from compiler.cli.app import cli
 try:
     cli.main(args=sys.argv[2:], prog_name="compile", standalone_mode=True)
 except SystemExit:

@@ -8,9 +8,8 @@ group of app.py. Both call the same functions (core.py), so they print the same 
 from __future__ import annotations
 
 import sys
-from typing import Any
 
-__all__ = ["cli", "main"]
+__all__ = ["main"]
 
 
 def main(argv=None) -> None:
@@ -26,17 +25,3 @@ def main(argv=None) -> None:
         sys.stderr.write("interrupted\n")
         sys.stderr.flush()
         sys.exit(130)
-
-
-_FROM_APP = frozenset(
-    ("cli", "run", "COMMAND_MODULES", "FIRST_MODULES", "CommandsOnDemand", "_register")
-)
-
-
-def __getattr__(name: str) -> Any:
-    """``cli`` (the click group) and the rest of app.py, imported on first use."""
-    if name not in _FROM_APP:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.app"), name)

@@ -25,9 +25,16 @@ class Record:
                 raise TypeError(f"{type(self).__name__}: {name!r} is required")
             object.__setattr__(self, name, value)
 
+    # the shape of each field by name, made once per class
+    SHAPES: ClassVar[dict[str, tuple]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.SHAPES = {name: shape for name, shape, _ in cls.FIELDS}
+
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
-        return tuple(name for name, _, _ in cls.FIELDS)
+        return tuple(cls.SHAPES)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen")

@@ -221,12 +221,11 @@ def _check_model(shape, value, loc, problems):
         elif default[0] == "required":
             _problem(problems, "missing", (*loc, name), "Field required", value)
             failed = True
-    names = model.field_names()
     for key, item in value.items():
         if not isinstance(key, str):
             _problem(problems, "invalid_key", (*loc, key), "Keys should be strings", key)
             failed = True
-        elif key not in names:
+        elif key not in model.SHAPES:
             _problem(
                 problems, "extra_forbidden", (*loc, key), "Extra inputs are not permitted", item
             )

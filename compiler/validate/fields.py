@@ -75,7 +75,7 @@ def _child(shape: tuple, segment: str, parent: tuple) -> list[tuple]:
     if kind == "any":
         return [shape]
     if kind == "model":
-        field = next((f for name, f, _ in MODELS[shape[1]].FIELDS if name == segment), None)
+        field = MODELS[shape[1]].SHAPES.get(segment)
         return _alternatives(field) if field is not None else []
     if kind in ("dict", "list"):
         return _alternatives(shape[1])

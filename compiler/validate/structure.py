@@ -171,10 +171,9 @@ def fields_at(shape: tuple, loc: tuple) -> list[str]:
         shape = _not_null(shape)
         kind = shape[0]
         if kind == "model":
-            fields = {name: field for name, field, _ in MODELS[shape[1]].FIELDS}
-            if segment not in fields:
+            if segment not in MODELS[shape[1]].SHAPES:
                 return []
-            shape = fields[segment]
+            shape = MODELS[shape[1]].SHAPES[segment]
         elif kind in ("dict", "list"):
             shape = shape[1]
         elif kind in ("tagged", "union"):
