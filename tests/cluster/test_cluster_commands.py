@@ -13,16 +13,14 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from cluster_support import COMPILE, REPO, env_for, get, poll
+from cluster_support import compile_ as run
 
-REPO = Path(__file__).resolve().parents[2]
-COMPILE = [sys.executable, "-m", "compiler"]
 OUTCOME = "testbed.manifest-compiler/outcome"
 RUN_FOR = "testbed.manifest-compiler/run-for"
 PHASES = ("Pending", "Preparing", "Running", "Succeeded", "Failed", "Cancelled")
@@ -109,25 +107,6 @@ def write(directory: Path, name: str, text: str) -> Path:
     return path
 
 
-def env_for(control_plane) -> dict:
-    env = dict(
-        os.environ, KUBECONFIG=str(control_plane.kubeconfig), PYTHONPATH=str(REPO), USER="ada"
-    )
-    env.pop("KUBERNETES_SERVICE_HOST", None)
-    return env
-
-
-def run(control_plane, *args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*COMPILE, *args],
-        cwd=cwd,
-        env=env_for(control_plane),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def start(control_plane, *args, cwd=None) -> subprocess.Popen:
     return subprocess.Popen(
         [*COMPILE, *args],
@@ -155,21 +134,6 @@ def assert_each_once(observed: list[str], last: str) -> None:
     assert len(observed) == len(set(observed)), f"a transition was reported twice: {observed}"
     order = [PHASES.index(p) for p in observed]
     assert order == sorted(order), f"states went backwards: {observed}"
-
-
-def get(control_plane, kind, name, namespace) -> dict:
-    return control_plane.kubectl_json("get", kind, name, "-n", namespace)
-
-
-def poll(what, check, timeout=90.0, interval=0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class LineReader:

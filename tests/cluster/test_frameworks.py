@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 import pytest
+from cluster_support import REPO
+from cluster_support import compile_ as run_compile
 
-REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "frameworks"
-COMPILE = [sys.executable, "-m", "compiler"]
 VENV = Path(os.environ.get("MC_FRAMEWORKS_VENV") or REPO / ".venv-frameworks")
 PROOF = re.compile(r"^(?:(?P<pod>\S+) \| )?proof: (?P<rest>.*)$", re.M)
 
@@ -79,21 +79,9 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
-def env_for(control_plane) -> dict:
-    env = dict(os.environ, KUBECONFIG=str(control_plane.kubeconfig), PYTHONPATH=str(REPO))
-    env.pop("KUBERNETES_SERVICE_HOST", None)
-    return env
-
-
 def compile_(control_plane, *args, cwd, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*COMPILE, *args],
-        cwd=cwd,
-        env=env_for(control_plane),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """`compile ARGS`, given the time a real framework takes to start."""
+    return run_compile(control_plane, *args, cwd=cwd, timeout=timeout)
 
 
 def submit_and_watch(control_plane, example, namespace, tmp_path, timeout=300):

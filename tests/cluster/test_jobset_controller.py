@@ -4,9 +4,8 @@ Job controller run workloads on kwok nodes to completion or failure."""
 from __future__ import annotations
 
 import textwrap
-import time
 
-import pytest
+from cluster_support import poll
 
 JOBSET = textwrap.dedent("""\
     apiVersion: jobset.x-k8s.io/v1alpha2
@@ -54,15 +53,8 @@ RJOB = "jobset.sigs.k8s.io/replicatedjob-name"
 JOBSET_NAME = "jobset.sigs.k8s.io/jobset-name"
 
 
-def _poll(what, fn, timeout=60.0, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+def _poll(what, fn, timeout=60.0):
+    return poll(what, fn, timeout)
 
 
 def _conditions(obj):

@@ -11,9 +11,7 @@ cancel` of a pending job removes it from the queue. Commands run as the user run
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -21,23 +19,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cluster_support import COMPILE, REPO, env_for
+from cluster_support import compile_ as run
 
-REPO = Path(__file__).resolve().parents[2]
-COMPILE = [sys.executable, "-m", "compiler"]
 OUTCOME = "testbed.manifest-compiler/outcome"
 RUN_FOR = "testbed.manifest-compiler/run-for"
-
-
-def env_for(plane) -> dict:
-    env = dict(os.environ, KUBECONFIG=str(plane.kubeconfig), PYTHONPATH=str(REPO), USER="ada")
-    env.pop("KUBERNETES_SERVICE_HOST", None)
-    return env
-
-
-def run(plane, *args, timeout=180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*COMPILE, *args], env=env_for(plane), capture_output=True, text=True, timeout=timeout
-    )
 
 
 def new_namespace(plane) -> str:

@@ -11,31 +11,18 @@ admits it within the ClusterQueue's quota and keeps the one over quota waiting, 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
-import pytest
 import yaml
+from cluster_support import COMPILE, REPO, compile_, env_for, get, poll
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-COMPILE = [sys.executable, "-m", "compiler"]
 EXAMPLE_OPTIONS = ["-p", str(EXAMPLES / "policies"), "-t", str(EXAMPLES / "templates")]
 OUTCOME = "testbed.manifest-compiler/outcome"
-
-
-def compile_(plane, *args, cwd) -> subprocess.CompletedProcess:
-    env = dict(os.environ, KUBECONFIG=str(plane.kubeconfig), PYTHONPATH=str(REPO), USER="ada")
-    env.pop("KUBERNETES_SERVICE_HOST", None)
-    return subprocess.run(
-        [*COMPILE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180
-    )
 
 
 def submitted(
@@ -63,21 +50,6 @@ def submitted(
     return [d for d in yaml.safe_load_all(emitted.stdout) if d]
 
 
-def poll(what, check, timeout=90.0, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def get(plane, kind, name, namespace) -> dict:
-    return plane.kubectl_json("get", kind, name, "-n", namespace)
-
-
 def items(plane, kind, namespace, *selector) -> list[dict]:
     return plane.kubectl_json("get", kind, "-n", namespace, *selector)["items"]
 
@@ -86,11 +58,10 @@ class Watcher:
     """`compile watch` in a subprocess, its output collected in a thread."""
 
     def __init__(self, plane, target, namespace, cwd):
-        env = dict(os.environ, KUBECONFIG=str(plane.kubeconfig), PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(
             [*COMPILE, "watch", target, "-n", namespace],
             cwd=cwd,
-            env=env,
+            env=env_for(plane),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
