@@ -4,6 +4,7 @@ right. Timings are printed by the benchmark, never asserted here."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,10 @@ def test_a_tiny_bench_run_prints_every_measure():
     assert "kubeconform comparison skipped (--no-kubeconform)" in report["notes"]
     cold = next(r for r in report["rows"] if r["measure"].startswith("cold `compile --help`"))
     assert "MiB peak RSS" in cold["result"]
+    (census,) = [n for n in report["notes"] if n.startswith("bytecode of the environment")]
+    # make install compiles the whole environment (issue 19): nothing is compiled again per run
+    present, imported = map(int, re.findall(r"present for (\d+) of the (\d+) modules", census)[0])
+    assert present == imported > 100, census
 
 
 def test_the_largest_manifest_is_the_last_that_compiles():
