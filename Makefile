@@ -12,14 +12,15 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_NO_CONFIG := 1
 export UV_NO_PROGRESS := 1
 
-.PHONY: run test install lint typecheck imports unit cluster frameworks compat lock check golden \
+.PHONY: run test install lint typecheck imports unit cluster frameworks compat fresh lock check golden \
         schemas bench testbed yamlcheck clean
 
 $(STAMP): requirements/dev.lock requirements/bootstrap.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
 	    -r requirements/bootstrap.lock
-	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements/dev.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(BIN)/python --require-hashes \
+	    requirements/dev.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation \
 	    --config-settings editable_mode=compat -e .
 	$(BIN)/python -m compileall -q compiler  # bytecode even where PYTHONDONTWRITEBYTECODE is set
@@ -54,9 +55,14 @@ cluster: $(STAMP) testbed frameworks
 frameworks: $(FRAMEWORKS)/.installed
 $(FRAMEWORKS)/.installed: requirements/frameworks.lock $(STAMP)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(FRAMEWORKS)
-	$(UV) pip sync --quiet --python $(FRAMEWORKS)/bin/python --require-hashes \
+	$(UV) pip sync --quiet --compile-bytecode --python $(FRAMEWORKS)/bin/python --require-hashes \
 	    requirements/frameworks.lock
 	touch $@
+
+## a new machine for the Python side: a fresh clone of HEAD, a new empty HOME (no pip, uv or
+## pre-commit cache), then `make install unit` there (the Go caches stay warm)
+fresh:
+	bash tests/fresh-machine.sh
 
 ## the compatible ranges of pyproject.toml at their newest and lowest, for those who install the
 ## library into their own environment (the lock above is what `make test` uses)
@@ -70,6 +76,8 @@ lock: $(STAMP)
 	    requirements/bootstrap.in -o requirements/bootstrap.lock
 	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	    pyproject.toml requirements/build.in --extra test --extra dev -o requirements/dev.lock
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	    pyproject.toml -c requirements/dev.lock -o requirements/runtime.lock
 	$(UV) pip compile --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	    --generate-hashes requirements/frameworks.in -o requirements/frameworks.lock
 

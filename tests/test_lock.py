@@ -24,6 +24,12 @@ def pins(lock: str) -> dict[str, str]:
     return {canonicalize_name(name): version for name, version in PIN.findall(text)}
 
 
+def entries(lock: str) -> list[str]:
+    """The lock's pins, each with its hash lines (the two header lines left out)."""
+    text = (REPO / "requirements" / lock).read_text()
+    return [e for e in re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2]) if PIN.match(e)]
+
+
 def project() -> dict:
     return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 
@@ -44,13 +50,11 @@ def test_the_dev_lock_satisfies_pyproject(requirement):
     )
 
 
-@pytest.mark.parametrize("lock", ["dev.lock", "frameworks.lock", "bootstrap.lock"])
+@pytest.mark.parametrize("lock", ["dev.lock", "runtime.lock", "frameworks.lock", "bootstrap.lock"])
 def test_every_pin_has_hashes(lock):
-    text = (REPO / "requirements" / lock).read_text()
-    blocks = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])
-    pinned = [b for b in blocks if PIN.match(b)]
+    pinned = entries(lock)
     assert pinned
-    assert all(HASH.search(block) for block in pinned)
+    assert all(HASH.search(entry) for entry in pinned)
 
 
 def test_the_environment_is_the_lock():
@@ -63,3 +67,31 @@ def test_the_environment_is_the_lock():
     }
     differing = {n: (v, locked.get(n)) for n, v in installed.items() if locked.get(n) != v}
     assert not differing, f"installed (version, locked): {differing}; run make install"
+
+
+def hashes(lock: str) -> dict[str, list[str]]:
+    """Each pin's hashes, by package name."""
+    return {
+        canonicalize_name(PIN.match(entry).group(1)): sorted(HASH.findall(entry))  # type: ignore[union-attr]
+        for entry in entries(lock)
+    }
+
+
+def test_the_runtime_lock_is_part_of_the_dev_lock():
+    """The installed-wheel test syncs runtime.lock from the files `make install` fetched for
+    dev.lock: every runtime pin must be the same version with the same hashes (issue 19)."""
+    runtime, dev = pins("runtime.lock"), pins("dev.lock")
+    assert runtime
+    assert {n: v for n, v in runtime.items() if dev.get(n) != v} == {}, "run make lock"
+    runtime_hashes, dev_hashes = hashes("runtime.lock"), hashes("dev.lock")
+    assert {n for n, h in runtime_hashes.items() if dev_hashes[n] != h} == set()
+
+
+@pytest.mark.parametrize(
+    "requirement", [Requirement(r) for r in project()["dependencies"]], ids=str
+)
+def test_the_runtime_lock_satisfies_the_dependencies(requirement):
+    locked = pins("runtime.lock")
+    name = canonicalize_name(requirement.name)
+    assert name in locked, f"{requirement} is not in requirements/runtime.lock: run make lock"
+    assert requirement.specifier.contains(locked[name], prereleases=True)
