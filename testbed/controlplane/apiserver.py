@@ -6,18 +6,15 @@ from __future__ import annotations
 import ssl
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING
 
 from .common import SERVICE_CIDR, wait_for
+from .plane import Plane
 from .process import Proc
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
 
 NAME = "kube-apiserver"
 
 
-def argv(cp: ControlPlane) -> list[str]:
+def argv(cp: Plane) -> list[str]:
     pki = cp.pki
     return [
         str(cp.bins["kube-apiserver"]),
@@ -88,17 +85,17 @@ def argv(cp: ControlPlane) -> list[str]:
     ]
 
 
-def start(cp: ControlPlane) -> None:
+def start(cp: Plane) -> None:
     wait_ready(cp, cp.spawn(NAME, argv(cp)))
 
 
-def ssl_context(cp: ControlPlane) -> ssl.SSLContext:
+def ssl_context(cp: Plane) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=str(cp.pki.path("ca.crt")))
     ctx.load_cert_chain(str(cp.pki.path("admin.crt")), str(cp.pki.path("admin.key")))
     return ctx
 
 
-def get(cp: ControlPlane, path: str, timeout: float = 5) -> tuple[int, bytes]:
+def get(cp: Plane, path: str, timeout: float = 5) -> tuple[int, bytes]:
     """GET `path` as the admin: (HTTP status, body)."""
     req = urllib.request.Request(cp.server + path)
     try:
@@ -108,7 +105,7 @@ def get(cp: ControlPlane, path: str, timeout: float = 5) -> tuple[int, bytes]:
         return e.code, e.read()
 
 
-def wait_ready(cp: ControlPlane, proc: Proc, timeout: float = 120) -> None:
+def wait_ready(cp: Plane, proc: Proc, timeout: float = 120) -> None:
     wait_for(
         "kube-apiserver /readyz",
         lambda: get(cp, "/readyz")[0] == 200,

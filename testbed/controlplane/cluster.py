@@ -1,5 +1,6 @@
 """ControlPlane: starts the components in order, holds their processes, ports and PKI,
-and stops them all. Each component lives in its own module and gets this object."""
+and stops them all. Each component lives in its own module and gets this object as the
+Plane of plane.py (what the components use of it)."""
 
 from __future__ import annotations
 
@@ -165,7 +166,7 @@ class ControlPlane:
         self._write_etc()
         t_start = time.monotonic()
         try:
-            self._phase("pki", lambda: pki.make(self))
+            self._phase("pki", self._make_pki)
             self._phase("etcd", lambda: etcd.start(self))
             self._phase("kube-apiserver", lambda: apiserver.start(self))
             self._phase("controllers", self._start_controllers)
@@ -267,6 +268,9 @@ class ControlPlane:
         fn()
         self.timings[name] = time.monotonic() - t0
         self.log(f"{name}: {self.timings[name]:.1f}s")
+
+    def _make_pki(self) -> None:
+        self.pki = pki.make(self.path("pki"), self.port("apiserver"), self.kubeconfig)
 
     def _write_etc(self) -> None:
         etc = self.path("etc")

@@ -4,17 +4,14 @@ namespace, serviceaccount, node lifecycle, ...)."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 from .common import ControlPlaneError, wait_for
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
+from .plane import Plane
 
 NAME = "kube-controller-manager"
 
 
-def start(cp: ControlPlane) -> None:
+def start(cp: Plane) -> None:
     pki, kc = cp.pki, str(cp.kubeconfig)
     cp.spawn(
         NAME,
@@ -56,13 +53,13 @@ def start(cp: ControlPlane) -> None:
     )
 
 
-def wait_ready(cp: ControlPlane) -> None:
+def wait_ready(cp: Plane) -> None:
     # the ServiceAccount admission plugin rejects pods until the
     # serviceaccount controller made `default` (proves the KCM works too)
     wait_default_service_account(cp, "default", 60)
 
 
-def wait_default_service_account(cp: ControlPlane, namespace: str, timeout: float) -> None:
+def wait_default_service_account(cp: Plane, namespace: str, timeout: float) -> None:
     """Wait until the serviceaccount controller made `default` in `namespace`. After an
     API server restart client-go's informers back off (up to 30 s, jittered) before they
     list again, so a namespace made then can wait a while; a timeout shows the KCM's log."""
@@ -83,7 +80,7 @@ def wait_default_service_account(cp: ControlPlane, namespace: str, timeout: floa
         raise ControlPlaneError(f"{exc}; {NAME} log:\n{cp.procs[NAME].tail()}") from None
 
 
-def wait_reconnected(cp: ControlPlane, timeout: float = 180) -> None:
+def wait_reconnected(cp: Plane, timeout: float = 180) -> None:
     """After an API server restart: wait until the controllers watch again, shown by
     the serviceaccount controller serving a namespace made now."""
     probe = f"reconnect-{uuid.uuid4().hex[:8]}"

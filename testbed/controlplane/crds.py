@@ -6,15 +6,12 @@ import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .common import ControlPlaneError, wait_for
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
+from .plane import Plane
 
 
-def install(cp: ControlPlane) -> None:
+def install(cp: Plane) -> None:
     """Every *.yaml of the CRD directory (../shared/crds, or MC_TESTBED_CRDS), and
     those of the optional components that run (`cp.crd_files()`)."""
     files = cp.crd_files()
@@ -23,7 +20,7 @@ def install(cp: ControlPlane) -> None:
     install_files(cp, files, "crds-create")
 
 
-def install_files(cp: ControlPlane, files: Iterable[Path], timing: str) -> set[str]:
+def install_files(cp: Plane, files: Iterable[Path], timing: str) -> set[str]:
     """Create the CRDs in `files` (a fresh cluster: plain create, since server-side
     apply of these MBs of schemas spends seconds on managed fields); wait until all
     are Established. Returns their names."""
@@ -38,7 +35,7 @@ def install_files(cp: ControlPlane, files: Iterable[Path], timing: str) -> set[s
     return names
 
 
-def wait_established(cp: ControlPlane, names: set[str], timeout: float = 90) -> None:
+def wait_established(cp: Plane, names: set[str], timeout: float = 90) -> None:
     def established() -> bool:
         code, body = cp.api_get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", 30)
         if code != 200:

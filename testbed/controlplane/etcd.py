@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import TYPE_CHECKING
 
 from .common import wait_for
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
+from .plane import Plane
 
 
-def start(cp: ControlPlane) -> None:
+def start(cp: Plane) -> None:
     cport, pport = cp.port("etcd-client"), cp.port("etcd-peer")
     proc = cp.spawn(
         "etcd",

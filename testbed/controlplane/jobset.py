@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import urllib.request
-from typing import TYPE_CHECKING
 
 from .common import wait_for
 from .pki import LOOPBACK_SANS
+from .plane import Plane
 from .webhooks import Hook, register
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
 
 NAME = "jobset"
 
@@ -61,7 +58,7 @@ HOOKS = [
 ]
 
 
-def start(cp: ControlPlane) -> None:
+def start(cp: Plane) -> None:
     cp.pki.make_cert("webhook", "/CN=jobset-webhook", server_sans=LOOPBACK_SANS)
     certdir = cp.pki.serving_cert_dir("webhook", cp.path("jobset-certs"))
     port, health = cp.port("webhook"), cp.port("jobset")

@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .common import wait_for
+from .plane import Plane
 from .process import in_private_mounts
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
 
 NAME = "kuberay-operator"
 BINARIES = (NAME,)
 
 
-def crd_files(cp: ControlPlane) -> list[Path]:
+def crd_files(cp: Plane) -> list[Path]:
     return sorted((cp.bins[NAME].parent / "crds").glob("*.yaml"))
 
 
-def start(cp: ControlPlane) -> None:
+def start(cp: Plane) -> None:
     health = cp.port("kuberay-health")
     argv = [
         str(cp.bins[NAME]),

@@ -18,14 +18,11 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .common import b64, wait_for
 from .pki import LOOPBACK_SANS
+from .plane import Plane
 from .process import in_private_mounts
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
 
 NAME = "kueue"
 BINARIES = (NAME,)
@@ -44,11 +41,11 @@ _SYSTEM_NAMESPACES = {
 }
 
 
-def crd_files(cp: ControlPlane) -> list[Path]:
+def crd_files(cp: Plane) -> list[Path]:
     return sorted((cp.bins[NAME].parent / "crds").glob("*.yaml"))
 
 
-def config_yaml(cp: ControlPlane, certdir: Path) -> str:
+def config_yaml(cp: Plane, certdir: Path) -> str:
     # JSON is YAML; Kueue decodes its Configuration strictly, so only real fields
     cfg = {
         "apiVersion": "config.kueue.x-k8s.io/v1beta2",
@@ -66,7 +63,7 @@ def config_yaml(cp: ControlPlane, certdir: Path) -> str:
     return json.dumps(cfg, indent=2) + "\n"
 
 
-def start(cp: ControlPlane) -> None:
+def start(cp: Plane) -> None:
     cp.kubectl("create", "namespace", NAMESPACE)
     _patch_conversion(cp)
     pki = cp.pki
@@ -96,14 +93,14 @@ def start(cp: ControlPlane) -> None:
     _register_webhooks(cp)
 
 
-def _url(cp: ControlPlane, path: str) -> dict:
+def _url(cp: Plane, path: str) -> dict:
     return {
         "url": f"https://127.0.0.1:{cp.port('kueue-webhook')}{path}",
         "caBundle": b64(cp.pki.path("ca.crt")),
     }
 
 
-def _patch_conversion(cp: ControlPlane) -> None:
+def _patch_conversion(cp: Plane) -> None:
     for plural in CONVERTED_CRDS:
         patch = {
             "spec": {
@@ -134,7 +131,7 @@ def json_documents(text: str) -> list[dict]:
         docs.extend(doc["items"] if doc.get("kind") == "List" else [doc])
 
 
-def webhook_configurations(cp: ControlPlane, manifests: list[dict]) -> list[dict]:
+def webhook_configurations(cp: Plane, manifests: list[dict]) -> list[dict]:
     """The module's webhook configurations pointed at 127.0.0.1."""
     docs = []
     for doc in manifests:
@@ -148,7 +145,7 @@ def webhook_configurations(cp: ControlPlane, manifests: list[dict]) -> list[dict
     return docs
 
 
-def _register_webhooks(cp: ControlPlane) -> None:
+def _register_webhooks(cp: Plane) -> None:
     manifests = cp.bins[NAME].parent / "manifests.yaml"
     # kubectl turns the YAML into JSON (the testbed is standard library only)
     printed = cp.kubectl("create", "--dry-run=client", "-f", str(manifests), "-o", "json").stdout

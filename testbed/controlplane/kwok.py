@@ -6,13 +6,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .common import POD_CIDR, TESTBED, wait_for
 from .pki import LOOPBACK_SANS
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
+from .plane import Plane
 
 NAME = "kwok"
 KWOK_STAGES = TESTBED / "kwok-stages.yaml"
@@ -64,7 +61,7 @@ def node_manifest(i: int, capacity: dict[str, str]) -> dict:
     }
 
 
-def write_logs_config(cp: ControlPlane) -> Path:
+def write_logs_config(cp: Plane) -> Path:
     """A CRI-format log file that every container "wrote", and the ClusterLogs
     (kwok's config API) that makes kwok serve it for every pod and container."""
     log_file = cp.path("kwok-logs") / "container.log"
@@ -92,7 +89,7 @@ def write_logs_config(cp: ControlPlane) -> Path:
     return config
 
 
-def start(cp: ControlPlane) -> None:
+def start(cp: Plane) -> None:
     pki = cp.pki
     # kwok's kubelet-like server (logs); every node's InternalIP is 127.0.0.1 (--node-ip)
     pki.make_cert("kwok-serving", "/CN=kwok-kubelet", server_sans=LOOPBACK_SANS)
@@ -138,7 +135,7 @@ def start(cp: ControlPlane) -> None:
     )
 
 
-def wait_nodes_ready(cp: ControlPlane) -> None:
+def wait_nodes_ready(cp: Plane) -> None:
     def nodes_ready() -> bool:
         ready = 0
         for item in cp.kubectl_json("get", "nodes")["items"]:

@@ -7,12 +7,8 @@ import json
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .common import ControlPlaneError, b64
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
 
 LOOPBACK_SANS = ("IP:127.0.0.1", "DNS:localhost")
 
@@ -127,10 +123,10 @@ class PKI:
         return dest
 
 
-def make(cp: ControlPlane) -> None:
-    """The CA and the certificates of the API server and its clients; the admin kubeconfig."""
-    pki = PKI(cp.path("pki"))
-    cp.pki = pki
+def make(directory: Path, apiserver_port: int, kubeconfig: Path) -> PKI:
+    """The CA and the certificates of the API server and its clients in `directory`; the
+    admin kubeconfig for the API server on 127.0.0.1:`apiserver_port`."""
+    pki = PKI(directory)
     pki.make_ca()
     pki.make_cert(
         "apiserver",
@@ -155,11 +151,11 @@ def make(cp: ControlPlane) -> None:
     # every component logs a missing requestheader CA over and over
     pki.make_cert("front-proxy-client", "/CN=front-proxy-client", client=True)
     pki.make_sa_keypair()
-    write_kubeconfig(cp)
+    write_kubeconfig(pki, apiserver_port, kubeconfig)
+    return pki
 
 
-def write_kubeconfig(cp: ControlPlane) -> None:
-    pki = cp.pki
+def write_kubeconfig(pki: PKI, apiserver_port: int, kubeconfig: Path) -> None:
     cfg = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -167,7 +163,7 @@ def write_kubeconfig(cp: ControlPlane) -> None:
             {
                 "name": "testbed",
                 "cluster": {
-                    "server": f"https://127.0.0.1:{cp.port('apiserver')}",
+                    "server": f"https://127.0.0.1:{apiserver_port}",
                     "certificate-authority-data": b64(pki.path("ca.crt")),
                 },
             }
@@ -187,5 +183,5 @@ def write_kubeconfig(cp: ControlPlane) -> None:
         "current-context": "testbed",
     }
     # JSON is valid YAML: kubectl and every client-go reader accept it
-    cp.kubeconfig.write_text(json.dumps(cfg, indent=2) + "\n")
-    cp.kubeconfig.chmod(0o600)
+    kubeconfig.write_text(json.dumps(cfg, indent=2) + "\n")
+    kubeconfig.chmod(0o600)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
-from typing import TYPE_CHECKING
 
 from .common import wait_for
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
+from .plane import Plane
 
 NAME = "kube-scheduler"
 
 
-def start(cp: ControlPlane) -> None:
+def start(cp: Plane) -> None:
     kc = str(cp.kubeconfig)
     cp.spawn(
         NAME,
@@ -47,7 +44,7 @@ def _readyz(port: int) -> bool:
         return r.status == 200
 
 
-def wait_ready(cp: ControlPlane) -> None:
+def wait_ready(cp: Plane) -> None:
     wait_for(
         "kube-scheduler /readyz",
         lambda: _readyz(cp.port("scheduler")),

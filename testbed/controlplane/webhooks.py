@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .common import b64
-
-if TYPE_CHECKING:
-    from .cluster import ControlPlane
+from .plane import Plane
 
 
 @dataclass(frozen=True)
@@ -26,7 +23,7 @@ class Hook:
     extra: dict = field(default_factory=dict)  # e.g. matchPolicy, namespaceSelector
 
 
-def register(cp: ControlPlane, config_prefix: str, port: int, hooks: list[Hook]) -> None:
+def register(cp: Plane, config_prefix: str, port: int, hooks: list[Hook]) -> None:
     """Server-side apply `<prefix>-mutating-webhook-configuration` and
     `<prefix>-validating-webhook-configuration` holding `hooks`."""
     ca = b64(cp.pki.path("ca.crt"))
