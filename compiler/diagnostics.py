@@ -135,6 +135,8 @@ CODES: dict[str, str] = {
     "E314": "a multi-host TPU count is not a whole number of slices",
     "E315": "spec.cluster in a project policy (cluster facts are global)",
     "E316": "two global policies give different cluster facts",
+    "E317": "a Ray jobId is not a plain identifier (it is written unquoted into a shell line)",
+    "E318": "serviceAccountName or an imagePullSecrets entry is not a Kubernetes object name",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     # policy
     "E401": "value is above the policy maximum",

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from .naming import pod_hostname, replicated_job_name
-from .pod import Role, field_env, pod_template
+from .pod import Role, field_env, gpu_count, pod_template
 from .workload import Workload
 
 API_VERSION = "jobset.x-k8s.io/v1alpha2"
@@ -104,6 +104,11 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
             _literal("PET_NNODES", world),
             field_env("PET_NODE_RANK", GLOBAL_INDEX),
         )
+        if not _user_sets(workload, "PET_NPROC_PER_NODE"):
+            # one process per GPU, as Kubeflow's PyTorchJob and Trainer set it; torchrun's own
+            # default is 1 process, which leaves all GPUs but one idle
+            gpus = gpu_count(types[type_name].resources)
+            env += (_literal("PET_NPROC_PER_NODE", gpus or 1),)
         if not _user_sets(workload, "PYTHONUNBUFFERED"):
             env += (_literal("PYTHONUNBUFFERED", 1),)
         return env, ""

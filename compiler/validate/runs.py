@@ -13,7 +13,14 @@ from typing import Any
 from ..diagnostics import Diagnostic, error, warning
 from ..emit import JOBSET_OPERATORS, Workload
 from ..emit.jobset import tpu_hosts
-from ..emit.pod import GPU_PRODUCT_LABEL, SHARED_VOLUME, SHM_VOLUME, pvc_volume_name
+from ..emit.pod import (
+    GPU_PRODUCT_LABEL,
+    RAY_OPERATORS,
+    SHARED_VOLUME,
+    SHM_VOLUME,
+    memory_gb,
+    pvc_volume_name,
+)
 from ..emit.rayjob import RAY_HEAD_PORTS
 from ..resolve import Resolved, format_path
 
@@ -66,7 +73,51 @@ def check_runs(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     out += _tpu_slices(workload, resolved)
     out += _size(workload, resolved)
     out += _ray_ttl(workload, resolved)
+    out += _job_id(workload, resolved)
+    out += _identity(workload, resolved)
     return out
+
+
+# KubeRay writes the submission id unquoted into the submitter's shell line (common/job.go
+# BuildJobSubmitCommand); a plain identifier is one word there, whatever the shell.
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _job_id(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    job_id = workload.spec.jobId
+    if workload.operator not in RAY_OPERATORS or job_id is None or _PLAIN_ID.match(job_id):
+        return []
+    return [
+        _error(
+            "E317",
+            f"jobId {job_id!r} must be a plain identifier (letters, digits, '.', '_', '-', "
+            "starting with a letter or digit): KubeRay writes it unquoted into the shell line "
+            "that submits the job",
+            resolved,
+            ("spec", "jobId"),
+        )
+    ]
+
+
+def _identity(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    """A service account and a pull secret are objects named by DNS-1123 subdomains."""
+    spec = workload.spec
+    named: list[tuple[str, tuple]] = []
+    if spec.serviceAccountName is not None:
+        named.append((spec.serviceAccountName, ("spec", "serviceAccountName")))
+    for index, name in enumerate(spec.imagePullSecrets or []):
+        named.append((name, ("spec", "imagePullSecrets", index)))
+    return [
+        _error(
+            "E318",
+            f"{name!r} is not a Kubernetes object name (a DNS-1123 subdomain: lower-case "
+            "letters, digits, '-' and '.', at most 253)",
+            resolved,
+            path,
+        )
+        for name, path in named
+        if len(name) > 253 or not _SUBDOMAIN.match(name)
+    ]
 
 
 def _ray_ttl(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
@@ -242,18 +293,15 @@ def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     return out
 
 
-def _memory_gb(resources) -> float:
-    cpus = resources.cpus if resources.cpus is not None else 1
-    return resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
-
-
 def _shm(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     """/dev/shm is a memory-backed emptyDir: its pages count against the container's memory
     limit, so a larger size is an OOM kill waiting to happen, not more room."""
-    out = []
+    out: list[Diagnostic] = []
     for path, resources in _resources(workload):
-        memory = _memory_gb(resources)
-        if resources.shmSizeGB and resources.shmSizeGB > memory:
+        memory = memory_gb(resources)
+        if workload.operator in RAY_OPERATORS:
+            out += _ray_shm(resources, resolved, path + ("resources", "shmSizeGB"))
+        elif resources.shmSizeGB and resources.shmSizeGB > memory:
             out.append(
                 _error(
                     "E308",
@@ -264,6 +312,25 @@ def _shm(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def _ray_shm(resources, resolved: Resolved, path: tuple) -> list[Diagnostic]:
+    """KubeRay gives every Ray pod a /dev/shm of the pod's memory for the object store (common/
+    pod.go makeEmptyDirVolume) unless one is mounted; a smaller one sends the object store,
+    30% of memory by default, to disk. So shmSizeGB has no effect on a Ray pod, which is said."""
+    layer = resolved.layer_of(path)
+    if not resources.shmSizeGB or layer is None or layer.role not in ("base", "workload", "set"):
+        return []
+    where, shown = _at(resolved, path)
+    return [
+        warning(
+            "W101",
+            "shmSizeGB has no effect on a Ray pod: KubeRay mounts a /dev/shm of the pod's memory "
+            "for Ray's object store",
+            where,
+            shown,
+        )
+    ]
 
 
 def _ports(workload: Workload, resolved: Resolved) -> list[Diagnostic]:

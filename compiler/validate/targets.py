@@ -7,6 +7,7 @@ import re
 from ..diagnostics import Diagnostic, error, warning
 from ..emit import JOBSET_OPERATORS, Workload
 from ..emit.naming import MAX_LABEL, POD_SUFFIX, RAYJOB_MAX, is_dns1035, replicated_job_name
+from ..emit.pod import shm_size_gb
 from ..emit.quantity import cpu_millis
 from ..resolve import Resolved, format_path
 from .runs import check_runs
@@ -139,7 +140,7 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
 def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     """Secrets, claims and the shared volume share each container: no two may claim one path."""
     spec = workload.spec
-    claimed: list[tuple[str, tuple]] = [("/dev/shm", ())]  # taken by shmSizeGB when it is set
+    claimed: list[tuple[str, tuple]] = [("/dev/shm", ())]  # taken when a pod gets a /dev/shm
     for label, secret in (spec.secrets or {}).items():
         claimed.append((secret.mountPath, ("spec", "secrets", label, "mountPath")))
     storage = spec.storage
@@ -151,13 +152,15 @@ def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
         claimed.append(
             (storage.sharedVolume.mountPoint, ("spec", "storage", "sharedVolume", "mountPoint"))
         )
-    uses_shm = any(resources.shmSizeGB for resources in _all_resources(workload.types))
+    uses_shm = any(
+        shm_size_gb(workload.operator, resources) for resources in _all_resources(workload.types)
+    )
     out, seen = [], {}
     for mount_path, path in claimed:
         normal = mount_path.rstrip("/") or "/"
         if not path:
             if uses_shm:
-                seen[normal] = "shmSizeGB (/dev/shm)"
+                seen[normal] = "/dev/shm (shmSizeGB, or a pod of several GPUs)"
             continue
         shown = format_path(resolved.logical(path))
         if normal in seen:
