@@ -416,3 +416,81 @@ def test_no_identity_no_fields(tmp_path):
     assert "submitterPodTemplate" not in spec
     for pod in _pod_specs(objects["RayJob"]):
         assert "serviceAccountName" not in pod and "imagePullSecrets" not in pod
+
+
+# ---------------------------------------------------------------------------------------------
+# item 4: multislice JAX
+
+
+def _jax_tpu(count: int, topology: str = "4x4", chips: int = 4) -> str:
+    return f"""\
+    name: ms
+    spec:
+      operator: jax
+      image: jax
+      command: python train.py
+      types:
+        worker:
+          count: {count}
+          resources:
+            cpus: 8
+            ramRatio: 2
+            accelerators: {{tpu: {{type: tpu-v5-lite-podslice, topology: {topology}, tpuChipsCount: {chips}}}}}
+    """
+
+
+def test_multislice_jax_gets_the_megascale_variables(tmp_path):
+    """Two 4-host slices: jax's TPU cluster (jax/_src/clusters/cloud_tpu_cluster.py) reads
+    MEGASCALE_COORDINATOR_ADDRESS (a host; it drops any port), MEGASCALE_NUM_SLICES and
+    MEGASCALE_SLICE_ID, and numbers processes slice by slice (process id in slice + slice id x
+    hosts); jobset issue 787 sets them from the Job's index. The coordinator is slice 0's host 0,
+    whose JobSet hostname is <jobset>-<replicated job>-<job index>-<pod index>.<subdomain>."""
+    result, objects = compile_text(tmp_path, _jax_tpu(8))
+    assert result.exit_code == 0, result.stderr
+    jobset = objects["JobSet"]
+    [rjob] = jobset["spec"]["replicatedJobs"]
+    job = rjob["template"]["spec"]
+    assert (rjob["replicas"], job["completions"]) == (2, 4)
+    container = job["template"]["spec"]["containers"][0]
+    env = env_of(container)
+    assert env["MEGASCALE_COORDINATOR_ADDRESS"]["value"] == "ms-worker-0-0.ms"
+    assert env["MEGASCALE_NUM_SLICES"]["value"] == "2"
+    slice_field = env["MEGASCALE_SLICE_ID"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert slice_field == "metadata.annotations['jobset.sigs.k8s.io/job-index']"
+    # the process ids the pods are told match jax's own numbering
+    script = container["command"][2].rsplit("\n", 1)[0]
+    for slice_id in range(2):
+        for host in range(4):
+            shell = f"JOB_INDEX={slice_id}; JOB_COMPLETION_INDEX={host}\n{script}\n"
+            shell += 'printf %s "$JAXOPERATOR_PROCESS_ID"'
+            done = subprocess.run(["/bin/sh", "-c", shell], capture_output=True, text=True)
+            assert done.stdout == str(host + slice_id * 4)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [_jax_tpu(4), _jax_tpu(1, "2x2", 4), _jobset_text("{cpus: 1, ramRatio: 1}", "jax")],
+    ids=["one-multi-host-slice", "one-single-host-slice", "no-tpu"],
+)
+def test_one_slice_or_no_tpu_gets_no_megascale_variables(tmp_path, text):
+    result, objects = compile_text(tmp_path, text)
+    assert result.exit_code == 0, result.stderr
+    [rjob] = objects["JobSet"]["spec"]["replicatedJobs"]
+    env = env_of(rjob["template"]["spec"]["template"]["spec"]["containers"][0])
+    assert not [name for name in env if name.startswith("MEGASCALE_")]
+
+
+def test_single_host_slices_are_a_multislice_too(tmp_path):
+    result, objects = compile_text(tmp_path, _jax_tpu(3, "2x2", 4))
+    assert result.exit_code == 0, result.stderr
+    [rjob] = objects["JobSet"]["spec"]["replicatedJobs"]
+    assert (rjob["replicas"], rjob["template"]["spec"]["completions"]) == (3, 1)
+    env = env_of(rjob["template"]["spec"]["template"]["spec"]["containers"][0])
+    assert env["MEGASCALE_NUM_SLICES"]["value"] == "3"
+
+
+def test_a_jax_manifest_may_not_set_the_megascale_variables(tmp_path):
+    text = _jax_tpu(8).replace("      types:", "      env: {MEGASCALE_SLICE_ID: '0'}\n      types:")
+    result, _ = compile_text(tmp_path, text)
+    assert result.exit_code != 0
+    assert "E140" in result.stderr and "MEGASCALE_SLICE_ID" in result.stderr

@@ -79,6 +79,14 @@ def tpu_hosts(resources) -> int:
     return chips // per_pod
 
 
+def tpu_slices(job_type) -> int:
+    """TPU slices of one type (a Job each): its pods over the hosts of a slice; 0 without TPU."""
+    accelerators = job_type.resources.accelerators
+    if accelerators is None or accelerators.tpu is None:
+        return 0
+    return max((job_type.count or 1) // tpu_hosts(job_type.resources), 1)
+
+
 def _user_sets(workload: Workload, name: str) -> bool:
     return name in (workload.spec.env or {})
 
@@ -132,11 +140,22 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
         host = _first_pod(workload, rjob)
         count = types[type_name].count or 1
         slice_hosts = tpu_hosts(types[type_name].resources)
-        coordinator = (
+        coordinator: tuple = (
             _literal("JAXOPERATOR_COORDINATOR_ADDRESS", f"{host}:{JAX_PORT}"),
             _literal("JAXOPERATOR_COORDINATOR_HOST", host),
             _literal("JAXOPERATOR_NUM_PROCESSES", count),
         )
+        slices = tpu_slices(types[type_name])
+        if slices > 1:
+            # several TPU slices joined over the data-center network (multislice), as jobset
+            # issue 787 sets it by hand: jax (_src/clusters/cloud_tpu_cluster.py) and libtpu read
+            # the coordinator's host (slice 0, host 0), the slice count and this pod's slice,
+            # which is its Job's index (one Job per slice)
+            coordinator += (
+                _literal("MEGASCALE_COORDINATOR_ADDRESS", host),
+                _literal("MEGASCALE_NUM_SLICES", slices),
+                field_env("MEGASCALE_SLICE_ID", JOB_INDEX),
+            )
         if slice_hosts == 1:
             return coordinator + (field_env("JAXOPERATOR_PROCESS_ID", JOB_INDEX),), ""
         # one Job per slice, one pod per host: process = slice x hosts + host
