@@ -137,6 +137,7 @@ CODES: dict[str, str] = {
     "E316": "two global policies give different cluster facts",
     "E317": "a Ray jobId is not a plain identifier (it is written unquoted into a shell line)",
     "E318": "serviceAccountName or an imagePullSecrets entry is not a Kubernetes object name",
+    "E319": "a multi-host TPU slice the operator cannot run, or a jobset slice's pods not its hosts",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     # policy
     "E401": "value is above the policy maximum",

@@ -494,3 +494,93 @@ def test_a_jax_manifest_may_not_set_the_megascale_variables(tmp_path):
     result, _ = compile_text(tmp_path, text)
     assert result.exit_code != 0
     assert "E140" in result.stderr and "MEGASCALE_SLICE_ID" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# item 3: multi-host TPU slices outside jax
+
+TPU_4X4 = "accelerators: {tpu: {type: tpu-v5-lite-podslice, topology: 4x4, tpuChipsCount: 4}}"
+EXCLUSIVE = "alpha.jobset.sigs.k8s.io/exclusive-topology"
+
+
+def test_a_jobset_tpu_slice_is_one_job_of_a_pod_per_host(tmp_path):
+    """A 4x4 v5e slice with 4 chips a pod is 4 hosts, which GKE's TPU provisioning wants as the
+    pods of one Job on one node pool (JobSet's exclusive-placement example, xpk): for jobset
+    each Job (count: 2) is one slice of 4 pods, and the JobSet places a slice per node pool."""
+    text = _jobset_text(f"{{cpus: 8, ramRatio: 2, {TPU_4X4}}}")
+    result, objects = compile_text(tmp_path, text)
+    assert result.exit_code == 0, result.stderr
+    jobset = objects["JobSet"]
+    [rjob] = jobset["spec"]["replicatedJobs"]
+    job = rjob["template"]["spec"]
+    assert (rjob["replicas"], job["completions"], job["parallelism"]) == (2, 4, 4)
+    assert jobset["metadata"]["annotations"][EXCLUSIVE] == "cloud.google.com/gke-nodepool"
+    limits = job["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["google.com/tpu"] == "4"
+
+
+def test_a_jobset_tpu_slice_written_with_its_hosts_as_completions_compiles(tmp_path):
+    text = _jobset_text(f"{{cpus: 8, ramRatio: 2, {TPU_4X4}}}").replace(
+        "{count: 2,", "{count: 2, completions: 4, parallelisms: 4,"
+    )
+    result, objects = compile_text(tmp_path, text)
+    assert result.exit_code == 0, result.stderr
+    [rjob] = objects["JobSet"]["spec"]["replicatedJobs"]
+    assert rjob["template"]["spec"]["completions"] == 4
+
+
+def test_a_jobset_tpu_slice_with_other_completions_is_an_error(tmp_path):
+    text = _jobset_text(f"{{cpus: 8, ramRatio: 2, {TPU_4X4}}}").replace(
+        "{count: 2,", "{count: 2, completions: 3,"
+    )
+    result, _ = compile_text(tmp_path, text)
+    assert result.exit_code != 0
+    assert "E319" in result.stderr and "spec.types.worker.completions" in result.stderr
+
+
+@pytest.mark.parametrize("operator", ["pytorch", "xgboost", "tf"])
+def test_an_operator_that_cannot_use_a_multi_host_slice_says_so(tmp_path, operator):
+    """pytorch's Master and Workers, xgboost's and tf's workers are one pod a Job each, with
+    ranks across Jobs: none can be the pods of one slice's Job. An error, not one-pod Jobs
+    that GKE never schedules as a slice."""
+    text = f"""\
+    name: tpu
+    spec:
+      operator: {operator}
+      image: trainer
+      command: python train.py
+      types:
+        Worker: {{count: 4, resources: {{cpus: 8, ramRatio: 2, {TPU_4X4}}}}}
+    """
+    result, _ = compile_text(tmp_path, text)
+    assert result.exit_code != 0
+    assert "E319" in result.stderr and operator in result.stderr
+    assert "spec.types.Worker.resources.accelerators.tpu" in result.stderr
+
+
+def test_a_single_host_tpu_slice_is_fine_for_every_operator(tmp_path):
+    text = f"""\
+    name: tpu
+    spec:
+      operator: pytorch
+      image: trainer
+      command: python train.py
+      types:
+        Worker: {{count: 2, resources: {{cpus: 8, ramRatio: 2, {TPU_4X4.replace("4x4", "2x2")}}}}}
+    """
+    result, objects = compile_text(tmp_path, text)
+    assert result.exit_code == 0, result.stderr
+    assert EXCLUSIVE not in objects["JobSet"]["metadata"]["annotations"]
+
+
+def test_policy_pod_totals_count_every_host_of_a_jobset_slice(tmp_path):
+    policy = tmp_path / "limits.yaml"
+    policy.write_text(
+        "apiVersion: manifest-compiler/v1\nkind: Policy\nmetadata: {name: l}\n"
+        "spec: {limits: {pods: 7}}\n",
+        encoding="utf-8",
+    )
+    text = _jobset_text(f"{{cpus: 8, ramRatio: 2, {TPU_4X4}}}")
+    result, _ = compile_text(tmp_path, text, "-p", str(policy))
+    assert result.exit_code != 0
+    assert "E411" in result.stderr and "8" in result.stderr

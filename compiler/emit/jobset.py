@@ -186,13 +186,18 @@ def listening_type(workload: Workload) -> str | None:
     return None
 
 
-def _shape(workload: Workload, job_type) -> tuple[int, int, int]:
-    """(replicas, completions, parallelism) of one type's replicated job."""
+def job_shape(operator: str, job_type) -> tuple[int, int, int]:
+    """(replicas, completions, parallelism) of one type's replicated job. A multi-host TPU slice
+    is one Job of a pod per host, as JobSet's TPU examples and xpk lay it out: for jobset each of
+    ``count`` Jobs is a slice; for jax ``count`` is the pods (validation refuses the operators
+    that cannot use such a slice, and counts that are no whole number of slices)."""
     count = job_type.count or 1
-    if workload.operator == "jobset":
+    hosts = tpu_hosts(job_type.resources)
+    if operator == "jobset":
+        if hosts > 1:
+            return count, hosts, hosts
         return count, job_type.completions or 1, job_type.parallelisms or 1
-    hosts = tpu_hosts(job_type.resources) if workload.operator == "jax" else 1
-    if hosts > 1:  # a multi-host TPU slice per Job, as JobSet's TPU examples and xpk do
+    if hosts > 1:
         return max(count // hosts, 1), hosts, hosts
     return count, 1, 1
 
@@ -215,8 +220,8 @@ def emit_jobset(workload: Workload) -> list[dict]:
             prelude=prelude,
             listens=listener is None or listener == type_name,
         )
-        replicas, completions, parallelism = _shape(workload, job_type)
-        multi_host = multi_host or (completions > 1 and workload.operator == "jax")
+        replicas, completions, parallelism = job_shape(workload.operator, job_type)
+        multi_host = multi_host or tpu_hosts(job_type.resources) > 1
         job_spec: dict = {
             "completionMode": "Indexed",
             "completions": completions,

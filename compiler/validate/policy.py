@@ -507,6 +507,8 @@ def pod_groups(operator, types):
         for name, job_type in types.items():
             count = job_type.count or 1
             per_job = 1 if operator in ONE_POD_PER_JOB else (job_type.completions or 1)
+            if operator == "jobset" and tpu_hosts(job_type.resources) > 1:
+                per_job = tpu_hosts(job_type.resources)  # each Job is a slice, a pod per host
             yield name, count * per_job, _per_pod(job_type.resources)
         return
     yield "Head", 1, _per_pod(types.Head.resources)

@@ -376,14 +376,39 @@ def _ports(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     return out
 
 
+# Operators whose groups are one pod a Job, ranked across Jobs: a multi-host TPU slice, whose
+# hosts must be the pods of one Job on one node pool, has no place in them.
+_NO_SLICES = {
+    "pytorch": "its Master and Workers are one pod a Job each, ranked across Jobs",
+    "xgboost": "XGBoost has no TPU support, and its workers are one pod a Job each",
+    "tf": "its workers are one pod a Job each, named in TF_CONFIG, not a TPU slice's hosts",
+}
+
+
 def _tpu_slices(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
-    if workload.operator != "jax":
+    operator = workload.operator
+    if operator not in JOBSET_OPERATORS:
         return []
     out = []
     for name, job_type in workload.types.items():
         hosts = tpu_hosts(job_type.resources)
         count = job_type.count or 1
-        if hosts > 1 and count % hosts:
+        if hosts > 1 and operator in _NO_SLICES:
+            tpu = job_type.resources.accelerators.tpu
+            out.append(
+                _error(
+                    "E319",
+                    f"a {tpu.topology} slice with {tpu.tpuChipsCount} chips a pod is {hosts} "
+                    f"hosts, one Job of a pod per host; operator {operator} cannot run it: "
+                    f"{_NO_SLICES[operator]}. Use operator jax or jobset (a Job per slice), "
+                    "or a topology of one host",
+                    resolved,
+                    ("spec", "types", name, "resources", "accelerators", "tpu"),
+                )
+            )
+        elif hosts > 1 and operator == "jobset":
+            out += _slice_pods(job_type, hosts, resolved, ("spec", "types", name))
+        elif hosts > 1 and count % hosts:
             out.append(
                 _error(
                     "E314",
@@ -394,6 +419,31 @@ def _tpu_slices(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
                     ("spec", "types", name, "count"),
                 )
             )
+    return out
+
+
+def _slice_pods(job_type, hosts: int, resolved: Resolved, path: tuple) -> list[Diagnostic]:
+    """jobset: each Job of a multi-host TPU type is one slice, its pods the slice's hosts; a
+    written 1 is the usual boilerplate and taken as unset."""
+    out = []
+    for field in ("completions", "parallelisms"):
+        value = getattr(job_type, field)
+        layer = resolved.layer_of(path + (field,))
+        if (
+            value in (None, 1, hosts)
+            or layer is None
+            or layer.role not in ("base", "workload", "set")
+        ):
+            continue
+        out.append(
+            _error(
+                "E319",
+                f"each Job of this type is one TPU slice of {hosts} hosts, a pod per host: "
+                f"{field} is {hosts}, not {value} (count says how many slices)",
+                resolved,
+                path + (field,),
+            )
+        )
     return out
 
 

@@ -6,6 +6,7 @@ import re
 
 from ..diagnostics import Diagnostic, error, warning
 from ..emit import JOBSET_OPERATORS, Workload
+from ..emit.jobset import job_shape
 from ..emit.naming import MAX_LABEL, POD_SUFFIX, RAYJOB_MAX, is_dns1035, replicated_job_name
 from ..emit.pod import shm_size_gb
 from ..emit.quantity import cpu_millis
@@ -186,11 +187,11 @@ def _all_resources(types):
 
 def _jobset_names(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     out = []
-    one_pod_per_job = workload.operator != "jobset"
     for type_name, job_type in workload.types.items():
         rjob = replicated_job_name(type_name)
-        last_job = (job_type.count or 1) - 1
-        last_pod = 0 if one_pod_per_job else (job_type.completions or 1) - 1
+        replicas, completions, _ = job_shape(workload.operator, job_type)
+        last_job = replicas - 1
+        last_pod = completions - 1
         job_name = f"{workload.name}-{rjob}-{last_job}"
         pod_name = f"{job_name}-{last_pod}"
         path = ("spec", "types", type_name)
