@@ -56,6 +56,14 @@ sys.exit(1 if sys.argv[1:3] == ["job", "status"] else 0)
 """
 
 
+# the dashboard's health probe (KubeRay v1.7 utils.BasePythonHealthCommand): healthy at once
+FAKE_PYTHON = """\
+import json, os, sys
+with open(os.environ["RAY_CALLS"], "a") as log:
+    log.write(json.dumps(["python"] + sys.argv[1:]) + "\\n")
+"""
+
+
 def run_submitter(spec: dict, tmp_path: Path) -> list[list[str]]:
     """Runs the submitter container as KubeRay would (its command if the template gives one,
     else KubeRay's line under /bin/bash -ce), in an environment of its own, with a stand-in
@@ -69,9 +77,10 @@ def run_submitter(spec: dict, tmp_path: Path) -> list[list[str]]:
         argv = ["/bin/bash", "-ce", "--", _kuberay_default_line(spec, address, job_id)]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    ray = bin_dir / "ray"
-    ray.write_text(f"#!{sys.executable}\n{FAKE_RAY}", encoding="utf-8")
-    ray.chmod(ray.stat().st_mode | stat.S_IEXEC)
+    for name, script in (("ray", FAKE_RAY), ("python", FAKE_PYTHON)):
+        tool = bin_dir / name
+        tool.write_text(f"#!{sys.executable}\n{script}", encoding="utf-8")
+        tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
     calls = tmp_path / "calls.jsonl"
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
@@ -147,7 +156,11 @@ def test_runtime_env_reaches_ray_as_written(tmp_path, legacy):
     assert _after(submit, "--address") == "http://tune-head-svc.ns.svc.cluster.local:8265"
     assert "--no-wait" in submit
     assert submit[submit.index("--") + 1 :] == shlex.split(spec["entrypoint"])
-    assert calls[0][:2] == ["job", "status"] and calls[-1][:3] == ["job", "logs", "--address"]
+    ray = [c for c in calls if c[0] != "python"]
+    assert ray[0][:2] == ["job", "status"] and ray[-1][:3] == ["job", "logs", "--address"]
+    # first, as KubeRay v1.7's own line, it waits for the dashboard's GCS to be healthy
+    assert calls[0][:2] == ["python", "-c"]
+    assert "'http://tune-head-svc.ns.svc.cluster.local:8265/api/gcs_healthz'" in calls[0][2]
     assert yaml.safe_load(spec["runtimeEnvYAML"]) == WRITTEN, "the record says what Ray gets"
     if legacy:  # the Job type still sizes the submitter
         [container] = spec["submitterPodTemplate"]["spec"]["containers"]

@@ -125,13 +125,20 @@ SUBMIT_SHELL = ["/bin/bash", "-ce", "--"]  # KubeRay's (utils.GetContainerComman
 
 
 def submit_line(job: dict, runtime_json: str) -> str:
-    """The submitter's shell line, as KubeRay builds it in K8sJobMode (common/job.go
-    BuildJobSubmitCommand: submit once, whatever the submitter's retries, then follow the logs),
-    with the runtime env JSON single-quoted, so that it reaches ``ray job submit`` as written.
-    The address and the submission id come from the variables KubeRay sets in the submitter
-    container whatever its command (RAY_DASHBOARD_ADDRESS, RAY_JOB_SUBMISSION_ID)."""
-    address = '--address "http://${RAY_DASHBOARD_ADDRESS#http://}"'
+    """The submitter's shell line, as KubeRay v1.7 builds it in K8sJobMode (common/job.go
+    BuildJobSubmitCommand: wait for the dashboard's GCS health, submit once whatever the
+    submitter's retries, then follow the logs), with the runtime env JSON single-quoted, so that
+    it reaches ``ray job submit`` as written. The address and the submission id come from the
+    variables KubeRay sets in the submitter container whatever its command
+    (RAY_DASHBOARD_ADDRESS, RAY_JOB_SUBMISSION_ID)."""
+    url = "http://${RAY_DASHBOARD_ADDRESS#http://}"
+    address = f'--address "{url}"'
     job_id = '"$RAY_JOB_SUBMISSION_ID"'
+    healthy = (  # utils.BasePythonHealthCommand on RayDashboardGCSHealthPath, 10 s a try
+        'python -c "import urllib.request; '
+        f"r=urllib.request.urlopen('{url}/api/gcs_healthz', timeout=10); "
+        "exit(0 if b'success' in r.read() else 1)\""
+    )
     submit = [
         "ray job submit",
         address,
@@ -146,6 +153,8 @@ def submit_line(job: dict, runtime_json: str) -> str:
         submit += ["--entrypoint-num-cpus", str(cpus)]
     submit += ["--", job["entrypoint"]]
     return (
+        f"until {healthy} >/dev/null 2>&1 ; "
+        f'do echo "Waiting for Ray Dashboard GCS to become healthy at {url} ..." ; sleep 2 ; done ; '
         f"if ! ray job status {address} {job_id} >/dev/null 2>&1 ; "
         f"then {' '.join(submit)} ; fi ; "
         f"ray job logs {address} --follow {job_id}"
