@@ -597,3 +597,26 @@ def test_policy_pod_totals_count_every_host_of_a_jobset_slice(tmp_path):
     result, _ = compile_text(tmp_path, text, "-p", str(policy))
     assert result.exit_code != 0
     assert "E411" in result.stderr and "8" in result.stderr
+
+
+def test_policy_totals_count_the_submitter_pod_the_rayjob_carries(tmp_path):
+    """With the pods' identity the RayJob carries KubeRay's submitter pod itself, and the
+    admission policy counts what the object carries (README: RayJob head + worker groups +
+    submitter): compile counts it too, or it would emit what the cluster then denies."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        IDENTITY_POLICY + "  limits: {pods: 3, cpus: 3}\n", encoding="utf-8"
+    )  # head + 2 workers of 1 CPU: 3 pods, 3 CPUs
+    text = f"""\
+    name: who
+    spec:
+      operator: kuberay
+      image: trainer
+      command: python run.py
+      types:
+        {OPERATOR_TYPES["kuberay"]}
+    """
+    result, _ = compile_text(tmp_path, text, "-p", str(policy))
+    assert result.exit_code != 0
+    assert "total pods 4" in result.stderr and "submitter: 1 pod" in result.stderr
+    assert "total cpus 3.5" in result.stderr

@@ -117,10 +117,27 @@ def shell_would_expand(text: str) -> bool:
 # (common/job.go GetDefaultSubmitterContainer, v1.6.0 and v1.7.0): the head's image and these
 # resources. The same here keeps what Kueue reserves for the submitter.
 SUBMITTER_CONTAINER = "ray-job-submitter"
+SUBMITTER_REQUESTS = {"cpus": 0.5, "memoryGB": 200 / 1024, "gpus": 0}  # per pod, as policies count
 SUBMITTER_RESOURCES = {
     "requests": {"cpu": "500m", "memory": "200Mi"},
     "limits": {"cpu": "1", "memory": "1Gi"},
 }
+
+
+def own_submit_line(runtime_env) -> bool:
+    """Whether the submitter runs a line of ours: a runtime env KubeRay's line would alter."""
+    if not isinstance(runtime_env, dict) or not runtime_env:
+        return False
+    return shell_would_expand(runtime_env_json(ray_runtime_env(runtime_env)))
+
+
+def writes_default_submitter(service_account, pull_secrets, runtime_env) -> bool:
+    """Whether a RayJob without the legacy ``Job`` type carries KubeRay's default submitter pod
+    written out (for the pods' identity, or for a submit line of ours): a pod of the object,
+    which admission counts and policies' limits must count too."""
+    return bool(service_account or pull_secrets) or own_submit_line(runtime_env)
+
+
 SUBMIT_SHELL = ["/bin/bash", "-ce", "--"]  # KubeRay's (utils.GetContainerCommand)
 
 
@@ -166,7 +183,7 @@ def _submitter(workload: Workload, context, job: dict, runtime_json: str | None)
     the submitter needs the pods' identity or a shell line of its own; else none (KubeRay's)."""
     spec = workload.spec
     sized = getattr(workload.types, "Job", None)
-    own_line = runtime_json is not None and shell_would_expand(runtime_json)
+    own_line = own_submit_line(spec.runtimeEnv)
     if sized is not None:
         role = Role(
             container=SUBMITTER_CONTAINER,
@@ -176,7 +193,7 @@ def _submitter(workload: Workload, context, job: dict, runtime_json: str | None)
             listens=False,
         )
         template = pod_template(context, role)
-    elif own_line or identity(spec):
+    elif writes_default_submitter(spec.serviceAccountName, spec.imagePullSecrets, spec.runtimeEnv):
         container = {
             "name": SUBMITTER_CONTAINER,
             "image": context.image,
@@ -186,8 +203,7 @@ def _submitter(workload: Workload, context, job: dict, runtime_json: str | None)
         template = {"metadata": {"labels": dict(context.pod_labels)}, "spec": pod}
     else:
         return None
-    if own_line:
-        assert runtime_json is not None
+    if own_line and runtime_json is not None:
         (container,) = template["spec"]["containers"]
         container["command"] = list(SUBMIT_SHELL)
         container["args"] = [submit_line(job, runtime_json)]

@@ -73,7 +73,7 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
         manifest.spec.queue, project, namespace, policies, resolved.location(("spec", "queue"))
     )
     admission = check_admission(
-        workload_totals(manifest.spec.operator, types),
+        workload_totals(manifest.spec.operator, types, _writes_submitter(manifest.spec)),
         products_used(types),
         manifest.spec.queue,
         project,
@@ -90,6 +90,14 @@ __all__ = [
     "validate_manifest",
     "validate_workload",
 ]
+
+
+def _writes_submitter(spec) -> bool:
+    from ..emit.rayjob import writes_default_submitter
+
+    if spec.operator not in ("kuberay", "ray"):
+        return False
+    return writes_default_submitter(spec.serviceAccountName, spec.imagePullSecrets, spec.runtimeEnv)
 
 
 def _gpu_product_label(catalog, project) -> str | None:
