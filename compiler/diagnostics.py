@@ -135,6 +135,11 @@ CODES: dict[str, str] = {
     "E314": "a multi-host TPU count is not a whole number of slices",
     "E315": "spec.cluster in a project policy (cluster facts are global)",
     "E316": "two global policies give different cluster facts",
+    "E317": "a Ray jobId is not a plain identifier (it is written unquoted into a shell line)",
+    "E318": "serviceAccountName or an imagePullSecrets entry is not a Kubernetes object name",
+    "E319": "a multi-host TPU slice the operator cannot run, or a jobset slice's pods not its hosts",
+    "E320": "the workload names a queue no policy defines, where policies declare quotas",
+    "E321": "the workload names a priority no policy declares, where policies declare quotas or priorities",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     # policy
     "E401": "value is above the policy maximum",
@@ -179,7 +184,6 @@ CODES: dict[str, str] = {
     "W111": "a RayJob's ttlSecondsAfterFinished is not the manifest's; the record stays",
     "W120": "the workload asks more than its queue's quota and borrowing can ever hold",
     "W121": "the workload asks for a GPU product its queue's quota does not list",
-    "W122": "the workload names a priority the policies do not declare",
     "W123": "the workload goes to a namespace without its project's LocalQueue",
     "W130": "a rule's pattern uses syntax RE2 lacks; the admission policy leaves the rule out",
 }

@@ -215,8 +215,8 @@ def test_the_ten_workers_resources_and_kueue_labels(objects_of):
         "limits": {"cpu": "40", "memory": "40Gi"},
     }
     labels = jobset["metadata"]["labels"]
-    assert labels["kueue.x-k8s.io/queue-name"] == "research"
-    assert labels["kueue.x-k8s.io/priority-class"] == "batch-low"
+    assert labels["kueue.x-k8s.io/queue-name"] == "team-b"
+    assert labels["kueue.x-k8s.io/priority-class"] == "low"
     assert jobset["spec"]["ttlSecondsAfterFinished"] == 3600
 
 

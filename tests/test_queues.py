@@ -367,10 +367,13 @@ def test_workload_of_a_project_with_a_quota_is_queued_on_its_local_queue(tmp_pat
 
 
 def test_workload_naming_another_queue_keeps_it(tmp_path):
-    workload = WORKLOAD.format(count=1, product="") + "  queue: experiments\n"
-    result = compile_workload(tmp_path, workload, TEAM_A)
+    """Another queue the policies define (team-b's LocalQueue, in namespace team-b)."""
+    workload = WORKLOAD.format(count=1, product="") + "  queue: team-b\n"
+    paths = [write(tmp_path, f"p{i}.yaml", text) for i, text in enumerate((TEAM_A, TEAM_B))]
+    manifest = write(tmp_path, "workload.yaml", workload)
+    result = run_cli("-p", paths[0], "-p", paths[1], "--namespace", "team-b", manifest)
     [jobset] = objects_of(result.stdout)
-    assert jobset["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "experiments"
+    assert jobset["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-b"
 
 
 def test_a_policy_may_forbid_naming_another_queue(tmp_path):
@@ -463,21 +466,52 @@ def test_compile_golden_covers_the_queue_objects(tmp_path):
     ), result.stdout
 
 
-def test_warning_for_a_priority_no_policy_declares(tmp_path):
+def test_error_for_a_priority_no_policy_declares(tmp_path):
+    """SPEC 2.5: where the policies declare quotas or priorities, a priority class no policy
+    defines is an error (Kueue finds no WorkloadPriorityClass and never queues the job)."""
     declared = TEAM_A + "  priorities: {high: 1000, low: 10}\n"
     workload = WORKLOAD.format(count=1, product="") + "  priority: urgent\n"
     result = compile_workload(tmp_path, workload, declared)
-    assert "workload.yaml:10:13: warning[W122] spec.priority: priority 'urgent'" in result.stderr, (
+    assert "workload.yaml:10:13: error[E321] spec.priority: priority 'urgent'" in result.stderr, (
         result.stderr
     )
     assert "(high, low)" in result.stderr
+    assert result.exit_code != 0 and result.stdout == ""
     fine = WORKLOAD.format(count=1, product="") + "  priority: high\n"
     result = compile_workload(tmp_path, fine, declared)
-    assert "W122" not in result.stderr
+    assert "E321" not in result.stderr
     [jobset] = objects_of(result.stdout)
     assert jobset["metadata"]["labels"]["kueue.x-k8s.io/priority-class"] == "high"
-    # no policy declares priorities: nothing to compare with
-    assert "W122" not in compile_workload(tmp_path, workload, TEAM_A).stderr
+    # a quota but no priorities: no WorkloadPriorityClass of any name
+    result = compile_workload(tmp_path, workload, TEAM_A)
+    assert "error[E321]" in result.stderr and "(they declare none)" in result.stderr
+
+
+def test_error_for_a_queue_no_policy_defines(tmp_path):
+    """The LocalQueues `compile queues` makes are one per project with a quota."""
+    workload = WORKLOAD.format(count=1, product="") + "  queue: gpu-queue\n"
+    result = compile_workload(tmp_path, workload, TEAM_A)
+    assert "workload.yaml:10:10: error[E320] spec.queue: queue 'gpu-queue'" in result.stderr, (
+        result.stderr
+    )
+    assert "team-a" in result.stderr and result.exit_code != 0
+    own = WORKLOAD.format(count=1, product="") + "  queue: team-a\n"
+    assert "E320" not in compile_workload(tmp_path, own, TEAM_A).stderr
+
+
+def test_unknown_queue_and_priority_are_errors_without_a_project(tmp_path):
+    """`compile check` of a workload without a project still holds its queue and priority to
+    the policies (it returned early before, and examples/kuberay-cpu-gpu.yaml passed)."""
+    workload = (
+        WORKLOAD.format(count=1, product="").replace("project: team-a\n", "")
+        + "  queue: gpu-queue\n  priority: interactive\n"
+    )
+    policy = write(tmp_path, "policy.yaml", TEAM_B)
+    path = write(tmp_path, "workload.yaml", workload)
+    result = run_cli("check", "-p", policy, path)
+    assert result.exit_code != 0
+    assert "error[E320] spec.queue" in result.stdout, result.stdout  # check's report
+    assert "error[E321] spec.priority" in result.stdout
 
 
 def test_product_flavors_use_the_cluster_policys_label_from_the_command_line(tmp_path):

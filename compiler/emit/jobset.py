@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from .naming import pod_hostname, replicated_job_name
-from .pod import Role, field_env, pod_template
+from .pod import Role, field_env, gpu_count, pod_template
 from .workload import Workload
 
 API_VERSION = "jobset.x-k8s.io/v1alpha2"
@@ -79,6 +79,14 @@ def tpu_hosts(resources) -> int:
     return chips // per_pod
 
 
+def tpu_slices(job_type) -> int:
+    """TPU slices of one type (a Job each): its pods over the hosts of a slice; 0 without TPU."""
+    accelerators = job_type.resources.accelerators
+    if accelerators is None or accelerators.tpu is None:
+        return 0
+    return max((job_type.count or 1) // tpu_hosts(job_type.resources), 1)
+
+
 def _user_sets(workload: Workload, name: str) -> bool:
     return name in (workload.spec.env or {})
 
@@ -104,6 +112,11 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
             _literal("PET_NNODES", world),
             field_env("PET_NODE_RANK", GLOBAL_INDEX),
         )
+        if not _user_sets(workload, "PET_NPROC_PER_NODE"):
+            # one process per GPU, as Kubeflow's PyTorchJob and Trainer set it; torchrun's own
+            # default is 1 process, which leaves all GPUs but one idle
+            gpus = gpu_count(types[type_name].resources)
+            env += (_literal("PET_NPROC_PER_NODE", gpus or 1),)
         if not _user_sets(workload, "PYTHONUNBUFFERED"):
             env += (_literal("PYTHONUNBUFFERED", 1),)
         return env, ""
@@ -127,11 +140,22 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
         host = _first_pod(workload, rjob)
         count = types[type_name].count or 1
         slice_hosts = tpu_hosts(types[type_name].resources)
-        coordinator = (
+        coordinator: tuple = (
             _literal("JAXOPERATOR_COORDINATOR_ADDRESS", f"{host}:{JAX_PORT}"),
             _literal("JAXOPERATOR_COORDINATOR_HOST", host),
             _literal("JAXOPERATOR_NUM_PROCESSES", count),
         )
+        slices = tpu_slices(types[type_name])
+        if slices > 1:
+            # several TPU slices joined over the data-center network (multislice), as jobset
+            # issue 787 sets it by hand: jax (_src/clusters/cloud_tpu_cluster.py) and libtpu read
+            # the coordinator's host (slice 0, host 0), the slice count and this pod's slice,
+            # which is its Job's index (one Job per slice)
+            coordinator += (
+                _literal("MEGASCALE_COORDINATOR_ADDRESS", host),
+                _literal("MEGASCALE_NUM_SLICES", slices),
+                field_env("MEGASCALE_SLICE_ID", JOB_INDEX),
+            )
         if slice_hosts == 1:
             return coordinator + (field_env("JAXOPERATOR_PROCESS_ID", JOB_INDEX),), ""
         # one Job per slice, one pod per host: process = slice x hosts + host
@@ -162,13 +186,18 @@ def listening_type(workload: Workload) -> str | None:
     return None
 
 
-def _shape(workload: Workload, job_type) -> tuple[int, int, int]:
-    """(replicas, completions, parallelism) of one type's replicated job."""
+def job_shape(operator: str, job_type) -> tuple[int, int, int]:
+    """(replicas, completions, parallelism) of one type's replicated job. A multi-host TPU slice
+    is one Job of a pod per host, as JobSet's TPU examples and xpk lay it out: for jobset each of
+    ``count`` Jobs is a slice; for jax ``count`` is the pods (validation refuses the operators
+    that cannot use such a slice, and counts that are no whole number of slices)."""
     count = job_type.count or 1
-    if workload.operator == "jobset":
+    hosts = tpu_hosts(job_type.resources)
+    if operator == "jobset":
+        if hosts > 1:
+            return count, hosts, hosts
         return count, job_type.completions or 1, job_type.parallelisms or 1
-    hosts = tpu_hosts(job_type.resources) if workload.operator == "jax" else 1
-    if hosts > 1:  # a multi-host TPU slice per Job, as JobSet's TPU examples and xpk do
+    if hosts > 1:
         return max(count // hosts, 1), hosts, hosts
     return count, 1, 1
 
@@ -191,8 +220,8 @@ def emit_jobset(workload: Workload) -> list[dict]:
             prelude=prelude,
             listens=listener is None or listener == type_name,
         )
-        replicas, completions, parallelism = _shape(workload, job_type)
-        multi_host = multi_host or (completions > 1 and workload.operator == "jax")
+        replicas, completions, parallelism = job_shape(workload.operator, job_type)
+        multi_host = multi_host or tpu_hosts(job_type.resources) > 1
         job_spec: dict = {
             "completionMode": "Indexed",
             "completions": completions,

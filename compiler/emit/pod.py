@@ -14,6 +14,7 @@ SHM_VOLUME = "dshm"
 SHARED_VOLUME = "shared"
 WORKLOAD_LABEL = "manifest-compiler/workload"
 MULTUS_NETWORKS = "k8s.v1.cni.cncf.io/networks"
+RAY_OPERATORS = ("kuberay", "ray")
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # NVIDIA feature discovery; policies may change it
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_LABEL = 63
@@ -68,6 +69,16 @@ def user_env(spec: Spec) -> list[dict]:
     return out
 
 
+def identity(spec: Spec) -> dict:
+    """The pod spec fields that say who the pod is and how it pulls its image."""
+    out: dict = {}
+    if spec.serviceAccountName:
+        out["serviceAccountName"] = spec.serviceAccountName
+    if spec.imagePullSecrets:
+        out["imagePullSecrets"] = [{"name": name} for name in spec.imagePullSecrets]
+    return out
+
+
 def field_env(name: str, annotation: str) -> dict:
     return {
         "name": name,
@@ -78,9 +89,7 @@ def field_env(name: str, annotation: str) -> dict:
 def container_resources(resources: Resources) -> dict:
     cpus = resources.cpus if resources.cpus is not None else 1
     ratio = resources.cpuLimitRatio if resources.cpuLimitRatio is not None else 2
-    gigabytes = (
-        resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
-    )
+    gigabytes = memory_gb(resources)
     requests = {"cpu": quantity.cpu(cpus), "memory": quantity.memory(gigabytes)}
     limits = {"cpu": quantity.cpu(cpus * ratio), "memory": quantity.memory(gigabytes)}
     accelerators = resources.accelerators
@@ -118,15 +127,42 @@ def tolerations(resources: Resources) -> list[dict]:
     return [t.model_dump(exclude_none=True) for t in resources.extraTolerations or []]
 
 
+def gpu_count(resources: Resources) -> int:
+    accelerators = resources.accelerators
+    gpu = accelerators.gpu if accelerators else None
+    return gpu.count if gpu else 0
+
+
+def memory_gb(resources: Resources) -> float:
+    """The pod's memory (request = limit) in GB: ``memory``, else ``cpus x ramRatio``."""
+    cpus = resources.cpus if resources.cpus is not None else 1
+    return resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
+
+
+def shm_size_gb(operator: str, resources: Resources) -> float:
+    """GB of the memory-backed /dev/shm the pod gets; 0 for none (the runtime's 64 MiB).
+
+    ``shmSizeGB`` when the manifest sizes it; else, for a pod of more than one GPU (NCCL and
+    data loaders outgrow 64 MiB), the pod's memory, as KubeRay sizes a Ray pod's. Ray pods get
+    none from here: KubeRay mounts its own, sized from the memory, unless one is already
+    mounted, and a smaller one would push Ray's object store (30% of memory) to disk."""
+    if operator in RAY_OPERATORS:
+        return 0
+    if resources.shmSizeGB:
+        return resources.shmSizeGB
+    return memory_gb(resources) if gpu_count(resources) > 1 else 0
+
+
 def volumes_and_mounts(context: Context, resources: Resources) -> tuple[list[dict], list[dict]]:
     spec = context.spec
     volumes: list[dict] = []
     mounts: list[dict] = []
-    if resources.shmSizeGB:
+    shm = shm_size_gb(spec.operator, resources)
+    if shm:
         volumes.append(
             {
                 "name": SHM_VOLUME,
-                "emptyDir": {"medium": "Memory", "sizeLimit": quantity.memory(resources.shmSizeGB)},
+                "emptyDir": {"medium": "Memory", "sizeLimit": quantity.memory(shm)},
             }
         )
         mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
@@ -193,6 +229,7 @@ def pod_template(
     tolerated = tolerations(resources)
     if tolerated:
         pod["tolerations"] = tolerated
+    pod.update(identity(spec))
     pod["containers"] = [container]
     if volumes:
         pod["volumes"] = volumes

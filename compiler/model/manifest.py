@@ -249,6 +249,13 @@ class Spec(Strict):
     )
     restartPolicy: RestartPolicy | None = None
     gracefulTermination: GracefulTermination | None = None
+    serviceAccountName: Text | None = Field(
+        None, description="Service account of every pod (usually from a policy's defaults)."
+    )
+    imagePullSecrets: list[Text] | None = Field(
+        None,
+        description="Secrets every pod pulls its image with (private registries); Secret names.",
+    )
     queue: Text | None = Field(
         None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name)."
     )

@@ -83,7 +83,7 @@ class Clone(Record):
 
 
 class Spec(Record):
-    __slots__ = ('operator', 'image', 'command', 'types', 'env', 'secrets', 'ports', 'labels', 'annotations', 'storage', 'tensorboard', 'debug', 'timeout', 'activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'rayVersion', 'runtimeEnv', 'jobId', 'entrypointNumCpus', 'restartPolicy', 'gracefulTermination', 'queue', 'priority', 'engineName',)
+    __slots__ = ('operator', 'image', 'command', 'types', 'env', 'secrets', 'ports', 'labels', 'annotations', 'storage', 'tensorboard', 'debug', 'timeout', 'activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'rayVersion', 'runtimeEnv', 'jobId', 'entrypointNumCpus', 'restartPolicy', 'gracefulTermination', 'serviceAccountName', 'imagePullSecrets', 'queue', 'priority', 'engineName',)
     operator: str
     image: str
     command: str
@@ -105,6 +105,8 @@ class Spec(Record):
     entrypointNumCpus: float | None
     restartPolicy: RestartPolicy | None
     gracefulTermination: GracefulTermination | None
+    serviceAccountName: str | None
+    imagePullSecrets: list[str] | None
     queue: str | None
     priority: str | None
     engineName: str | None
@@ -130,6 +132,8 @@ class Spec(Record):
         ('entrypointNumCpus', ('nullable', ('float', (('ge', 0),))), ('value', None)),
         ('restartPolicy', ('nullable', ('model', 'RestartPolicy')), ('value', None)),
         ('gracefulTermination', ('nullable', ('model', 'GracefulTermination')), ('value', None)),
+        ('serviceAccountName', ('nullable', ('text',)), ('value', None)),
+        ('imagePullSecrets', ('nullable', ('list', ('text',), ())), ('value', None)),
         ('queue', ('nullable', ('text',)), ('value', None)),
         ('priority', ('nullable', ('text',)), ('value', None)),
         ('engineName', ('nullable', ('text',)), ('value', None)),

@@ -53,28 +53,34 @@ def validate_workload(
 
 
 def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace=None) -> list:
-    """W120-W123: a workload its project's queue can never admit."""
-    if catalog is None or not project:
+    """E320, E321, W120, W121, W123: a workload its queue does not know or can never admit."""
+    if catalog is None:
         return []
     from .policy import _types_location, loaded_policy, workload_totals
-    from .quota import check_admission, check_namespace, check_priority, products_used
+    from .quota import check_admission, check_known, check_namespace, products_used
 
     policies = [p for p in (loaded_policy(d) for d in catalog.policies) if p is not None]
-    priority = check_priority(
-        manifest.spec.priority, policies, resolved.location(("spec", "priority"))
+    known = check_known(
+        manifest.spec.queue,
+        manifest.spec.priority,
+        policies,
+        resolved.location(("spec", "queue")),
+        resolved.location(("spec", "priority")),
     )
+    if not project:
+        return known
     elsewhere = check_namespace(
         manifest.spec.queue, project, namespace, policies, resolved.location(("spec", "queue"))
     )
     admission = check_admission(
-        workload_totals(manifest.spec.operator, types),
+        workload_totals(manifest.spec.operator, types, _writes_submitter(manifest.spec)),
         products_used(types),
         manifest.spec.queue,
         project,
         policies,
         _types_location(resolved),
     )
-    return priority + elsewhere + admission
+    return known + elsewhere + admission
 
 
 __all__ = [
@@ -84,6 +90,14 @@ __all__ = [
     "validate_manifest",
     "validate_workload",
 ]
+
+
+def _writes_submitter(spec) -> bool:
+    from ..emit.rayjob import writes_default_submitter
+
+    if spec.operator not in ("kuberay", "ray"):
+        return False
+    return writes_default_submitter(spec.serviceAccountName, spec.imagePullSecrets, spec.runtimeEnv)
 
 
 def _gpu_product_label(catalog, project) -> str | None:

@@ -14,6 +14,7 @@ import re
 from ..diagnostics import Diagnostic, Location, Related, error
 from ..emit import quantity
 from ..emit.jobset import tpu_hosts
+from ..emit.rayjob import SUBMITTER_REQUESTS, writes_default_submitter
 from ..model.scalars import duration_seconds, number_as_text
 from ..resolve import Resolved
 from ..resolve.itemized import kind_of
@@ -491,22 +492,26 @@ def default_labels(resolved: Resolved, logical: tuple) -> set[str]:
 # limits: totals over all pods
 
 
-def workload_totals(operator: str, types) -> dict[str, float]:
+def workload_totals(operator: str, types, submitter: bool = False) -> dict[str, float]:
     """pods, cpus, memoryGB and gpus over the whole workload (per-pod values x pods)."""
     totals = {"pods": 0, "cpus": 0.0, "memoryGB": 0.0, "gpus": 0}
-    for _, pods, per_pod in pod_groups(operator, types):
+    for _, pods, per_pod in pod_groups(operator, types, submitter):
         totals["pods"] += pods
         for name, amount in per_pod.items():
             totals[name] += pods * amount
     return totals
 
 
-def pod_groups(operator, types):
-    """(type label, pods, per-pod {cpus, memoryGB, gpus}) for each group of identical pods."""
+def pod_groups(operator, types, submitter: bool = False):
+    """(type label, pods, per-pod {cpus, memoryGB, gpus}) for each group of identical pods.
+    ``submitter``: the RayJob carries KubeRay's default submitter pod written out
+    (rayjob.writes_default_submitter), one pod more."""
     if isinstance(types, dict):
         for name, job_type in types.items():
             count = job_type.count or 1
             per_job = 1 if operator in ONE_POD_PER_JOB else (job_type.completions or 1)
+            if operator == "jobset" and tpu_hosts(job_type.resources) > 1:
+                per_job = tpu_hosts(job_type.resources)  # each Job is a slice, a pod per host
             yield name, count * per_job, _per_pod(job_type.resources)
         return
     yield "Head", 1, _per_pod(types.Head.resources)
@@ -514,6 +519,8 @@ def pod_groups(operator, types):
         yield group.name, group.count * tpu_hosts(group.resources), _per_pod(group.resources)
     if getattr(types, "Job", None) is not None:
         yield "Job", 1, _per_pod(types.Job.resources)
+    elif submitter:
+        yield "submitter", 1, dict(SUBMITTER_REQUESTS)
 
 
 def _per_pod(resources) -> dict[str, float]:
@@ -543,19 +550,29 @@ def _emitted(to_unit, amount: float, per_unit: int) -> float:
 def check_limits(resolved: Resolved, policy: LoadedPolicy, types) -> list[Diagnostic]:
     if policy.limits is None:
         return []
-    totals = workload_totals(resolved.operator, types)
+    submitter = _writes_submitter(resolved)
+    totals = workload_totals(resolved.operator, types, submitter)
     out = []
     for name, limit in policy.limits.model_dump(exclude_none=True).items():
         if totals[name] > limit:
-            message = f"the workload's total {name} {_show(_round(totals[name]))} ({_breakdown(resolved.operator, types, name)}) is above the limit {_show(limit)}"
+            message = f"the workload's total {name} {_show(_round(totals[name]))} ({_breakdown(resolved.operator, types, name, submitter)}) is above the limit {_show(limit)}"
             related = [Related(policy.label, policy.limit_location(name))]
             out.append(error("E411", message, _types_location(resolved), "spec.types", related))
     return out
 
 
-def _breakdown(operator, types, name: str) -> str:
+def _writes_submitter(resolved: Resolved) -> bool:
+    spec = resolved.data.get("spec") if isinstance(resolved.data, dict) else None
+    if resolved.operator not in ("kuberay", "ray") or not isinstance(spec, dict):
+        return False
+    return writes_default_submitter(
+        spec.get("serviceAccountName"), spec.get("imagePullSecrets"), spec.get("runtimeEnv")
+    )
+
+
+def _breakdown(operator, types, name: str, submitter: bool = False) -> str:
     parts = []
-    for label, pods, per_pod in pod_groups(operator, types):
+    for label, pods, per_pod in pod_groups(operator, types, submitter):
         parts.append(
             f"{label}: {pods} pod{'s' if pods != 1 else ''}"
             if name == "pods"

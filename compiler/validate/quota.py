@@ -337,24 +337,38 @@ def products_used(types) -> set:
     return used
 
 
-def check_priority(priority: str | None, policies, where) -> list[Diagnostic]:
-    """W122: a priority no policy declares, when policies declare some (Kueue would find no
-    WorkloadPriorityClass of that name and never admit the job)."""
-    declared: dict = {}
-    for policy in policies:
-        for name in policy.priorities or {}:
-            declared.setdefault(name, policy)
-    if not priority or not declared or priority in declared:
-        return []
-    return [
-        warning(
-            "W122",
-            f"priority {priority!r} is not one the policies declare ({', '.join(sorted(declared))}): "
-            "Kueue finds no WorkloadPriorityClass of that name and does not queue the job",
-            where,
-            "spec.priority",
+def check_known(
+    queue: str | None, priority: str | None, policies, queue_where, priority_where
+) -> list[Diagnostic]:
+    """E320, E321: where the policies declare quotas or priorities (the Kueue objects of
+    ``compile queues``), a queue or priority class no policy defines. Kueue finds no LocalQueue
+    or no WorkloadPriorityClass of that name, and the job stays suspended for ever."""
+    queues = sorted({p.project for p in policies if p.quota is not None and p.project})
+    priorities = sorted({name for p in policies for name in p.priorities or {}})
+    out = []
+    if queue and queues and queue not in queues:
+        out.append(
+            error(
+                "E320",
+                f"queue {queue!r} is not one the policies define (the LocalQueue of each project "
+                f"with a quota: {', '.join(queues)}): Kueue never admits the job, which stays "
+                "suspended",
+                queue_where,
+                "spec.queue",
+            )
         )
-    ]
+    if priority and (queues or priorities) and priority not in priorities:
+        known = f"({', '.join(priorities)})" if priorities else "(they declare none)"
+        out.append(
+            error(
+                "E321",
+                f"priority {priority!r} is not one the policies declare {known}: Kueue finds no "
+                "WorkloadPriorityClass of that name and never queues the job",
+                priority_where,
+                "spec.priority",
+            )
+        )
+    return out
 
 
 def check_namespace(queue: str | None, project: str | None, namespace, policies, where):

@@ -13,7 +13,14 @@ from typing import Any
 from ..diagnostics import Diagnostic, error, warning
 from ..emit import JOBSET_OPERATORS, Workload
 from ..emit.jobset import tpu_hosts
-from ..emit.pod import GPU_PRODUCT_LABEL, SHARED_VOLUME, SHM_VOLUME, pvc_volume_name
+from ..emit.pod import (
+    GPU_PRODUCT_LABEL,
+    RAY_OPERATORS,
+    SHARED_VOLUME,
+    SHM_VOLUME,
+    memory_gb,
+    pvc_volume_name,
+)
 from ..emit.rayjob import RAY_HEAD_PORTS
 from ..resolve import Resolved, format_path
 
@@ -66,7 +73,51 @@ def check_runs(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     out += _tpu_slices(workload, resolved)
     out += _size(workload, resolved)
     out += _ray_ttl(workload, resolved)
+    out += _job_id(workload, resolved)
+    out += _identity(workload, resolved)
     return out
+
+
+# KubeRay writes the submission id unquoted into the submitter's shell line (common/job.go
+# BuildJobSubmitCommand); a plain identifier is one word there, whatever the shell.
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _job_id(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    job_id = workload.spec.jobId
+    if workload.operator not in RAY_OPERATORS or job_id is None or _PLAIN_ID.match(job_id):
+        return []
+    return [
+        _error(
+            "E317",
+            f"jobId {job_id!r} must be a plain identifier (letters, digits, '.', '_', '-', "
+            "starting with a letter or digit): KubeRay writes it unquoted into the shell line "
+            "that submits the job",
+            resolved,
+            ("spec", "jobId"),
+        )
+    ]
+
+
+def _identity(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
+    """A service account and a pull secret are objects named by DNS-1123 subdomains."""
+    spec = workload.spec
+    named: list[tuple[str, tuple]] = []
+    if spec.serviceAccountName is not None:
+        named.append((spec.serviceAccountName, ("spec", "serviceAccountName")))
+    for index, name in enumerate(spec.imagePullSecrets or []):
+        named.append((name, ("spec", "imagePullSecrets", index)))
+    return [
+        _error(
+            "E318",
+            f"{name!r} is not a Kubernetes object name (a DNS-1123 subdomain: lower-case "
+            "letters, digits, '-' and '.', at most 253)",
+            resolved,
+            path,
+        )
+        for name, path in named
+        if len(name) > 253 or not _SUBDOMAIN.match(name)
+    ]
 
 
 def _ray_ttl(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
@@ -242,18 +293,15 @@ def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     return out
 
 
-def _memory_gb(resources) -> float:
-    cpus = resources.cpus if resources.cpus is not None else 1
-    return resources.memory if resources.memory is not None else cpus * (resources.ramRatio or 0)
-
-
 def _shm(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     """/dev/shm is a memory-backed emptyDir: its pages count against the container's memory
     limit, so a larger size is an OOM kill waiting to happen, not more room."""
-    out = []
+    out: list[Diagnostic] = []
     for path, resources in _resources(workload):
-        memory = _memory_gb(resources)
-        if resources.shmSizeGB and resources.shmSizeGB > memory:
+        memory = memory_gb(resources)
+        if workload.operator in RAY_OPERATORS:
+            out += _ray_shm(resources, resolved, path + ("resources", "shmSizeGB"))
+        elif resources.shmSizeGB and resources.shmSizeGB > memory:
             out.append(
                 _error(
                     "E308",
@@ -264,6 +312,25 @@ def _shm(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def _ray_shm(resources, resolved: Resolved, path: tuple) -> list[Diagnostic]:
+    """KubeRay gives every Ray pod a /dev/shm of the pod's memory for the object store (common/
+    pod.go makeEmptyDirVolume) unless one is mounted; a smaller one sends the object store,
+    30% of memory by default, to disk. So shmSizeGB has no effect on a Ray pod, which is said."""
+    layer = resolved.layer_of(path)
+    if not resources.shmSizeGB or layer is None or layer.role not in ("base", "workload", "set"):
+        return []
+    where, shown = _at(resolved, path)
+    return [
+        warning(
+            "W101",
+            "shmSizeGB has no effect on a Ray pod: KubeRay mounts a /dev/shm of the pod's memory "
+            "for Ray's object store",
+            where,
+            shown,
+        )
+    ]
 
 
 def _ports(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
@@ -309,14 +376,39 @@ def _ports(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     return out
 
 
+# Operators whose groups are one pod a Job, ranked across Jobs: a multi-host TPU slice, whose
+# hosts must be the pods of one Job on one node pool, has no place in them.
+_NO_SLICES = {
+    "pytorch": "its Master and Workers are one pod a Job each, ranked across Jobs",
+    "xgboost": "XGBoost has no TPU support, and its workers are one pod a Job each",
+    "tf": "its workers are one pod a Job each, named in TF_CONFIG, not a TPU slice's hosts",
+}
+
+
 def _tpu_slices(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
-    if workload.operator != "jax":
+    operator = workload.operator
+    if operator not in JOBSET_OPERATORS:
         return []
     out = []
     for name, job_type in workload.types.items():
         hosts = tpu_hosts(job_type.resources)
         count = job_type.count or 1
-        if hosts > 1 and count % hosts:
+        if hosts > 1 and operator in _NO_SLICES:
+            tpu = job_type.resources.accelerators.tpu
+            out.append(
+                _error(
+                    "E319",
+                    f"a {tpu.topology} slice with {tpu.tpuChipsCount} chips a pod is {hosts} "
+                    f"hosts, one Job of a pod per host; operator {operator} cannot run it: "
+                    f"{_NO_SLICES[operator]}. Use operator jax or jobset (a Job per slice), "
+                    "or a topology of one host",
+                    resolved,
+                    ("spec", "types", name, "resources", "accelerators", "tpu"),
+                )
+            )
+        elif hosts > 1 and operator == "jobset":
+            out += _slice_pods(job_type, hosts, resolved, ("spec", "types", name))
+        elif hosts > 1 and count % hosts:
             out.append(
                 _error(
                     "E314",
@@ -327,6 +419,31 @@ def _tpu_slices(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
                     ("spec", "types", name, "count"),
                 )
             )
+    return out
+
+
+def _slice_pods(job_type, hosts: int, resolved: Resolved, path: tuple) -> list[Diagnostic]:
+    """jobset: each Job of a multi-host TPU type is one slice, its pods the slice's hosts; a
+    written 1 is the usual boilerplate and taken as unset."""
+    out = []
+    for field in ("completions", "parallelisms"):
+        value = getattr(job_type, field)
+        layer = resolved.layer_of(path + (field,))
+        if (
+            value in (None, 1, hosts)
+            or layer is None
+            or layer.role not in ("base", "workload", "set")
+        ):
+            continue
+        out.append(
+            _error(
+                "E319",
+                f"each Job of this type is one TPU slice of {hosts} hosts, a pod per host: "
+                f"{field} is {hosts}, not {value} (count says how many slices)",
+                resolved,
+                path + (field,),
+            )
+        )
     return out
 
 

@@ -6,7 +6,9 @@ import re
 
 from ..diagnostics import Diagnostic, error, warning
 from ..emit import JOBSET_OPERATORS, Workload
+from ..emit.jobset import job_shape
 from ..emit.naming import MAX_LABEL, POD_SUFFIX, RAYJOB_MAX, is_dns1035, replicated_job_name
+from ..emit.pod import shm_size_gb
 from ..emit.quantity import cpu_millis
 from ..resolve import Resolved, format_path
 from .runs import check_runs
@@ -139,7 +141,7 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
 def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     """Secrets, claims and the shared volume share each container: no two may claim one path."""
     spec = workload.spec
-    claimed: list[tuple[str, tuple]] = [("/dev/shm", ())]  # taken by shmSizeGB when it is set
+    claimed: list[tuple[str, tuple]] = [("/dev/shm", ())]  # taken when a pod gets a /dev/shm
     for label, secret in (spec.secrets or {}).items():
         claimed.append((secret.mountPath, ("spec", "secrets", label, "mountPath")))
     storage = spec.storage
@@ -151,13 +153,15 @@ def _mount_paths(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
         claimed.append(
             (storage.sharedVolume.mountPoint, ("spec", "storage", "sharedVolume", "mountPoint"))
         )
-    uses_shm = any(resources.shmSizeGB for resources in _all_resources(workload.types))
+    uses_shm = any(
+        shm_size_gb(workload.operator, resources) for resources in _all_resources(workload.types)
+    )
     out, seen = [], {}
     for mount_path, path in claimed:
         normal = mount_path.rstrip("/") or "/"
         if not path:
             if uses_shm:
-                seen[normal] = "shmSizeGB (/dev/shm)"
+                seen[normal] = "/dev/shm (shmSizeGB, or a pod of several GPUs)"
             continue
         shown = format_path(resolved.logical(path))
         if normal in seen:
@@ -183,11 +187,11 @@ def _all_resources(types):
 
 def _jobset_names(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
     out = []
-    one_pod_per_job = workload.operator != "jobset"
     for type_name, job_type in workload.types.items():
         rjob = replicated_job_name(type_name)
-        last_job = (job_type.count or 1) - 1
-        last_pod = 0 if one_pod_per_job else (job_type.completions or 1) - 1
+        replicas, completions, _ = job_shape(workload.operator, job_type)
+        last_job = replicas - 1
+        last_pod = completions - 1
         job_name = f"{workload.name}-{rjob}-{last_job}"
         pod_name = f"{job_name}-{last_pod}"
         path = ("spec", "types", type_name)

@@ -373,7 +373,7 @@ def test_kueue_admits_within_quota_and_holds_the_job_over_it(
 def test_kueue_admits_our_rayjob_then_kuberay_builds_its_cluster(
     operator_plane, operator_namespace, tmp_path
 ):
-    """examples/kuberay-cpu-gpu.yaml: queue gpu-queue, priority class interactive."""
+    """examples/kuberay-cpu-gpu.yaml: queue team-b, priority class high."""
     ns = operator_namespace
     # the example's priority; other tests may have made it already (with their value)
     operator_plane.kubectl(
@@ -384,17 +384,17 @@ def test_kueue_admits_our_rayjob_then_kuberay_builds_its_cluster(
             {
                 "apiVersion": "kueue.x-k8s.io/v1beta2",
                 "kind": "WorkloadPriorityClass",
-                "metadata": {"name": "interactive"},
+                "metadata": {"name": "high"},
                 "value": 1000,
             }
         ),
         check=False,
     )
-    priority = operator_plane.kubectl_json("get", "workloadpriorityclass", "interactive")["value"]
+    priority = operator_plane.kubectl_json("get", "workloadpriorityclass", "high")["value"]
     kueue_queue(
         operator_plane,
         ns,
-        "gpu-queue",
+        "team-b",
         {"cpu": "100", "memory": "512Gi", "nvidia.com/gpu": "4"},
     )
     objects = submitted(operator_plane, "kuberay-cpu-gpu.yaml", ns, tmp_path)
@@ -409,7 +409,7 @@ def test_kueue_admits_our_rayjob_then_kuberay_builds_its_cluster(
             else None
         ),
     )
-    assert workload["spec"]["queueName"] == "gpu-queue"
+    assert workload["spec"]["queueName"] == "team-b"
     assert workload["spec"].get("priority") == priority
     podsets = {p["name"]: p["count"] for p in workload["spec"]["podSets"]}
     for group in rayjob["spec"]["rayClusterSpec"]["workerGroupSpecs"]:
