@@ -53,8 +53,19 @@ LISTING = {
 }
 
 
+class Interrupted(Exception):
+    """Ctrl-C while a command ran, carried past click (which would print "Aborted!" and exit 1) so
+    that :func:`compiler.cli.main` says "interrupted" and exits 130 whenever SIGINT comes."""
+
+
 class CommandsOnDemand(DefaultGroup):
     """Imports a command's module only when the command line needs it."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None
 
     def format_commands(self, ctx, formatter):
         """As click lists the commands, from :data:`LISTING`."""
@@ -101,5 +112,8 @@ _register(FIRST_MODULES)
 
 
 def run(argv=None) -> None:
-    """The whole command line, parsed by click (exits)."""
-    cli.main(args=argv, prog_name="compile", standalone_mode=True)
+    """The whole command line, parsed by click (exits). Ctrl-C comes back as KeyboardInterrupt."""
+    try:
+        cli.main(args=argv, prog_name="compile", standalone_mode=True)
+    except Interrupted:
+        raise KeyboardInterrupt from None
