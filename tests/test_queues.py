@@ -604,3 +604,91 @@ def test_policies_of_compile_yaml_are_the_default(tmp_path):
         "ClusterQueue",
         "LocalQueue",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 21 item 1: every resource a queued workload requests is covered by its ClusterQueue
+
+TPU_WORKLOAD = """\
+project: team-a
+spec:
+  operator: jobset
+  image: registry.example.com/team-a/train:1
+  command: python train.py
+  types:
+    worker:
+      count: {count}
+      resources:
+        cpus: 4
+        memory: 16
+        accelerators: {{tpu: {{type: {tpu_type}, topology: 2x2, tpuChipsCount: 4}}}}
+"""
+
+TEAM_A_TPUS = TEAM_A + "    tpus: {tpu-v5-lite-podslice: 16}\n"
+
+
+def test_tpu_quota_gets_a_flavor_per_type_covering_google_tpu(tmp_path):
+    result = queues(tmp_path, TEAM_A_TPUS, TEAM_B)
+    assert result.exit_code == 0, result.stderr
+    objects = objects_of(result.stdout)
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    flavor = by_name[("ResourceFlavor", "tpu-v5-lite-podslice")]
+    assert flavor["spec"] == {
+        "nodeLabels": {"cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice"}
+    }
+    team_a = by_name[("ClusterQueue", "team-a")]["spec"]
+    assert team_a["resourceGroups"][-1] == {
+        "coveredResources": ["google.com/tpu"],
+        "flavors": [
+            {
+                "name": "tpu-v5-lite-podslice",
+                "resources": [{"name": "google.com/tpu", "nominalQuota": "16"}],
+            }
+        ],
+    }
+    team_b = by_name[("ClusterQueue", "team-b")]["spec"]
+    assert all("google.com/tpu" not in g["coveredResources"] for g in team_b["resourceGroups"])
+    for obj in objects:
+        assert kueue_errors(obj) == [], (obj["kind"], obj["metadata"]["name"])
+
+
+def test_tpu_workload_in_a_queue_without_tpu_quota_is_an_error(tmp_path):
+    workload = TPU_WORKLOAD.format(count=1, tpu_type="tpu-v5-lite-podslice")
+    result = compile_workload(tmp_path, workload, TEAM_A)
+    assert result.exit_code == 1, result.stderr
+    assert "workload.yaml:6:3: error[E322]" in result.stderr, result.stderr
+    assert "google.com/tpu" in result.stderr and "queue team-a" in result.stderr
+    assert result.stdout == ""
+
+
+def test_tpu_workload_with_tpu_quota_of_its_type_compiles(tmp_path):
+    workload = TPU_WORKLOAD.format(count=1, tpu_type="tpu-v5-lite-podslice")
+    result = compile_workload(tmp_path, workload, TEAM_A_TPUS)
+    assert result.exit_code == 0, result.stderr
+    assert "E322" not in result.stderr and "W120" not in result.stderr
+    [jobset] = objects_of(result.stdout)
+    assert jobset["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"
+    # 5 pods x 4 chips = 20 > 16: the queue can never hold it
+    big = compile_workload(
+        tmp_path, TPU_WORKLOAD.format(count=5, tpu_type="tpu-v5-lite-podslice"), TEAM_A_TPUS
+    )
+    assert "warning[W120]" in big.stderr and "20 TPU chips" in big.stderr, big.stderr
+
+
+def test_tpu_type_the_quota_does_not_list_is_an_error(tmp_path):
+    workload = TPU_WORKLOAD.format(count=1, tpu_type="tpu-v6e-slice")
+    result = compile_workload(tmp_path, workload, TEAM_A_TPUS)
+    assert result.exit_code == 1
+    assert "error[E322]" in result.stderr and "tpu-v6e-slice" in result.stderr, result.stderr
+
+
+def test_tpu_workload_naming_a_queue_without_tpu_quota_is_an_error_without_a_project(tmp_path):
+    workload = (
+        TPU_WORKLOAD.format(count=1, tpu_type="tpu-v5-lite-podslice").replace(
+            "project: team-a\n", ""
+        )
+        + "  queue: team-a\n"
+    )
+    result = compile_workload(tmp_path, workload, TEAM_A)
+    assert result.exit_code == 1
+    assert "error[E322]" in result.stderr, result.stderr

@@ -81,6 +81,11 @@ class Quota(Strict):
         None,
         description="GPUs: a number, or per GPU product {NVIDIA-H100-80GB-HBM3: 16}. Absent: 0.",
     )
+    tpus: dict[str, Limit] | None = Field(
+        None,
+        description="TPU chips per TPU type {tpu-v5-lite-podslice: 64} (a ResourceFlavor per "
+        "type, covering google.com/tpu). Absent: the project's queue covers no TPUs.",
+    )
     cohort: Text | None = Field(
         None, description="Unused quota is lent to / borrowed from this cohort."
     )

@@ -339,10 +339,11 @@ class Limits(Record):
 class Quota(Record):
     """What one project may use at once, held by Kueue (SPEC 2.5); ``compile queues`` emits it."""
 
-    __slots__ = ('cpus', 'memoryGB', 'gpus', 'cohort', 'borrowingLimit', 'queueing',)
+    __slots__ = ('cpus', 'memoryGB', 'gpus', 'tpus', 'cohort', 'borrowingLimit', 'queueing',)
     cpus: int | float
     memoryGB: int | float
     gpus: int | float | dict[str, int | float] | None
+    tpus: dict[str, int | float] | None
     cohort: str | None
     borrowingLimit: Borrowing | None
     queueing: Literal['StrictFIFO', 'BestEffortFIFO'] | None
@@ -350,6 +351,7 @@ class Quota(Record):
         ('cpus', ('union', (('int', ('int', ())), ('float', ('float', ()))), (('ge', 0),)), ('required',)),
         ('memoryGB', ('union', (('int', ('int', ())), ('float', ('float', ()))), (('ge', 0),)), ('required',)),
         ('gpus', ('nullable', ('union', (('int', ('int', ())), ('float', ('float', ())), ('dict[str,union[int,float]]', ('dict', ('union', (('int', ('int', ())), ('float', ('float', ()))), ()), ()))), ())), ('value', None)),
+        ('tpus', ('nullable', ('dict', ('union', (('int', ('int', ())), ('float', ('float', ()))), ()), ())), ('value', None)),
         ('cohort', ('nullable', ('text',)), ('value', None)),
         ('borrowingLimit', ('nullable', ('model', 'Borrowing')), ('value', None)),
         ('queueing', ('nullable', ('literal', ('StrictFIFO', 'BestEffortFIFO'), "'StrictFIFO' or 'BestEffortFIFO'")), ('value', None)),

@@ -4,6 +4,8 @@
   given as one number; each GPU product of a per-product quota gets its own flavor, whose node
   label (``spec.cluster.gpuProductLabel`` of a global policy, else ``nvidia.com/gpu.product``)
   is the selector Kueue adds to the pods it admits on it.
+- Each TPU type of a ``quota.tpus`` gets a flavor labelled ``cloud.google.com/gke-tpu-accelerator``
+  (GKE's TPU node label) and the ClusterQueue a resource group covering ``google.com/tpu``.
 - One ClusterQueue per project with a quota, open to the project's namespace only; one LocalQueue
   named after the project in that namespace. Preemption: a project reclaims what it lent to its
   cohort from any borrower, and within its own queue a higher priority job may preempt a lower.
@@ -15,6 +17,8 @@ from ..emit import quantity
 from ..validate.quota import (
     DEFAULT_FLAVOR,
     DEFAULT_GPU_PRODUCT_LABEL,
+    TPU,
+    TPU_TYPE_LABEL,
     flavor_name,
     gpu_products,
 )
@@ -56,6 +60,8 @@ def queue_objects(policies) -> list[dict]:
     products = sorted({p for q in quotas for p in gpu_products(q.quota.gpus) or {}})
     objects = [_flavor(DEFAULT_FLAVOR, {})] if quotas else []
     objects += [_flavor(flavor_name(p), {label: p}) for p in products]
+    tpu_types = sorted({t for q in quotas for t in q.quota.tpus or {}})
+    objects += [_flavor(flavor_name(t), {TPU_TYPE_LABEL: t}) for t in tpu_types]
     objects += _priority_classes(policies)
     objects += [_cluster_queue(q) for q in quotas]
     objects += [_local_queue(q) for q in quotas]
@@ -124,6 +130,7 @@ def _resource_groups(quota) -> list[dict]:
         _resource("memory", quantity.memory(quota.memoryGB), borrowed("memoryGB", quantity.memory)),
     ]
     products = gpu_products(quota.gpus)
+    tpus = _tpu_group(quota)
     if products is None:
         gpus = _resource(GPU, _gpus(quota.gpus or 0), borrowed("gpus", _gpus))
         return [
@@ -131,7 +138,7 @@ def _resource_groups(quota) -> list[dict]:
                 "coveredResources": ["cpu", "memory", GPU],
                 "flavors": [{"name": DEFAULT_FLAVOR, "resources": cpu_memory + [gpus]}],
             }
-        ]
+        ] + tpus
     borrowed_gpus = gpu_products(limit.gpus) if limit is not None and cohort else None
     flavors = []
     for product in sorted(products):
@@ -152,7 +159,19 @@ def _resource_groups(quota) -> list[dict]:
             "flavors": [{"name": DEFAULT_FLAVOR, "resources": cpu_memory}],
         },
         {"coveredResources": [GPU], "flavors": flavors},
+    ] + tpus
+
+
+def _tpu_group(quota) -> list[dict]:
+    """A resource group covering google.com/tpu: a flavor per TPU type of ``quota.tpus``
+    (its node label the type, as GKE labels TPU nodes), none without TPU quota."""
+    if not quota.tpus:
+        return []
+    flavors = [
+        {"name": flavor_name(tpu_type), "resources": [_resource(TPU, _gpus(chips), None)]}
+        for tpu_type, chips in sorted(quota.tpus.items())
     ]
+    return [{"coveredResources": [TPU], "flavors": flavors}]
 
 
 def _cluster_queue(policy) -> dict:
@@ -200,6 +219,8 @@ def quota_summary(policies) -> dict:
         else:
             for product, count in sorted(products.items()):
                 values[f"gpus {product}"] = _plain(count)
+        for tpu_type, chips in sorted((quota.tpus or {}).items()):
+            values[f"tpus {tpu_type}"] = _plain(chips)
         values["cohort"] = quota.cohort or "none"
         limit = quota.borrowingLimit
         for name in ("cpus", "memoryGB"):
