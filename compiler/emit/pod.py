@@ -16,6 +16,7 @@ WORKLOAD_LABEL = "manifest-compiler/workload"
 MULTUS_NETWORKS = "k8s.v1.cni.cncf.io/networks"
 RAY_OPERATORS = ("kuberay", "ray")
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # NVIDIA feature discovery; policies may change it
+READINESS_PERIOD_SECONDS = 2  # how soon a ready tracker is seen (the kubelet's default: 10 s)
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_LABEL = 63
 
@@ -33,6 +34,7 @@ class Role:
     extra_labels: tuple = ()
     listens: bool = True  # declares the manifest's ports (the pods the ports Service selects)
     own_ports: tuple = ()  # container ports the framework itself needs (Ray's head), before the user's
+    readiness_port: int | None = None  # a tcpSocket readiness probe on this port (xgboost's tracker)
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,11 @@ def pod_template(
     if ports:
         container["ports"] = ports
     container["resources"] = container_resources(resources)
+    if role.readiness_port is not None:
+        container["readinessProbe"] = {
+            "tcpSocket": {"port": role.readiness_port},
+            "periodSeconds": READINESS_PERIOD_SECONDS,
+        }
     volumes, mounts = volumes_and_mounts(context, resources)
     if mounts:
         container["volumeMounts"] = mounts
