@@ -185,6 +185,7 @@ CODES: dict[str, str] = {
     "W111": "a RayJob's ttlSecondsAfterFinished is not the manifest's; the record stays",
     "W120": "the workload asks more than its queue's quota and borrowing can ever hold",
     "W121": "the workload asks for a GPU product its queue's quota does not list",
+    "W122": "a cohort member's GPUs sit in flavors no other member has: no GPU is lent either way",
     "W123": "the workload goes to a namespace without its project's LocalQueue",
     "W130": "a rule's pattern uses syntax RE2 lacks; the admission policy leaves the rule out",
 }

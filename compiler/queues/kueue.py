@@ -19,7 +19,9 @@ from ..validate.quota import (
     DEFAULT_GPU_PRODUCT_LABEL,
     TPU,
     TPU_TYPE_LABEL,
+    check_cohorts,
     flavor_name,
+    gpu_lenders,
     gpu_products,
 )
 
@@ -63,7 +65,7 @@ def queue_objects(policies) -> list[dict]:
     tpu_types = sorted({t for q in quotas for t in q.quota.tpus or {}})
     objects += [_flavor(flavor_name(t), {TPU_TYPE_LABEL: t}) for t in tpu_types]
     objects += _priority_classes(policies)
-    objects += [_cluster_queue(q) for q in quotas]
+    objects += [_cluster_queue(q, quotas) for q in quotas]
     objects += [_local_queue(q) for q in quotas]
     return objects
 
@@ -117,7 +119,9 @@ def _gpus(count) -> str:
     return quantity.cpu(count)  # whole numbers as "8"; a fraction as Kubernetes writes it
 
 
-def _resource_groups(quota) -> list[dict]:
+def _resource_groups(quota, lenders) -> list[dict]:
+    """``lenders``: where the cohort can lend GPUs (quota.gpu_lenders); a GPU borrowing limit
+    nobody can lend under is left out (W122 says so)."""
     limit = quota.borrowingLimit
     cohort = bool(quota.cohort)
 
@@ -132,7 +136,7 @@ def _resource_groups(quota) -> list[dict]:
     products = gpu_products(quota.gpus)
     tpus = _tpu_group(quota)
     if products is None:
-        gpus = _resource(GPU, _gpus(quota.gpus or 0), borrowed("gpus", _gpus))
+        gpus = _resource(GPU, _gpus(quota.gpus or 0), borrowed("gpus", _gpus) if lenders else None)
         return [
             {
                 "coveredResources": ["cpu", "memory", GPU],
@@ -142,7 +146,7 @@ def _resource_groups(quota) -> list[dict]:
     borrowed_gpus = gpu_products(limit.gpus) if limit is not None and cohort else None
     flavors = []
     for product in sorted(products):
-        bound = (borrowed_gpus or {}).get(product)
+        bound = (borrowed_gpus or {}).get(product) if product in lenders else None
         flavors.append(
             {
                 "name": flavor_name(product),
@@ -174,7 +178,7 @@ def _tpu_group(quota) -> list[dict]:
     return [{"coveredResources": [TPU], "flavors": flavors}]
 
 
-def _cluster_queue(policy) -> dict:
+def _cluster_queue(policy, quotas) -> dict:
     quota = policy.quota
     spec: dict = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: policy.project}}}
     if quota.cohort:
@@ -185,7 +189,7 @@ def _cluster_queue(policy) -> dict:
         "borrowWithinCohort": {"policy": "Never"},
         "withinClusterQueue": "LowerPriority",
     }
-    spec["resourceGroups"] = _resource_groups(quota)
+    spec["resourceGroups"] = _resource_groups(quota, gpu_lenders(policy, quotas))
     return {
         "apiVersion": KUEUE_API,
         "kind": "ClusterQueue",
@@ -264,7 +268,7 @@ def compile_queues(policy_documents) -> tuple[list[dict], list]:
     policies, diagnostics = load_policies(policy_documents)
     if has_errors(diagnostics):
         return [], diagnostics
-    return queue_objects(policies), diagnostics
+    return queue_objects(policies), diagnostics + check_cohorts(with_quota(policies))
 
 
 def summary_of(policy_documents) -> dict:

@@ -227,13 +227,10 @@ def quota_of(policies: list[LoadedPolicy], project: str | None) -> LoadedPolicy 
 # workloads their queue can never admit
 
 
-def capacity(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> dict:
-    """The most the project's ClusterQueue can ever hold: its quota plus what it may borrow.
-
-    {"cpus": n, "memoryGB": n, "gpus": n or {product: n}, "tpus": {type: n}}; without a borrowing limit a project
-    of a cohort may borrow everything the cohort's other quotas hold."""
+def cohort_peers(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> list[LoadedPolicy]:
+    """The other projects' quota policies of ``policy``'s cohort (none without a cohort)."""
     quota = policy.quota
-    peers = [
+    return [
         p
         for p in policies
         if quota.cohort
@@ -242,6 +239,72 @@ def capacity(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> dict:
         and p.quota.cohort == quota.cohort
         and p.project != policy.project
     ]
+
+
+def gpu_lenders(policy: LoadedPolicy, policies: list[LoadedPolicy]):
+    """Where ``policy``'s project can borrow GPUs from its cohort. Kueue lends per flavor: GPUs
+    given as one number sit in the default flavor, per-product GPUs in each product's flavor.
+    For a numeric quota: whether a peer holds GPUs in the default flavor; for a per-product
+    quota: the products some peer holds."""
+    peers = cohort_peers(policy, policies)
+    if gpu_products(policy.quota.gpus) is None:
+        return any(gpu_products(p.quota.gpus) is None and (p.quota.gpus or 0) > 0 for p in peers)
+    return {
+        product
+        for p in peers
+        for product, amount in (gpu_products(p.quota.gpus) or {}).items()
+        if amount > 0
+    }
+
+
+def check_cohorts(policies: list[LoadedPolicy]) -> list[Diagnostic]:
+    """W122 (compile queues): a cohort member whose GPUs no other member can lend or borrow,
+    because their quotas sit in other flavors (one number: the default flavor; per product: a
+    flavor per product). Its GPU borrowing limit can never apply, and is not emitted."""
+    out: list[Diagnostic] = []
+    for policy in policies:
+        quota = policy.quota
+        if quota is None or not policy.project or not quota.cohort or not gpu_total(quota.gpus):
+            continue
+        others = [p for p in cohort_peers(policy, policies) if gpu_total(p.quota.gpus)]
+        if not others:
+            continue
+        lenders = gpu_lenders(policy, policies)
+        numeric = gpu_products(quota.gpus) is None
+        if (numeric and lenders) or (not numeric and set(gpu_products(quota.gpus) or {}) & lenders):
+            continue
+        shape = "one number (flavor default)" if numeric else "per GPU product"
+        peers = ", ".join(
+            f"{p.project} ({'one number' if gpu_products(p.quota.gpus) is None else 'per product'})"
+            for p in sorted(others, key=lambda p: p.project)
+        )
+        limit = quota.borrowingLimit
+        dropped = (
+            "; its borrowingLimit.gpus can never apply and is left out"
+            if limit is not None and limit.gpus is not None
+            else ""
+        )
+        out.append(
+            warning(
+                "W122",
+                f"project {policy.project} gives its GPUs {shape}, and no other member of "
+                f"cohort {quota.cohort} holds GPUs in the same flavors ({peers}): Kueue lends "
+                f"per flavor, so the cohort lends it no GPUs and borrows none of its GPUs"
+                f"{dropped}. Give the cohort's GPU quotas one shape",
+                policy.document.positions.nearest(QUOTA + ("gpus",), prefer_key=True),
+                "spec.quota.gpus",
+            )
+        )
+    return out
+
+
+def capacity(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> dict:
+    """The most the project's ClusterQueue can ever hold: its quota plus what it may borrow.
+
+    {"cpus": n, "memoryGB": n, "gpus": n or {product: n}, "tpus": {type: n}}; without a borrowing limit a project
+    of a cohort may borrow everything the cohort's other quotas hold."""
+    quota = policy.quota
+    peers = cohort_peers(policy, policies)
     limit = quota.borrowingLimit
     out: dict = {"tpus": {}}
     for tpu_type, own in (quota.tpus or {}).items():  # no TPU borrowing limit: all peers lend
