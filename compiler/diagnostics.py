@@ -141,6 +141,7 @@ CODES: dict[str, str] = {
     "E320": "the workload names a queue no policy defines, where policies declare quotas",
     "E321": "the workload names a priority no policy declares, where policies declare quotas or priorities",
     "E322": "a workload requests a resource (or TPU type) its queue does not cover, where policies declare quotas",
+    "E323": "RDMA networks one pod attaches give one variable different values",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     # policy
     "E401": "value is above the policy maximum",

@@ -373,10 +373,26 @@ class Borrowing(Record):
 class Cluster(Record):
     """Facts of the cluster the output is for (SPEC 2.6); only a global policy states them."""
 
-    __slots__ = ('gpuProductLabel',)
+    __slots__ = ('gpuProductLabel', 'rdma',)
     gpuProductLabel: str | None
+    rdma: dict[str, RdmaNetwork] | None
     FIELDS = (
         ('gpuProductLabel', ('nullable', ('text',)), ('value', None)),
+        ('rdma', ('nullable', ('dict', ('model', 'RdmaNetwork'), ())), ('value', None)),
+    )
+
+
+class RdmaNetwork(Record):
+    """What a pod attaching one RDMA network (Multus) needs: its device resource and the"""
+
+    __slots__ = ('resource', 'count', 'env',)
+    resource: str
+    count: int
+    env: dict[str, str] | None
+    FIELDS = (
+        ('resource', ('text',), ('required',)),
+        ('count', ('int', (('ge', 1),)), ('value', 1)),
+        ('env', ('nullable', ('dict', ('text',), ())), ('value', None)),
     )
 
 
@@ -557,6 +573,7 @@ MODELS: dict[str, type[Record]] = {
     'Quota': Quota,
     'Borrowing': Borrowing,
     'Cluster': Cluster,
+    'RdmaNetwork': RdmaNetwork,
     'JobType': JobType,
     'Resources': Resources,
     'Accelerators': Accelerators,

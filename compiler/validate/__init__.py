@@ -49,7 +49,26 @@ def validate_workload(
     )
     targets = check_targets(probe, resolved, name_path)
     queue = check_queue(resolved, catalog, manifest, types, project, namespace)
-    return manifest, types, structural + semantic + targets + policy + queue
+    return (
+        manifest,
+        types,
+        structural
+        + semantic
+        + targets
+        + policy
+        + queue
+        + rdma_problems(resolved, catalog, types, project),
+    )
+
+
+def rdma_problems(resolved: Resolved, catalog, types, project) -> list:
+    """E323: RDMA networks of one pod whose variables disagree."""
+    if catalog is None:
+        return []
+    from .runs import check_rdma, rdma_networks
+
+    rdma = rdma_networks(policies_for(catalog.policies, project))[0]
+    return check_rdma(resolved, types, rdma) if rdma else []
 
 
 def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace=None) -> list:
@@ -73,8 +92,11 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
         resolved.location(("spec", "queue")),
         resolved.location(("spec", "priority")),
     )
+    from .runs import rdma_networks
+
+    rdma = rdma_networks(policies_for(catalog.policies, project))[0]
     covered = check_covered(
-        requested_resources(manifest.spec.operator, types),
+        requested_resources(manifest.spec.operator, types, rdma),
         tpu_totals(manifest.spec.operator, types),
         manifest.spec.queue,
         policies,
@@ -96,7 +118,7 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
     return known + covered + elsewhere + admission
 
 
-def requested_resources(operator, types) -> dict[str, set]:
+def requested_resources(operator, types, rdma=None) -> dict[str, set]:
     """Resource name -> the labels of the pod groups that request it (what Kueue must cover)."""
     from ..emit.pod import container_resources
     from .policy import pod_resources
@@ -104,7 +126,7 @@ def requested_resources(operator, types) -> dict[str, set]:
     out: dict[str, set] = {}
     for name, pods, resources in pod_resources(operator, types):
         if pods:
-            for resource in container_resources(resources)["requests"]:
+            for resource in container_resources(resources, rdma)["requests"]:
                 out.setdefault(resource, set()).add(name)
     return out
 
