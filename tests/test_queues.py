@@ -621,20 +621,11 @@ def test_policies_of_compile_yaml_are_the_default(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # issue 21 item 1: every resource a queued workload requests is covered by its ClusterQueue
 
-TPU_WORKLOAD = """\
-project: team-a
-spec:
-  operator: jobset
-  image: registry.example.com/team-a/train:1
-  command: python train.py
-  types:
-    worker:
-      count: {count}
-      resources:
-        cpus: 4
-        memory: 16
-        accelerators: {{tpu: {{type: {tpu_type}, topology: 2x2, tpuChipsCount: 4}}}}
-"""
+TPU_WORKLOAD = WORKLOAD.replace(
+    "{{gpu: {{count: 4, type: gpu{product}}}}}",
+    "{{tpu: {{type: {tpu_type}, topology: 2x2, tpuChipsCount: 4}}}}",
+)
+assert "tpu_type" in TPU_WORKLOAD
 
 TEAM_A_TPUS = TEAM_A + "    tpus: {tpu-v5-lite-podslice: 16}\n"
 
