@@ -140,6 +140,8 @@ CODES: dict[str, str] = {
     "E319": "a multi-host TPU slice the operator cannot run, or a jobset slice's pods not its hosts",
     "E320": "the workload names a queue no policy defines, where policies declare quotas",
     "E321": "the workload names a priority no policy declares, where policies declare quotas or priorities",
+    "E322": "a workload requests a resource (or TPU type) its queue does not cover, where policies declare quotas",
+    "E323": "RDMA networks one pod attaches give one variable different values",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     # policy
     "E401": "value is above the policy maximum",
@@ -184,6 +186,7 @@ CODES: dict[str, str] = {
     "W111": "a RayJob's ttlSecondsAfterFinished is not the manifest's; the record stays",
     "W120": "the workload asks more than its queue's quota and borrowing can ever hold",
     "W121": "the workload asks for a GPU product its queue's quota does not list",
+    "W122": "a cohort member's GPUs sit in flavors no other member has: no GPU is lent either way",
     "W123": "the workload goes to a namespace without its project's LocalQueue",
     "W130": "a rule's pattern uses syntax RE2 lacks; the admission policy leaves the rule out",
 }

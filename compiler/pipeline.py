@@ -20,7 +20,7 @@ from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
 from .validate.policy import check_emitted_image, policies_for
-from .validate.runs import gpu_product_label
+from .validate.runs import gpu_product_label, rdma_networks
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,8 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
     if manifest is None or has_errors(diagnostics):
         return unit
     gpu_label, cluster_problems = gpu_product_label(policies_for(catalog.policies, project))
-    unit.diagnostics.extend(cluster_problems)
+    rdma, rdma_problems = rdma_networks(policies_for(catalog.policies, project))
+    unit.diagnostics.extend(cluster_problems + rdma_problems)
     unit.workload = Workload(
         manifest=manifest,
         types=types,
@@ -120,6 +121,7 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
         extra_annotations=options.extra_annotations,
         image=_pinned_image(manifest, options.image_digest),
         gpu_product_label=gpu_label,
+        rdma=rdma,
     )
     unit.diagnostics.extend(
         check_emitted_image(

@@ -270,3 +270,24 @@ def test_a_readiness_probe_decides_when_the_pod_is_ready(tmp_path):
     ready = [c["status"] for p in running for c in p["conditions"] if c["type"] == "Ready"]
     assert ready[0] == "False" and "True" in ready, ready
     assert kube.patches[-1]["phase"] == "Succeeded"
+
+
+def test_a_slow_image_pull_keeps_the_pod_pending_before_its_containers_start(tmp_path):
+    """testbed.manifest-compiler/pull-seconds: {container: seconds} delays the start, as a
+    slow image pull does (issue 21 item 2's proof starts xgboost's master late with it)."""
+    pod = make_pod([{"name": "c", "command": ["/bin/sh", "-c", "echo started"]}])
+    pod["metadata"]["annotations"]["testbed.manifest-compiler/pull-seconds"] = '{"c": 1.5}'
+    t0 = time.monotonic()
+    runner, kube = run_pod(tmp_path, pod)
+    assert time.monotonic() - t0 >= 1.5
+    assert kube.patches[0]["phase"] == "Pending"
+    assert kube.patches[0]["containerStatuses"][0]["state"] == {
+        "waiting": {"reason": "ContainerCreating"}
+    }
+    assert log_of(runner) == "started\n"
+    other = make_pod([{"name": "c", "command": ["/bin/sh", "-c", "true"]}])
+    other["metadata"]["annotations"]["testbed.manifest-compiler/pull-seconds"] = '{"x": 30}'
+    (tmp_path / "other").mkdir()
+    t0 = time.monotonic()
+    run_pod(tmp_path / "other", other)
+    assert time.monotonic() - t0 < 10  # another container's pull: no delay here

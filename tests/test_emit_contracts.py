@@ -355,6 +355,26 @@ def test_xgboost_env_and_worker_addrs_computed_by_the_shell_prelude(objects_of, 
         )
 
 
+def test_xgboost_workers_start_once_the_masters_tracker_is_ready(objects_of):
+    """issue 21 item 2: xgboost's workers exit when the tracker is unreachable (socket.cc: a
+    failed getaddrinfo is not retried, a few connects), so JobSet creates the workers' Jobs only
+    once the master's are Ready (dependsOn, JobSet >= v0.8: Ready + Succeeded + Failed Jobs =
+    replicas), and the master is Ready when its tracker accepts connections on MASTER_PORT."""
+    jobset = objects_of("xgboost-dist")["JobSet"]
+    master, worker = jobset["spec"]["replicatedJobs"]
+    assert "dependsOn" not in master  # the first replicated job may not depend on one
+    assert worker["dependsOn"] == [{"name": "master", "status": "Ready"}]
+    assert "startupPolicy" not in jobset["spec"]  # exclusive with dependsOn (JobSet's CEL rule)
+    probe = only_container(pod_spec(master))["readinessProbe"]
+    assert probe["tcpSocket"] == {"port": 9999}
+    assert probe["periodSeconds"] <= 2
+    assert "readinessProbe" not in only_container(pod_spec(worker))
+    for other in ("pytorch-gpu-rdma", "jobset-heavy-and-workers"):
+        for rjob in objects_of(other)["JobSet"]["spec"]["replicatedJobs"]:
+            assert "dependsOn" not in rjob
+            assert "readinessProbe" not in only_container(pod_spec(rjob))
+
+
 def test_xgboost_ports_labels_and_annotations(objects_of):
     """The tracker port is the master's: the Service selects the master pod only (with the labels
     JobSet's controller puts on it, jobset_controller.go labelAndAnnotateObject), and only the

@@ -94,6 +94,12 @@ def run_submitter(spec: dict, tmp_path: Path) -> list[list[str]]:
         "LD_LIBRARY_PATH": "/submitter/lib",
         "def": "SUBMITTER",
     }
+    # the kubelet expands $(VAR) in command and args against the container's env (KubeRay's two
+    # variables there) before the shell sees them: `$$` becomes `$`, a defined `$(NAME)` its value
+    from testbed.agent.env import expand, mapping_for
+
+    kubelet = mapping_for({k: env[k] for k in ("RAY_DASHBOARD_ADDRESS", "RAY_JOB_SUBMISSION_ID")})
+    argv = [expand(word, kubelet) for word in argv]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in calls.read_text().splitlines()]
@@ -111,6 +117,7 @@ RUNTIME_ENV = r"""
           WORD: abc$def
           TICKS: "`hostname`"
           QUOTED: 'say "hi" \n back\slash'
+          KUBELET: "$(RAY_JOB_SUBMISSION_ID) $$ $(UNSET)"
           THREADS: 4
           RATIO: 0.5
           FLAG: true
@@ -122,6 +129,7 @@ WRITTEN = {
         "WORD": "abc$def",
         "TICKS": "`hostname`",
         "QUOTED": 'say "hi" \\n back\\slash',
+        "KUBELET": "$(RAY_JOB_SUBMISSION_ID) $$ $(UNSET)",
         "THREADS": "4",
         "RATIO": "0.5",
         "FLAG": "true",

@@ -170,8 +170,20 @@ def test_the_example_policies_give_valid_queue_objects():
         assert kueue_errors(obj) == [], (obj["kind"], obj["metadata"]["name"])
 
 
+#: cohort members that lend team-a GPUs in the default flavor and team-b H100s (item 9: Kueue
+#: lends per flavor, so a borrowing limit applies only where a peer holds the same flavor)
+LENDERS = (
+    TEAM_A.replace("team-a", "team-c").replace("    borrowingLimit: {gpus: 4}\n", ""),
+    TEAM_A.replace("team-a", "team-d")
+    .replace("gpus: 8", "gpus: {NVIDIA-H100-80GB-HBM3: 4}")
+    .replace("    borrowingLimit: {gpus: 4}\n", ""),
+)
+
+
 def test_cluster_queue_holds_the_quota(tmp_path):
-    objects = objects_of(queues(tmp_path, TEAM_A, TEAM_B).stdout)
+    result = queues(tmp_path, TEAM_A, TEAM_B, *LENDERS)
+    assert "W122" not in result.stderr, result.stderr
+    objects = objects_of(result.stdout)
     by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     team_a = by_name[("ClusterQueue", "team-a")]["spec"]
     assert team_a["cohortName"] == "research"
@@ -604,3 +616,134 @@ def test_policies_of_compile_yaml_are_the_default(tmp_path):
         "ClusterQueue",
         "LocalQueue",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 21 item 1: every resource a queued workload requests is covered by its ClusterQueue
+
+TPU_WORKLOAD = WORKLOAD.replace(
+    "{{gpu: {{count: 4, type: gpu{product}}}}}",
+    "{{tpu: {{type: {tpu_type}, topology: 2x2, tpuChipsCount: 4}}}}",
+)
+assert "tpu_type" in TPU_WORKLOAD
+
+TEAM_A_TPUS = TEAM_A + "    tpus: {tpu-v5-lite-podslice: 16}\n"
+
+
+def test_tpu_quota_gets_a_flavor_per_type_covering_google_tpu(tmp_path):
+    result = queues(tmp_path, TEAM_A_TPUS, TEAM_B)
+    assert result.exit_code == 0, result.stderr
+    objects = objects_of(result.stdout)
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    flavor = by_name[("ResourceFlavor", "tpu-v5-lite-podslice")]
+    assert flavor["spec"] == {
+        "nodeLabels": {"cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice"}
+    }
+    team_a = by_name[("ClusterQueue", "team-a")]["spec"]
+    assert team_a["resourceGroups"][-1] == {
+        "coveredResources": ["google.com/tpu"],
+        "flavors": [
+            {
+                "name": "tpu-v5-lite-podslice",
+                "resources": [{"name": "google.com/tpu", "nominalQuota": "16"}],
+            }
+        ],
+    }
+    team_b = by_name[("ClusterQueue", "team-b")]["spec"]
+    assert all("google.com/tpu" not in g["coveredResources"] for g in team_b["resourceGroups"])
+    for obj in objects:
+        assert kueue_errors(obj) == [], (obj["kind"], obj["metadata"]["name"])
+
+
+def test_tpu_workload_in_a_queue_without_tpu_quota_is_an_error(tmp_path):
+    workload = TPU_WORKLOAD.format(count=1, tpu_type="tpu-v5-lite-podslice")
+    result = compile_workload(tmp_path, workload, TEAM_A)
+    assert result.exit_code == 1, result.stderr
+    assert "workload.yaml:6:3: error[E322]" in result.stderr, result.stderr
+    assert "google.com/tpu" in result.stderr and "queue team-a" in result.stderr
+    assert result.stdout == ""
+
+
+def test_tpu_workload_with_tpu_quota_of_its_type_compiles(tmp_path):
+    workload = TPU_WORKLOAD.format(count=1, tpu_type="tpu-v5-lite-podslice")
+    result = compile_workload(tmp_path, workload, TEAM_A_TPUS)
+    assert result.exit_code == 0, result.stderr
+    assert "E322" not in result.stderr and "W120" not in result.stderr
+    [jobset] = objects_of(result.stdout)
+    assert jobset["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"
+    # 5 pods x 4 chips = 20 > 16: the queue can never hold it
+    big = compile_workload(
+        tmp_path, TPU_WORKLOAD.format(count=5, tpu_type="tpu-v5-lite-podslice"), TEAM_A_TPUS
+    )
+    assert "warning[W120]" in big.stderr and "20 TPU chips" in big.stderr, big.stderr
+
+
+def test_tpu_type_the_quota_does_not_list_is_an_error(tmp_path):
+    workload = TPU_WORKLOAD.format(count=1, tpu_type="tpu-v6e-slice")
+    result = compile_workload(tmp_path, workload, TEAM_A_TPUS)
+    assert result.exit_code == 1
+    assert "error[E322]" in result.stderr and "tpu-v6e-slice" in result.stderr, result.stderr
+
+
+def test_tpu_workload_naming_a_queue_without_tpu_quota_is_an_error_without_a_project(tmp_path):
+    workload = (
+        TPU_WORKLOAD.format(count=1, tpu_type="tpu-v5-lite-podslice").replace(
+            "project: team-a\n", ""
+        )
+        + "  queue: team-a\n"
+    )
+    result = compile_workload(tmp_path, workload, TEAM_A)
+    assert result.exit_code == 1
+    assert "error[E322]" in result.stderr, result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 21 item 9: a cohort that can never lend GPUs between its members
+
+
+def test_cohort_of_numeric_and_per_product_gpus_warns_and_drops_the_gpu_borrowing_limits(
+    tmp_path,
+):
+    """team-a's GPUs are one number (flavor default), team-b's per product: Kueue lends per
+    flavor, so neither lends GPUs to the other and their GPU borrowing limits never apply."""
+    result = queues(tmp_path, TEAM_A, TEAM_B)
+    assert result.exit_code == 0, result.stderr
+    assert re.search(
+        r"policy-0\.yaml:\d+:\d+: warning\[W122\] spec\.quota\.gpus: project team-a", result.stderr
+    )
+    assert re.search(
+        r"policy-1\.yaml:\d+:\d+: warning\[W122\] spec\.quota\.gpus: project team-b", result.stderr
+    )
+    assert "borrowingLimit.gpus can never apply" in result.stderr
+    objects = objects_of(result.stdout)
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    limits = {
+        (cq, flavor["name"], r["name"]): r.get("borrowingLimit")
+        for cq in ("team-a", "team-b")
+        for group in by_name[("ClusterQueue", cq)]["spec"]["resourceGroups"]
+        for flavor in group["flavors"]
+        for r in flavor["resources"]
+    }
+    assert limits[("team-a", "default", "nvidia.com/gpu")] is None
+    assert limits[("team-b", "nvidia-h100-80gb-hbm3", "nvidia.com/gpu")] is None
+    assert limits[("team-b", "default", "cpu")] == "16"  # CPU and memory are still lent
+    for obj in objects:
+        assert kueue_errors(obj) == [], (obj["kind"], obj["metadata"]["name"])
+
+
+def test_the_example_cohort_lends_gpus_between_its_members():
+    """examples/policies/quotas.yaml says team-a and team-b borrow from each other: they do."""
+    result = run_cli("queues", "-p", "examples/policies")
+    assert "W122" not in result.stderr, result.stderr
+    objects = objects_of(result.stdout)
+    gpu_flavors = {
+        cq["metadata"]["name"]: {
+            flavor["name"]
+            for group in cq["spec"]["resourceGroups"]
+            if "nvidia.com/gpu" in group["coveredResources"]
+            for flavor in group["flavors"]
+        }
+        for cq in objects
+        if cq["kind"] == "ClusterQueue"
+    }
+    assert gpu_flavors["team-a"] & gpu_flavors["team-b"], gpu_flavors

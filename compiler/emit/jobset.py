@@ -178,6 +178,15 @@ def _contract(workload: Workload, type_name: str) -> tuple[tuple, str]:
     raise ValueError(f"no JobSet contract for operator {operator!r}")
 
 
+def _tracker_type(workload: Workload) -> str | None:
+    """xgboost's Master, whose rank-0 pod runs the tracker at MASTER_PORT; the others wait for
+    it to be Ready (JobSet ``dependsOn``). None for every other operator, and for an xgboost
+    workload without a Master (its first worker runs the tracker: nothing to wait for)."""
+    if workload.operator != "xgboost":
+        return None
+    return next((name for name in workload.types if name.lower() == "master"), None)
+
+
 def listening_type(workload: Workload) -> str | None:
     """The type whose pods serve the manifest's ports: pytorch's and xgboost's Master (rank 0),
     else None (every type: jobset types, or the single jax/tf type)."""
@@ -210,6 +219,7 @@ def emit_jobset(workload: Workload) -> list[dict]:
     listener = listening_type(workload)
     replicated = []
     multi_host = False
+    tracker = _tracker_type(workload)
     for type_name, job_type in ordered_types(workload):
         contract, prelude = _contract(workload, type_name)
         rjob = replicated_job_name(type_name)
@@ -219,6 +229,7 @@ def emit_jobset(workload: Workload) -> list[dict]:
             contract_env=contract,
             prelude=prelude,
             listens=listener is None or listener == type_name,
+            readiness_port=XGBOOST_PORT if type_name == tracker else None,
         )
         replicas, completions, parallelism = job_shape(workload.operator, job_type)
         multi_host = multi_host or tpu_hosts(job_type.resources) > 1
@@ -233,7 +244,15 @@ def emit_jobset(workload: Workload) -> list[dict]:
         if deadline:
             job_spec["activeDeadlineSeconds"] = deadline
         job_spec["template"] = pod_template(context, role)
-        replicated.append({"name": rjob, "replicas": replicas, "template": {"spec": job_spec}})
+        replicated_job: dict = {"name": rjob, "replicas": replicas}
+        if tracker is not None and type_name != tracker:
+            # xgboost's workers exit when the tracker does not answer (socket.cc: no retry of a
+            # failed getaddrinfo, a few connects): JobSet creates them once the master is Ready
+            replicated_job["dependsOn"] = [
+                {"name": replicated_job_name(tracker), "status": "Ready"}
+            ]
+        replicated_job["template"] = {"spec": job_spec}
+        replicated.append(replicated_job)
 
     js_spec: dict = {
         "network": {"enableDNSHostnames": True, "subdomain": workload.name},

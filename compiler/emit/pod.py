@@ -16,6 +16,7 @@ WORKLOAD_LABEL = "manifest-compiler/workload"
 MULTUS_NETWORKS = "k8s.v1.cni.cncf.io/networks"
 RAY_OPERATORS = ("kuberay", "ray")
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # NVIDIA feature discovery; policies may change it
+READINESS_PERIOD_SECONDS = 2  # how soon a ready tracker is seen (the kubelet's default: 10 s)
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_LABEL = 63
 
@@ -33,6 +34,7 @@ class Role:
     extra_labels: tuple = ()
     listens: bool = True  # declares the manifest's ports (the pods the ports Service selects)
     own_ports: tuple = ()  # container ports the framework itself needs (Ray's head), before the user's
+    readiness_port: int | None = None  # tcpSocket readiness probe (xgboost's tracker)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Context:
     pod_labels: dict = field(default_factory=dict)
     image: str = ""  # what the containers run: spec.image, or it pinned to a digest
     gpu_product_label: str = GPU_PRODUCT_LABEL  # the cluster's node label naming a GPU product
+    rdma: dict = field(default_factory=dict)  # RDMA network -> RdmaNetwork (spec.cluster.rdma)
 
 
 def container_command(spec: Spec, prelude: str = "") -> list[str]:
@@ -86,7 +89,30 @@ def field_env(name: str, annotation: str) -> dict:
     }
 
 
-def container_resources(resources: Resources) -> dict:
+def rdma_devices(resources: Resources, rdma: dict | None) -> dict[str, int]:
+    """Device resource -> count the pod requests for the RDMA networks it attaches, as the
+    cluster's policy maps them (networks it does not map request nothing)."""
+    out: dict[str, int] = {}
+    for network in resources.rdma.devices if resources.rdma else []:
+        known = (rdma or {}).get(network)
+        if known is not None:
+            out[known.resource] = out.get(known.resource, 0) + known.count
+    return out
+
+
+def rdma_env(resources: Resources, rdma: dict | None, spec: Spec) -> list[dict]:
+    """The variables of the RDMA networks the pod attaches (the first network's value of a
+    variable wins), except those the manifest's env sets."""
+    values: dict[str, str] = {}
+    for network in resources.rdma.devices if resources.rdma else []:
+        known = (rdma or {}).get(network)
+        for name, value in ((known.env or {}) if known is not None else {}).items():
+            values.setdefault(name, value)
+    own = spec.env or {}
+    return [{"name": n, "value": v} for n, v in values.items() if n not in own]
+
+
+def container_resources(resources: Resources, rdma: dict | None = None) -> dict:
     cpus = resources.cpus if resources.cpus is not None else 1
     ratio = resources.cpuLimitRatio if resources.cpuLimitRatio is not None else 2
     gigabytes = memory_gb(resources)
@@ -97,6 +123,8 @@ def container_resources(resources: Resources) -> dict:
         requests["nvidia.com/gpu"] = limits["nvidia.com/gpu"] = str(accelerators.gpu.count)
     if accelerators and accelerators.tpu:
         requests["google.com/tpu"] = limits["google.com/tpu"] = str(accelerators.tpu.tpuChipsCount)
+    for device, count in sorted(rdma_devices(resources, rdma).items()):
+        requests[device] = limits[device] = str(count)  # extended resources: request = limit
     return {"requests": requests, "limits": limits}
 
 
@@ -195,7 +223,7 @@ def pod_template(
     container: dict = {"name": role.container, "image": context.image or spec.image}
     if role.run_command:
         container["command"] = container_command(spec, role.prelude)
-    env = list(role.contract_env) + user_env(spec)
+    env = list(role.contract_env) + rdma_env(resources, context.rdma, spec) + user_env(spec)
     if env:
         container["env"] = env
     ports = [dict(port) for port in role.own_ports]
@@ -206,7 +234,12 @@ def pod_template(
         ]
     if ports:
         container["ports"] = ports
-    container["resources"] = container_resources(resources)
+    container["resources"] = container_resources(resources, context.rdma)
+    if role.readiness_port is not None:
+        container["readinessProbe"] = {
+            "tcpSocket": {"port": role.readiness_port},
+            "periodSeconds": READINESS_PERIOD_SECONDS,
+        }
     volumes, mounts = volumes_and_mounts(context, resources)
     if mounts:
         container["volumeMounts"] = mounts

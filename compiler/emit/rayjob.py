@@ -206,7 +206,10 @@ def _submitter(workload: Workload, context, job: dict, runtime_json: str | None)
     if own_line and runtime_json is not None:
         (container,) = template["spec"]["containers"]
         container["command"] = list(SUBMIT_SHELL)
-        container["args"] = [submit_line(job, runtime_json)]
+        # the kubelet expands $(VAR) in args against the container's env (KubeRay sets
+        # RAY_JOB_SUBMISSION_ID there) and turns $$ into $: every $ doubled reaches the shell
+        # as written
+        container["args"] = [submit_line(job, runtime_json).replace("$", "$$")]
     return template
 
 

@@ -31,6 +31,7 @@ class Workload:
         None  # spec.image pinned to a digest (--image-digest); None: spec.image as written
     )
     gpu_product_label: str = GPU_PRODUCT_LABEL  # a global policy's spec.cluster.gpuProductLabel
+    rdma: Any = None  # RDMA network -> RdmaNetwork, the global policies' spec.cluster.rdma
 
     @property
     def spec(self):
@@ -48,6 +49,7 @@ class Workload:
             pod_labels=self.pod_labels(),
             image=self.image or self.spec.image,
             gpu_product_label=self.gpu_product_label,
+            rdma=dict(self.rdma or {}),
         )
 
     def deadline_seconds(self) -> int | None:

@@ -81,6 +81,11 @@ class Quota(Strict):
         None,
         description="GPUs: a number, or per GPU product {NVIDIA-H100-80GB-HBM3: 16}. Absent: 0.",
     )
+    tpus: dict[str, Limit] | None = Field(
+        None,
+        description="TPU chips per TPU type {tpu-v5-lite-podslice: 64} (a ResourceFlavor per "
+        "type, covering google.com/tpu). Absent: the project's queue covers no TPUs.",
+    )
     cohort: Text | None = Field(
         None, description="Unused quota is lent to / borrowed from this cohort."
     )
@@ -92,6 +97,19 @@ class Quota(Strict):
     )
 
 
+class RdmaNetwork(Strict):
+    """What a pod attaching one RDMA network (Multus) needs: its device resource and the
+    variables NCCL reads to use it (SPEC 2.6)."""
+
+    resource: Text = Field(
+        description="The device plugin's resource the pod requests, e.g. rdma/hca_shared."
+    )
+    count: StrictInt = Field(1, ge=1, description="How many of the resource a pod requests.")
+    env: dict[str, Text] | None = Field(
+        None, description="Variables the pod's containers get, e.g. {NCCL_IB_HCA: mlx5}."
+    )
+
+
 class Cluster(Strict):
     """Facts of the cluster the output is for (SPEC 2.6); only a global policy states them."""
 
@@ -99,6 +117,11 @@ class Cluster(Strict):
         None,
         description="Node label naming a GPU product: nvidia.com/gpu.product (NVIDIA feature "
         "discovery, the default) or cloud.google.com/gke-accelerator (GKE).",
+    )
+    rdma: dict[str, RdmaNetwork] | None = Field(
+        None,
+        description="RDMA network (as manifests name it in resources.rdma.devices) -> the device "
+        "resource and NCCL variables of a pod that attaches it.",
     )
 
 

@@ -339,10 +339,11 @@ class Limits(Record):
 class Quota(Record):
     """What one project may use at once, held by Kueue (SPEC 2.5); ``compile queues`` emits it."""
 
-    __slots__ = ('cpus', 'memoryGB', 'gpus', 'cohort', 'borrowingLimit', 'queueing',)
+    __slots__ = ('cpus', 'memoryGB', 'gpus', 'tpus', 'cohort', 'borrowingLimit', 'queueing',)
     cpus: int | float
     memoryGB: int | float
     gpus: int | float | dict[str, int | float] | None
+    tpus: dict[str, int | float] | None
     cohort: str | None
     borrowingLimit: Borrowing | None
     queueing: Literal['StrictFIFO', 'BestEffortFIFO'] | None
@@ -350,6 +351,7 @@ class Quota(Record):
         ('cpus', ('union', (('int', ('int', ())), ('float', ('float', ()))), (('ge', 0),)), ('required',)),
         ('memoryGB', ('union', (('int', ('int', ())), ('float', ('float', ()))), (('ge', 0),)), ('required',)),
         ('gpus', ('nullable', ('union', (('int', ('int', ())), ('float', ('float', ())), ('dict[str,union[int,float]]', ('dict', ('union', (('int', ('int', ())), ('float', ('float', ()))), ()), ()))), ())), ('value', None)),
+        ('tpus', ('nullable', ('dict', ('union', (('int', ('int', ())), ('float', ('float', ()))), ()), ())), ('value', None)),
         ('cohort', ('nullable', ('text',)), ('value', None)),
         ('borrowingLimit', ('nullable', ('model', 'Borrowing')), ('value', None)),
         ('queueing', ('nullable', ('literal', ('StrictFIFO', 'BestEffortFIFO'), "'StrictFIFO' or 'BestEffortFIFO'")), ('value', None)),
@@ -371,10 +373,26 @@ class Borrowing(Record):
 class Cluster(Record):
     """Facts of the cluster the output is for (SPEC 2.6); only a global policy states them."""
 
-    __slots__ = ('gpuProductLabel',)
+    __slots__ = ('gpuProductLabel', 'rdma',)
     gpuProductLabel: str | None
+    rdma: dict[str, RdmaNetwork] | None
     FIELDS = (
         ('gpuProductLabel', ('nullable', ('text',)), ('value', None)),
+        ('rdma', ('nullable', ('dict', ('model', 'RdmaNetwork'), ())), ('value', None)),
+    )
+
+
+class RdmaNetwork(Record):
+    """What a pod attaching one RDMA network (Multus) needs: its device resource and the"""
+
+    __slots__ = ('resource', 'count', 'env',)
+    resource: str
+    count: int
+    env: dict[str, str] | None
+    FIELDS = (
+        ('resource', ('text',), ('required',)),
+        ('count', ('int', (('ge', 1),)), ('value', 1)),
+        ('env', ('nullable', ('dict', ('text',), ())), ('value', None)),
     )
 
 
@@ -555,6 +573,7 @@ MODELS: dict[str, type[Record]] = {
     'Quota': Quota,
     'Borrowing': Borrowing,
     'Cluster': Cluster,
+    'RdmaNetwork': RdmaNetwork,
     'JobType': JobType,
     'Resources': Resources,
     'Accelerators': Accelerators,

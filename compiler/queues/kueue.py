@@ -4,6 +4,8 @@
   given as one number; each GPU product of a per-product quota gets its own flavor, whose node
   label (``spec.cluster.gpuProductLabel`` of a global policy, else ``nvidia.com/gpu.product``)
   is the selector Kueue adds to the pods it admits on it.
+- Each TPU type of a ``quota.tpus`` gets a flavor labelled ``cloud.google.com/gke-tpu-accelerator``
+  (GKE's TPU node label) and the ClusterQueue a resource group covering ``google.com/tpu``.
 - One ClusterQueue per project with a quota, open to the project's namespace only; one LocalQueue
   named after the project in that namespace. Preemption: a project reclaims what it lent to its
   cohort from any borrower, and within its own queue a higher priority job may preempt a lower.
@@ -15,7 +17,11 @@ from ..emit import quantity
 from ..validate.quota import (
     DEFAULT_FLAVOR,
     DEFAULT_GPU_PRODUCT_LABEL,
+    TPU,
+    TPU_TYPE_LABEL,
+    check_cohorts,
     flavor_name,
+    gpu_lenders,
     gpu_products,
 )
 
@@ -56,8 +62,10 @@ def queue_objects(policies) -> list[dict]:
     products = sorted({p for q in quotas for p in gpu_products(q.quota.gpus) or {}})
     objects = [_flavor(DEFAULT_FLAVOR, {})] if quotas else []
     objects += [_flavor(flavor_name(p), {label: p}) for p in products]
+    tpu_types = sorted({t for q in quotas for t in q.quota.tpus or {}})
+    objects += [_flavor(flavor_name(t), {TPU_TYPE_LABEL: t}) for t in tpu_types]
     objects += _priority_classes(policies)
-    objects += [_cluster_queue(q) for q in quotas]
+    objects += [_cluster_queue(q, quotas) for q in quotas]
     objects += [_local_queue(q) for q in quotas]
     return objects
 
@@ -111,7 +119,9 @@ def _gpus(count) -> str:
     return quantity.cpu(count)  # whole numbers as "8"; a fraction as Kubernetes writes it
 
 
-def _resource_groups(quota) -> list[dict]:
+def _resource_groups(quota, lenders) -> list[dict]:
+    """``lenders``: where the cohort can lend GPUs (quota.gpu_lenders); a GPU borrowing limit
+    nobody can lend under is left out (W122 says so)."""
     limit = quota.borrowingLimit
     cohort = bool(quota.cohort)
 
@@ -124,18 +134,19 @@ def _resource_groups(quota) -> list[dict]:
         _resource("memory", quantity.memory(quota.memoryGB), borrowed("memoryGB", quantity.memory)),
     ]
     products = gpu_products(quota.gpus)
+    tpus = _tpu_group(quota)
     if products is None:
-        gpus = _resource(GPU, _gpus(quota.gpus or 0), borrowed("gpus", _gpus))
+        gpus = _resource(GPU, _gpus(quota.gpus or 0), borrowed("gpus", _gpus) if lenders else None)
         return [
             {
                 "coveredResources": ["cpu", "memory", GPU],
                 "flavors": [{"name": DEFAULT_FLAVOR, "resources": cpu_memory + [gpus]}],
             }
-        ]
+        ] + tpus
     borrowed_gpus = gpu_products(limit.gpus) if limit is not None and cohort else None
     flavors = []
     for product in sorted(products):
-        bound = (borrowed_gpus or {}).get(product)
+        bound = (borrowed_gpus or {}).get(product) if product in lenders else None
         flavors.append(
             {
                 "name": flavor_name(product),
@@ -152,10 +163,22 @@ def _resource_groups(quota) -> list[dict]:
             "flavors": [{"name": DEFAULT_FLAVOR, "resources": cpu_memory}],
         },
         {"coveredResources": [GPU], "flavors": flavors},
+    ] + tpus
+
+
+def _tpu_group(quota) -> list[dict]:
+    """A resource group covering google.com/tpu: a flavor per TPU type of ``quota.tpus``
+    (its node label the type, as GKE labels TPU nodes), none without TPU quota."""
+    if not quota.tpus:
+        return []
+    flavors = [
+        {"name": flavor_name(tpu_type), "resources": [_resource(TPU, _gpus(chips), None)]}
+        for tpu_type, chips in sorted(quota.tpus.items())
     ]
+    return [{"coveredResources": [TPU], "flavors": flavors}]
 
 
-def _cluster_queue(policy) -> dict:
+def _cluster_queue(policy, quotas) -> dict:
     quota = policy.quota
     spec: dict = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: policy.project}}}
     if quota.cohort:
@@ -166,7 +189,7 @@ def _cluster_queue(policy) -> dict:
         "borrowWithinCohort": {"policy": "Never"},
         "withinClusterQueue": "LowerPriority",
     }
-    spec["resourceGroups"] = _resource_groups(quota)
+    spec["resourceGroups"] = _resource_groups(quota, gpu_lenders(policy, quotas))
     return {
         "apiVersion": KUEUE_API,
         "kind": "ClusterQueue",
@@ -200,6 +223,8 @@ def quota_summary(policies) -> dict:
         else:
             for product, count in sorted(products.items()):
                 values[f"gpus {product}"] = _plain(count)
+        for tpu_type, chips in sorted((quota.tpus or {}).items()):
+            values[f"tpus {tpu_type}"] = _plain(chips)
         values["cohort"] = quota.cohort or "none"
         limit = quota.borrowingLimit
         for name in ("cpus", "memoryGB"):
@@ -243,7 +268,7 @@ def compile_queues(policy_documents) -> tuple[list[dict], list]:
     policies, diagnostics = load_policies(policy_documents)
     if has_errors(diagnostics):
         return [], diagnostics
-    return queue_objects(policies), diagnostics
+    return queue_objects(policies), diagnostics + check_cohorts(with_quota(policies))
 
 
 def summary_of(policy_documents) -> dict:

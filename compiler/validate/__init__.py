@@ -49,15 +49,40 @@ def validate_workload(
     )
     targets = check_targets(probe, resolved, name_path)
     queue = check_queue(resolved, catalog, manifest, types, project, namespace)
-    return manifest, types, structural + semantic + targets + policy + queue
+    return (
+        manifest,
+        types,
+        structural
+        + semantic
+        + targets
+        + policy
+        + queue
+        + rdma_problems(resolved, catalog, types, project),
+    )
+
+
+def rdma_problems(resolved: Resolved, catalog, types, project) -> list:
+    """E323: RDMA networks of one pod whose variables disagree."""
+    if catalog is None:
+        return []
+    from .runs import check_rdma, rdma_networks
+
+    rdma = rdma_networks(policies_for(catalog.policies, project))[0]
+    return check_rdma(resolved, types, rdma) if rdma else []
 
 
 def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace=None) -> list:
-    """E320, E321, W120, W121, W123: a workload its queue does not know or can never admit."""
+    """E320, E321, E322, W120, W121, W123: a workload its queue does not know or can never admit."""
     if catalog is None:
         return []
-    from .policy import _types_location, loaded_policy, workload_totals
-    from .quota import check_admission, check_known, check_namespace, products_used
+    from .policy import _types_location, loaded_policy, tpu_totals, workload_totals
+    from .quota import (
+        check_admission,
+        check_covered,
+        check_known,
+        check_namespace,
+        products_used,
+    )
 
     policies = [p for p in (loaded_policy(d) for d in catalog.policies) if p is not None]
     known = check_known(
@@ -67,8 +92,18 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
         resolved.location(("spec", "queue")),
         resolved.location(("spec", "priority")),
     )
+    from .runs import rdma_networks
+
+    rdma = rdma_networks(policies_for(catalog.policies, project))[0]
+    covered = check_covered(
+        requested_resources(manifest.spec.operator, types, rdma),
+        tpu_totals(manifest.spec.operator, types),
+        manifest.spec.queue,
+        policies,
+        _types_location(resolved),
+    )
     if not project:
-        return known
+        return known + covered
     elsewhere = check_namespace(
         manifest.spec.queue, project, namespace, policies, resolved.location(("spec", "queue"))
     )
@@ -80,7 +115,20 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
         policies,
         _types_location(resolved),
     )
-    return known + elsewhere + admission
+    return known + covered + elsewhere + admission
+
+
+def requested_resources(operator, types, rdma=None) -> dict[str, set]:
+    """Resource name -> the labels of the pod groups that request it (what Kueue must cover)."""
+    from ..emit.pod import container_resources
+    from .policy import pod_resources
+
+    out: dict[str, set] = {}
+    for name, pods, resources in pod_resources(operator, types):
+        if pods:
+            for resource in container_resources(resources, rdma)["requests"]:
+                out.setdefault(resource, set()).add(name)
+    return out
 
 
 __all__ = [

@@ -506,21 +506,38 @@ def pod_groups(operator, types, submitter: bool = False):
     """(type label, pods, per-pod {cpus, memoryGB, gpus}) for each group of identical pods.
     ``submitter``: the RayJob carries KubeRay's default submitter pod written out
     (rayjob.writes_default_submitter), one pod more."""
+    for name, pods, resources in pod_resources(operator, types):
+        yield name, pods, _per_pod(resources)
+    if not isinstance(types, dict) and getattr(types, "Job", None) is None and submitter:
+        yield "submitter", 1, dict(SUBMITTER_REQUESTS)
+
+
+def pod_resources(operator, types):
+    """(type label, pods, the manifest's resources) for each group of identical pods the
+    manifest sizes (a RayJob's default submitter, which it does not, left out)."""
     if isinstance(types, dict):
         for name, job_type in types.items():
             count = job_type.count or 1
             per_job = 1 if operator in ONE_POD_PER_JOB else (job_type.completions or 1)
             if operator == "jobset" and tpu_hosts(job_type.resources) > 1:
                 per_job = tpu_hosts(job_type.resources)  # each Job is a slice, a pod per host
-            yield name, count * per_job, _per_pod(job_type.resources)
+            yield name, count * per_job, job_type.resources
         return
-    yield "Head", 1, _per_pod(types.Head.resources)
+    yield "Head", 1, types.Head.resources
     for group in types.Workers:  # a multi-host TPU group: each replica is numOfHosts pods
-        yield group.name, group.count * tpu_hosts(group.resources), _per_pod(group.resources)
+        yield group.name, group.count * tpu_hosts(group.resources), group.resources
     if getattr(types, "Job", None) is not None:
-        yield "Job", 1, _per_pod(types.Job.resources)
-    elif submitter:
-        yield "submitter", 1, dict(SUBMITTER_REQUESTS)
+        yield "Job", 1, types.Job.resources
+
+
+def tpu_totals(operator, types) -> dict[str, int]:
+    """TPU chips over the whole workload, per TPU type (google.com/tpu x pods)."""
+    out: dict[str, int] = {}
+    for _, pods, resources in pod_resources(operator, types):
+        tpu = resources.accelerators.tpu if resources.accelerators else None
+        if tpu is not None:
+            out[tpu.type] = out.get(tpu.type, 0) + pods * tpu.tpuChipsCount
+    return out
 
 
 def _per_pod(resources) -> dict[str, float]:

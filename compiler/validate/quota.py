@@ -17,6 +17,9 @@ QUOTA = ("spec", "quota")
 PRIORITIES = ("spec", "priorities")
 DEFAULT_FLAVOR = "default"
 DEFAULT_GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU = "nvidia.com/gpu"
+TPU = "google.com/tpu"
+TPU_TYPE_LABEL = "cloud.google.com/gke-tpu-accelerator"  # GKE's node label naming the TPU type
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NOT_NAME = re.compile(r"[^a-z0-9-]+")
@@ -224,13 +227,10 @@ def quota_of(policies: list[LoadedPolicy], project: str | None) -> LoadedPolicy 
 # workloads their queue can never admit
 
 
-def capacity(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> dict:
-    """The most the project's ClusterQueue can ever hold: its quota plus what it may borrow.
-
-    {"cpus": n, "memoryGB": n, "gpus": n or {product: n}}; without a borrowing limit a project
-    of a cohort may borrow everything the cohort's other quotas hold."""
+def cohort_peers(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> list[LoadedPolicy]:
+    """The other projects' quota policies of ``policy``'s cohort (none without a cohort)."""
     quota = policy.quota
-    peers = [
+    return [
         p
         for p in policies
         if quota.cohort
@@ -239,8 +239,76 @@ def capacity(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> dict:
         and p.quota.cohort == quota.cohort
         and p.project != policy.project
     ]
+
+
+def gpu_lenders(policy: LoadedPolicy, policies: list[LoadedPolicy]):
+    """Where ``policy``'s project can borrow GPUs from its cohort. Kueue lends per flavor: GPUs
+    given as one number sit in the default flavor, per-product GPUs in each product's flavor.
+    For a numeric quota: whether a peer holds GPUs in the default flavor; for a per-product
+    quota: the products some peer holds."""
+    peers = cohort_peers(policy, policies)
+    if gpu_products(policy.quota.gpus) is None:
+        return any(gpu_products(p.quota.gpus) is None and (p.quota.gpus or 0) > 0 for p in peers)
+    return {
+        product
+        for p in peers
+        for product, amount in (gpu_products(p.quota.gpus) or {}).items()
+        if amount > 0
+    }
+
+
+def check_cohorts(policies: list[LoadedPolicy]) -> list[Diagnostic]:
+    """W122 (compile queues): a cohort member whose GPUs no other member can lend or borrow,
+    because their quotas sit in other flavors (one number: the default flavor; per product: a
+    flavor per product). Its GPU borrowing limit can never apply, and is not emitted."""
+    out: list[Diagnostic] = []
+    for policy in policies:
+        quota = policy.quota
+        if quota is None or not policy.project or not quota.cohort or not gpu_total(quota.gpus):
+            continue
+        others = [p for p in cohort_peers(policy, policies) if gpu_total(p.quota.gpus)]
+        if not others:
+            continue
+        lenders = gpu_lenders(policy, policies)
+        numeric = gpu_products(quota.gpus) is None
+        if (numeric and lenders) or (not numeric and set(gpu_products(quota.gpus) or {}) & lenders):
+            continue
+        shape = "one number (flavor default)" if numeric else "per GPU product"
+        peers = ", ".join(
+            f"{p.project} ({'one number' if gpu_products(p.quota.gpus) is None else 'per product'})"
+            for p in sorted(others, key=lambda p: p.project)
+        )
+        limit = quota.borrowingLimit
+        dropped = (
+            "; its borrowingLimit.gpus can never apply and is left out"
+            if limit is not None and limit.gpus is not None
+            else ""
+        )
+        out.append(
+            warning(
+                "W122",
+                f"project {policy.project} gives its GPUs {shape}, and no other member of "
+                f"cohort {quota.cohort} holds GPUs in the same flavors ({peers}): Kueue lends "
+                f"per flavor, so the cohort lends it no GPUs and borrows none of its GPUs"
+                f"{dropped}. Give the cohort's GPU quotas one shape",
+                policy.document.positions.nearest(QUOTA + ("gpus",), prefer_key=True),
+                "spec.quota.gpus",
+            )
+        )
+    return out
+
+
+def capacity(policy: LoadedPolicy, policies: list[LoadedPolicy]) -> dict:
+    """The most the project's ClusterQueue can ever hold: its quota plus what it may borrow.
+
+    {"cpus": n, "memoryGB": n, "gpus": n or {product: n}, "tpus": {type: n}}; without a borrowing limit a project
+    of a cohort may borrow everything the cohort's other quotas hold."""
+    quota = policy.quota
+    peers = cohort_peers(policy, policies)
     limit = quota.borrowingLimit
-    out: dict = {}
+    out: dict = {"tpus": {}}
+    for tpu_type, own in (quota.tpus or {}).items():  # no TPU borrowing limit: all peers lend
+        out["tpus"][tpu_type] = own + sum((p.quota.tpus or {}).get(tpu_type, 0) for p in peers)
     for name in ("cpus", "memoryGB"):
         own = getattr(quota, name)
         bound = getattr(limit, name) if limit is not None else None
@@ -301,6 +369,61 @@ def check_admission(
             out.append(_never(f"{_num(gpus)} GPUs", room, policy, where, related))
     elif gpus and gpus > most["gpus"]:
         out.append(_never(f"{_num(gpus)} GPUs", most["gpus"], policy, where, related))
+    return out
+
+
+def check_covered(
+    requested: dict[str, set], tpu_chips: dict, queue: str | None, policies, where
+) -> list[Diagnostic]:
+    """E322: a resource the workload's pods request that its queue's ClusterQueue does not
+    cover (Kueue's flavor assigner: "resource ... unavailable in ClusterQueue"), or a TPU type
+    its TPU quota has no flavor for; W120 for more TPU chips of a type than the quota holds.
+    ``requested``: resource name -> the pods' group labels asking for it; ``tpu_chips``: TPU
+    type -> chips over the whole workload. Under StrictFIFO such a workload waits for ever at
+    the head of the team's queue, blocking every job behind it."""
+    policy = quota_of(policies, queue)
+    if policy is None:
+        return []
+    quota = policy.quota
+    related = [Related(policy.label, policy.document.positions.nearest(QUOTA, prefer_key=True))]
+    covered = {"cpu", "memory", GPU} | ({TPU} if quota.tpus else set())
+    out = []
+    for resource in sorted(set(requested) - covered):
+        fix = (
+            "give the project TPU quota (spec.quota.tpus: {TYPE: chips})"
+            if resource == TPU
+            else "the ClusterQueue covers cpu, memory, nvidia.com/gpu"
+            + (" and google.com/tpu" if quota.tpus else "")
+        )
+        out.append(
+            error(
+                "E322",
+                f"the pods of {', '.join(sorted(requested[resource]))} request {resource}, which "
+                f"queue {queue} does not cover ({fix}): Kueue never admits the workload, and "
+                "under StrictFIFO it blocks every later job of the queue",
+                where,
+                "spec.types",
+                related,
+            )
+        )
+    if TPU not in covered:
+        return out
+    for tpu_type, chips in sorted(tpu_chips.items()):
+        if tpu_type not in quota.tpus:
+            out.append(
+                error(
+                    "E322",
+                    f"the workload asks for TPU type {tpu_type}, which the TPU quota of queue "
+                    f"{queue} does not list ({', '.join(sorted(quota.tpus))}): Kueue finds no "
+                    "flavor for it and never admits it",
+                    where,
+                    "spec.types",
+                    related,
+                )
+            )
+        elif chips > capacity(policy, policies)["tpus"][tpu_type]:
+            room = capacity(policy, policies)["tpus"][tpu_type]
+            out.append(_never(f"{chips} TPU chips of {tpu_type}", room, policy, where, related))
     return out
 
 

@@ -543,3 +543,77 @@ def gpu_product_label(policies) -> tuple[str, list[Diagnostic]]:
             error("E310", f"gpuProductLabel {label!r}: {problem}", where, "spec.cluster")
         )
     return label, problems
+
+
+def rdma_networks(policies) -> tuple[dict, list[Diagnostic]]:
+    """RDMA network -> its device resource and variables (``spec.cluster.rdma`` of the global
+    policies, SPEC 2.6). Two global policies that describe one network differently: E316."""
+    networks: dict = {}
+    first: dict = {}
+    problems = []
+    for policy in policies:
+        cluster = getattr(policy, "cluster", None)
+        if policy.project is not None or cluster is None or not cluster.rdma:
+            continue
+        for name, network in cluster.rdma.items():
+            problem = label_key_problem(network.resource)
+            if problem or "/" not in network.resource:
+                where = policy.document.positions.nearest(
+                    ("spec", "cluster", "rdma", name, "resource")
+                )
+                why = problem or "a device resource is a qualified name, domain/name"
+                problems.append(
+                    error(
+                        "E310",
+                        f"rdma resource {network.resource!r}: {why}",
+                        where,
+                        f"spec.cluster.rdma.{name}.resource",
+                    )
+                )
+            if name not in networks:
+                networks[name], first[name] = network, policy
+            elif _rdma_fields(network) != _rdma_fields(networks[name]):
+                where = policy.document.positions.nearest(("spec", "cluster", "rdma", name))
+                problems.append(
+                    error(
+                        "E316",
+                        f"spec.cluster.rdma.{name} differs from {first[name].label}'s; the "
+                        "cluster has one device resource and set of variables per network",
+                        where,
+                        f"spec.cluster.rdma.{name}",
+                    )
+                )
+    return networks, problems
+
+
+def _rdma_fields(network) -> tuple:
+    return (network.resource, network.count, sorted((network.env or {}).items()))
+
+
+def check_rdma(resolved, types, rdma: dict) -> list[Diagnostic]:
+    """E323: a pod attaches RDMA networks whose variables (spec.cluster.rdma) disagree: which
+    value NCCL should read is not the compiler's to guess."""
+    from .policy import pod_resources
+
+    out = []
+    for name, _, resources in pod_resources(None, types):
+        devices = resources.rdma.devices if resources.rdma else []
+        seen: dict = {}
+        for network in devices:
+            for variable, value in ((rdma.get(network) and rdma[network].env) or {}).items():
+                earlier = seen.setdefault(variable, (network, value))
+                if earlier[1] != value:
+                    path: tuple = ("spec", "types", name, "resources", "rdma", "devices")
+                    if not isinstance(types, dict):
+                        path = ("spec", "types")  # Ray groups: a list, named by their name
+                    out.append(
+                        error(
+                            "E323",
+                            f"networks {earlier[0]} and {network} give {variable} different "
+                            f"values ({earlier[1]!r}, {value!r}) in spec.cluster.rdma; a pod "
+                            "gets one value: give the networks one",
+                            resolved.location(path),
+                            ".".join(path),
+                        )
+                    )
+    return out

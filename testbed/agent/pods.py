@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import json
 import os
 import shlex
 import shutil
@@ -28,6 +29,9 @@ from pathlib import Path
 from testbed.agent.env import EnvError, PodContext, expand_command, resolve_env
 from testbed.agent.kube import ApiError, Kube
 from testbed.agent.ray import adapt_ray_start, fixed_ports, move_ports
+
+#: container name -> seconds its image pull takes (JSON), a pod annotation tests set
+PULL_SECONDS_ANNOTATION = "testbed.manifest-compiler/pull-seconds"
 
 
 def now() -> str:
@@ -209,6 +213,8 @@ class PodRunner:
         (self.dir / "logs").mkdir(parents=True, exist_ok=True)
         self.volumes = self._materialise_volumes()
         self._patch_status()
+        if self.killed.wait(self._pull_seconds()):  # a slow image pull, if the pod asks for one
+            return
         deadline = time.monotonic() + self.cfg.max_pod_seconds
         for run in self.init:
             while not self.killed.is_set():
@@ -573,6 +579,25 @@ class PodRunner:
         if run.message:
             out["message"] = run.message
         return out
+
+    def _pull_seconds(self) -> float:
+        """How long this pod's image pulls take: the annotation PULL_SECONDS_ANNOTATION maps a
+        container name to seconds (JSON), so a test can start one pod of a group late, as a
+        slow image pull would; the pod stays Pending (ContainerCreating) meanwhile."""
+        text = (self.pod["metadata"].get("annotations") or {}).get(PULL_SECONDS_ANNOTATION)
+        if not text:
+            return 0.0
+        try:
+            seconds = json.loads(text)
+        except ValueError:
+            return 0.0
+        if not isinstance(seconds, dict):
+            return 0.0
+        names = {run.name for run in self.init + self.main}
+        return max(
+            (float(v) for k, v in seconds.items() if k in names and isinstance(v, int | float)),
+            default=0.0,
+        )
 
     def _container_status(self, run: ContainerRun) -> dict:
         if run.exit_code is not None:

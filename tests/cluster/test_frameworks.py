@@ -193,6 +193,85 @@ def test_xgboost_workers_join_the_masters_tracker(control_plane, agent, namespac
     assert {p["trees"] for p in seen} == {"3"}
 
 
+def _created(obj: dict) -> float:
+    stamp = obj["metadata"]["creationTimestamp"]
+    return time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _pods_by_rjob(control_plane, namespace) -> dict:
+    listed = control_plane.kubectl_json("get", "pods", "-n", namespace)["items"]
+    out: dict = {}
+    for pod in listed:
+        rjob = pod["metadata"]["labels"].get("jobset.sigs.k8s.io/replicatedjob-name")
+        out.setdefault(rjob, []).append(pod)
+    return out
+
+
+def test_xgboost_workers_wait_for_a_master_started_late(control_plane, agent, namespace, tmp_path):
+    """issue 21 item 2: the master's pod starts 20 s late (a slow image pull, simulated by the
+    agent) and every pod tries the tracker only xgboost's default 3 times (6 s): the workers are
+    created once the master is Ready (JobSet dependsOn, readiness probe on the tracker's port),
+    so the group still forms and the job succeeds."""
+    result, seconds = submit_and_watch(control_plane, "xgboost-late-master", namespace, tmp_path)
+    assert succeeded(result), result.stdout + result.stderr + debug(control_plane, namespace, agent)
+    assert seconds >= 20, seconds  # the master's pull alone takes 20 s
+    seen = proofs(control_plane, "xgb-late", namespace, tmp_path)
+    assert sorted(int(p["rank"]) for p in seen) == [0, 1, 2], seen
+    assert {p["allreduce"] for p in seen} == {"3"}
+    pods = _pods_by_rjob(control_plane, namespace)
+    [master] = pods["master"]
+    workers = pods["worker"]
+    assert len(workers) == 2
+    # creation stamps have 1 s resolution: the workers came at least the pull's 20 s later
+    assert all(_created(w) - _created(master) >= 19 for w in workers), (
+        _created(master),
+        [_created(w) for w in workers],
+    )
+
+
+def test_xgboost_without_depends_on_fails_when_the_master_starts_late(
+    control_plane, agent, namespace, tmp_path
+):
+    """The same workload with dependsOn taken out of the emitted JobSet (today's output before
+    item 2): the workers start beside the late master, give up after 3 tries and the JobSet
+    fails before the master has even started. This is what the test above guards against."""
+    import yaml
+
+    manifest = tmp_path / "xgboost-late-master.yaml"
+    shutil.copy(DATA / "xgboost-late-master.yaml", manifest)
+    compiled = compile_(control_plane, str(manifest), "--namespace", namespace, cwd=tmp_path)
+    assert compiled.returncode == 0, compiled.stderr
+    [jobset] = [o for o in yaml.safe_load_all(compiled.stdout) if o]
+    for rjob in jobset["spec"]["replicatedJobs"]:
+        rjob.pop("dependsOn", None)
+    applied = control_plane.kubectl("apply", "-f", "-", input=json.dumps(jobset))
+    assert applied.returncode == 0, applied.stderr
+    t0 = time.monotonic()
+
+    def failed() -> dict | None:
+        got = control_plane.kubectl_json("get", "jobset", "xgb-late", "-n", namespace)
+        conditions = got.get("status", {}).get("conditions", [])
+        return next(
+            (c for c in conditions if c["type"] == "Failed" and c["status"] == "True"), None
+        )
+
+    deadline = time.monotonic() + 90
+    condition = None
+    worker_failed = False
+    while condition is None:
+        assert time.monotonic() < deadline, debug(control_plane, namespace, agent)
+        pods = _pods_by_rjob(control_plane, namespace)
+        worker_failed = worker_failed or any(
+            p["status"].get("phase") == "Failed" for p in pods.get("worker", [])
+        )
+        condition = failed()
+        time.sleep(0.5)
+    elapsed = time.monotonic() - t0
+    print(f"\nwithout dependsOn: JobSet Failed after {elapsed:.1f}s", file=sys.stderr)
+    assert worker_failed, "the JobSet failed, but no worker pod was seen Failed"
+    assert elapsed < 20, elapsed  # before the master's 20 s pull was over
+
+
 # ---------------------------------------------------------------------------------------------
 # KubeRay and Kueue: the control plane that runs their controllers (conftest `operator_plane`)
 
@@ -247,6 +326,39 @@ def test_kuberay_runs_the_job_on_a_real_ray_cluster(
     assert seen, "no driver output in the RayJob's logs"
     assert {p["alive_nodes"] for p in seen} == {"2"}  # the head and the one worker
     assert {p["task_nodes"] for p in seen} == {"2"}
+
+
+def test_rayjob_runtime_env_with_dollars_reaches_the_driver_as_written(
+    operator_plane, operator_agent, agent_namespace, tmp_path
+):
+    """issue 21 item 5 on the real KubeRay: a runtime env value with `$`, `${...}`, `$(...)`,
+    `$(RAY_JOB_SUBMISSION_ID)` (a variable of the submitter container, which the kubelet would
+    expand in its args), `$$` and backquotes is what Ray receives, printed by the driver
+    through `compile logs`."""
+    import yaml
+
+    ns = agent_namespace
+    written = yaml.safe_load((DATA / "kuberay-dollar.yaml").read_text())["spec"]["runtimeEnv"]
+    expected = written["env_vars"]["PROOF_VALUE"]
+    result, _ = submit_and_watch(operator_plane, "kuberay-dollar", ns, tmp_path, timeout=400)
+    assert succeeded(result), (
+        result.stdout + result.stderr + debug(operator_plane, ns, operator_agent)
+    )
+    logs = compile_(operator_plane, "logs", "ray-dollar", "-n", ns, "--all", cwd=tmp_path)
+    assert logs.returncode == 0, logs.stderr
+    found = re.findall(r"env-proof: (\{.*\})$", logs.stdout, re.M)
+    assert found, f"no env-proof line in the RayJob's logs:\n{logs.stdout[-3000:]}"
+    seen = json.loads(found[-1])
+    print(f"\nray received PROOF_VALUE={seen['received']!r}", file=sys.stderr)
+    print(f"ray driver saw PROOF_VALUE={seen['driver']!r}", file=sys.stderr)
+    # Ray received the value exactly as written: no shell, no kubelet on the way
+    assert seen["received"] == expected, (seen, expected)
+    # and then applied its own documented rule in the driver's and tasks' environment
+    # (ray/_private/utils.py update_envs: os.path.expandvars, so $HOME, the only variable the
+    # value names that is set there, becomes the driver's home); nothing else changed
+    assert "$HOME" in expected
+    applied = expected.replace("$HOME", seen["home"])
+    assert seen["driver"] == seen["task"] == applied, (seen, applied)
 
 
 KUEUE_OBJECTS = """

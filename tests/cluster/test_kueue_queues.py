@@ -55,7 +55,14 @@ def quota_policy(directory: Path, project: str, cohort: str, gpus: int = 8) -> P
     return path
 
 
-def gpu_job(directory: Path, name: str, project: str, outcome="run", run_for="1s") -> Path:
+def gpu_job(
+    directory: Path,
+    name: str,
+    project: str,
+    outcome="run",
+    run_for="1s",
+    accelerators="{gpu: {count: 4, type: gpu}}",
+) -> Path:
     path = directory / f"{name}.yaml"
     path.write_text(
         textwrap.dedent(f"""\
@@ -76,7 +83,7 @@ def gpu_job(directory: Path, name: str, project: str, outcome="run", run_for="1s
                   resources:
                     cpus: 1
                     memory: 2
-                    accelerators: {{gpu: {{count: 4, type: gpu}}}}
+                    accelerators: {accelerators}
             """)
     )
     return path
@@ -326,3 +333,107 @@ def _no_leftover_cluster_queues(operator_plane):
     }
     for name in sorted(after - before):
         operator_plane.kubectl("delete", "clusterqueue", name, "--wait=false", check=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 21 item 1: TPU quota (quota.tpus), admitted by the real Kueue, and the team's queue flows
+
+TPU_TYPE = "tpu-v5-lite-podslice"
+
+
+def tpu_policy(directory: Path, project: str, tpus: int | None) -> Path:
+    path = directory / f"quota-{project}-tpu.yaml"
+    stated = f"    tpus: {{{TPU_TYPE}: {tpus}}}\n" if tpus is not None else ""
+    path.write_text(
+        "apiVersion: manifest-compiler/v1\nkind: Policy\n"
+        f"metadata: {{name: {project}-quota, project: {project}}}\n"
+        "spec:\n  quota:\n    cpus: 64\n    memoryGB: 256\n    gpus: 8\n"
+        + stated
+        + "    queueing: StrictFIFO\n"
+    )
+    return path
+
+
+def tpu_job(directory: Path, name: str, project: str) -> Path:
+    """A job of one pod on a single-host v5e 2x2 slice (4 chips)."""
+    tpu = f"{{tpu: {{type: {TPU_TYPE}, topology: 2x2, tpuChipsCount: 4}}}}"
+    return gpu_job(directory, name, project, accelerators=tpu)
+
+
+def tpu_node(plane, name: str) -> None:
+    """A kwok node as GKE labels a single-host v5e 2x2 slice: 4 google.com/tpu."""
+    from testbed.controlplane.kwok import node_manifest
+
+    node = node_manifest(0, {"cpu": "32", "memory": "256Gi", "pods": "110", "google.com/tpu": "4"})
+    labels = node["metadata"]["labels"]
+    del labels["nvidia.com/gpu.present"]
+    labels["kubernetes.io/hostname"] = node["metadata"]["name"] = name
+    labels["cloud.google.com/gke-tpu-accelerator"] = TPU_TYPE
+    labels["cloud.google.com/gke-tpu-topology"] = "2x2"
+    created = plane.kubectl("create", "-f", "-", input=json.dumps(node))
+    assert created.returncode == 0, created.stderr
+    status = json.dumps({"status": node["status"]})
+    plane.kubectl("patch", "node", name, "--subresource=status", "--type=merge", "-p", status)
+
+
+def workload_flavors(plane, namespace: str, job: str) -> dict:
+    """resource -> flavor Kueue assigned to the Workload of ``job``."""
+    for item in plane.kubectl_json("get", "workloads.kueue.x-k8s.io", "-n", namespace)["items"]:
+        if job in item["metadata"]["name"]:
+            admission = item.get("status", {}).get("admission") or {}
+            return {
+                resource: flavor
+                for podset in admission.get("podSetAssignments", [])
+                for resource, flavor in (podset.get("flavors") or {}).items()
+            }
+    return {}
+
+
+def test_tpu_job_is_admitted_and_the_gpu_job_behind_it_is_not_blocked(
+    operator_plane, operator_namespace, tmp_path
+):
+    ns = operator_namespace
+    # without quota.tpus the queue would not cover google.com/tpu: compile refuses the job
+    uncovered = tpu_policy(tmp_path, ns, None)
+    refused = run(operator_plane, "check", "-p", str(uncovered), str(tpu_job(tmp_path, "tpu", ns)))
+    said = refused.stdout + refused.stderr  # check reports on stdout
+    assert refused.returncode == 1 and "error[E322]" in said, said
+
+    policy = tpu_policy(tmp_path, ns, 4)
+    objects = apply_queues(operator_plane, policy)
+    assert any(o["kind"] == "ResourceFlavor" and o["metadata"]["name"] == TPU_TYPE for o in objects)
+    node = f"kwok-tpu-{ns}"
+    tpu_node(operator_plane, node)
+    try:
+        submitted = run(
+            operator_plane,
+            "submit",
+            "-p",
+            str(policy),
+            str(tpu_job(tmp_path, "tpu", ns)),
+            "--allow-dirty",
+        )
+        assert submitted.returncode == 0, submitted.stderr
+        time.sleep(1.1)  # Kueue orders equal priorities by creation time (1 s resolution)
+        submit(operator_plane, tmp_path, policy, "gpu-behind", ns, outcome="run")
+
+        wait_until(lambda: admitted(operator_plane, ns, "tpu"), 60, "the TPU job admitted")
+        wait_until(lambda: admitted(operator_plane, ns, "gpu-behind"), 60, "the GPU job admitted")
+        flavors = workload_flavors(operator_plane, ns, "tpu")
+        assert flavors.get("google.com/tpu") == TPU_TYPE, flavors
+        assert workload_flavors(operator_plane, ns, "gpu-behind").get("nvidia.com/gpu") == (
+            "default"
+        )
+
+        def tpu_pod_running() -> bool:
+            pods = operator_plane.kubectl_json("get", "pods", "-n", ns)["items"]
+            return any(
+                p["metadata"]["name"].startswith("tpu-")
+                and p["spec"].get("nodeName") == node
+                and p["status"].get("phase") == "Running"
+                for p in pods
+            )
+
+        wait_until(tpu_pod_running, 60, f"the TPU pod running on {node}")
+    finally:
+        operator_plane.kubectl("delete", "node", node, "--wait=false", check=False)

@@ -1,6 +1,7 @@
 """XGBoost's collective across the addresses the compiler emits: rank 0 (the master) runs the
 tracker at MASTER_ADDR:MASTER_PORT and every pod joins it as a worker; an allreduce proves the
-group, then a small distributed training runs."""
+group, then a small distributed training runs. PROOF_DMLC_RETRY: how many times a pod tries to
+connect to the tracker (xgboost's default is 3, 2 s then 4 s apart: socket.cc Connect)."""
 
 import os
 import socket
@@ -23,7 +24,10 @@ if rank == 0:
     threading.Thread(target=tracker.wait_for, kwargs={"timeout": 180}, daemon=True).start()
 
 with collective.CommunicatorContext(
-    dmlc_tracker_uri=master, dmlc_tracker_port=port, dmlc_task_id=f"pod-{rank}", dmlc_retry=20
+    dmlc_tracker_uri=master,
+    dmlc_tracker_port=port,
+    dmlc_task_id=f"pod-{rank}",
+    dmlc_retry=int(os.environ.get("PROOF_DMLC_RETRY", "20")),
 ):
     total = collective.allreduce(np.ones(1), collective.Op.SUM)
     rng = np.random.default_rng(rank)
