@@ -6,7 +6,6 @@ not place (kube-scheduler's PodScheduled=False/Unschedulable message)."""
 from __future__ import annotations
 
 import copy
-import json
 
 from compiler.cluster.jobs import Explained
 from compiler.cluster.kinds import JOBSET
@@ -315,7 +314,7 @@ class RecordedCluster:
             return {"items": []}
         return {"metadata": {"resourceVersion": "10"}, "items": [copy.deepcopy(self.job)]}
 
-    def stream_lines(self, path, query, timeout=None):
+    def events(self, path, query, silence=None):
         self.rounds += 1
         assert query["timeoutSeconds"] == "15"  # a waiting job is looked at again soon
         if self.rounds == 1:  # train-2 was admitted: train-3 heads the queue, still no room
@@ -324,7 +323,7 @@ class RecordedCluster:
             return iter([])
         done = jobset(suspend=False, conditions=[{"type": "Completed", "status": "True"}])
         done["metadata"]["resourceVersion"] = "11"
-        return iter([json.dumps({"type": "MODIFIED", "object": done}).encode()])
+        return iter([("MODIFIED", done)])
 
 
 def test_watch_reports_where_a_waiting_job_stands_as_it_changes():

@@ -10,7 +10,7 @@ import sys
 import click
 
 from .app import cli
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, shared_options
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, shared_options, timeout_option
 
 ENVIRONMENT_CODES = ("E006", "E604", "E608")
 EXIT_INTERRUPTED = 130
@@ -442,6 +442,7 @@ def _write_digest(path: str, digest: str) -> None:
     help="Output format of --dry-run.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
+@timeout_option
 @click.argument("command", nargs=-1, required=True, metavar="-- CMD...")
 def run_command(
     image,
@@ -457,6 +458,7 @@ def run_command(
     context,
     output,
     quiet,
+    timeout,
     command,
     **options,
 ):
@@ -492,7 +494,7 @@ def run_command(
         return
     if with_logs and not watch:
         raise click.UsageError("--logs streams logs while watching; add --watch")
-    sys.exit(_submit_run(request, options, quiet, context, watch, with_logs))
+    sys.exit(_submit_run(request, options, quiet, context, watch, with_logs, timeout))
 
 
 def _compile_run_manifest(text: str, options: dict, quiet: bool, annotations=()) -> list[dict]:
@@ -512,7 +514,9 @@ def _compile_run_manifest(text: str, options: dict, quiet: bool, annotations=())
     return [obj for unit in units for obj in unit.objects]
 
 
-def _submit_run(request, options: dict, quiet: bool, context, watch: bool, with_logs: bool) -> int:
+def _submit_run(
+    request, options: dict, quiet: bool, context, watch: bool, with_logs: bool, timeout=None
+) -> int:
     """Apply the run's objects (recording who submitted it and the image), then follow it if asked.
 
     Without --name, each submission gets a new name (a timestamp suffix), so a command can be run
@@ -539,4 +543,5 @@ def _submit_run(request, options: dict, quiet: bool, context, watch: bool, with_
         namespace=options.get("namespace"),
         with_logs=with_logs,
         out=Output(write=click.echo, notice=_notice),
+        timeout=timeout,
     )

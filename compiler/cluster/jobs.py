@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .client import ApiError, Kube
@@ -40,12 +41,16 @@ class Found:
         return self.obj["metadata"].get("namespace", "")
 
 
-def _get(kube: Kube, resource: Resource, namespace: str, name: str) -> dict | None:
+def _get(
+    kube: Kube, resource: Resource, namespace: str, name: str, served: bool = False
+) -> dict | None:
+    """The object, or None when it does not exist. ``served``: the resource must be served
+    (a 404 of the API group raises, exit 3: its controller is not installed)."""
     try:
         obj = kube.get(resource.path(namespace, name))
     except ApiError as exc:
-        if exc.not_found:  # no such object, or no such resource (the CRD is not installed)
-            return None
+        if exc.not_found and not (served and exc.group_missing):
+            return None  # no such object, or no such resource (the CRD is not installed)
         raise
     obj.setdefault("kind", resource.kind)
     obj.setdefault("apiVersion", resource.api_version)
@@ -63,7 +68,7 @@ def find_job(kube: Kube, reference: str, namespace: str) -> Found:
     resource, name = parse_reference(reference)
     candidates = (resource,) if resource else JOB_KINDS
     for candidate in candidates:
-        obj = _get(kube, candidate, namespace, name)
+        obj = _get(kube, candidate, namespace, name, served=resource is not None)
         if obj is None:
             continue
         if resource is None and candidate is JOB and _owned_by_another_job(obj):
@@ -158,14 +163,18 @@ class Explained:
         return f"{self.queue} {self.position.index + 1}{pending}"
 
 
-def explained(kube: Kube, found: Found, kueue: KueueView | None = None) -> Explained:
+def explained(
+    kube: Kube, found: Found, kueue: KueueView | None = None, pods: list[dict] | None = None
+) -> Explained:
     """The job's state with, while it waits, why: Kueue's verdict and the queue position, or
-    the scheduler's verdict on pods that do not fit."""
+    the scheduler's verdict on pods that do not fit (``pods``: its pods, when already read)."""
     workload = (kueue or KueueView(kube)).workload_of(found.obj)
-    return explain_observed(kube, found, state_of(found.obj, workload), workload)
+    return explain_observed(kube, found, state_of(found.obj, workload), workload, pods)
 
 
-def explain_observed(kube: Kube, found: Found, state: State, workload: dict | None) -> Explained:
+def explain_observed(
+    kube: Kube, found: Found, state: State, workload: dict | None, pods: list[dict] | None = None
+) -> Explained:
     """:func:`explained` for a state already computed from the job and its Workload."""
     from .state import PENDING
     from .waiting import explain, is_pending, queue_name
@@ -176,7 +185,9 @@ def explain_observed(kube: Kube, found: Found, state: State, workload: dict | No
     if state.phase == PENDING and workload and is_pending(workload):
         position = queue_position(kube, workload)
         return Explained(explain(state, workload, position), queue, position)
-    return Explained(explain(state, workload, pods=list_pods(kube, found)), queue)
+    if pods is None:
+        pods = list_pods(kube, found)
+    return Explained(explain(state, workload, pods=pods), queue)
 
 
 def explained_state(kube: Kube, found: Found, kueue: KueueView | None = None) -> State:
@@ -201,23 +212,82 @@ def counts(kube: Kube, found: Found) -> dict:
     return pod_counts(found.resource.kind, list_pods(kube, found))
 
 
-def managed_jobs(kube: Kube, namespace: str) -> list[Found]:
-    """Every job this tool created in the namespace (label app.kubernetes.io/managed-by)."""
-    found = []
+def managed_jobs(kube: Kube, namespace: str) -> Iterator[Found]:
+    """Every job this tool created in the namespace (label app.kubernetes.io/managed-by), read
+    page by page: one page of objects in memory at a time. A kind whose controller is not
+    installed is skipped."""
     for resource in JOB_KINDS:
         try:
-            listed = kube.get(resource.path(namespace), labelSelector=MANAGED_BY_SELECTOR)
+            for obj in kube.pages(resource.path(namespace), labelSelector=MANAGED_BY_SELECTOR):
+                if resource is JOB and _owned_by_another_job(obj):
+                    continue
+                obj.setdefault("kind", resource.kind)
+                obj.setdefault("apiVersion", resource.api_version)
+                yield Found(resource, obj)
         except ApiError as exc:
-            if exc.not_found:
-                continue
-            raise
-        for obj in listed.get("items") or []:
-            if resource is JOB and _owned_by_another_job(obj):
-                continue
-            obj.setdefault("kind", resource.kind)
-            obj.setdefault("apiVersion", resource.api_version)
-            found.append(Found(resource, obj))
-    return sorted(found, key=lambda f: ((f.obj["metadata"].get("creationTimestamp") or ""), f.name))
+            if not exc.not_found:
+                raise
+
+
+class StuckPods:
+    """The namespace's pods the scheduler cannot place, read once (page by page) for ``compile
+    list``: what :func:`explained` would otherwise ask of the API server for every job."""
+
+    def __init__(self, kube: Kube, namespace: str):
+        from .waiting import unschedulable_pods
+
+        self.pods = [
+            pod
+            for pod in kube.pages(POD.path(namespace), fieldSelector="status.phase=Pending")
+            if unschedulable_pods([pod])[0]
+        ]
+
+    def of(self, found: Found) -> list[dict]:
+        selectors = [pod_selector(found.resource.kind, found.name, found.obj)]
+        if found.resource.kind == "RayJob":
+            selectors.append(f"batch.kubernetes.io/job-name={found.name}")
+        wanted = [selector.split("=", 1) for selector in selectors]
+        return [
+            pod
+            for pod in self.pods
+            if any(
+                ((pod.get("metadata") or {}).get("labels") or {}).get(key) == value
+                for key, value in wanted
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of ``compile list``."""
+
+    created: str
+    name: str
+    kind: str
+    phase: str
+    queue: str
+    reason: str
+
+
+def job_rows(kube: Kube, namespace: str) -> list[Row]:
+    """``compile list``: a row per job this tool created, oldest first. Objects are read a page
+    at a time and only their row is kept."""
+    kueue = KueueView(kube)
+    stuck = StuckPods(kube, namespace)
+    rows = []
+    for found in managed_jobs(kube, namespace):
+        view = explained(kube, found, kueue, pods=stuck.of(found))
+        rows.append(
+            Row(
+                found.obj["metadata"].get("creationTimestamp") or "",
+                found.name,
+                found.resource.kind,
+                view.state.phase,
+                view.queue_column,
+                view.state.reason,
+            )
+        )
+    return sorted(rows, key=lambda row: (row.created, row.name))
 
 
 # ---------------------------------------------------------------------------------------------

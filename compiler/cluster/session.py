@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 
-from .client import ApiError, ClusterUnavailable, Kube, connect
+from .client import Kube, connect
+from .errors import ClusterError
 from .jobs import Found, JobNotFound, delete, find_existing, wait_gone
 from .kinds import main_object, resource_for
 from .state import SUCCEEDED, State
@@ -145,8 +146,8 @@ def follow_job(kube: Kube, found: Found, out: Output, with_logs: bool = False) -
         def stream():
             try:
                 show_logs(kube, found, Selection(), True, out.write, out.notice, stop=stop)
-            except (ClusterUnavailable, ApiError) as exc:
-                out.notice(f"logs stopped: {exc}")
+            except ClusterError as exc:
+                out.notice(f"logs stopped: {exc.line}")
 
         logs_thread = threading.Thread(target=stream, daemon=True)
         logs_thread.start()
@@ -180,22 +181,23 @@ def submit_objects(
     dry_run: bool = False,
     with_logs: bool = False,
     out: Output | None = None,
+    timeout: float | None = None,
 ) -> int:
     """Apply compiled objects and, with ``watch``, follow the job; the exit code."""
     out = out or Output()
     try:
-        kube = connect(context, namespace)
+        kube = connect(context, namespace, timeout)
         found = apply_objects(kube, objects, replace, dry_run, out)
         if dry_run:
             return EXIT_OK
         how_to_follow(found, out)
         return follow_job(kube, found, out, with_logs) if watch else EXIT_OK
-    except ClusterUnavailable as exc:
-        out.notice(f"error: no reachable cluster: {exc}")
-        return EXIT_ENV
+    except ClusterError as exc:  # one line, the exit code of its kind (errors.py)
+        out.notice(f"error: {exc.line}")
+        return exc.code
     except Refused as exc:
         out.notice(f"error: {exc}")
         return exc.code
-    except (ApiError, JobNotFound) as exc:
-        out.notice(f"error: the API server refused: {exc}")
+    except JobNotFound as exc:
+        out.notice(f"error: {exc}")
         return EXIT_FAILED
