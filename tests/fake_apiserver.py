@@ -15,11 +15,12 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from compiler.cluster.kinds import answer_of_path
 from testbed.controlplane.pki import LOOPBACK_SANS, PKI
 
 NAMESPACE = "default"
@@ -127,16 +128,26 @@ class FakeKubernetes:
 
     phase: str = "Succeeded"
     watch_ends: bool = True
+    streams_silent: bool = False  # watches and logs are never answered
     log_lines: tuple[str, ...] = ("hello", "world")
-    requests: list[str] = field(default_factory=list)
+    deleted: bool = False
 
     def answer(self, method: str, path: str, query: dict) -> Answer:
+        streaming = query.get("watch") or query.get("follow") or path.endswith("/log")
+        if self.streams_silent and streaming:
+            return Answer(silent=True)
+        if method == "PATCH":  # server-side apply: the object as applied
+            self.deleted = False
+            applied = jobset("Running") if "jobsets" in path else {"metadata": {"name": "x"}}
+            return Answer(200, json.dumps(applied).encode())
         if path == f"{JOBSETS}/{JOB_NAME}":
+            if self.deleted:
+                return not_found(path)
             if method == "DELETE":
-                return Answer(200, json.dumps(jobset(self.phase)).encode())
-            if method == "PATCH":
-                return Answer(200, json.dumps(jobset("Running")).encode())
+                self.deleted = True
             return Answer(200, json.dumps(jobset(self.phase)).encode())
+        if path.startswith(JOBSETS + "/"):
+            return not_found(path)
         if path == JOBSETS and query.get("watch"):
             return Answer(stream=self._watch)
         if path == JOBSETS:
@@ -151,10 +162,9 @@ class FakeKubernetes:
             return Answer(200, ("\n".join(lines) + "\n").encode(), "text/plain")
         if path == f"{PODS}/{POD_NAME}":
             return Answer(200, json.dumps(pod()).encode())
-        if method == "PATCH":  # the ports Service and such: applied as sent
-            return Answer(200, b'{"metadata": {"name": "x"}}')
-        if path.startswith(("/apis/", "/api/")) and path.count("/") <= 6:
-            return Answer(200, listed("List", []))
+        kind, listing = answer_of_path(path)
+        if kind and listing:
+            return Answer(200, listed(kind, []))
         return not_found(path)
 
     def _watch(self, handler: BaseHTTPRequestHandler) -> None:

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from .errors import ApiError, ClusterError, ClusterUnavailable, NotKubernetes
 from .errors import one_line as _one_line
-from .kinds import kind_of_path
+from .kinds import answer_of_path
 from .responses import checked, checked_event, decoded, error_status
 
 __all__ = ["ApiError", "ClusterError", "ClusterUnavailable", "Kube", "NotKubernetes", "connect"]
@@ -330,7 +330,8 @@ class Kube:
             raise NotKubernetes(url, f"the answer is larger than {MAX_BODY >> 20} MiB") from None
         content_type = raw.headers.get("Content-Type") or ""
         if 200 <= raw.status < 300:
-            return checked(decoded(data, content_type, url), url, kind_of_path(path))
+            kind, listing = answer_of_path(path)
+            return checked(decoded(data, content_type, url), url, kind, listing)
         raise _error(raw.status, raw.reason, data, content_type, method, path, url, watch)
 
     def request(
@@ -411,7 +412,7 @@ class Kube:
         self, path: str, query: dict, silence: float | None = None
     ) -> Iterator[tuple[str, dict]]:
         """A watch's events, (type, object), each checked."""
-        url, kind = self.url(path), kind_of_path(path)
+        url, kind = self.url(path), answer_of_path(path)[0]
         for line in self.stream_lines(path, query, silence):
             if line.strip():
                 yield checked_event(line, url, kind)

@@ -68,7 +68,8 @@ def find_job(kube: Kube, reference: str, namespace: str) -> Found:
     resource, name = parse_reference(reference)
     candidates = (resource,) if resource else JOB_KINDS
     for candidate in candidates:
-        obj = _get(kube, candidate, namespace, name, served=resource is not None)
+        # a bare NAME: the last kind must be served (batch/v1 Job is, by any Kubernetes)
+        obj = _get(kube, candidate, namespace, name, served=candidate is candidates[-1])
         if obj is None:
             continue
         if resource is None and candidate is JOB and _owned_by_another_job(obj):

@@ -260,21 +260,21 @@ def age(created: str | None, now) -> str:
     return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
 
 
-def kind_of_path(path: str) -> str | None:
-    """The kind an API path of a known resource answers with (its objects, or the list of
-    them); None for a subresource or a resource this tool does not know."""
+def answer_of_path(path: str) -> tuple[str | None, bool | None]:
+    """What an API path answers: (the kind of its objects, whether it is a list of them).
+    (None, None) for a subresource or a resource this tool does not know."""
     parts = [part for part in path.split("?", 1)[0].split("/") if part]
     if parts[:1] == ["api"]:
         group, rest = "", parts[2:]
     elif parts[:1] == ["apis"] and len(parts) >= 3:
         group, rest = parts[1], parts[3:]
     else:
-        return None
+        return None, None
     if len(rest) >= 3 and rest[0] == "namespaces":
         rest = rest[2:]
     if not rest or len(rest) > 2:
-        return None
+        return None, None
     for resource in _BY_KIND.values():
         if resource.group == group and resource.plural == rest[0]:
-            return resource.kind
-    return None
+            return resource.kind, len(rest) == 1
+    return None, None

@@ -24,7 +24,7 @@ _CONDITION = ("type", "status", "reason", "message", "lastTransitionTime")
 _COUNTERS = ("ready", "succeeded", "failed", "active", "suspended", "restarts")
 
 # path -> type; "*" is every element of a list, "**" every value of a mapping. A field may be
-# absent or null; when it is there it has this type.
+# absent or null; when it is there it has this type (elements and values are never null).
 FIELDS: dict[tuple[str, ...], type] = {
     ("kind",): STR,
     ("apiVersion",): STR,
@@ -127,7 +127,7 @@ def _check_fields(
             continue
         for value, name in zip(values, named, strict=True):
             label = name if key != "**" else f"{where}[{name!r}]"
-            if value is None:
+            if value is None and key not in ("*", "**"):  # a field may be null, an element not
                 continue
             if not _fits(value, expected):
                 return f"{label} is {_what(value)}, not {_what(expected())}"
@@ -139,7 +139,8 @@ def _check_fields(
 
 
 def object_problem(obj: Any, kind: str | None = None, where: str = "") -> str | None:
-    """Why ``obj`` is not an object as the API server sends it (of ``kind``, when given)."""
+    """Why ``obj`` is not an object as the API server sends it (of ``kind``, when given, which
+    an object without one is given)."""
     if not isinstance(obj, dict):
         return f"{where or 'the answer'} is {_what(obj)}, not an object"
     if obj.get("kind") == "Status":
@@ -147,16 +148,29 @@ def object_problem(obj: Any, kind: str | None = None, where: str = "") -> str | 
     problem = _check_fields(obj, FIELDS, (), where)
     if problem:
         return problem
+    if not isinstance((obj.get("metadata") or {}).get("name"), str):
+        return f"{(where + '.') if where else ''}metadata.name is missing"
     if kind and obj.get("kind") not in (None, kind):
         return f"{(where + '.') if where else ''}kind is {obj['kind']!r}, not {kind}"
+    if kind and obj.get("kind") is None:
+        obj["kind"] = kind  # list items come without it; every object leaves here with one
     return None
 
 
-def checked(data: Any, url: str, kind: str | None = None) -> dict:
-    """A decoded JSON answer: an object, or a list whose every item is one (of ``kind``)."""
+def checked(data: Any, url: str, kind: str | None = None, listing: bool | None = None) -> dict:
+    """A decoded JSON answer: an object, or a list whose every item is one (of ``kind``).
+    ``listing``: whether a list is asked for (None: unknown, a list if it looks like one)."""
     if not isinstance(data, dict):
         raise NotKubernetes(url, f"the answer is {_what(data)}, not a JSON object")
-    if "items" in data or str(data.get("kind") or "").endswith("List"):
+    if listing is None:
+        listing = "items" in data or str(data.get("kind") or "").endswith("List")
+    if listing:
+        if kind and data.get("kind") != f"{kind}List":
+            raise NotKubernetes(url, f"kind is {data.get('kind')!r}, not {kind}List")
+        if data.get("kind") is not None and not isinstance(data["kind"], str):
+            raise NotKubernetes(url, f"kind is {_what(data['kind'])}, not a string")
+        if "items" not in data:
+            raise NotKubernetes(url, "a list without items")
         items = data.get("items")
         if items is not None and not isinstance(items, list):
             raise NotKubernetes(url, f"items is {_what(items)}, not a list")

@@ -101,12 +101,17 @@ def apply_objects(
             f"{resource_for(obj).short}/{metadata['name']} {verb} in namespace {metadata['namespace']}"
         )
     if not dry_run:
-        own_companions(kube, applied, [obj for obj in objects if obj is not main])
+        uid = (applied.get("metadata") or {}).get("uid")
+        own_companions(
+            kube,
+            {**main, "metadata": {**main["metadata"], "uid": uid}},
+            [obj for obj in objects if obj is not main],
+        )
     return Found(resource_for(main), main)
 
 
 def own_companions(kube: Kube, job: dict, companions: list[dict]) -> None:
-    """The ports Service and the shared claim belong to the job they serve: with the job as
+    """``job``: as submitted, with the uid the API server gave it. The ports Service and the shared claim belong to the job they serve: with the job as
     their owner, Kubernetes' garbage collector deletes them with it (cancel, TTL). They are
     applied before the job (a pod must find its claim), so they get the owner afterwards."""
     from .submit import apply
