@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from compiler.cluster.errors import NotKubernetes
+from compiler.cluster.errors import ClusterUnavailable, NotKubernetes
 from compiler.cluster.kinds import pod_counts, select_pods
 from compiler.cluster.responses import FIELDS, checked, checked_event, decoded, error_status
 from compiler.cluster.state import state_of
@@ -265,3 +265,68 @@ def test_what_passes_the_check_is_read_without_an_exception(kind):
 
 def test_every_listed_field_is_reached_by_a_rule():
     assert ("metadata", "name") in FIELDS and ("status", "conditions", "*", "message") in FIELDS
+
+
+# ---------------------------------------------------------------------------------------------
+# a followed log that goes quiet is opened again from its last line's time, no line twice
+
+
+class QuietLog:
+    """A log stream that is silent after some lines, each time it is opened."""
+
+    timeout = 1.0
+
+    def __init__(self, streams):
+        self.streams = streams
+        self.queries = []
+
+    def stream_lines(self, path, query, silence=None):
+        from compiler.cluster.client import StreamSilent
+
+        self.queries.append(dict(query))
+        lines, then = self.streams[len(self.queries) - 1]
+        yield from (line.encode() for line in lines)
+        if then == "silent":
+            raise StreamSilent("said nothing for 1s")
+        if then == "refused":
+            raise ClusterUnavailable("Connection refused")
+
+
+def test_a_quiet_followed_log_is_opened_again_without_repeating_a_line():
+    from compiler.cluster.logs import _follow_log
+
+    kube = QuietLog(
+        [
+            (["2026-12-01T10:00:00.1Z a", "2026-12-01T10:00:00.1Z b"], "silent"),
+            # opened again from 10:00:00: the server sends that second again
+            (
+                [
+                    "2026-12-01T10:00:00.1Z a",
+                    "2026-12-01T10:00:00.1Z b",
+                    "2026-12-01T10:00:00.1Z c",
+                    "2026-12-01T10:00:01.25Z d",
+                ],
+                "refused",
+            ),
+            (["2026-12-01T10:00:01.25Z d", "2026-12-01T10:00:02Z e"], "end"),
+        ]
+    )
+    printed = []
+    _follow_log(kube, "/api/v1/namespaces/a/pods/p/log", "c", printed.append, sleep=lambda s: None)
+    assert printed == ["a", "b", "c", "d", "e"]
+    assert [q.get("sinceTime") for q in kube.queries] == [
+        None,
+        "2026-12-01T10:00:00Z",
+        "2026-12-01T10:00:01Z",
+    ]
+    assert all(q["timestamps"] == "true" and q["follow"] == "true" for q in kube.queries)
+
+
+def test_a_followed_log_whose_server_stays_away_is_given_up():
+    from compiler.cluster.logs import _follow_log
+
+    kube = QuietLog([([], "refused")] * 1000)
+    clock = iter(range(1000))
+    with pytest.raises(ClusterUnavailable, match="gave up after 1s"):
+        _follow_log(kube, "/log", "c", print, sleep=lambda s: None, clock=lambda: next(clock))
+    assert len(kube.queries) == 3  # failing at 0, 1, then 2 s: more than 1 s

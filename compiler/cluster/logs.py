@@ -177,6 +177,7 @@ def _follow_log(
     line: Callable[[str], None],
     stop: threading.Event | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Follow a container's log until it ends. A stream silent for the timeout is opened again
     from the last line's time (a quiet pod keeps a stream open; a dead one does not answer);
@@ -209,7 +210,7 @@ def _follow_log(
         except NotKubernetes:
             raise
         except ClusterUnavailable as exc:
-            now = time.monotonic()
+            now = clock()
             if backoff.exhausted(now):
                 raise ClusterUnavailable(
                     f"{exc}; gave up after {backoff.give_up_after:g}s"

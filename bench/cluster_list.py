@@ -1,0 +1,130 @@
+"""``compile list`` against many jobs on the testbed's real API server (issue 23): time and peak
+memory, side by side with ``kubectl get jobsets``. Measured, never asserted by tests.
+
+Starts the testbed's control plane (etcd, kube-apiserver, controllers, kwok; ``make testbed``
+builds it), stops its JobSet controller so that the jobs stay as created (no Jobs, no pods: the
+machine is not busy running 10,000 of them while measuring), creates N JobSets as ``compile``
+emits them (labelled managed-by manifest-compiler) in a namespace, and runs ``compile list``
+(fresh processes, the median; peak RSS of the process itself, bench.py's launcher).
+
+    testbed/isolated .venv/bin/python bench/cluster_list.py [--jobs 10000] [--runs 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench import COMPILE, EXAMPLE, cold_env, measure, timing  # noqa: E402
+
+NAMESPACE = "bench"
+
+
+def emitted_jobset() -> dict:
+    """The JobSet ``compile`` emits for the example, with the label ``compile submit`` relies on."""
+    out = subprocess.run(
+        [str(COMPILE), EXAMPLE, "-o", "json"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    objects = json.loads(out.stdout)
+    jobset = next(obj for obj in objects if obj["kind"] == "JobSet")
+    jobset["metadata"].setdefault("labels", {})["app.kubernetes.io/managed-by"] = (
+        "manifest-compiler"
+    )
+    jobset["metadata"]["namespace"] = NAMESPACE
+    return jobset
+
+
+def create_jobs(kube, template: dict, count: int) -> float:
+    """POST ``count`` JobSets (4 at a time); the seconds it took."""
+    from compiler.cluster.kinds import JOBSET
+
+    path = JOBSET.path(NAMESPACE)
+
+    def create(index: int) -> None:
+        obj = copy.deepcopy(template)
+        obj["metadata"]["name"] = f"job-{index:05d}"
+        kube.request("POST", path, body=obj, content_type="application/json")
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(create, range(count)))
+    return time.monotonic() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=10_000, help="JobSets to create")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs of each command")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    options = parser.parse_args(argv)
+
+    from compiler.cluster.client import connect
+    from testbed.controlplane.cluster import ControlPlane
+
+    rows = []
+    with ControlPlane() as plane, tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
+        plane.procs.pop("jobset").stop()  # the jobs stay as created
+        plane.kubectl("create", "namespace", NAMESPACE)
+        env = {**cold_env(cache), "KUBECONFIG": str(plane.kubeconfig)}
+        os.environ["KUBECONFIG"] = str(plane.kubeconfig)
+        kube = connect(namespace=NAMESPACE, timeout=60)
+        created = create_jobs(kube, emitted_jobset(), options.jobs)
+        listed = subprocess.run(
+            [str(COMPILE), "list", "-n", NAMESPACE],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        shown = len(listed.stdout.splitlines()) - 1
+        run = measure([str(COMPILE), "list", "-n", NAMESPACE], options.runs, env)
+        rows.append(
+            (
+                f"`compile list` of {options.jobs:,} JobSets (testbed kube-apiserver)",
+                f"{timing(run)}; {shown:,} rows",
+                "< 2 s, < 100 MB",
+                run.wall < 2 and run.rss_mib < 100 and shown == options.jobs,
+            )
+        )
+        kubectl = measure(
+            [str(plane.kubectl_path), "get", "jobsets", "-n", NAMESPACE], options.runs, env
+        )
+        rows.append(
+            (
+                f"`kubectl get jobsets` of the same {options.jobs:,}",
+                timing(kubectl),
+                "",
+                None,
+            )
+        )
+        rows.append(
+            (f"creating the {options.jobs:,} JobSets (4 at a time)", f"{created:.0f} s", "", None)
+        )
+    if options.json:
+        print(
+            json.dumps(
+                [dict(zip(("what", "result", "target", "met"), row, strict=True)) for row in rows]
+            )
+        )
+        return
+    print("| what | result | target | met |\n| --- | --- | --- | --- |")
+    for what, result, target, met in rows:
+        print(f"| {what} | {result} | {target} | {'' if met is None else 'yes' if met else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()
