@@ -2,8 +2,8 @@
 memory, side by side with ``kubectl get jobsets``. Measured, never asserted by tests.
 
 Starts the testbed's control plane (etcd, kube-apiserver, controllers, kwok; ``make testbed``
-builds it), stops its JobSet controller so that the jobs stay as created (no Jobs, no pods: the
-machine is not busy running 10,000 of them while measuring), creates N JobSets as ``compile``
+builds it), stops its JobSet controller (and removes its webhooks) so that the jobs stay as
+created (no Jobs, no pods: the machine is not busy running 10,000 of them while measuring), creates N JobSets as ``compile``
 emits them (labelled managed-by manifest-compiler) in a namespace, and runs ``compile list``
 (fresh processes, the median; peak RSS of the process itself, bench.py's launcher).
 
@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with ControlPlane() as plane, tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
         plane.procs.pop("jobset").stop()  # the jobs stay as created
+        # ... and its webhooks go with it (nothing answers them now)
+        plane.kubectl(
+            "delete", "mutatingwebhookconfigurations,validatingwebhookconfigurations", "--all"
+        )
         plane.kubectl("create", "namespace", NAMESPACE)
         env = {**cold_env(cache), "KUBECONFIG": str(plane.kubeconfig)}
         os.environ["KUBECONFIG"] = str(plane.kubeconfig)

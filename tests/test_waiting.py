@@ -314,6 +314,9 @@ class RecordedCluster:
             return {"items": []}
         return {"metadata": {"resourceVersion": "10"}, "items": [copy.deepcopy(self.job)]}
 
+    def pages(self, path, **query):
+        yield from self.get(path, **query)["items"]
+
     def events(self, path, query, silence=None):
         self.rounds += 1
         assert query["timeoutSeconds"] == "15"  # a waiting job is looked at again soon

@@ -143,8 +143,15 @@ def queue_position(kube: Kube, workload: dict):
     except ApiError as exc:
         if exc.status not in (403, 404, 503):  # not served, or not to us: count instead
             raise
-    listed = kube.get(WORKLOAD.path(namespace)).get("items") or []
-    return estimated_position(workload, listed)
+    from .waiting import is_pending
+
+    # page by page, keeping only the queue's waiting Workloads
+    line = [
+        w for w in kube.pages(WORKLOAD.path(namespace)) if queue_name(w) == queue and is_pending(w)
+    ]
+    if workload not in line:
+        line.append(workload)
+    return estimated_position(workload, line)
 
 
 @dataclass(frozen=True)
@@ -197,14 +204,10 @@ def explained_state(kube: Kube, found: Found, kueue: KueueView | None = None) ->
 
 def list_pods(kube: Kube, found: Found) -> list[dict]:
     selector = pod_selector(found.resource.kind, found.name, found.obj)
-    pods = kube.get(POD.path(found.namespace), labelSelector=selector).get("items") or []
+    pods = list(kube.pages(POD.path(found.namespace), labelSelector=selector))
     if found.resource.kind == "RayJob":  # the submitter Job's pod is not in the Ray cluster
-        pods += (
-            kube.get(
-                POD.path(found.namespace),
-                labelSelector=f"batch.kubernetes.io/job-name={found.name}",
-            ).get("items")
-            or []
+        pods += kube.pages(
+            POD.path(found.namespace), labelSelector=f"batch.kubernetes.io/job-name={found.name}"
         )
     return pods
 
