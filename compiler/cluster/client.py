@@ -331,6 +331,8 @@ class Kube:
         content_type = raw.headers.get("Content-Type") or ""
         if 200 <= raw.status < 300:
             kind, listing = answer_of_path(path)
+            if method != "GET":  # a POST to a collection answers the object it made
+                listing = None if listing else listing
             return checked(decoded(data, content_type, url), url, kind, listing)
         raise _error(raw.status, raw.reason, data, content_type, method, path, url, watch)
 

@@ -16,6 +16,8 @@ Pure: no client, no I/O. Every message is one line.
 
 from __future__ import annotations
 
+from .kinds import split_path
+
 EXIT_FAILED, EXIT_ENV = 1, 3
 
 
@@ -61,23 +63,15 @@ _VERBS = {"GET": "get", "PATCH": "patch", "DELETE": "delete", "POST": "create", 
 def _resource_of(path: str) -> tuple[str, str, str]:
     """(resource as RBAC names it, e.g. ``jobsets.jobset.x-k8s.io`` or ``pods/log``; the
     namespace, or ""; the object's name, or "") from an API path."""
-    parts = [p for p in path.split("?", 1)[0].split("/") if p]
-    if parts[:1] == ["api"]:
-        group, rest = "", parts[2:]
-    elif parts[:1] == ["apis"] and len(parts) >= 3:
-        group, rest = parts[1], parts[3:]
-    else:
-        return "", "", ""
-    namespace = ""
-    if len(rest) >= 2 and rest[0] == "namespaces" and len(rest) != 2:
-        namespace, rest = rest[1], rest[2:]
-    if not rest:
-        return "", namespace, ""
-    resource = rest[0] + (f".{group}" if group else "")
+    split = split_path(path)
+    if split is None or not split[2]:
+        return "", split[1] if split else "", ""
+    group, namespace, rest = split
+    suffix = f".{group}" if group else ""
     name = rest[1] if len(rest) > 1 else ""
     if len(rest) > 2:
-        resource = f"{rest[0]}/{rest[2]}" + (f".{group}" if group else "")
-    return resource, namespace, name
+        return f"{rest[0]}/{rest[2]}{suffix}", namespace, name
+    return rest[0] + suffix, namespace, name
 
 
 def permission(method: str, path: str, watch: bool = False) -> str:
