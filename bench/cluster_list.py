@@ -19,8 +19,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,15 +65,66 @@ def create_jobs(kube, template: dict, count: int) -> float:
     return time.monotonic() - start
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--jobs", type=int, default=10_000, help="JobSets to create")
-    parser.add_argument("--runs", type=int, default=3, help="measured runs of each command")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    options = parser.parse_args(argv)
+HUGE_ITEMS = 2_000_000
 
+
+class _HugeList(BaseHTTPRequestHandler):
+    """Answers every request with one list of HUGE_ITEMS JobSets (~70 MB), whatever the limit."""
+
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        item = b'{"metadata":{"name":"job-%07d","namespace":"bench"}},'
+        self.wfile.write(b'{"kind":"JobSetList","apiVersion":"jobset.x-k8s.io/v1alpha2",')
+        self.wfile.write(b'"metadata":{},"items":[')
+        try:
+            for start in range(0, HUGE_ITEMS, 10_000):
+                self.wfile.write(b"".join(item % n for n in range(start, start + 10_000)))
+            self.wfile.write(b'{"metadata":{"name":"last"}}]}')
+        except OSError:  # the client stopped reading
+            pass
+
+
+def huge_list_row(runs: int, cache: str) -> tuple:
+    """``compile list`` against a server that answers 2,000,000 items to any list (issue 23:
+    5.6 GB before): peak RSS of the command."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HugeList)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory(prefix="bench-kubeconfig-") as directory:
+        config = Path(directory) / "kubeconfig"
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        config.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "huge",
+                    "clusters": [{"name": "huge", "cluster": {"server": url}}],
+                    "users": [{"name": "u", "user": {"token": "t"}}],
+                    "contexts": [{"name": "huge", "context": {"cluster": "huge", "user": "u"}}],
+                }
+            )
+        )
+        env = {**cold_env(cache), "KUBECONFIG": str(config)}
+        run = measure([str(COMPILE), "list", "-n", NAMESPACE], runs, env)
+    server.shutdown()
+    return (
+        f"`compile list` against a server answering {HUGE_ITEMS:,} items (~70 MB) to any list",
+        f"{timing(run)}; exit {run.code}",
+        "bounded memory, exit 3",
+        run.code == 3,
+    )
+
+
+def testbed_rows(jobs: int, runs: int) -> list[tuple]:
+    """``compile list`` and ``kubectl get jobsets`` of ``jobs`` JobSets on the testbed."""
     from compiler.cluster.client import connect
     from testbed.controlplane.cluster import ControlPlane
 
@@ -86,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         env = {**cold_env(cache), "KUBECONFIG": str(plane.kubeconfig)}
         os.environ["KUBECONFIG"] = str(plane.kubeconfig)
         kube = connect(namespace=NAMESPACE, timeout=60)
-        created = create_jobs(kube, emitted_jobset(), options.jobs)
+        created = create_jobs(kube, emitted_jobset(), jobs)
         listed = subprocess.run(
             [str(COMPILE), "list", "-n", NAMESPACE],
             env=env,
@@ -95,29 +148,43 @@ def main(argv: list[str] | None = None) -> None:
             check=True,
         )
         shown = len(listed.stdout.splitlines()) - 1
-        run = measure([str(COMPILE), "list", "-n", NAMESPACE], options.runs, env)
+        run = measure([str(COMPILE), "list", "-n", NAMESPACE], runs, env)
         rows.append(
             (
-                f"`compile list` of {options.jobs:,} JobSets (testbed kube-apiserver)",
+                f"`compile list` of {jobs:,} JobSets (testbed kube-apiserver)",
                 f"{timing(run)}; {shown:,} rows",
                 "< 2 s, < 100 MB",
-                run.wall < 2 and run.rss_mib < 100 and shown == options.jobs,
+                run.wall < 2 and run.rss_mib < 100 and shown == jobs,
             )
         )
-        kubectl = measure(
-            [str(plane.kubectl_path), "get", "jobsets", "-n", NAMESPACE], options.runs, env
-        )
+        kubectl = measure([str(plane.kubectl_path), "get", "jobsets", "-n", NAMESPACE], runs, env)
         rows.append(
             (
-                f"`kubectl get jobsets` of the same {options.jobs:,}",
+                f"`kubectl get jobsets` of the same {jobs:,}",
                 timing(kubectl),
                 "",
                 None,
             )
         )
-        rows.append(
-            (f"creating the {options.jobs:,} JobSets (4 at a time)", f"{created:.0f} s", "", None)
-        )
+        rows.append((f"creating the {jobs:,} JobSets (4 at a time)", f"{created:.0f} s", "", None))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=10_000, help="JobSets to create")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs of each command")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--huge-only", action="store_true", help="only the 2,000,000-item server")
+    options = parser.parse_args(argv)
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
+        rows.append(huge_list_row(options.runs, cache))
+    if not options.huge_only:
+        rows += testbed_rows(options.jobs, options.runs)
     if options.json:
         print(
             json.dumps(
