@@ -322,6 +322,18 @@ def test_a_quiet_followed_log_is_opened_again_without_repeating_a_line():
     assert all(q["timestamps"] == "true" and q["follow"] == "true" for q in kube.queries)
 
 
+def test_a_followed_log_without_timestamps_is_opened_again_from_the_start():
+    from compiler.cluster.logs import _follow_log
+
+    kube = QuietLog(
+        [(["a", "b"], "silent"), (["a", "b", "c"], "silent"), (["a", "b", "c", "d"], "end")]
+    )
+    printed = []
+    _follow_log(kube, "/log", "c", printed.append, sleep=lambda s: None)
+    assert printed == ["a", "b", "c", "d"]
+    assert [q.get("sinceTime") for q in kube.queries] == [None, None, None]
+
+
 def test_a_followed_log_whose_server_stays_away_is_given_up():
     from compiler.cluster.logs import _follow_log
 

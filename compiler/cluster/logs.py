@@ -142,24 +142,33 @@ def _stamp(text: str) -> tuple[str, str] | None:
 
 @dataclass
 class _Seen:
-    """Where a followed log stands, so that a stream opened again (``sinceTime``, to the second)
-    prints no line twice: the newest timestamp printed and how many lines carried it."""
+    """Where a followed log stands, so that a stream opened again prints no line twice. With
+    the kubelet's timestamps: the newest one printed and how many lines carried it (the stream
+    is opened again from that second, ``sinceTime``). Without (a server that ignores
+    ``timestamps``): how many lines were printed (it is opened again from the start)."""
 
     stamp: tuple[str, str] | None = None
     at_stamp: int = 0
     replayed: int = 0  # lines carrying ``stamp`` seen again on the current stream
+    plain: int = 0  # lines without a timestamp printed
+    plain_seen: int = 0  # ... and seen on the current stream
 
     def since(self) -> str | None:
-        return f"{self.stamp[0]}Z" if self.stamp else None
+        return f"{self.stamp[0]}Z" if self.stamp and not self.plain else None
 
     def reopened(self) -> None:
-        self.replayed = 0
+        self.replayed = self.plain_seen = 0
 
     def new(self, stamp: tuple[str, str] | None) -> bool:
         """Whether a line with this timestamp is yet to be printed (and count it as printed)."""
-        if stamp is None or self.stamp is None or stamp > self.stamp:
-            if stamp is not None:
-                self.stamp, self.at_stamp, self.replayed = stamp, 1, 1
+        if stamp is None:
+            self.plain_seen += 1
+            if self.plain_seen <= self.plain:
+                return False
+            self.plain += 1
+            return True
+        if self.stamp is None or stamp > self.stamp:
+            self.stamp, self.at_stamp, self.replayed = stamp, 1, 1
             return True
         if stamp < self.stamp:
             return False
