@@ -111,6 +111,12 @@ def test_an_error_needs_a_status_except_go_s_404():
 def test_watch_events_are_checked():
     kind, obj = checked_event(b'{"type": "ADDED", "object": {"metadata": {"name": "t"}}}', URL)
     assert (kind, obj) == ("ADDED", {"metadata": {"name": "t"}})
+    bookmark = (
+        b'{"type": "BOOKMARK", "object": {"kind": "JobSet", "metadata": {"resourceVersion": "12"}}}'
+    )
+    assert (
+        checked_event(bookmark, URL, "JobSet")[0] == "BOOKMARK"
+    )  # no name: as the server sends it
     error = checked_event(b'{"type": "ERROR", "object": {"kind": "Status", "code": 410}}', URL)
     assert error == ("ERROR", {"kind": "Status", "code": 410})
     for line, why in [

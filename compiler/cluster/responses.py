@@ -138,7 +138,9 @@ def _check_fields(
     return None
 
 
-def object_problem(obj: Any, kind: str | None = None, where: str = "") -> str | None:
+def object_problem(
+    obj: Any, kind: str | None = None, where: str = "", named: bool = True
+) -> str | None:
     """Why ``obj`` is not an object as the API server sends it (of ``kind``, when given, which
     an object without one is given)."""
     if not isinstance(obj, dict):
@@ -148,7 +150,7 @@ def object_problem(obj: Any, kind: str | None = None, where: str = "") -> str | 
     problem = _check_fields(obj, FIELDS, (), where)
     if problem:
         return problem
-    if not isinstance((obj.get("metadata") or {}).get("name"), str):
+    if named and not isinstance((obj.get("metadata") or {}).get("name"), str):
         return f"{(where + '.') if where else ''}metadata.name is missing"
     if kind and obj.get("kind") not in (None, kind):
         return f"{(where + '.') if where else ''}kind is {obj['kind']!r}, not {kind}"
@@ -224,8 +226,8 @@ def checked_event(line: bytes, url: str, kind: str | None = None) -> tuple[str, 
     if kind_of_event == "ERROR":
         obj = obj if isinstance(obj, dict) else {}
         problem = _check_fields(obj, _STATUS_FIELDS, (), "object")
-    else:
-        problem = object_problem(obj, kind, "object")
+    else:  # a bookmark carries only a resourceVersion (and the kind)
+        problem = object_problem(obj, kind, "object", named=kind_of_event != "BOOKMARK")
     if problem:
         raise NotKubernetes(url, f"a watch event's {problem}")
     return str(kind_of_event), obj
