@@ -168,8 +168,12 @@ class FakeKubernetes:
         return not_found(path)
 
     def _watch(self, handler: BaseHTTPRequestHandler) -> None:
-        event = {"type": "MODIFIED", "object": jobset(self.phase)}
-        handler.wfile.write(json.dumps(event).encode() + b"\n")
+        bookmark = {"kind": "JobSet", "metadata": {"resourceVersion": "8"}}  # as a server sends it
+        for event in (
+            {"type": "BOOKMARK", "object": bookmark},
+            {"type": "MODIFIED", "object": jobset(self.phase)},
+        ):
+            handler.wfile.write(json.dumps(event).encode() + b"\n")
         handler.wfile.flush()
         if not self.watch_ends:
             handler.server.stopping.wait(600)  # type: ignore[attr-defined]  # a quiet job
