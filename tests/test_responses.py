@@ -328,6 +328,18 @@ def test_a_quiet_followed_log_is_opened_again_without_repeating_a_line():
     assert all(q["timestamps"] == "true" and q["follow"] == "true" for q in kube.queries)
 
 
+def test_a_followed_log_of_a_pod_that_ended_is_read_once_more_and_left():
+    """Some servers (kwok) keep a finished container's stream open: when it goes quiet and the
+    pod has ended, the log is read once more without following, and the command ends."""
+    from compiler.cluster.logs import _follow_log
+
+    kube = QuietLog([(["a"], "silent"), (["a", "b"], "end")])
+    printed = []
+    _follow_log(kube, "/log", "c", printed.append, ended=lambda: True)
+    assert printed == ["a", "b"]
+    assert [q["follow"] for q in kube.queries] == ["true", None]
+
+
 def test_a_followed_log_without_timestamps_is_opened_again_from_the_start():
     from compiler.cluster.logs import _follow_log
 

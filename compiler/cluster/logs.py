@@ -120,7 +120,14 @@ def stream_pod(
     path = POD.path(pod["metadata"]["namespace"], name, "log")
     try:
         if follow:
-            _follow_log(kube, path, _container(pod), lambda text: printer.line(prefix, text), stop)
+            _follow_log(
+                kube,
+                path,
+                _container(pod),
+                lambda text: printer.line(prefix, text),
+                stop,
+                ended=lambda: _has_ended(kube, pod),
+            )
         else:
             for raw in kube.stream_lines(path, {"container": _container(pod)}):
                 printer.line(prefix, raw.decode("utf-8", "replace").rstrip("\r"))
@@ -128,6 +135,18 @@ def stream_pod(
         notice(f"{key.prefix}: no logs from pod {name}: {exc.message}")
         return False
     return True
+
+
+def _has_ended(kube: Kube, pod: dict) -> bool:
+    """Whether the pod has finished (or is gone): its log will not grow."""
+    metadata = pod["metadata"]
+    try:
+        now = kube.get(POD.path(metadata["namespace"], metadata["name"]))
+    except ApiError as exc:
+        if exc.not_found:
+            return True
+        raise
+    return _pod_phase(now) in ("Succeeded", "Failed")
 
 
 def _stamp(text: str) -> tuple[str, str] | None:
@@ -187,18 +206,21 @@ def _follow_log(
     stop: threading.Event | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    ended: Callable[[], bool] = lambda: False,
 ) -> None:
     """Follow a container's log until it ends. A stream silent for the timeout is opened again
-    from the last line's time (a quiet pod keeps a stream open; a dead one does not answer);
+    from the last line's time (a quiet pod keeps a stream open; a dead one does not answer),
+    or, when ``ended`` says the pod has finished, read one last time without following;
     a broken one is retried with back-off and given up after the timeout (ClusterUnavailable)."""
     from .watch import Backoff
 
     seen = _Seen()
     backoff = Backoff(give_up_after=kube.timeout)
+    last = False
     while True:
         query = {
             "container": container,
-            "follow": "true",
+            "follow": None if last else "true",
             "timestamps": "true",
             "sinceTime": seen.since(),
         }
@@ -213,9 +235,10 @@ def _follow_log(
                     line(rest if stamp is not None else text)
             return  # the container ended: the kubelet closed the stream
         except StreamSilent:
-            backoff.succeeded()  # the server answered; the pod is quiet
-            if stop is not None and stop.is_set():
+            backoff.succeeded()  # the server answered; the pod is quiet, or has ended
+            if (stop is not None and stop.is_set()) or last:
                 return
+            last = ended()
         except NotKubernetes:
             raise
         except ClusterUnavailable as exc:
