@@ -118,6 +118,7 @@ def stream_pod(
             return False
         pod = started
     path = POD.path(pod["metadata"]["namespace"], name, "log")
+    follow = follow and _pod_phase(pod) not in ("Succeeded", "Failed")  # an ended log is whole
     try:
         if follow:
             _follow_log(
