@@ -351,9 +351,23 @@ class Kube:
         return self.request("GET", path, query)
 
     def pages(self, path: str, **query) -> Iterator[dict]:
-        """Every item of a list, read page by page (``limit``/``continue``): memory holds one
-        page at a time. A page larger than MAX_BODY is asked again with a smaller limit."""
-        limit, token = PAGE_LIMIT, None
+        """Every item of a list, read page by page (``limit``/``continue``): memory holds the
+        page being read and the next one, asked for while this one is used."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="compile-page") as pool:
+            listed, limit = self._page(path, query, None, PAGE_LIMIT)
+            while True:
+                token = (listed.get("metadata") or {}).get("continue")
+                following = pool.submit(self._page, path, query, token, limit) if token else None
+                yield from listed.get("items") or []
+                if following is None:
+                    return
+                listed, limit = following.result()
+
+    def _page(self, path: str, query: dict, token: str | None, limit: int) -> tuple[dict, int]:
+        """One page of a list, and the limit it was asked with: a page larger than MAX_BODY
+        is asked again with a smaller limit."""
         while True:
             raw = self._send(
                 "GET", path, {**query, "limit": str(limit), "continue": token}, None, None
@@ -370,11 +384,7 @@ class Kube:
                 raise NotKubernetes(
                     self.url(path), f"asked for at most {limit} items, got {len(items)}"
                 )
-            yield from items
-            token = (listed.get("metadata") or {}).get("continue")
-            if not token:
-                return
-            del listed, items
+            return listed, limit
 
     def stream_lines(
         self, path: str, query: dict | None = None, silence: float | None = None
