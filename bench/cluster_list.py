@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench import COMPILE, EXAMPLE, cold_env, measure, timing  # noqa: E402
+from bench import COMPILE, EXAMPLE, cold_env, measure, report, timing  # noqa: E402
 
 NAMESPACE = "bench"
 
@@ -185,16 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(huge_list_row(options.runs, cache))
     if not options.huge_only:
         rows += testbed_rows(options.jobs, options.runs)
-    if options.json:
-        print(
-            json.dumps(
-                [dict(zip(("what", "result", "target", "met"), row, strict=True)) for row in rows]
-            )
-        )
-        return
-    print("| what | result | target | met |\n| --- | --- | --- | --- |")
-    for what, result, target, met in rows:
-        print(f"| {what} | {result} | {target} | {'' if met is None else 'yes' if met else 'NO'} |")
+    report(rows, [], options.json)
 
 
 if __name__ == "__main__":
