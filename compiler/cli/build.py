@@ -318,7 +318,7 @@ def _notice(message: str) -> None:
 def _run_build_job(job: dict, unit, context) -> str:
     """Apply the kaniko Job (or find the one already built for this commit), follow it to its end,
     and read the digest its pod wrote to its termination message."""
-    from ..cluster.client import ApiError, ClusterUnavailable, connect
+    from ..cluster.client import ClusterError, connect
     from ..cluster.jobs import find_existing, list_pods
     from ..cluster.kinds import JOB
     from ..cluster.session import Output, apply_objects, follow_job
@@ -337,16 +337,13 @@ def _run_build_job(job: dict, unit, context) -> str:
             found = apply_objects(kube, [job], replace=False, dry_run=False, out=progress)
         code = follow_job(kube, found, progress)
         pods = list_pods(kube, found) if code == EXIT_OK else []
-    except ClusterUnavailable as exc:
-        sys.exit(
-            _report([error("E608", f"no reachable cluster to build on: {exc}", where, "builder")])
+    except ClusterError as exc:  # the exit code of the cluster commands' table (errors.py)
+        diagnostic, text = (
+            ("E608", f"cannot build on the cluster: {exc.line}")
+            if exc.code == EXIT_ENV
+            else ("E607", f"the API server refused the build Job: {exc.line}")
         )
-    except ApiError as exc:
-        sys.exit(
-            _report(
-                [error("E607", f"the API server refused the build Job: {exc}", where, "builder")]
-            )
-        )
+        sys.exit(_report([error(diagnostic, text, where, "builder")]))
     logs = f"compile logs job/{found.name} -n {found.namespace}"
     if code == EXIT_INTERRUPTED:  # the Job keeps building; follow_job said how to reattach
         sys.exit(code)
