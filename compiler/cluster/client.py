@@ -37,7 +37,7 @@ __all__ = ["ApiError", "ClusterError", "ClusterUnavailable", "Kube", "NotKuberne
 DEFAULT_TIMEOUT = 30.0  # seconds: --timeout, or COMPILE_TIMEOUT
 TIMEOUT_ENV = "COMPILE_TIMEOUT"
 MAX_BODY = 8 << 20  # bytes of one answer (one object is at most ~1.5 MiB in etcd)
-PAGE_LIMIT = 500  # objects a list page asks for
+PAGE_LIMIT = 250  # objects a list page asks for
 
 
 class StreamSilent(ClusterUnavailable):
@@ -360,7 +360,10 @@ class Kube:
             while True:
                 token = (listed.get("metadata") or {}).get("continue")
                 following = pool.submit(self._page, path, query, token, limit) if token else None
-                yield from listed.get("items") or []
+                items = listed.pop("items", None) or []
+                items.reverse()
+                while items:  # each object freed once used
+                    yield items.pop()
                 if following is None:
                     return
                 listed, limit = following.result()
