@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .client import ApiError, Kube
@@ -21,6 +21,7 @@ from .state import State, state_of
 from .waiting import Position
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+JOB_UID_LABEL = "kueue.x-k8s.io/job-uid"
 
 
 class JobNotFound(Exception):
@@ -106,7 +107,7 @@ class KueueView:
         try:
             listed = self.kube.get(
                 WORKLOAD.path(metadata.get("namespace")),
-                labelSelector=f"kueue.x-k8s.io/job-uid={metadata['uid']}",
+                labelSelector=f"{JOB_UID_LABEL}={metadata['uid']}",
             )
         except ApiError as exc:
             if exc.not_found:
@@ -154,6 +155,77 @@ def queue_position(kube: Kube, workload: dict):
     return estimated_position(workload, line)
 
 
+def _slim(workload: dict) -> dict:
+    """What the state machine and the queue's order read of a Workload (its pod sets, which
+    hold whole pod templates, are left out)."""
+    metadata = workload.get("metadata") or {}
+    spec = workload.get("spec") or {}
+    return {
+        "kind": "Workload",
+        "metadata": {
+            key: metadata[key]
+            for key in ("name", "namespace", "creationTimestamp", "labels")
+            if key in metadata
+        },
+        "spec": {key: spec[key] for key in ("queueName", "priority") if key in spec},
+        "status": {"conditions": (workload.get("status") or {}).get("conditions") or []},
+    }
+
+
+class NamespaceKueue(KueueView):
+    """Kueue's view of a whole namespace for ``compile list``: its Workloads read once (page by
+    page, slim), and each queue's order once, instead of a request or two for every job."""
+
+    def __init__(self, kube: Kube, namespace: str):
+        super().__init__(kube)
+        self.namespace = namespace
+        self.by_uid: dict[str, dict] | None = None
+        self.positions: dict[str, dict] = {}  # queue -> workload name -> Position (Kueue's)
+        self.estimated: dict[str, dict] = {}  # the same, counted from the Workloads
+
+    def workload_of(self, obj: dict) -> dict | None:
+        metadata = obj.get("metadata") or {}
+        if not self.available or QUEUE_LABEL not in (metadata.get("labels") or {}):
+            return None
+        if self.by_uid is None:
+            self.by_uid = {}
+            try:
+                for workload in self.kube.pages(WORKLOAD.path(self.namespace)):
+                    labels = (workload.get("metadata") or {}).get("labels") or {}
+                    if labels.get(JOB_UID_LABEL):
+                        self.by_uid[labels[JOB_UID_LABEL]] = _slim(workload)
+            except ApiError as exc:
+                if not exc.not_found:
+                    raise
+                self.available = False
+        return self.by_uid.get(metadata.get("uid") or "")
+
+    def position(self, workload: dict) -> Position | None:
+        from .waiting import estimated_positions, queue_name, visibility_positions
+
+        queue = queue_name(workload)
+        if not queue:
+            return None
+        name = str((workload.get("metadata") or {}).get("name"))
+        if queue not in self.positions:
+            try:
+                summary = self.kube.get(
+                    PENDING_WORKLOADS.path(self.namespace, queue, "pendingworkloads")
+                )
+                self.positions[queue] = visibility_positions(summary)
+            except ApiError as exc:
+                if exc.status not in (403, 404, 503):
+                    raise
+                self.positions[queue] = {}
+        if name not in self.positions[queue]:  # not served, or beyond what the summary lists
+            estimated = self.estimated.get(queue)
+            if estimated is None:
+                estimated = estimated_positions(queue, (self.by_uid or {}).values())
+                self.estimated[queue] = estimated
+            return estimated.get(name)
+        return self.positions[queue][name]
+
+
 @dataclass(frozen=True)
 class Explained:
     state: State
@@ -176,14 +248,22 @@ def explained(
 ) -> Explained:
     """The job's state with, while it waits, why: Kueue's verdict and the queue position, or
     the scheduler's verdict on pods that do not fit (``pods``: its pods, when already read)."""
-    workload = (kueue or KueueView(kube)).workload_of(found.obj)
-    return explain_observed(kube, found, state_of(found.obj, workload), workload, pods)
+    kueue = kueue or KueueView(kube)
+    workload = kueue.workload_of(found.obj)
+    position_of = kueue.position if isinstance(kueue, NamespaceKueue) else None
+    return explain_observed(kube, found, state_of(found.obj, workload), workload, pods, position_of)
 
 
 def explain_observed(
-    kube: Kube, found: Found, state: State, workload: dict | None, pods: list[dict] | None = None
+    kube: Kube,
+    found: Found,
+    state: State,
+    workload: dict | None,
+    pods: list[dict] | None = None,
+    position_of: Callable[[dict], Position | None] | None = None,
 ) -> Explained:
-    """:func:`explained` for a state already computed from the job and its Workload."""
+    """:func:`explained` for a state already computed from the job and its Workload
+    (``position_of``: its place in the queue, when already known)."""
     from .state import PENDING
     from .waiting import explain, is_pending, queue_name
 
@@ -191,7 +271,7 @@ def explain_observed(
     if state.finished:
         return Explained(state, queue)
     if state.phase == PENDING and workload and is_pending(workload):
-        position = queue_position(kube, workload)
+        position = position_of(workload) if position_of else queue_position(kube, workload)
         return Explained(explain(state, workload, position), queue, position)
     if pods is None:
         pods = list_pods(kube, found)
@@ -276,7 +356,7 @@ class Row:
 def job_rows(kube: Kube, namespace: str) -> list[Row]:
     """``compile list``: a row per job this tool created, oldest first. Objects are read a page
     at a time and only their row is kept."""
-    kueue = KueueView(kube)
+    kueue = NamespaceKueue(kube, namespace)
     stuck = StuckPods(kube, namespace)
     rows = []
     for found in managed_jobs(kube, namespace):
