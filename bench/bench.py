@@ -445,6 +445,34 @@ def largest_rows(runs: int) -> list:
 # ---------------------------------------------------------------------------------------------
 
 
+def report(rows: list, notes: list[str], as_json: bool) -> None:
+    """The rows as a Markdown table (or JSON), with the load average while measuring."""
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    if as_json:
+        keys = ("measure", "result", "target", "met")
+        print(
+            json.dumps(
+                {
+                    "load_average": load,
+                    "cpus": os.cpu_count(),
+                    "notes": notes,
+                    "rows": [dict(zip(keys, row, strict=True)) for row in rows],
+                },
+                indent=2,
+            )
+        )
+        return
+    print(f"load average while measuring: {load} on {os.cpu_count()} CPUs")
+    for note in notes:
+        print(f"note: {note}")
+    print("\n| measure | result | target | met |")
+    print("| --- | --- | --- | --- |")
+    for label, result, target, met in rows:
+        print(
+            f"| {label} | {result} | {target} | {'' if met is None else ('yes' if met else 'NO')} |"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -538,30 +566,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
 
-    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    if options.json:
-        keys = ("measure", "result", "target", "met")
-        print(
-            json.dumps(
-                {
-                    "load_average": load,
-                    "cpus": os.cpu_count(),
-                    "notes": notes,
-                    "rows": [dict(zip(keys, row, strict=True)) for row in rows],
-                },
-                indent=2,
-            )
-        )
-        return
-    print(f"load average while measuring: {load} on {os.cpu_count()} CPUs")
-    for note in notes:
-        print(f"note: {note}")
-    print("\n| measure | result | target | met |")
-    print("| --- | --- | --- | --- |")
-    for label, result, target, met in rows:
-        print(
-            f"| {label} | {result} | {target} | {'' if met is None else ('yes' if met else 'NO')} |"
-        )
+    report(rows, notes, options.json)
 
 
 if __name__ == "__main__":

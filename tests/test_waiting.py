@@ -6,7 +6,8 @@ not place (kube-scheduler's PodScheduled=False/Unschedulable message)."""
 from __future__ import annotations
 
 import copy
-import json
+
+import pytest
 
 from compiler.cluster.jobs import Explained
 from compiler.cluster.kinds import JOBSET
@@ -315,7 +316,10 @@ class RecordedCluster:
             return {"items": []}
         return {"metadata": {"resourceVersion": "10"}, "items": [copy.deepcopy(self.job)]}
 
-    def stream_lines(self, path, query, timeout=None):
+    def pages(self, path, **query):
+        yield from self.get(path, **query)["items"]
+
+    def events(self, path, query, silence=None):
         self.rounds += 1
         assert query["timeoutSeconds"] == "15"  # a waiting job is looked at again soon
         if self.rounds == 1:  # train-2 was admitted: train-3 heads the queue, still no room
@@ -324,7 +328,7 @@ class RecordedCluster:
             return iter([])
         done = jobset(suspend=False, conditions=[{"type": "Completed", "status": "True"}])
         done["metadata"]["resourceVersion"] = "11"
-        return iter([json.dumps({"type": "MODIFIED", "object": done}).encode()])
+        return iter([("MODIFIED", done)])
 
 
 def test_watch_reports_where_a_waiting_job_stands_as_it_changes():
@@ -353,3 +357,56 @@ def test_watch_reports_where_a_waiting_job_stands_as_it_changes():
         ),
         (SUCCEEDED, "Completed"),
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# compile list: Kueue's view of the namespace is read once, not for every job
+
+
+class QueuedNamespace:
+    """``count`` JobSets queued in team-a, none admitted; records every request."""
+
+    def __init__(self, count: int, visibility: bool):
+        self.count, self.visibility, self.requests = count, visibility, []
+        self.jobs = []
+        self.workloads = []
+        for n in range(count):
+            job = jobset()
+            job["metadata"].update(
+                name=f"train-{n}", uid=f"uid-{n}", creationTimestamp=f"2026-12-01T10:{n:02d}:00Z"
+            )
+            self.jobs.append(job)
+            load = workload(f"train-{n}", f"2026-12-01T10:{n:02d}:00Z", WAITING)
+            load["metadata"]["labels"] = {"kueue.x-k8s.io/job-uid": f"uid-{n}"}
+            self.workloads.append(load)
+
+    def get(self, path, **query):
+        from compiler.cluster.client import ApiError
+
+        self.requests.append(path)
+        if path.startswith("/apis/visibility") and self.visibility:
+            items = [
+                {"metadata": {"name": w["metadata"]["name"]}, "positionInLocalQueue": i}
+                for i, w in enumerate(self.workloads)
+            ]
+            return {"items": items}
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def pages(self, path, **query):
+        self.requests.append(path)
+        if path.endswith("/jobsets"):
+            yield from copy.deepcopy(self.jobs)
+        elif path.endswith("/workloads"):
+            yield from copy.deepcopy(self.workloads)
+
+
+@pytest.mark.parametrize("visibility", [True, False])
+def test_list_reads_kueue_once_for_the_namespace(visibility):
+    from compiler.cluster.jobs import job_rows
+
+    cluster = QueuedNamespace(12, visibility)
+    rows = job_rows(cluster, "team-a")
+    assert [row.queue for row in rows] == [f"team-a {n + 1}/12" for n in range(12)]
+    assert rows[2].reason.startswith("waiting in queue team-a, 3rd in line, 2 jobs ahead")
+    # pods, jobsets, rayjobs, jobs, workloads, and the queue's order: the same for 12 or 12,000
+    assert len(cluster.requests) == 6, cluster.requests

@@ -10,7 +10,7 @@ import sys
 import click
 
 from .app import cli
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, shared_options
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, shared_options, timeout_option
 
 ENVIRONMENT_CODES = ("E006", "E604", "E608")
 EXIT_INTERRUPTED = 130
@@ -318,7 +318,7 @@ def _notice(message: str) -> None:
 def _run_build_job(job: dict, unit, context) -> str:
     """Apply the kaniko Job (or find the one already built for this commit), follow it to its end,
     and read the digest its pod wrote to its termination message."""
-    from ..cluster.client import ApiError, ClusterUnavailable, connect
+    from ..cluster.client import ClusterError, connect
     from ..cluster.jobs import find_existing, list_pods
     from ..cluster.kinds import JOB
     from ..cluster.session import Output, apply_objects, follow_job
@@ -337,16 +337,13 @@ def _run_build_job(job: dict, unit, context) -> str:
             found = apply_objects(kube, [job], replace=False, dry_run=False, out=progress)
         code = follow_job(kube, found, progress)
         pods = list_pods(kube, found) if code == EXIT_OK else []
-    except ClusterUnavailable as exc:
-        sys.exit(
-            _report([error("E608", f"no reachable cluster to build on: {exc}", where, "builder")])
+    except ClusterError as exc:  # the exit code of the cluster commands' table (errors.py)
+        diagnostic, text = (
+            ("E608", f"cannot build on the cluster: {exc.line}")
+            if exc.code == EXIT_ENV
+            else ("E607", f"the API server refused the build Job: {exc.line}")
         )
-    except ApiError as exc:
-        sys.exit(
-            _report(
-                [error("E607", f"the API server refused the build Job: {exc}", where, "builder")]
-            )
-        )
+        sys.exit(_report([error(diagnostic, text, where, "builder")]))
     logs = f"compile logs job/{found.name} -n {found.namespace}"
     if code == EXIT_INTERRUPTED:  # the Job keeps building; follow_job said how to reattach
         sys.exit(code)
@@ -442,6 +439,7 @@ def _write_digest(path: str, digest: str) -> None:
     help="Output format of --dry-run.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
+@timeout_option
 @click.argument("command", nargs=-1, required=True, metavar="-- CMD...")
 def run_command(
     image,
@@ -457,6 +455,7 @@ def run_command(
     context,
     output,
     quiet,
+    timeout,
     command,
     **options,
 ):
@@ -492,7 +491,7 @@ def run_command(
         return
     if with_logs and not watch:
         raise click.UsageError("--logs streams logs while watching; add --watch")
-    sys.exit(_submit_run(request, options, quiet, context, watch, with_logs))
+    sys.exit(_submit_run(request, options, quiet, context, watch, with_logs, timeout))
 
 
 def _compile_run_manifest(text: str, options: dict, quiet: bool, annotations=()) -> list[dict]:
@@ -512,7 +511,9 @@ def _compile_run_manifest(text: str, options: dict, quiet: bool, annotations=())
     return [obj for unit in units for obj in unit.objects]
 
 
-def _submit_run(request, options: dict, quiet: bool, context, watch: bool, with_logs: bool) -> int:
+def _submit_run(
+    request, options: dict, quiet: bool, context, watch: bool, with_logs: bool, timeout=None
+) -> int:
     """Apply the run's objects (recording who submitted it and the image), then follow it if asked.
 
     Without --name, each submission gets a new name (a timestamp suffix), so a command can be run
@@ -539,4 +540,5 @@ def _submit_run(request, options: dict, quiet: bool, context, watch: bool, with_
         namespace=options.get("namespace"),
         with_logs=with_logs,
         out=Output(write=click.echo, notice=_notice),
+        timeout=timeout,
     )

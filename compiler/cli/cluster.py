@@ -13,13 +13,14 @@ from datetime import UTC
 import click
 
 from .app import cli
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options
+from .common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options, timeout_option
 
 EXIT_INTERRUPTED = 130
 
 
 def cluster_options(function):
-    """--context and -n/--namespace, kubeconfig found as kubectl finds it."""
+    """--context, -n/--namespace and --timeout; the kubeconfig found as kubectl finds it."""
+    function = timeout_option(function)
     function = click.option(
         "-n", "--namespace", help="Namespace (default: the context's, else default)."
     )(function)
@@ -38,34 +39,32 @@ def _notice(message: str) -> None:
 
 
 def handles_cluster_errors(function):
-    """No reachable cluster: exit 3 with one line. A refusal from the API server: exit 1."""
+    """Every cluster error is one line with the exit code of its kind (cluster/errors.py):
+    3 for the environment (no cluster, not a Kubernetes API server, not allowed, a controller
+    not installed, a failing server), 1 for a refusal of what was asked."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        from ..cluster.client import ApiError, ClusterUnavailable
+        from ..cluster.errors import ClusterError
         from ..cluster.jobs import JobNotFound
         from ..cluster.kinds import BadReference
 
         try:
             return function(*args, **kwargs)
-        except ClusterUnavailable as exc:
-            _fail(EXIT_ENV, f"no reachable cluster: {exc}")
+        except ClusterError as exc:
+            _fail(exc.code, exc.line)
         except JobNotFound as exc:
             _fail(EXIT_INVALID, str(exc))
-        except ApiError as exc:
-            if exc.status == 401:
-                _fail(EXIT_ENV, f"the API server does not accept these credentials: {exc.message}")
-            _fail(EXIT_INVALID, f"the API server refused: {exc.status} {exc.reason}: {exc.message}")
         except BadReference as exc:
             _fail(EXIT_USAGE, str(exc))
 
     return wrapper
 
 
-def _connect(context, namespace):
+def _connect(context, namespace, timeout=None):
     from ..cluster.client import connect
 
-    return connect(context, namespace)
+    return connect(context, namespace, timeout)
 
 
 def _out():
@@ -85,11 +84,11 @@ def _follow(kube, found, with_logs: bool = False) -> int:
 @cluster_options
 @click.option("--logs", "with_logs", is_flag=True, help="Stream rank 0's logs while watching.")
 @handles_cluster_errors
-def watch_command(name, context, namespace, with_logs):
+def watch_command(name, context, namespace, timeout, with_logs):
     """Follow job NAME (or KIND/NAME) until it finishes: exit 0 if it succeeded, 1 otherwise."""
     from ..cluster.jobs import find_job
 
-    kube = _connect(context, namespace)
+    kube = _connect(context, namespace, timeout)
     found = find_job(kube, name, kube.namespace)
     _notice(
         f"watching {found.resource.short}/{found.name} in namespace {found.namespace} "
@@ -126,12 +125,12 @@ def _counts_text(counts: dict) -> str:
 @click.argument("name")
 @cluster_options
 @handles_cluster_errors
-def status_command(name, context, namespace):
+def status_command(name, context, namespace, timeout):
     """State, reason, start and end times and pods per type of job NAME (or KIND/NAME)."""
     from ..cluster.jobs import counts, explained, find_job
     from ..cluster.submit import GIT_COMMIT, IMAGE, SUBMITTED_BY
 
-    kube = _connect(context, namespace)
+    kube = _connect(context, namespace, timeout)
     found = find_job(kube, name, kube.namespace)
     view = explained(kube, found)
     state = view.state
@@ -157,32 +156,23 @@ def status_command(name, context, namespace):
 @cli.command("list")
 @cluster_options
 @handles_cluster_errors
-def list_command(context, namespace):
+def list_command(context, namespace, timeout):
     """The jobs this tool created in the namespace, with their state and age."""
     from datetime import datetime
 
-    from ..cluster.jobs import KueueView, explained, managed_jobs
+    from ..cluster.jobs import job_rows
     from ..cluster.kinds import age
 
-    kube = _connect(context, namespace)
-    jobs = managed_jobs(kube, kube.namespace)
+    kube = _connect(context, namespace, timeout)
+    jobs = job_rows(kube, kube.namespace)
     if not jobs:
         _notice(f"no jobs created by manifest-compiler in namespace {kube.namespace}")
         return
     now = datetime.now(UTC)
-    kueue = KueueView(kube)
     rows = [("NAME", "KIND", "STATE", "AGE", "QUEUE", "REASON")]
-    for found in jobs:
-        view = explained(kube, found, kueue)
+    for job in jobs:
         rows.append(
-            (
-                found.name,
-                found.resource.kind,
-                view.state.phase,
-                age(found.obj["metadata"].get("creationTimestamp"), now),
-                view.queue_column,
-                view.state.reason,
-            )
+            (job.name, job.kind, job.phase, age(job.created or None, now), job.queue, job.reason)
         )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
@@ -223,14 +213,14 @@ def list_command(context, namespace):
     help="Prefix each line with its pod [default: when several pods].",
 )
 @handles_cluster_errors
-def logs_command(name, context, namespace, follow, everything, type_, index, prefix):
+def logs_command(name, context, namespace, timeout, follow, everything, type_, index, prefix):
     """Logs of job NAME: rank 0 by default."""
     from ..cluster.jobs import find_job
     from ..cluster.logs import Selection, show_logs
 
     if everything and (type_ is not None or index is not None):
         _fail(EXIT_USAGE, "--all shows every pod; it cannot be combined with --type or --index")
-    kube = _connect(context, namespace)
+    kube = _connect(context, namespace, timeout)
     found = find_job(kube, name, kube.namespace)
     selection = Selection(everything, type_, index)
     try:
@@ -259,11 +249,11 @@ def logs_command(name, context, namespace, follow, everything, type_, index, pre
     "--wait/--no-wait", default=True, show_default=True, help="Wait until the job is gone."
 )
 @handles_cluster_errors
-def cancel_command(name, context, namespace, propagation, wait):
+def cancel_command(name, context, namespace, timeout, propagation, wait):
     """Stop job NAME: delete it with its pods. A finished or absent job is left as it is."""
     from ..cluster.jobs import JobNotFound, current_state, delete, find_job, wait_gone
 
-    kube = _connect(context, namespace)
+    kube = _connect(context, namespace, timeout)
     try:
         found = find_job(kube, name, kube.namespace)
     except JobNotFound as exc:
@@ -339,10 +329,12 @@ def cancel_command(name, context, namespace, propagation, wait):
     help="With --build: how the image is built.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
+@timeout_option
 @handles_cluster_errors
 def submit_command(
     files,
     context,
+    timeout,
     short_namespace,
     dry_run,
     replace,
@@ -369,7 +361,7 @@ def submit_command(
         _fail(EXIT_USAGE, f"--watch follows one job; these files hold {len(submissions)} workloads")
     from ..cluster.session import Refused, apply_objects, how_to_follow
 
-    kube = _connect(context, options.get("namespace"))
+    kube = _connect(context, options.get("namespace"), timeout)
     applied = []
     try:
         for objects in submissions:

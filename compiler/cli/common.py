@@ -104,3 +104,17 @@ def policy_paths(paths) -> tuple[str, ...]:
     if not config.policies:
         raise click.UsageError("no policies: give -p/--policy, or list them in .compile.yaml")
     return tuple(config.policies)
+
+
+def timeout_option(function):
+    """--timeout SECONDS (or COMPILE_TIMEOUT): how long any wait on the API server may last."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1, max=1e6),
+        envvar="COMPILE_TIMEOUT",
+        default=30.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Give up (exit 3) on an API server silent this long; a watch or log stream is "
+        "opened again for as long.",
+    )(function)

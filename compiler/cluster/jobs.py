@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .client import ApiError, Kube
@@ -20,6 +21,7 @@ from .state import State, state_of
 from .waiting import Position
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+JOB_UID_LABEL = "kueue.x-k8s.io/job-uid"
 
 
 class JobNotFound(Exception):
@@ -40,12 +42,16 @@ class Found:
         return self.obj["metadata"].get("namespace", "")
 
 
-def _get(kube: Kube, resource: Resource, namespace: str, name: str) -> dict | None:
+def _get(
+    kube: Kube, resource: Resource, namespace: str, name: str, served: bool = False
+) -> dict | None:
+    """The object, or None when it does not exist. ``served``: the resource must be served
+    (a 404 of the API group raises, exit 3: its controller is not installed)."""
     try:
         obj = kube.get(resource.path(namespace, name))
     except ApiError as exc:
-        if exc.not_found:  # no such object, or no such resource (the CRD is not installed)
-            return None
+        if exc.not_found and not (served and exc.group_missing):
+            return None  # no such object, or no such resource (the CRD is not installed)
         raise
     obj.setdefault("kind", resource.kind)
     obj.setdefault("apiVersion", resource.api_version)
@@ -63,7 +69,8 @@ def find_job(kube: Kube, reference: str, namespace: str) -> Found:
     resource, name = parse_reference(reference)
     candidates = (resource,) if resource else JOB_KINDS
     for candidate in candidates:
-        obj = _get(kube, candidate, namespace, name)
+        # a bare NAME: the last kind must be served (batch/v1 Job is, by any Kubernetes)
+        obj = _get(kube, candidate, namespace, name, served=candidate is candidates[-1])
         if obj is None:
             continue
         if resource is None and candidate is JOB and _owned_by_another_job(obj):
@@ -100,7 +107,7 @@ class KueueView:
         try:
             listed = self.kube.get(
                 WORKLOAD.path(metadata.get("namespace")),
-                labelSelector=f"kueue.x-k8s.io/job-uid={metadata['uid']}",
+                labelSelector=f"{JOB_UID_LABEL}={metadata['uid']}",
             )
         except ApiError as exc:
             if exc.not_found:
@@ -137,8 +144,86 @@ def queue_position(kube: Kube, workload: dict):
     except ApiError as exc:
         if exc.status not in (403, 404, 503):  # not served, or not to us: count instead
             raise
-    listed = kube.get(WORKLOAD.path(namespace)).get("items") or []
-    return estimated_position(workload, listed)
+    from .waiting import is_pending
+
+    # page by page, keeping only the queue's waiting Workloads
+    line = [
+        w for w in kube.pages(WORKLOAD.path(namespace)) if queue_name(w) == queue and is_pending(w)
+    ]
+    if workload not in line:
+        line.append(workload)
+    return estimated_position(workload, line)
+
+
+def _slim(workload: dict) -> dict:
+    """What the state machine and the queue's order read of a Workload (its pod sets, which
+    hold whole pod templates, are left out)."""
+    metadata = workload.get("metadata") or {}
+    spec = workload.get("spec") or {}
+    return {
+        "kind": "Workload",
+        "metadata": {
+            key: metadata[key]
+            for key in ("name", "namespace", "creationTimestamp", "labels")
+            if key in metadata
+        },
+        "spec": {key: spec[key] for key in ("queueName", "priority") if key in spec},
+        "status": {"conditions": (workload.get("status") or {}).get("conditions") or []},
+    }
+
+
+class NamespaceKueue(KueueView):
+    """Kueue's view of a whole namespace for ``compile list``: its Workloads read once (page by
+    page, slim), and each queue's order once, instead of a request or two for every job."""
+
+    def __init__(self, kube: Kube, namespace: str):
+        super().__init__(kube)
+        self.namespace = namespace
+        self.by_uid: dict[str, dict] | None = None
+        self.positions: dict[str, dict] = {}  # queue -> workload name -> Position (Kueue's)
+        self.estimated: dict[str, dict] = {}  # the same, counted from the Workloads
+
+    def workload_of(self, obj: dict) -> dict | None:
+        metadata = obj.get("metadata") or {}
+        if not self.available or QUEUE_LABEL not in (metadata.get("labels") or {}):
+            return None
+        if self.by_uid is None:
+            self.by_uid = {}
+            try:
+                for workload in self.kube.pages(WORKLOAD.path(self.namespace)):
+                    labels = (workload.get("metadata") or {}).get("labels") or {}
+                    if labels.get(JOB_UID_LABEL):
+                        self.by_uid[labels[JOB_UID_LABEL]] = _slim(workload)
+            except ApiError as exc:
+                if not exc.not_found:
+                    raise
+                self.available = False
+        return self.by_uid.get(metadata.get("uid") or "")
+
+    def position(self, workload: dict) -> Position | None:
+        from .waiting import estimated_positions, queue_name, visibility_positions
+
+        queue = queue_name(workload)
+        if not queue:
+            return None
+        name = str((workload.get("metadata") or {}).get("name"))
+        if queue not in self.positions:
+            try:
+                summary = self.kube.get(
+                    PENDING_WORKLOADS.path(self.namespace, queue, "pendingworkloads")
+                )
+                self.positions[queue] = visibility_positions(summary)
+            except ApiError as exc:
+                if exc.status not in (403, 404, 503):
+                    raise
+                self.positions[queue] = {}
+        if name not in self.positions[queue]:  # not served, or beyond what the summary lists
+            estimated = self.estimated.get(queue)
+            if estimated is None:
+                estimated = estimated_positions(queue, (self.by_uid or {}).values())
+                self.estimated[queue] = estimated
+            return estimated.get(name)
+        return self.positions[queue][name]
 
 
 @dataclass(frozen=True)
@@ -158,15 +243,27 @@ class Explained:
         return f"{self.queue} {self.position.index + 1}{pending}"
 
 
-def explained(kube: Kube, found: Found, kueue: KueueView | None = None) -> Explained:
+def explained(
+    kube: Kube, found: Found, kueue: KueueView | None = None, pods: list[dict] | None = None
+) -> Explained:
     """The job's state with, while it waits, why: Kueue's verdict and the queue position, or
-    the scheduler's verdict on pods that do not fit."""
-    workload = (kueue or KueueView(kube)).workload_of(found.obj)
-    return explain_observed(kube, found, state_of(found.obj, workload), workload)
+    the scheduler's verdict on pods that do not fit (``pods``: its pods, when already read)."""
+    kueue = kueue or KueueView(kube)
+    workload = kueue.workload_of(found.obj)
+    position_of = kueue.position if isinstance(kueue, NamespaceKueue) else None
+    return explain_observed(kube, found, state_of(found.obj, workload), workload, pods, position_of)
 
 
-def explain_observed(kube: Kube, found: Found, state: State, workload: dict | None) -> Explained:
-    """:func:`explained` for a state already computed from the job and its Workload."""
+def explain_observed(
+    kube: Kube,
+    found: Found,
+    state: State,
+    workload: dict | None,
+    pods: list[dict] | None = None,
+    position_of: Callable[[dict], Position | None] | None = None,
+) -> Explained:
+    """:func:`explained` for a state already computed from the job and its Workload
+    (``position_of``: its place in the queue, when already known)."""
     from .state import PENDING
     from .waiting import explain, is_pending, queue_name
 
@@ -174,9 +271,11 @@ def explain_observed(kube: Kube, found: Found, state: State, workload: dict | No
     if state.finished:
         return Explained(state, queue)
     if state.phase == PENDING and workload and is_pending(workload):
-        position = queue_position(kube, workload)
+        position = position_of(workload) if position_of else queue_position(kube, workload)
         return Explained(explain(state, workload, position), queue, position)
-    return Explained(explain(state, workload, pods=list_pods(kube, found)), queue)
+    if pods is None:
+        pods = list_pods(kube, found)
+    return Explained(explain(state, workload, pods=pods), queue)
 
 
 def explained_state(kube: Kube, found: Found, kueue: KueueView | None = None) -> State:
@@ -185,14 +284,10 @@ def explained_state(kube: Kube, found: Found, kueue: KueueView | None = None) ->
 
 def list_pods(kube: Kube, found: Found) -> list[dict]:
     selector = pod_selector(found.resource.kind, found.name, found.obj)
-    pods = kube.get(POD.path(found.namespace), labelSelector=selector).get("items") or []
+    pods = list(kube.pages(POD.path(found.namespace), labelSelector=selector))
     if found.resource.kind == "RayJob":  # the submitter Job's pod is not in the Ray cluster
-        pods += (
-            kube.get(
-                POD.path(found.namespace),
-                labelSelector=f"batch.kubernetes.io/job-name={found.name}",
-            ).get("items")
-            or []
+        pods += kube.pages(
+            POD.path(found.namespace), labelSelector=f"batch.kubernetes.io/job-name={found.name}"
         )
     return pods
 
@@ -201,23 +296,82 @@ def counts(kube: Kube, found: Found) -> dict:
     return pod_counts(found.resource.kind, list_pods(kube, found))
 
 
-def managed_jobs(kube: Kube, namespace: str) -> list[Found]:
-    """Every job this tool created in the namespace (label app.kubernetes.io/managed-by)."""
-    found = []
+def managed_jobs(kube: Kube, namespace: str) -> Iterator[Found]:
+    """Every job this tool created in the namespace (label app.kubernetes.io/managed-by), read
+    page by page: one page of objects in memory at a time. A kind whose controller is not
+    installed is skipped."""
     for resource in JOB_KINDS:
         try:
-            listed = kube.get(resource.path(namespace), labelSelector=MANAGED_BY_SELECTOR)
+            for obj in kube.pages(resource.path(namespace), labelSelector=MANAGED_BY_SELECTOR):
+                if resource is JOB and _owned_by_another_job(obj):
+                    continue
+                obj.setdefault("kind", resource.kind)
+                obj.setdefault("apiVersion", resource.api_version)
+                yield Found(resource, obj)
         except ApiError as exc:
-            if exc.not_found:
-                continue
-            raise
-        for obj in listed.get("items") or []:
-            if resource is JOB and _owned_by_another_job(obj):
-                continue
-            obj.setdefault("kind", resource.kind)
-            obj.setdefault("apiVersion", resource.api_version)
-            found.append(Found(resource, obj))
-    return sorted(found, key=lambda f: ((f.obj["metadata"].get("creationTimestamp") or ""), f.name))
+            if not exc.not_found:
+                raise
+
+
+class StuckPods:
+    """The namespace's pods the scheduler cannot place, read once (page by page) for ``compile
+    list``: what :func:`explained` would otherwise ask of the API server for every job."""
+
+    def __init__(self, kube: Kube, namespace: str):
+        from .waiting import unschedulable_pods
+
+        self.pods = [
+            pod
+            for pod in kube.pages(POD.path(namespace), fieldSelector="status.phase=Pending")
+            if unschedulable_pods([pod])[0]
+        ]
+
+    def of(self, found: Found) -> list[dict]:
+        selectors = [pod_selector(found.resource.kind, found.name, found.obj)]
+        if found.resource.kind == "RayJob":
+            selectors.append(f"batch.kubernetes.io/job-name={found.name}")
+        wanted = [selector.split("=", 1) for selector in selectors]
+        return [
+            pod
+            for pod in self.pods
+            if any(
+                ((pod.get("metadata") or {}).get("labels") or {}).get(key) == value
+                for key, value in wanted
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of ``compile list``."""
+
+    created: str
+    name: str
+    kind: str
+    phase: str
+    queue: str
+    reason: str
+
+
+def job_rows(kube: Kube, namespace: str) -> list[Row]:
+    """``compile list``: a row per job this tool created, oldest first. Objects are read a page
+    at a time and only their row is kept."""
+    kueue = NamespaceKueue(kube, namespace)
+    stuck = StuckPods(kube, namespace)
+    rows = []
+    for found in managed_jobs(kube, namespace):
+        view = explained(kube, found, kueue, pods=stuck.of(found))
+        rows.append(
+            Row(
+                found.obj["metadata"].get("creationTimestamp") or "",
+                found.name,
+                found.resource.kind,
+                view.state.phase,
+                view.queue_column,
+                view.state.reason,
+            )
+        )
+    return sorted(rows, key=lambda row: (row.created, row.name))
 
 
 # ---------------------------------------------------------------------------------------------

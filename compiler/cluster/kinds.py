@@ -258,3 +258,31 @@ def age(created: str | None, now) -> str:
         return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
     days = hours // 24
     return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+
+
+def split_path(path: str) -> tuple[str, str, list[str]] | None:
+    """An API path as (group, namespace or "", what follows: plural, name, subresource);
+    None for a path outside ``/api`` and ``/apis``."""
+    parts = [part for part in path.split("?", 1)[0].split("/") if part]
+    if parts[:1] == ["api"]:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        return group, rest[1], rest[2:]
+    return group, "", rest
+
+
+def answer_of_path(path: str) -> tuple[str | None, bool | None]:
+    """What an API path answers: (the kind of its objects, whether it is a list of them).
+    (None, None) for a subresource or a resource this tool does not know."""
+    split = split_path(path)
+    if split is None or not split[2] or len(split[2]) > 2:
+        return None, None
+    group, _, rest = split
+    for resource in _BY_KIND.values():
+        if resource.group == group and resource.plural == rest[0]:
+            return resource.kind, len(rest) == 1
+    return None, None

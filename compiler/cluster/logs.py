@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .client import ApiError, ClusterUnavailable, Kube
+from .client import ApiError, ClusterUnavailable, Kube, NotKubernetes, StreamSilent
 from .jobs import Found, list_pods
 from .kinds import POD, PodKey, select_pods
 
@@ -117,16 +117,138 @@ def stream_pod(
         if started is None:
             return False
         pod = started
-    query = {"container": _container(pod), "follow": "true" if follow else None}
     path = POD.path(pod["metadata"]["namespace"], name, "log")
+    follow = follow and _pod_phase(pod) not in ("Succeeded", "Failed")  # an ended log is whole
     try:
-        # read to the end even after ``stop``: a finished job's last lines come after it ended
-        for raw in kube.stream_lines(path, query, timeout=(5.0, None if follow else 60.0)):
-            printer.line(prefix, raw.decode("utf-8", "replace").rstrip("\r"))
+        if follow:
+            _follow_log(
+                kube,
+                path,
+                _container(pod),
+                lambda text: printer.line(prefix, text),
+                stop,
+                ended=lambda: _has_ended(kube, pod),
+            )
+        else:
+            for raw in kube.stream_lines(path, {"container": _container(pod)}):
+                printer.line(prefix, raw.decode("utf-8", "replace").rstrip("\r"))
     except ApiError as exc:
         notice(f"{key.prefix}: no logs from pod {name}: {exc.message}")
         return False
     return True
+
+
+def _has_ended(kube: Kube, pod: dict) -> bool:
+    """Whether the pod has finished (or is gone): its log will not grow."""
+    metadata = pod["metadata"]
+    try:
+        now = kube.get(POD.path(metadata["namespace"], metadata["name"]))
+    except ApiError as exc:
+        if exc.not_found:
+            return True
+        raise
+    return _pod_phase(now) in ("Succeeded", "Failed")
+
+
+def _stamp(text: str) -> tuple[str, str] | None:
+    """A kubelet timestamp (RFC 3339 with up to nanoseconds) as a key that sorts by time."""
+    if len(text) < 20 or text[10:11] != "T" or not text.endswith("Z"):
+        return None
+    whole, _, fraction = text[:-1].partition(".")
+    if len(whole) != 19 or (not fraction.isdigit() and fraction):
+        return None
+    return whole, fraction.ljust(9, "0")
+
+
+@dataclass
+class _Seen:
+    """Where a followed log stands, so that a stream opened again prints no line twice. With
+    the kubelet's timestamps: the newest one printed and how many lines carried it (the stream
+    is opened again from that second, ``sinceTime``). Without (a server that ignores
+    ``timestamps``): how many lines were printed (it is opened again from the start)."""
+
+    stamp: tuple[str, str] | None = None
+    at_stamp: int = 0
+    replayed: int = 0  # lines carrying ``stamp`` seen again on the current stream
+    plain: int = 0  # lines without a timestamp printed
+    plain_seen: int = 0  # ... and seen on the current stream
+
+    def since(self) -> str | None:
+        return f"{self.stamp[0]}Z" if self.stamp and not self.plain else None
+
+    def reopened(self) -> None:
+        self.replayed = self.plain_seen = 0
+
+    def new(self, stamp: tuple[str, str] | None) -> bool:
+        """Whether a line with this timestamp is yet to be printed (and count it as printed)."""
+        if stamp is None:
+            self.plain_seen += 1
+            if self.plain_seen <= self.plain:
+                return False
+            self.plain += 1
+            return True
+        if self.stamp is None or stamp > self.stamp:
+            self.stamp, self.at_stamp, self.replayed = stamp, 1, 1
+            return True
+        if stamp < self.stamp:
+            return False
+        self.replayed += 1
+        if self.replayed <= self.at_stamp:
+            return False
+        self.at_stamp += 1
+        return True
+
+
+def _follow_log(
+    kube: Kube,
+    path: str,
+    container: str | None,
+    line: Callable[[str], None],
+    stop: threading.Event | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    ended: Callable[[], bool] = lambda: False,
+) -> None:
+    """Follow a container's log until it ends. A stream silent for the timeout is opened again
+    from the last line's time (a quiet pod keeps a stream open; a dead one does not answer),
+    or, when ``ended`` says the pod has finished, read one last time without following;
+    a broken one is retried with back-off and given up after the timeout (ClusterUnavailable)."""
+    from .watch import Backoff
+
+    seen = _Seen()
+    backoff = Backoff(give_up_after=kube.timeout)
+    last = False
+    while True:
+        query = {
+            "container": container,
+            "follow": None if last else "true",
+            "timestamps": "true",
+            "sinceTime": seen.since(),
+        }
+        seen.reopened()
+        try:
+            for raw in kube.stream_lines(path, query):
+                backoff.succeeded()
+                text = raw.decode("utf-8", "replace").rstrip("\r")
+                first, _, rest = text.partition(" ")
+                stamp = _stamp(first)
+                if seen.new(stamp):
+                    line(rest if stamp is not None else text)
+            return  # the container ended: the kubelet closed the stream
+        except StreamSilent:
+            backoff.succeeded()  # the server answered; the pod is quiet, or has ended
+            if (stop is not None and stop.is_set()) or last:
+                return
+            last = ended()
+        except NotKubernetes:
+            raise
+        except ClusterUnavailable as exc:
+            now = clock()
+            if backoff.exhausted(now):
+                raise ClusterUnavailable(
+                    f"{exc}; gave up after {backoff.give_up_after:g}s"
+                ) from None
+            sleep(backoff.failed(now))
 
 
 def show_logs(

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 
-from .client import ApiError, ClusterUnavailable, Kube, connect
+from .client import Kube, connect
+from .errors import ClusterError
 from .jobs import Found, JobNotFound, delete, find_existing, wait_gone
 from .kinds import main_object, resource_for
 from .state import SUCCEEDED, State
@@ -100,12 +101,17 @@ def apply_objects(
             f"{resource_for(obj).short}/{metadata['name']} {verb} in namespace {metadata['namespace']}"
         )
     if not dry_run:
-        own_companions(kube, applied, [obj for obj in objects if obj is not main])
+        uid = (applied.get("metadata") or {}).get("uid")
+        own_companions(
+            kube,
+            {**main, "metadata": {**main["metadata"], "uid": uid}},
+            [obj for obj in objects if obj is not main],
+        )
     return Found(resource_for(main), main)
 
 
 def own_companions(kube: Kube, job: dict, companions: list[dict]) -> None:
-    """The ports Service and the shared claim belong to the job they serve: with the job as
+    """``job``: as submitted, with the uid the API server gave it. The ports Service and the shared claim belong to the job they serve: with the job as
     their owner, Kubernetes' garbage collector deletes them with it (cancel, TTL). They are
     applied before the job (a pod must find its claim), so they get the owner afterwards."""
     from .submit import apply
@@ -145,8 +151,8 @@ def follow_job(kube: Kube, found: Found, out: Output, with_logs: bool = False) -
         def stream():
             try:
                 show_logs(kube, found, Selection(), True, out.write, out.notice, stop=stop)
-            except (ClusterUnavailable, ApiError) as exc:
-                out.notice(f"logs stopped: {exc}")
+            except ClusterError as exc:
+                out.notice(f"logs stopped: {exc.line}")
 
         logs_thread = threading.Thread(target=stream, daemon=True)
         logs_thread.start()
@@ -180,22 +186,23 @@ def submit_objects(
     dry_run: bool = False,
     with_logs: bool = False,
     out: Output | None = None,
+    timeout: float | None = None,
 ) -> int:
     """Apply compiled objects and, with ``watch``, follow the job; the exit code."""
     out = out or Output()
     try:
-        kube = connect(context, namespace)
+        kube = connect(context, namespace, timeout)
         found = apply_objects(kube, objects, replace, dry_run, out)
         if dry_run:
             return EXIT_OK
         how_to_follow(found, out)
         return follow_job(kube, found, out, with_logs) if watch else EXIT_OK
-    except ClusterUnavailable as exc:
-        out.notice(f"error: no reachable cluster: {exc}")
-        return EXIT_ENV
+    except ClusterError as exc:  # one line, the exit code of its kind (errors.py)
+        out.notice(f"error: {exc.line}")
+        return exc.code
     except Refused as exc:
         out.notice(f"error: {exc}")
         return exc.code
-    except (ApiError, JobNotFound) as exc:
-        out.notice(f"error: the API server refused: {exc}")
+    except JobNotFound as exc:
+        out.notice(f"error: {exc}")
         return EXIT_FAILED

@@ -65,28 +65,40 @@ def kueue_order(workload: dict) -> tuple:
     return (-priority, since or metadata.get("creationTimestamp") or "", metadata.get("name", ""))
 
 
+def _name(obj: dict) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def estimated_positions(queue: str, workloads) -> dict[str, Position]:
+    """The place of each pending Workload of LocalQueue ``queue`` among ``workloads`` (a
+    namespace's), in Kueue's order, by name."""
+    line = sorted(
+        (w for w in workloads if queue_name(w) == queue and is_pending(w)), key=kueue_order
+    )
+    return {_name(w): Position(index, len(line), estimated=True) for index, w in enumerate(line)}
+
+
 def estimated_position(workload: dict, others: list[dict]) -> Position | None:
     """The place of ``workload`` among the pending Workloads of its LocalQueue (``others``: the
     namespace's Workloads, itself included)."""
-    queue = queue_name(workload)
-    name = (workload.get("metadata") or {}).get("name")
-    line = sorted((w for w in others if queue_name(w) == queue and is_pending(w)), key=kueue_order)
-    names = [(w.get("metadata") or {}).get("name") for w in line]
-    if name not in names:
-        return None
-    return Position(names.index(name), len(names), estimated=True)
+    return estimated_positions(queue_name(workload), others).get(_name(workload))
+
+
+def visibility_positions(summary: dict) -> dict[str, Position]:
+    """Each pending Workload's place, by name, from a visibility API ``PendingWorkloadsSummary``."""
+    items = summary.get("items") or []
+    positions = {}
+    for item in items:
+        name = _name(item)
+        index = item.get("positionInLocalQueue")
+        if isinstance(index, int) and name not in positions:
+            positions[name] = Position(index, len(items))
+    return positions
 
 
 def position_from_visibility(workload: dict, summary: dict) -> Position | None:
     """From a visibility API ``PendingWorkloadsSummary`` of the LocalQueue."""
-    items = summary.get("items") or []
-    name = (workload.get("metadata") or {}).get("name")
-    for item in items:
-        if (item.get("metadata") or {}).get("name") == name:
-            index = item.get("positionInLocalQueue")
-            if isinstance(index, int):
-                return Position(index, len(items))
-    return None
+    return visibility_positions(summary).get(_name(workload))
 
 
 def ordinal(number: int) -> str:

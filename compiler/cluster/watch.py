@@ -9,18 +9,18 @@ so a repeated event after a reconnect is never reported twice.
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from .client import ApiError, ClusterUnavailable, Kube
+from .client import ApiError, ClusterUnavailable, Kube, NotKubernetes
 from .jobs import Found, KueueView, explain_observed
 from .kinds import Resource
 from .state import PENDING, State, deleted, state_of, transition
 
-WATCH_SECONDS = 300  # server-side timeout of one watch request; the stream is then re-opened
-READ_MARGIN = 60  # beyond the server's timeout, silence means a dead connection
+WATCH_SECONDS = 300  # at most, server-side timeout of one watch request; then it is re-opened
+READ_MARGIN = 60  # beyond the server's timeout, silence means a dead connection (default)
 
 
 @dataclass
@@ -128,23 +128,19 @@ class Follower:
     def _watch(self) -> None:
         """One watch request, until the server ends it or the job finishes."""
         self.watches += 1
+        seconds = self._watch_timeout()
         query = {
             "watch": "1",
             "fieldSelector": f"metadata.name={self.name}",
             "resourceVersion": self.resource_version,
             "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(self._watch_timeout()),
+            "timeoutSeconds": str(seconds),
         }
-        lines = self.kube.stream_lines(
-            self.resource.path(self.namespace),
-            query,
-            timeout=(5.0, self.watch_seconds + READ_MARGIN),
+        # the server ends the stream after ``seconds``: silent for longer, it is dead
+        events = self.kube.events(
+            self.resource.path(self.namespace), query, silence=seconds + self._patience()
         )
-        for line in lines:
-            if not line.strip():
-                continue
-            event = json.loads(line)
-            kind, obj = event.get("type"), event.get("object") or {}
+        for kind, obj in events:
             if kind == "ERROR":
                 raise ApiError(
                     obj.get("code") or 500, obj.get("reason") or "Error", obj.get("message") or ""
@@ -162,10 +158,14 @@ class Follower:
         if self.explain is not None and self.last_obj is not None and waiting(self.last):
             self._observe(self.last_obj)  # the job did not change; why it waits may have
 
+    def _patience(self) -> float:
+        return float(getattr(self.kube, "timeout", READ_MARGIN))
+
     def _watch_timeout(self) -> int:
+        seconds = min(self.watch_seconds, max(1, math.ceil(self._patience())))
         if self.explain is not None and self.last is not None and waiting(self.last):
-            return min(self.recheck_seconds, self.watch_seconds)
-        return self.watch_seconds
+            return min(self.recheck_seconds, seconds)
+        return seconds
 
     def run(
         self,
@@ -192,6 +192,8 @@ class Follower:
                     self._pause(f"the API server answered {exc.status} {exc.reason}", sleep, clock)
                     continue
                 raise
+            except NotKubernetes:
+                raise  # asking again brings the same answer
             except ClusterUnavailable as exc:
                 self._pause(str(exc), sleep, clock)
         assert self.last is not None  # finished means a state was seen
@@ -200,7 +202,7 @@ class Follower:
     def _pause(self, why: str, sleep, clock) -> None:
         now = clock()
         if self.backoff.exhausted(now):
-            raise ClusterUnavailable(f"{why}; gave up after {self.backoff.give_up_after:.0f}s")
+            raise ClusterUnavailable(f"{why}; gave up after {self.backoff.give_up_after:g}s")
         delay = self.backoff.failed(now)
         if self.backoff.delay == self.backoff.first:
             self.notice(f"{why}; retrying")
@@ -221,7 +223,7 @@ def follow(
     report,
     notice=lambda message: None,
     resource_version: str | None = None,
-    give_up_after: float = 300.0,
+    give_up_after: float | None = None,
     watch_seconds: int = WATCH_SECONDS,
 ) -> Follower:
     """Report the transitions of ``found`` until it finishes; the follower, with its final state in
@@ -234,7 +236,7 @@ def follow(
         found.name,
         report,
         notice,
-        Backoff(give_up_after=give_up_after),
+        Backoff(give_up_after=give_up_after if give_up_after is not None else kube.timeout),
         watch_seconds=watch_seconds,
         explain=lambda obj, state, workload: (
             explain_observed(kube, Found(found.resource, obj), state, workload).state
