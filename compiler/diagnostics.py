@@ -140,6 +140,8 @@ CODES: dict[str, str] = {
     "E319": "a multi-host TPU slice the operator cannot run, or a jobset slice's pods not its hosts",
     "E320": "the workload names a queue no policy defines, where policies declare quotas",
     "E321": "the workload names a priority no policy declares, where policies declare quotas or priorities",
+    "E330": "the restart scope is one the kind cannot express (restartPolicy.scope)",
+    "E331": "failOnExitCodes on a kind that cannot see exit codes (RayJob)",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     # policy
     "E401": "value is above the policy maximum",
