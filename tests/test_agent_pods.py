@@ -270,3 +270,44 @@ def test_a_readiness_probe_decides_when_the_pod_is_ready(tmp_path):
     ready = [c["status"] for p in running for c in p["conditions"] if c["type"] == "Ready"]
     assert ready[0] == "False" and "True" in ready, ready
     assert kube.patches[-1]["phase"] == "Succeeded"
+
+
+def test_a_deleted_pod_ends_failed_and_keeps_the_eviction_condition(tmp_path):
+    """Issue 22: the eviction API puts DisruptionTarget on the pod, then deletes it. As the
+    kubelet does, the agent ends the pod Failed (the Job controller judges only terminal pods
+    when a podFailurePolicy is set) and keeps the condition it did not write itself."""
+    pod = make_pod([{"name": "c", "command": ["/bin/sh", "-c", "sleep 300"]}])
+    kube = FakeKube()
+    cfg = RuntimeConfig(
+        node_name="agent-0",
+        host_ip="127.0.0.1",
+        venv=None,
+        image_root=None,
+        hosts_file=tmp_path / "hosts",
+        resolv_file=tmp_path / "resolv.conf",
+        max_pod_seconds=60,
+    )
+    cfg.hosts_file.write_text("127.0.0.1 localhost\n")
+    cfg.resolv_file.write_text("nameserver 127.0.0.1\n")
+    runner = PodRunner(kube, pod, "127.64.240.5", tmp_path / "pod", cfg)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while not runner.container_running("c"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    evicted = {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "EvictionByEvictionAPI",
+        "message": "Eviction API: evicting",
+    }
+    runner.keep_conditions(
+        {"status": {"conditions": [{"type": "Ready", "status": "True"}, evicted]}}
+    )
+    runner.end_deleted()
+    last = kube.patches[-1]
+    assert last["phase"] == "Failed"
+    terminated = last["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] == 137  # SIGKILL
+    assert evicted in last["conditions"]
+    assert [c["type"] for c in last["conditions"]].count("Ready") == 1
