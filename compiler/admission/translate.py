@@ -514,7 +514,8 @@ def _deadline_check(entry, out, condition: Callable[[str], str], message: str) -
 # ---------------------------------------------------------------------------------------------
 # retries (restartPolicy.backoffLimit, SPEC 2.8)
 
-JOB_DEFAULT_BACKOFF = 6  # batch/v1 JobSpec.backoffLimit when neither it nor the per-index one is set
+# batch/v1 JobSpec.backoffLimit when neither it nor backoffLimitPerIndex is set
+JOB_DEFAULT_BACKOFF = 6
 
 
 def _job_retries_at_most(spec: str, bound: int) -> str:
