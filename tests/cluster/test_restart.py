@@ -14,6 +14,10 @@ outside their volumes): so "rank 1 fails on its first attempt only" holds across
 - a pod evicted through the eviction API (which sets ``DisruptionTarget``) with ``backoffLimit:
   0``: restarted (JobSet) or replaced (Job) without counting, then success;
 - a timeout: Failed with ``DeadlineExceeded``, no new attempt.
+
+A RayJob gets what KubeRay honours, proven on the KubeRay plane with real Ray: a failed attempt
+is retried once on a new RayCluster (``backoffLimit: 1``: ``status.failed`` 1, then Complete),
+and a deadline fails it with ``DeadlineExceeded`` and no retry although ``backoffLimit: 2``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import time
 from pathlib import Path
 
 import pytest
+import test_frameworks
 from cluster_support import compile_, poll
 
 AGENT_SELECTOR = """\
@@ -302,3 +307,88 @@ def test_a_timeout_fails_with_deadline_exceeded_and_no_new_attempt(
     time.sleep(5)  # a restart, were there one, would start new pods within this
     for rank in (0, 1):
         assert (markers / f"attempts-{rank}").read_text() == "x\n", "one attempt per rank"
+
+
+# ---------------------------------------------------------------------------------------------
+# RayJob: what KubeRay honours (backoffLimit retries on a new RayCluster; a deadline is final)
+
+# the KubeRay plane's agent (with Ray) and namespace, as the framework tests set them up
+operator_agent = test_frameworks.operator_agent
+agent_namespace = test_frameworks.agent_namespace
+
+RAY_TYPES = """\
+  types:
+    Head:
+      resources: {cpus: 1, memory: 2}
+    Workers:
+      - name: cpu
+        count: 1
+        resources: {cpus: 1, memory: 2}
+"""
+
+
+def ray_manifest(name: str, command: str, restart: str, extra: str = "") -> str:
+    return (
+        f"name: {name}\n"
+        "spec:\n"
+        "  operator: kuberay\n"
+        "  image: fw-ray\n"
+        f"  command: {json.dumps(command)}\n"
+        f"  restartPolicy: {restart}\n"
+        f"{extra}" + RAY_TYPES
+    )
+
+
+def ray_finished(plane, name, namespace, timeout) -> dict:
+    def done():
+        obj = plane.kubectl_json("get", "rayjob", name, "-n", namespace)
+        status = obj.get("status") or {}
+        return obj if status.get("jobDeploymentStatus") in ("Complete", "Failed") else None
+
+    return poll(f"rayjob {name} to finish", done, timeout=timeout, interval=2)
+
+
+def test_a_rayjob_retries_a_failed_attempt_once_on_a_new_cluster(
+    operator_plane, operator_agent, agent_namespace, tmp_path
+):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    name = "ray-retry"
+    command = (
+        f"echo x >> {markers}/attempts; [ -e {markers}/ran ] && exit 0; touch {markers}/ran; exit 1"
+    )
+    submit(
+        operator_plane,
+        tmp_path,
+        agent_namespace,
+        ray_manifest(name, command, "{backoffLimit: 1}"),
+        name,
+    )
+    status = ray_finished(operator_plane, name, agent_namespace, timeout=420)["status"]
+    assert status["jobDeploymentStatus"] == "Complete", status
+    assert status.get("jobStatus") == "SUCCEEDED", status
+    assert status.get("failed") == 1 and status.get("succeeded") == 1, status
+    assert (markers / "attempts").read_text() == "x\nx\n"
+
+
+def test_a_rayjob_deadline_is_never_retried(
+    operator_plane, operator_agent, agent_namespace, tmp_path
+):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    name = "ray-late"
+    command = f"echo x >> {markers}/attempts; sleep 240"
+    submit(
+        operator_plane,
+        tmp_path,
+        agent_namespace,
+        ray_manifest(name, command, "{backoffLimit: 2}", extra="  timeout: 100s\n"),
+        name,
+    )
+    status = ray_finished(operator_plane, name, agent_namespace, timeout=300)["status"]
+    assert status["jobDeploymentStatus"] == "Failed", status
+    assert status.get("reason") == "DeadlineExceeded", status
+    time.sleep(10)  # a retry would set Retrying, then New
+    status = operator_plane.kubectl_json("get", "rayjob", name, "-n", agent_namespace)["status"]
+    assert status["jobDeploymentStatus"] == "Failed", status
+    assert status.get("failed") == 1, status
