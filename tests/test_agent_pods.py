@@ -75,6 +75,29 @@ def run_pod(tmp_path, pod, kube=None, timeout=30):
     return runner, kube
 
 
+def start_running(tmp_path, pod, ip):
+    """Start ``pod`` (no image root, 60 s at most) and wait until its container ``c`` runs."""
+    kube = FakeKube()
+    cfg = RuntimeConfig(
+        node_name="agent-0",
+        host_ip="127.0.0.1",
+        venv=None,
+        image_root=None,
+        hosts_file=tmp_path / "hosts",
+        resolv_file=tmp_path / "resolv.conf",
+        max_pod_seconds=60,
+    )
+    cfg.hosts_file.write_text("127.0.0.1 localhost\n")
+    cfg.resolv_file.write_text("nameserver 127.0.0.1\n")
+    runner = PodRunner(kube, pod, ip, tmp_path / "pod", cfg)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while not runner.container_running("c"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return runner, kube
+
+
 def log_of(runner, container="c", n=0):
     return (runner.dir / "logs" / f"{container}-{n}.log").read_text()
 
@@ -217,22 +240,9 @@ def test_kill_ends_every_process_of_the_pod(tmp_path):
             }
         ]
     )
-    kube = FakeKube()
-    cfg = RuntimeConfig(
-        node_name="agent-0",
-        host_ip="127.0.0.1",
-        venv=None,
-        image_root=None,
-        hosts_file=tmp_path / "hosts",
-        resolv_file=tmp_path / "resolv.conf",
-        max_pod_seconds=60,
-    )
-    cfg.hosts_file.write_text("127.0.0.1 localhost\n")
-    cfg.resolv_file.write_text("nameserver 127.0.0.1\n")
-    runner = PodRunner(kube, pod, "127.64.240.4", tmp_path / "pod", cfg)
-    runner.start()
+    runner, _ = start_running(tmp_path, pod, "127.64.240.4")
     deadline = time.monotonic() + 20
-    while not runner.container_running("c") or not (runner.dir / "tmp").exists():
+    while not (runner.dir / "tmp").exists():
         assert time.monotonic() < deadline
         time.sleep(0.1)
     time.sleep(0.5)
@@ -277,24 +287,7 @@ def test_a_deleted_pod_ends_failed_and_keeps_the_eviction_condition(tmp_path):
     kubelet does, the agent ends the pod Failed (the Job controller judges only terminal pods
     when a podFailurePolicy is set) and keeps the condition it did not write itself."""
     pod = make_pod([{"name": "c", "command": ["/bin/sh", "-c", "sleep 300"]}])
-    kube = FakeKube()
-    cfg = RuntimeConfig(
-        node_name="agent-0",
-        host_ip="127.0.0.1",
-        venv=None,
-        image_root=None,
-        hosts_file=tmp_path / "hosts",
-        resolv_file=tmp_path / "resolv.conf",
-        max_pod_seconds=60,
-    )
-    cfg.hosts_file.write_text("127.0.0.1 localhost\n")
-    cfg.resolv_file.write_text("nameserver 127.0.0.1\n")
-    runner = PodRunner(kube, pod, "127.64.240.5", tmp_path / "pod", cfg)
-    runner.start()
-    deadline = time.monotonic() + 20
-    while not runner.container_running("c"):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    runner, kube = start_running(tmp_path, pod, "127.64.240.5")
     evicted = {
         "type": "DisruptionTarget",
         "status": "True",

@@ -24,17 +24,10 @@ from pathlib import Path
 
 import pytest
 from example_support import run_cli
+from test_operator_runs import compile_text
 from test_upstream_schemas import core_errors, crd_errors
 
 NS = "default"
-
-
-def compile_text(tmp_path: Path, text: str, *args: str):
-    path = tmp_path / "job.yaml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    result = run_cli("-o", "json", *args, str(path))
-    objects = json.loads(result.stdout) if result.exit_code == 0 else []
-    return result, {o["kind"]: o for o in objects}
 
 
 def manifest(operator: str, restart: str = "", extra: str = "", types: str | None = None) -> str:

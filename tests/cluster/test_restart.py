@@ -88,6 +88,16 @@ def submit(control_plane, tmp_path, namespace, text: str, name: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def start(control_plane, tmp_path, namespace, operator, prefix, script, restart, extra=""):
+    """Submit a job of ``operator`` named ``<prefix>-<operator>``; (its name, the markers dir)."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    name = f"{prefix}-{operator[:5]}"
+    text = manifest(operator, name, script, restart, markers, extra)
+    submit(control_plane, tmp_path, namespace, text, name)
+    return name, markers
+
+
 def kind_of(operator: str) -> str:
     return "jobset" if operator == "pytorch" else "job"
 
@@ -140,16 +150,9 @@ OPERATORS = ["pytorch", "batchjob"]
 def test_a_crash_on_the_first_attempt_only_restarts_exactly_once(
     control_plane, agent, namespace, tmp_path, operator
 ):
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    name = f"crash-{operator[:5]}"
     script = 'if [ "$R" = 1 ] && [ ! -e $M/crashed ]; then touch $M/crashed; exit 1; fi; sleep 2'
-    submit(
-        control_plane,
-        tmp_path,
-        namespace,
-        manifest(operator, name, script, "{backoffLimit: 1}", markers),
-        name,
+    name, markers = start(
+        control_plane, tmp_path, namespace, operator, "crash", script, "{backoffLimit: 1}"
     )
     obj = finished(control_plane, operator, name, namespace)
     if operator == "pytorch":
@@ -167,16 +170,15 @@ def test_a_crash_on_the_first_attempt_only_restarts_exactly_once(
 def test_a_fatal_exit_code_fails_at_once_and_status_names_pod_and_code(
     control_plane, agent, namespace, tmp_path, operator
 ):
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    name = f"fatal-{operator[:5]}"
     script = 'echo x >> $M/attempts-$R; if [ "$R" = 1 ]; then exit 42; fi; sleep 60'
-    submit(
+    name, markers = start(
         control_plane,
         tmp_path,
         namespace,
-        manifest(operator, name, script, "{backoffLimit: 3, failOnExitCodes: [42]}", markers),
-        name,
+        operator,
+        "fatal",
+        script,
+        "{backoffLimit: 3, failOnExitCodes: [42]}",
     )
     t0 = time.monotonic()
     obj = finished(control_plane, operator, name, namespace, timeout=60)
@@ -222,17 +224,10 @@ def _exit_code(control_plane, namespace, pod: str) -> int | None:
 def test_an_evicted_pod_restarts_without_using_up_the_backoff_limit(
     control_plane, agent, namespace, tmp_path, operator
 ):
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    name = f"evict-{operator[:5]}"
     # the first attempt of every rank marks itself and waits (to be evicted); a later one succeeds
     script = "if [ -e $M/ran-$R ]; then exit 0; fi; touch $M/ran-$R; sleep 120"
-    submit(
-        control_plane,
-        tmp_path,
-        namespace,
-        manifest(operator, name, script, "{backoffLimit: 0}", markers),
-        name,
+    name, markers = start(
+        control_plane, tmp_path, namespace, operator, "evict", script, "{backoffLimit: 0}"
     )
     poll(
         "every rank's first attempt running",
@@ -281,16 +276,16 @@ def test_an_evicted_pod_restarts_without_using_up_the_backoff_limit(
 def test_a_timeout_fails_with_deadline_exceeded_and_no_new_attempt(
     control_plane, agent, namespace, tmp_path, operator
 ):
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    name = f"late-{operator[:5]}"
     script = "echo x >> $M/attempts-$R; sleep 120"
-    submit(
+    name, markers = start(
         control_plane,
         tmp_path,
         namespace,
-        manifest(operator, name, script, "{backoffLimit: 2}", markers, extra="  timeout: 10s\n"),
-        name,
+        operator,
+        "late",
+        script,
+        "{backoffLimit: 2}",
+        "  timeout: 10s\n",
     )
     obj = finished(control_plane, operator, name, namespace, timeout=90)
     assert condition(obj, "Failed")
