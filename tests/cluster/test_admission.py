@@ -151,7 +151,11 @@ def probe_object(kind: str, labels: dict, image: str = IMAGE) -> dict:
     if kind == "JobSet":
         spec = {
             "replicatedJobs": [
-                {"name": "w", "replicas": 1, "template": {"spec": {"template": pod}}}
+                {
+                    "name": "w",
+                    "replicas": 1,
+                    "template": {"spec": {"backoffLimit": 0, "template": pod}},
+                }
             ]
         }
         return {
@@ -171,7 +175,8 @@ def probe_object(kind: str, labels: dict, image: str = IMAGE) -> dict:
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": metadata,
-        "spec": {"template": pod},
+        # no retries: a Job's default backoffLimit (6) is above the example guardrails' 5
+        "spec": {"backoffLimit": 0, "template": pod},
     }
 
 
