@@ -429,3 +429,23 @@ def test_explain_says_what_restarts(tmp_path):
     result = run_cli("explain", str(path), "-o", "json")
     restart = json.loads(result.stdout)[0]["restart"]
     assert restart["scope"] == "workload" and restart["backoffLimit"] == 2
+
+
+def test_per_pod_retries_on_a_huge_job_respect_the_api_servers_parallelism_limit(tmp_path):
+    """batch/v1 validation: more than 100000 completions with backoffLimitPerIndex allows a
+    parallelism of at most 10000."""
+    huge = "worker: {count: 1, completions: 100001, parallelisms: 10001}"
+    result, _ = compile_text(tmp_path, manifest("jobset", "", types=huge))
+    assert "error[E332] spec.types.worker" in result.stderr
+    fits = "worker: {count: 1, completions: 100001, parallelisms: 10000}"
+    result, objects = compile_text(tmp_path, manifest("jobset", "", types=fits))
+    assert result.exit_code == 0, result.stderr
+    job = objects["JobSet"]["spec"]["replicatedJobs"][0]["template"]["spec"]
+    assert (
+        core_errors(
+            {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": job}
+        )
+        == []
+    )
+    result, _ = compile_text(tmp_path, manifest("batchjob", "", types="w: {count: 100001}"))
+    assert "error[E332] spec.types.w" in result.stderr
