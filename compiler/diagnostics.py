@@ -142,6 +142,9 @@ CODES: dict[str, str] = {
     "E321": "the workload names a priority no policy declares, where policies declare quotas or priorities",
     "E322": "a workload requests a resource (or TPU type) its queue does not cover, where policies declare quotas",
     "E323": "RDMA networks one pod attaches give one variable different values",
+    "E330": "the restart scope is one the kind cannot express (restartPolicy.scope)",
+    "E331": "failOnExitCodes on a kind that cannot see exit codes (RayJob)",
+    "E332": "a Job too large for per-pod retries at that parallelism (restart scope pod)",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     # policy
     "E401": "value is above the policy maximum",

@@ -272,3 +272,29 @@ def test_policies_default_to_those_of_compile_yaml(tmp_path, monkeypatch):
     given = runner.invoke(cli, ["admission", "-p", "policies"])
     assert from_config.exit_code == 0, from_config.output
     assert from_config.output == given.output
+
+
+def test_a_retry_bound_is_held_where_each_kind_keeps_its_retries():
+    """Issue 22: spec.restartPolicy.backoffLimit max binds JobSet failurePolicy.maxRestarts and
+    the child Jobs' limits, the RayJob's backoffLimit, a Job's limits (a Job with neither limit
+    retries 6 times, batch/v1 JobSpec's default); the other restart fields stay with compile."""
+    result = admission(
+        policy(
+            rules="spec.restartPolicy.backoffLimit: {min: 1, max: 3}\n"
+            "spec.restartPolicy.scope: {options: [pod]}"
+        )
+    )
+    expressions = {
+        p["metadata"]["name"].rsplit(".", 1)[1]: " ".join(
+            v["expression"] for v in p["spec"]["validations"]
+        )
+        for p in by_kind(result, "ValidatingAdmissionPolicy")
+    }
+    assert "object.spec.failurePolicy.maxRestarts <= 3" in expressions["jobset"]
+    assert "r.template.spec.backoffLimitPerIndex <= 3" in expressions["jobset"]
+    assert "object.spec.backoffLimit <= 3" in expressions["rayjob"]
+    assert "object.spec.backoffLimitPerIndex <= 3" in expressions["job"]
+    assert "6 <= 3" in expressions["job"]
+    left = " ".join(item.describe() for item in result.left)
+    assert "spec.restartPolicy.backoffLimit min" in left
+    assert "spec.restartPolicy.scope options" in left

@@ -75,6 +75,29 @@ def run_pod(tmp_path, pod, kube=None, timeout=30):
     return runner, kube
 
 
+def start_running(tmp_path, pod, ip):
+    """Start ``pod`` (no image root, 60 s at most) and wait until its container ``c`` runs."""
+    kube = FakeKube()
+    cfg = RuntimeConfig(
+        node_name="agent-0",
+        host_ip="127.0.0.1",
+        venv=None,
+        image_root=None,
+        hosts_file=tmp_path / "hosts",
+        resolv_file=tmp_path / "resolv.conf",
+        max_pod_seconds=60,
+    )
+    cfg.hosts_file.write_text("127.0.0.1 localhost\n")
+    cfg.resolv_file.write_text("nameserver 127.0.0.1\n")
+    runner = PodRunner(kube, pod, ip, tmp_path / "pod", cfg)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while not runner.container_running("c"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return runner, kube
+
+
 def log_of(runner, container="c", n=0):
     return (runner.dir / "logs" / f"{container}-{n}.log").read_text()
 
@@ -217,22 +240,9 @@ def test_kill_ends_every_process_of_the_pod(tmp_path):
             }
         ]
     )
-    kube = FakeKube()
-    cfg = RuntimeConfig(
-        node_name="agent-0",
-        host_ip="127.0.0.1",
-        venv=None,
-        image_root=None,
-        hosts_file=tmp_path / "hosts",
-        resolv_file=tmp_path / "resolv.conf",
-        max_pod_seconds=60,
-    )
-    cfg.hosts_file.write_text("127.0.0.1 localhost\n")
-    cfg.resolv_file.write_text("nameserver 127.0.0.1\n")
-    runner = PodRunner(kube, pod, "127.64.240.4", tmp_path / "pod", cfg)
-    runner.start()
+    runner, _ = start_running(tmp_path, pod, "127.64.240.4")
     deadline = time.monotonic() + 20
-    while not runner.container_running("c") or not (runner.dir / "tmp").exists():
+    while not (runner.dir / "tmp").exists():
         assert time.monotonic() < deadline
         time.sleep(0.1)
     time.sleep(0.5)
@@ -291,3 +301,27 @@ def test_a_slow_image_pull_keeps_the_pod_pending_before_its_containers_start(tmp
     t0 = time.monotonic()
     run_pod(tmp_path / "other", other)
     assert time.monotonic() - t0 < 10  # another container's pull: no delay here
+
+
+def test_a_deleted_pod_ends_failed_and_keeps_the_eviction_condition(tmp_path):
+    """Issue 22: the eviction API puts DisruptionTarget on the pod, then deletes it. As the
+    kubelet does, the agent ends the pod Failed (the Job controller judges only terminal pods
+    when a podFailurePolicy is set) and keeps the condition it did not write itself."""
+    pod = make_pod([{"name": "c", "command": ["/bin/sh", "-c", "sleep 300"]}])
+    runner, kube = start_running(tmp_path, pod, "127.64.240.5")
+    evicted = {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "EvictionByEvictionAPI",
+        "message": "Eviction API: evicting",
+    }
+    runner.keep_conditions(
+        {"status": {"conditions": [{"type": "Ready", "status": "True"}, evicted]}}
+    )
+    runner.end_deleted()
+    last = kube.patches[-1]
+    assert last["phase"] == "Failed"
+    terminated = last["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] == 137  # SIGKILL
+    assert evicted in last["conditions"]
+    assert [c["type"] for c in last["conditions"]].count("Ready") == 1

@@ -656,3 +656,36 @@ def test_the_kubernetes_client_is_not_loaded_without_a_cluster_to_talk_to(args):
     }
     assert "kubernetes" not in loaded
     assert "urllib3" not in loaded
+
+
+def test_a_failed_jobset_says_which_pod_and_exit_code_failed_its_job():
+    """Issue 22: JobSet's Failed message names only the first failed Job; `compile status` adds
+    that Job's own reason, which names the pod and the exit code."""
+    from compiler.cluster.jobs import Found, with_failed_job
+    from compiler.cluster.kinds import JOBSET
+
+    message = (
+        "Container worker for pod ns/t-worker-0-0-abcde failed with exit code 42 matching "
+        "FailJob rule at index 1"
+    )
+    jobs = [
+        {"metadata": {"name": "t-master-0"}, "status": {"conditions": []}},
+        {
+            "metadata": {"name": "t-worker-0"},
+            "status": {"conditions": [cond("Failed", reason="PodFailurePolicy", message=message)]},
+        },
+    ]
+
+    class OneCall:
+        def get(self, path, **query):
+            assert path == "/apis/batch/v1/namespaces/ns/jobs"
+            assert query == {"labelSelector": "jobset.sigs.k8s.io/jobset-name=t"}
+            return {"items": jobs}
+
+    jobset = {"metadata": {"name": "t", "namespace": "ns"}}
+    state = State(FAILED, "FailJobSetFailurePolicyAction: … (first failed job: t-worker-0)")
+    shown = with_failed_job(OneCall(), Found(JOBSET, jobset), state)
+    assert shown.reason.endswith(f"; job t-worker-0: PodFailurePolicy: {message}")
+    assert "t-worker-0-0-abcde" in shown.reason and "exit code 42" in shown.reason
+    succeeded = State(SUCCEEDED, "Completed")
+    assert with_failed_job(OneCall(), Found(JOBSET, jobset), succeeded) == succeeded

@@ -312,7 +312,7 @@ def test_pytorch_gpus_rdma_shm_secrets_and_pvcs(objects_of):
         }
         assert rjob["template"]["spec"]["backoffLimit"] == 0, "the gang restarts, not one pod"
         assert rjob["template"]["spec"]["activeDeadlineSeconds"] == 3 * 86400
-    assert jobset["spec"]["failurePolicy"] == {"maxRestarts": 2}, "restartPolicy.backoffLimit"
+    assert jobset["spec"]["failurePolicy"]["maxRestarts"] == 2, "restartPolicy.backoffLimit"
 
 
 def _prelude_and_command(container: dict) -> tuple[str, str]:

@@ -126,6 +126,8 @@ def _handler(path: tuple):
         return _operator
     if path in (("spec", "timeout"), ("spec", "activeDeadlineSeconds")):
         return _deadline
+    if path == ("spec", "restartPolicy", "backoffLimit"):
+        return _retries
     if path in (("spec", "queue"), ("spec", "priority")) or (
         len(path) == 3 and path[:2] == ("spec", "labels") and path[2] != "*"
     ):
@@ -507,6 +509,56 @@ def _deadline_check(entry, out, condition: Callable[[str], str], message: str) -
         return " && ".join(parts)
 
     out.checks.append(Check(ALL, expression, f"{message} ({_where(entry)})"))
+
+
+# ---------------------------------------------------------------------------------------------
+# retries (restartPolicy.backoffLimit, SPEC 2.8)
+
+# batch/v1 JobSpec.backoffLimit when neither it nor backoffLimitPerIndex is set
+JOB_DEFAULT_BACKOFF = 6
+
+
+def _job_retries_at_most(spec: str, bound: int) -> str:
+    """CEL: a Job spec retries the program's failures at most ``bound`` times: per index when
+    backoffLimitPerIndex is set, else backoffLimit (6 when absent)."""
+    per_index = f"{spec}.backoffLimitPerIndex"
+    total = f"{spec}.backoffLimit"
+    return (
+        f"(has({per_index}) ? {per_index} <= {bound} : "
+        f"(has({total}) ? {total} <= {bound} : {JOB_DEFAULT_BACKOFF} <= {bound}))"
+    )
+
+
+def _retries(entry, keys, context, out) -> set[str]:
+    """``max`` of spec.restartPolicy.backoffLimit, read where each kind keeps it: a JobSet's
+    failurePolicy.maxRestarts (0 when absent) and each child Job's limits, a RayJob's
+    backoffLimit (no retry when absent), a Job's limits. ``min`` is left to ``compile``."""
+    if "max" not in keys:
+        return set()
+    bound = int(_number(keys["max"]))
+    shown = format_path(entry.pattern)
+
+    def expression(kind: Kind) -> str:
+        if kind.name == "JobSet":
+            policy = "object.spec.failurePolicy"
+            return (
+                f"(!has({policy}) || !has({policy}.maxRestarts) || "
+                f"{policy}.maxRestarts <= {bound}) && "
+                "(!has(object.spec.replicatedJobs) || object.spec.replicatedJobs.all(r, "
+                f"{_job_retries_at_most('r.template.spec', bound)}))"
+            )
+        if kind.name == "RayJob":
+            return f"!has(object.spec.backoffLimit) || object.spec.backoffLimit <= {bound}"
+        return _job_retries_at_most("object.spec", bound)
+
+    out.checks.append(
+        Check(
+            ALL,
+            expression,
+            f"{shown}: retries above the maximum {bound} ({_where(entry)})",
+        )
+    )
+    return {"max"}
 
 
 # ---------------------------------------------------------------------------------------------

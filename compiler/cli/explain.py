@@ -32,6 +32,7 @@ from .render import as_text
 )
 def explain_command(file, field_path, output, **options):
     """Print the resolved manifest of FILE with the source of every value (layer and file:line:col)."""
+    from ..emit import restart
     from ..inputs import load_inputs
     from ..pipeline import (
         compile_documents,
@@ -66,8 +67,15 @@ def explain_command(file, field_path, output, **options):
                 )
             )
             continue
-        texts.append(explain_text(unit.resolved, title, root))
-        data.append(explain_data(unit.resolved, title, root))
+        text = explain_text(unit.resolved, title, root)
+        values = explain_data(unit.resolved, title, root)
+        if root[:2] in ((), ("spec",), ("spec", "restartPolicy")):
+            note = restart.explain_line(unit.resolved.data)
+            if note:
+                text += note
+                values["restart"] = restart.effective(unit.resolved.data)
+        texts.append(text)
+        data.append(values)
     shown = sorted(dict.fromkeys(diagnostics), key=lambda d: d.sort_key())
     if shown:
         click.echo(as_text(shown), err=True, nl=False)

@@ -269,13 +269,45 @@ def explain_observed(
 
     queue = queue_name(workload) if workload else ""
     if state.finished:
-        return Explained(state, queue)
+        return Explained(with_failed_job(kube, found, state), queue)
     if state.phase == PENDING and workload and is_pending(workload):
         position = position_of(workload) if position_of else queue_position(kube, workload)
         return Explained(explain(state, workload, position), queue, position)
     if pods is None:
         pods = list_pods(kube, found)
     return Explained(explain(state, workload, pods=pods), queue)
+
+
+def with_failed_job(kube: Kube, found: Found, state: State) -> State:
+    """A failed JobSet's state with why its child Job failed (issue 22): JobSet's own message
+    names only the Job, the Job's names the pod and, for a pod failure policy rule, the exit
+    code ("Container worker for pod NS/P failed with exit code 42 matching FailJob rule …")."""
+    from dataclasses import replace
+
+    from .state import FAILED, true_conditions
+
+    if state.phase != FAILED or found.resource.kind != "JobSet":
+        return state
+    try:
+        jobs = kube.get(
+            JOB.path(found.namespace),
+            labelSelector=f"jobset.sigs.k8s.io/jobset-name={found.name}",
+        ).get("items")
+    except ApiError:
+        return state
+    failed = []
+    for job in jobs or []:
+        condition = true_conditions(job).get("Failed")
+        if condition:
+            failed.append((condition.get("lastTransitionTime") or "", job, condition))
+    if not failed:
+        return state
+    _, job, condition = min(failed, key=lambda item: item[0])
+    name = (job.get("metadata") or {}).get("name", "")
+    why = condition.get("reason") or "Failed"
+    message = (condition.get("message") or "").strip()
+    detail = f"{why}: {message}" if message else why
+    return replace(state, reason=f"{state.reason}; job {name}: {detail}")
 
 
 def explained_state(kube: Kube, found: Found, kueue: KueueView | None = None) -> State:

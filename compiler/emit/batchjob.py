@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import restart
 from .pod import Role, pod_template
 from .workload import Workload
 
@@ -16,7 +17,9 @@ def emit_job(workload: Workload, shared_claim: str | None = None) -> list[dict]:
         "completionMode": "Indexed",
         "completions": count * (job_type.completions or 1),
         "parallelism": count * (job_type.parallelisms or 1),
-        "backoffLimit": workload.backoff_limit(),
+        # one Job cannot restart all its pods together: the pod scope (validation refuses the
+        # workload scope for more than one pod)
+        **restart.pod_scope_job(spec),
     }
     deadline = workload.deadline_seconds()
     if deadline:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import restart
 from .naming import pod_hostname, replicated_job_name
 from .pod import Role, field_env, gpu_count, pod_template
 from .workload import Workload
@@ -25,7 +26,6 @@ JAX_PORT = 1234
 TF_PORT = 2222
 
 RANKED_OPERATORS = ("pytorch", "xgboost")  # Master is rank 0
-GANG_OPERATORS = ("pytorch", "xgboost", "jax", "tf")  # one group: a failure restarts all of it
 EXCLUSIVE_TOPOLOGY = "alpha.jobset.sigs.k8s.io/exclusive-topology"
 
 
@@ -215,7 +215,7 @@ def emit_jobset(workload: Workload) -> list[dict]:
     spec = workload.spec
     storage = spec.storage
     context = workload.pod_context()
-    gang = workload.operator in GANG_OPERATORS
+    gang = restart.scope(spec, workload.operator) == "workload"
     listener = listening_type(workload)
     replicated = []
     multi_host = False
@@ -237,8 +237,9 @@ def emit_jobset(workload: Workload) -> list[dict]:
             "completionMode": "Indexed",
             "completions": completions,
             "parallelism": parallelism,
-            # a gang restarts whole (failurePolicy below); a lone re-created pod cannot rejoin
-            "backoffLimit": 0 if gang else workload.backoff_limit(),
+            # the workload scope restarts every Job (failurePolicy below); the pod scope
+            # replaces the failed pod inside its Job
+            **(restart.workload_scope_child_job(spec) if gang else restart.pod_scope_job(spec)),
         }
         deadline = workload.deadline_seconds()
         if deadline:
@@ -258,8 +259,8 @@ def emit_jobset(workload: Workload) -> list[dict]:
         "network": {"enableDNSHostnames": True, "subdomain": workload.name},
         "replicatedJobs": replicated,
     }
-    if gang and workload.backoff_limit():
-        js_spec["failurePolicy"] = {"maxRestarts": workload.backoff_limit()}
+    if gang:
+        js_spec["failurePolicy"] = restart.jobset_failure_policy(spec)
     if spec.ttlSecondsAfterFinished is not None:
         js_spec["ttlSecondsAfterFinished"] = spec.ttlSecondsAfterFinished
     if storage and storage.sharedVolume:

@@ -57,10 +57,6 @@ class Workload:
             return duration_seconds(self.spec.timeout)
         return self.spec.activeDeadlineSeconds
 
-    def backoff_limit(self) -> int:
-        policy = self.spec.restartPolicy
-        return policy.backoffLimit if policy and policy.backoffLimit is not None else 0
-
     def labels(self, queued: bool = True) -> dict:
         labels = dict(MANAGED_BY)
         labels[WORKLOAD_LABEL] = self.name

@@ -10,6 +10,7 @@ They carry no defaults for values a policy may set: built-in defaults are a reso
 # string itself, which costs ~20 ms of every cold start.
 from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from .scalars import INT32_MAX, INT64_MAX, env_kind
@@ -208,9 +209,33 @@ class Debug(Strict):
     vscode: VsCode | None = None
 
 
+ExitCode = Annotated[int, Ge(1), Le(255)]  # a process's exit status; 0 is success
+
+
 class RestartPolicy(Strict):
+    """Failure and restart (SPEC 2.8), one vocabulary compiled for every kind."""
+
+    # A disruption (a pod with the DisruptionTarget condition) never counts against
+    # backoffLimit, and a timeout (DeadlineExceeded) is never retried: compiler/emit/restart.py.
+
     backoffLimit: int | None = Field(
-        None, ge=0, le=INT32_MAX, description="Retries of a failed Job (or RayJob)."
+        None,
+        ge=0,
+        le=INT32_MAX,
+        description="Retries caused by the program itself (a disruption or a timeout never counts).",
+    )
+    scope: Literal["workload", "pod"] | None = Field(
+        None,
+        description=(
+            "What restarts after a failure: workload (every pod together; the default for "
+            "pytorch, xgboost, jax, tf, kuberay, ray) or pod (only the failed pod; the default "
+            "for jobset and batchjob)."
+        ),
+    )
+    failOnExitCodes: list[ExitCode] | None = Field(
+        None,
+        min_length=1,
+        description="Exit codes (1-255) that fail the workload at once, with no retry.",
     )
 
 

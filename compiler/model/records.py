@@ -235,10 +235,16 @@ class VsCode(Record):
 
 
 class RestartPolicy(Record):
-    __slots__ = ('backoffLimit',)
+    """Failure and restart (SPEC 2.8), one vocabulary compiled for every kind."""
+
+    __slots__ = ('backoffLimit', 'scope', 'failOnExitCodes',)
     backoffLimit: int | None
+    scope: Literal['workload', 'pod'] | None
+    failOnExitCodes: list[int] | None
     FIELDS = (
         ('backoffLimit', ('nullable', ('int', (('ge', 0), ('le', 2147483647)))), ('value', None)),
+        ('scope', ('nullable', ('literal', ('workload', 'pod'), "'workload' or 'pod'")), ('value', None)),
+        ('failOnExitCodes', ('nullable', ('list', ('int', (('ge', 1), ('le', 255))), (('min_length', 1),))), ('value', None)),
     )
 
 

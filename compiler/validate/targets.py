@@ -11,6 +11,7 @@ from ..emit.naming import MAX_LABEL, POD_SUFFIX, RAYJOB_MAX, is_dns1035, replica
 from ..emit.pod import shm_size_gb
 from ..emit.quantity import cpu_millis
 from ..resolve import Resolved, format_path
+from .restart import check_restart
 from .runs import check_runs
 
 KUEUE_MAX_POD_SETS = 18
@@ -135,6 +136,7 @@ def check_targets(workload: Workload, resolved: Resolved, name_path: tuple) -> l
     out += _quantities(workload, resolved)
     out += _mount_paths(workload, resolved)
     out += check_runs(workload, resolved)
+    out += check_restart(workload, resolved)
     return out
 
 

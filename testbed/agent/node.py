@@ -221,6 +221,8 @@ class Agent:
             uid = pod["metadata"]["uid"]
             seen.add(uid)
             runner = self.runners.get(uid)
+            if runner is not None:
+                runner.keep_conditions(pod)
             if pod["metadata"].get("deletionTimestamp"):
                 self._delete(pod, runner)
                 continue
@@ -252,8 +254,7 @@ class Agent:
 
     def _delete(self, pod: dict, runner: PodRunner | None) -> None:
         if runner is not None:
-            runner.kill()
-            runner.finished.wait(15)
+            runner.end_deleted()
         meta = pod["metadata"]
         with contextlib.suppress(ApiError):
             self.kube.request(

@@ -140,6 +140,15 @@ class ContainerRun:
     ready: bool = False  # the readiness probe's last answer
 
 
+OWN_CONDITIONS = (
+    "PodScheduled",
+    "PodReadyToStartContainers",
+    "Initialized",
+    "ContainersReady",
+    "Ready",
+)
+
+
 class PodRunner:
     """Runs one pod in a thread until it ends or is killed."""
 
@@ -162,6 +171,9 @@ class PodRunner:
         self.killed = threading.Event()
         self.finished = threading.Event()
         self.lock = threading.Lock()
+        # conditions others put on the pod (the eviction API's DisruptionTarget): a merge patch
+        # replaces the whole list, so every status the agent writes carries them on
+        self.foreign_conditions: list[dict] = []
         self.thread = threading.Thread(target=self._run, name=f"pod-{self.name}", daemon=True)
 
     # -- public ------------------------------------------------------------
@@ -173,6 +185,30 @@ class PodRunner:
         self.killed.set()
         for run in self.init + self.main:
             self._stop(run)
+
+    def keep_conditions(self, pod: Mapping) -> None:
+        """Remember the conditions of ``pod`` (as the API server has it) that the agent does not
+        write itself."""
+        self.foreign_conditions = [
+            dict(c)
+            for c in (pod.get("status") or {}).get("conditions") or []
+            if c.get("type") not in OWN_CONDITIONS
+        ]
+
+    def end_deleted(self) -> None:
+        """The last status of a pod deleted while it ran, as the kubelet writes it (since
+        Kubernetes 1.27 a deleted pod reaches a terminal phase before it goes, so that the Job
+        controller can judge its failure): each running container terminated by the kill, the
+        pod Failed, unless it had already ended."""
+        self.kill()
+        self.finished.wait(15)
+        if self.phase in ("Succeeded", "Failed"):
+            return
+        for run in self.init + self.main:
+            if run.proc is not None and run.exit_code is None:
+                self._record_exit(run)
+        self.phase = "Failed"
+        self._patch_status()
 
     def container(self, name: str) -> ContainerRun | None:
         for run in self.init + self.main:
@@ -644,6 +680,7 @@ class PodRunner:
                 cond("Initialized", initialized),
                 cond("ContainersReady", ready),
                 cond("Ready", ready),
+                *self.foreign_conditions,
             ],
             "initContainerStatuses": [self._container_status(r) for r in self.init],
             "containerStatuses": [self._container_status(r) for r in self.main],

@@ -151,7 +151,11 @@ def probe_object(kind: str, labels: dict, image: str = IMAGE) -> dict:
     if kind == "JobSet":
         spec = {
             "replicatedJobs": [
-                {"name": "w", "replicas": 1, "template": {"spec": {"template": pod}}}
+                {
+                    "name": "w",
+                    "replicas": 1,
+                    "template": {"spec": {"backoffLimit": 0, "template": pod}},
+                }
             ]
         }
         return {
@@ -171,7 +175,8 @@ def probe_object(kind: str, labels: dict, image: str = IMAGE) -> dict:
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": metadata,
-        "spec": {"template": pod},
+        # no retries: a Job's default backoffLimit (6) is above the example guardrails' 5
+        "spec": {"backoffLimit": 0, "template": pod},
     }
 
 
@@ -336,6 +341,31 @@ def _bypass_autoscaling(obj):
         group["maxReplicas"] = 1000
 
 
+def _bypass_restarts(obj):
+    """Issue 22: more retries than spec.restartPolicy.backoffLimit {max: 5} allows."""
+    if obj["kind"] == "JobSet":
+        obj["spec"].setdefault("failurePolicy", {})["maxRestarts"] = 50
+    elif obj["kind"] == "RayJob":
+        obj["spec"]["backoffLimit"] = 50
+    else:
+        obj["spec"]["backoffLimitPerIndex"] = 50
+
+
+def _bypass_child_job_retries(obj):
+    for job in obj["spec"]["replicatedJobs"]:
+        spec = job["template"]["spec"]
+        spec.pop("backoffLimitPerIndex", None)
+        spec.pop("maxFailedIndexes", None)
+        spec["backoffLimit"] = 50
+
+
+def _bypass_default_retries(obj):
+    """A Job with neither limit retries 6 times (batch/v1 JobSpec.backoffLimit's default)."""
+    obj["spec"].pop("backoffLimitPerIndex", None)
+    obj["spec"].pop("maxFailedIndexes", None)
+    obj["spec"].pop("backoffLimit", None)
+
+
 BYPASSES = [
     ("team-a-my-ports.yaml", "team", _bypass_forbidden_image, "does not match the pattern"),
     ("team-a-my-ports.yaml", "team", _bypass_gpus, "GPUs above the maximum|total gpus"),
@@ -360,6 +390,11 @@ BYPASSES = [
     ("kuberay-cpu-gpu.yaml", "other", _bypass_autoscaling, "total gpus"),
     ("batchjob-indexed.yaml", "other", _bypass_deadline, "activeDeadlineSeconds above the maximum"),
     ("batchjob-indexed.yaml", "other", _bypass_cpus, "CPUs above the maximum 192"),
+    ("pytorch-gpu-rdma.yaml", "other", _bypass_restarts, "retries above the maximum 5"),
+    ("jobset-ten-workers.yaml", "other", _bypass_child_job_retries, "retries above the maximum 5"),
+    ("kuberay-cpu-gpu.yaml", "other", _bypass_restarts, "retries above the maximum 5"),
+    ("batchjob-indexed.yaml", "other", _bypass_restarts, "retries above the maximum 5"),
+    ("batchjob-indexed.yaml", "other", _bypass_default_retries, "retries above the maximum 5"),
 ]
 
 
