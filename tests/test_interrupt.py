@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from terminal import from_a_terminal
 
 REPO = Path(__file__).resolve().parents[1]
 HANG_GUARD = 60  # seconds: a bound on a broken test, not a timing being measured
@@ -121,7 +122,7 @@ def interrupt_while_held(server, kubeconfig: Path, *args: str) -> subprocess.Com
     env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
     env.update(KUBECONFIG=str(kubeconfig), PYTHONPATH=str(REPO))
     process = subprocess.Popen(
-        [sys.executable, "-m", "compiler", *args],
+        from_a_terminal([sys.executable, "-m", "compiler", *args]),
         cwd=kubeconfig.parent,
         env=env,
         stdout=subprocess.PIPE,

@@ -31,6 +31,7 @@ from fake_apiserver import (
     make_pki,
     status_body,
 )
+from terminal import from_a_terminal
 
 from compiler.cli.app import cli
 
@@ -398,16 +399,6 @@ def private_keys_in(directory: Path) -> list[Path]:
     return found
 
 
-# the command as a shell would start it, whatever this process ignores (`nohup make unit`
-# ignores SIGHUP, and an ignored signal stays ignored, rightly, in what it starts)
-DEFAULT_SIGNALS = (
-    "import os, signal, sys\n"
-    "for signum in (signal.SIGTERM, signal.SIGHUP):\n"
-    "    signal.signal(signum, signal.SIG_DFL)\n"
-    "os.execv(sys.executable, [sys.executable, '-m', 'compiler', *sys.argv[1:]])\n"
-)
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_watch_ended_by_a_signal_leaves_no_credentials_behind(signum, pki, tmp_path):
     temporary = tmp_path / "tmp"
@@ -417,7 +408,9 @@ def test_a_watch_ended_by_a_signal_leaves_no_credentials_behind(signum, pki, tmp
         config = kubeconfig(tmp_path / "kubeconfig", serving.url, pki)
         env = dict(os.environ, KUBECONFIG=str(config), TMPDIR=str(temporary), PYTHONPATH=str(REPO))
         process = subprocess.Popen(
-            [sys.executable, "-c", DEFAULT_SIGNALS, "watch", JOB_NAME, "--timeout", "30"],
+            from_a_terminal(
+                [sys.executable, "-m", "compiler", "watch", JOB_NAME, "--timeout", "30"]
+            ),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

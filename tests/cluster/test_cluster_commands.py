@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from cluster_support import COMPILE, REPO, env_for, get, poll
 from cluster_support import compile_ as run
+from terminal import from_a_terminal
 
 OUTCOME = "testbed.manifest-compiler/outcome"
 RUN_FOR = "testbed.manifest-compiler/run-for"
@@ -108,8 +109,9 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 
 def start(control_plane, *args, cwd=None) -> subprocess.Popen:
+    """`compile ARGS` running in the background, as a terminal starts it (Ctrl-C reaches it)."""
     return subprocess.Popen(
-        [*COMPILE, *args],
+        from_a_terminal([*COMPILE, *args]),
         cwd=cwd,
         env=env_for(control_plane),
         stdout=subprocess.PIPE,
