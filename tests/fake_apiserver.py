@@ -195,6 +195,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         parts = urlsplit(self.path)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        self.server.authorizations.append(  # type: ignore[attr-defined]
+            self.headers.get("Authorization")
+        )
         answer = self.behaviour(self.command, parts.path, query)
         if answer.silent:
             self.server.stopping.wait(600)  # type: ignore[attr-defined]  # until the test ends
@@ -255,6 +258,7 @@ class Serving:
         self.listener: socket.socket | None = None
         self.threads: list[threading.Thread] = []
         self.stopping = threading.Event()
+        self.authorizations: list[str | None] = []  # each request's Authorization header
 
     @property
     def url(self) -> str:
@@ -278,6 +282,7 @@ class Serving:
         handler = type("Handler", (_Handler,), {"behaviour": staticmethod(self.behaviour)})
         self.server = _Server(("127.0.0.1", 0), handler)
         self.server.stopping = self.stopping  # type: ignore[attr-defined]
+        self.server.authorizations = self.authorizations  # type: ignore[attr-defined]
         if self.kind == "https":
             assert self.pki is not None
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -78,9 +78,12 @@ class Outcome:
     stderr: str
 
 
-def run_command(args: list[str], server: Serving, pki, tmp_path: Path) -> Outcome:
-    """``compile ARGS`` in-process against ``server``, in a thread that must end within HANG."""
-    config = kubeconfig(tmp_path / "kubeconfig", server.url, pki)
+def run_command(
+    args: list[str], server: Serving, pki, tmp_path: Path, config: Path | None = None
+) -> Outcome:
+    """``compile ARGS`` in-process against ``server``, in a thread that must end within HANG
+    (with ``config`` as the kubeconfig, else one with the client certificate)."""
+    config = config or kubeconfig(tmp_path / "kubeconfig", server.url, pki)
     manifest = tmp_path / "fresh.yaml"
     manifest.write_text(MANIFEST)
     args = [str(manifest) if arg == "MANIFEST" else arg for arg in args]
@@ -455,3 +458,137 @@ def test_credentials_files_are_removed_before_the_first_request(pki, tmp_path, m
         assert again.get(f"{JOBSETS}/{JOB_NAME}")["metadata"]["name"] == JOB_NAME
     assert seen == [[], []]
     assert list(temporary.iterdir()) == []
+
+
+WRITES_NOTHING = """
+import os, sys
+written = []
+def hook(event, args):
+    if event == "open" and args[0] is not None and isinstance(args[2], int):
+        if args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            written.append(str(args[0]))
+    elif event == "open" and isinstance(args[1], str) and set(args[1]) & set("wax+"):
+        written.append(str(args[0]))
+from compiler.cluster.client import connect
+sys.addaudithook(hook)
+kube = connect(timeout=5)
+name = kube.get(sys.argv[1])["metadata"]["name"]
+print(name, [path for path in written if not path.startswith("/dev/")])
+"""
+
+
+def test_the_client_certificate_and_key_are_never_written_to_a_file(pki, tmp_path):
+    """Every file opened for writing while connecting and asking (Python's audit events): none.
+    The key reaches TLS through an anonymous in-memory file (memfd)."""
+    with Serving(FakeKubernetes().answer, pki, "https") as serving:
+        config = kubeconfig(tmp_path / "kubeconfig", serving.url, pki)
+        env = dict(os.environ, KUBECONFIG=str(config), PYTHONPATH=str(REPO))
+        result = subprocess.run(
+            [sys.executable, "-c", WRITES_NOTHING, f"{JOBSETS}/{JOB_NAME}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=HANG,
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{JOB_NAME} []"
+
+
+def test_without_memfd_the_key_file_is_gone_before_the_first_request(pki, tmp_path, monkeypatch):
+    """Where memfd_create does not exist, the key goes through a private file, removed at once."""
+    import tempfile
+
+    from compiler.cluster.client import connect
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    seen = []
+
+    def watching(method, path, query):
+        seen.append(private_keys_in(temporary))
+        return FakeKubernetes().answer(method, path, query)
+
+    monkeypatch.delattr(os, "memfd_create")
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    with Serving(watching, pki, "https") as serving:
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path / "kc", serving.url, pki)))
+        kube = connect(timeout=5)
+        assert kube.get(f"{JOBSETS}/{JOB_NAME}")["metadata"]["name"] == JOB_NAME
+    assert seen == [[]]
+    assert list(temporary.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the kubeconfig's kinds of users, as kubectl reads them
+
+
+def user_kubeconfig(path: Path, url: str, pki, user: dict) -> Path:
+    kubeconfig(path, url, pki)
+    config = json.loads(path.read_text())
+    config["users"][0]["user"] = user
+    path.write_text(json.dumps(config))
+    return path
+
+
+EXEC_PLUGIN = """#!{python}
+import json, os
+info = json.loads(os.environ["KUBERNETES_EXEC_INFO"])
+print(json.dumps({{"apiVersion": info["apiVersion"], "kind": "ExecCredential",
+                  "status": {{"token": "from-" + os.environ["WHO"]}}}}))
+"""
+
+
+@pytest.mark.parametrize(
+    "user, sent",
+    [
+        ({"token": "t0k"}, "Bearer t0k"),
+        ({"tokenFile": "token.txt"}, "Bearer from-file"),
+        ({"username": "ada", "password": "pw"}, "Basic YWRhOnB3"),
+        (
+            {
+                "exec": {
+                    "apiVersion": "client.authentication.k8s.io/v1",
+                    "command": "./plugin.py",
+                    "env": [{"name": "WHO", "value": "plugin"}],
+                    "interactiveMode": "Never",
+                }
+            },
+            "Bearer from-plugin",
+        ),
+        ({"auth-provider": {"name": "oidc", "config": {"id-token": "idt"}}}, "Bearer idt"),
+    ],
+)
+def test_each_kind_of_kubeconfig_user_is_sent_as_kubectl_sends_it(user, sent, pki, tmp_path):
+    (tmp_path / "token.txt").write_text("from-file\n")
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(EXEC_PLUGIN.format(python=sys.executable))
+    plugin.chmod(0o755)
+    with Serving(FakeKubernetes().answer, pki, "https") as serving:
+        config = user_kubeconfig(tmp_path / "kubeconfig", serving.url, pki, user)
+        outcome = run_command(["status", JOB_NAME], serving, pki, tmp_path, config)
+    assert outcome.code == 0, outcome.stderr
+    assert serving.authorizations and set(serving.authorizations) == {sent}
+
+
+def test_a_failing_exec_plugin_is_one_line_and_exit_3(pki, tmp_path):
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "false"}}
+    with Serving(FakeKubernetes().answer, pki, "https") as serving:
+        config = user_kubeconfig(tmp_path / "kubeconfig", serving.url, pki, user)
+        outcome = run_command(["status", JOB_NAME], serving, pki, tmp_path, config)
+    assert_one_line_error(outcome, 3, "cannot use the kubeconfig", "exec: process returned 1")
+    assert serving.authorizations == []
+
+
+def test_insecure_skip_tls_verify_talks_to_a_server_of_an_unknown_ca(pki, tmp_path):
+    with Serving(FakeKubernetes().answer, pki, "https") as serving:
+        config = kubeconfig(tmp_path / "kubeconfig", serving.url, pki)
+        data = json.loads(config.read_text())
+        cluster = data["clusters"][0]["cluster"]
+        del cluster["certificate-authority-data"]
+        config.write_text(json.dumps(data))
+        outcome = run_command(["status", JOB_NAME], serving, pki, tmp_path, config)
+        assert_one_line_error(outcome, 3, "certificate")
+        cluster["insecure-skip-tls-verify"] = True
+        config.write_text(json.dumps(data))
+        outcome = run_command(["status", JOB_NAME], serving, pki, tmp_path, config)
+    assert outcome.code == 0, outcome.stderr
