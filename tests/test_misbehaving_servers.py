@@ -349,6 +349,60 @@ def test_a_quiet_watch_stream_is_opened_again_not_given_up(pki, tmp_path):
     assert "Succeeded  AllJobsCompleted" in outcome.stdout.splitlines()[-1]
 
 
+def test_logs_follow_a_silent_running_pod_until_it_ends(pki, tmp_path):
+    """A running pod that prints nothing keeps ``logs -f`` following, as kubectl does: a log
+    stream silent for the timeout is opened again (a dead connection would not answer that), and
+    once the pod has ended its log is read whole one last time and the command ends, exit 0."""
+    from fake_apiserver import PODS, POD_NAME, pod
+
+    fake = FakeKubernetes(phase="Running")
+    followed = []
+
+    def says_nothing(handler) -> None:
+        handler.server.stopping.wait(60)
+
+    def quiet_pod(method, path, query):
+        if path == f"{PODS}/{POD_NAME}/log" and query.get("follow"):
+            followed.append(query.get("sinceTime"))
+            return Answer(stream=says_nothing, content_type="text/plain")
+        if path == f"{PODS}/{POD_NAME}":
+            now = pod()
+            now["status"]["phase"] = "Succeeded" if len(followed) >= 3 else "Running"
+            return Answer(200, json.dumps(now).encode())
+        return fake.answer(method, path, query)
+
+    with Serving(quiet_pod, pki, "https") as serving:
+        outcome = run_command(["logs", JOB_NAME, "-f"], serving, pki, tmp_path)
+    assert outcome.code == 0, outcome.stderr
+    assert "error" not in outcome.stderr
+    assert len(followed) == 3
+    assert outcome.stdout == "hello\nworld\n"
+
+
+def test_logs_follow_gives_up_a_stream_whose_server_went_silent(pki, tmp_path):
+    """The other silence: the log stream opened, then the server stopped answering anything
+    (a dead connection, a hung API server): exit 3 in one line, no hang."""
+    from fake_apiserver import PODS, POD_NAME
+
+    fake = FakeKubernetes(phase="Running")
+    followed = []
+
+    def says_nothing(handler) -> None:
+        handler.server.stopping.wait(60)
+
+    def dies(method, path, query):
+        if followed:
+            return Answer(silent=True)
+        if path == f"{PODS}/{POD_NAME}/log" and query.get("follow"):
+            followed.append(query.get("sinceTime"))
+            return Answer(stream=says_nothing, content_type="text/plain")
+        return fake.answer(method, path, query)
+
+    with Serving(dies, pki, "https") as serving:
+        outcome = run_command(["logs", JOB_NAME, "-f"], serving, pki, tmp_path)
+    assert_one_line_error(outcome, 3, "did not answer within 1s")
+
+
 # ---------------------------------------------------------------------------------------------
 # lists page through limit/continue
 
