@@ -1,11 +1,15 @@
-"""``compile list`` against many jobs on the testbed's real API server (issue 23): time and peak
-memory, side by side with ``kubectl get jobsets``. Measured, never asserted by tests.
+"""The cluster commands on the testbed's real API server, side by side with kubectl (issues 23
+and 24, SPEC 7: within 3x of ``kubectl get``): ``compile status``, ``list``, ``logs`` and
+``cancel`` of one batch Job, and ``compile list`` of many JobSets (time and peak memory).
+Measured, never asserted by tests.
 
 Starts the testbed's control plane (etcd, kube-apiserver, controllers, kwok; ``make testbed``
 builds it), stops its JobSet controller (and removes its webhooks) so that the jobs stay as
 created (no Jobs, no pods: the machine is not busy running 10,000 of them while measuring), creates N JobSets as ``compile``
 emits them (labelled managed-by manifest-compiler) in a namespace, and runs ``compile list``
-(fresh processes, the median; peak RSS of the process itself, bench.py's launcher).
+(fresh processes, the median; peak RSS of the process itself, bench.py's launcher). The
+side-by-side rows use a namespace of their own holding one running batch Job (the Job controller
+and kwok run its pods and serve their logs), and one more Job for each measured ``cancel``.
 
     testbed/isolated .venv/bin/python bench/cluster_list.py [--jobs 10000] [--runs 3] [--json]
 """
@@ -29,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench import COMPILE, EXAMPLE, cold_env, measure, report, timing  # noqa: E402
+from bench import COMPILE, EXAMPLE, cold_env, measure, median_run, report, timing  # noqa: E402
 
 NAMESPACE = "bench"
 
@@ -91,7 +95,7 @@ class _HugeList(BaseHTTPRequestHandler):
             pass
 
 
-def huge_list_row(runs: int, cache: str) -> tuple:
+def huge_list_row(runs: int) -> tuple:
     """``compile list`` against a server that answers 2,000,000 items to any list (issue 23:
     5.6 GB before): peak RSS of the command."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _HugeList)
@@ -112,7 +116,7 @@ def huge_list_row(runs: int, cache: str) -> tuple:
                 }
             )
         )
-        env = {**cold_env(cache), "KUBECONFIG": str(config)}
+        env = {**cold_env(), "KUBECONFIG": str(config)}
         run = measure([str(COMPILE), "list", "-n", NAMESPACE], runs, env)
     server.shutdown()
     return (
@@ -123,21 +127,122 @@ def huge_list_row(runs: int, cache: str) -> tuple:
     )
 
 
+SIDE = "side"
+BATCH_JOB = """\
+kind: AIchorManifest
+apiVersion: 0.2.3
+name: {name}
+spec:
+  operator: batchjob
+  image: registry.example.com/prep:2.0
+  command: "python -u prep.py"
+  annotations:
+    testbed.manifest-compiler/outcome: succeed
+    testbed.manifest-compiler/run-for: 1h
+  types:
+    shard:
+      count: 1
+      resources:
+        cpus: 1
+        ramRatio: 1
+"""
+
+
+def submit_batch_job(name: str, env: dict, directory: Path) -> None:
+    manifest = directory / f"{name}.yaml"
+    manifest.write_text(BATCH_JOB.format(name=name))
+    subprocess.run(
+        [str(COMPILE), "submit", str(manifest), "-n", SIDE, "--allow-dirty"],
+        env=env,
+        cwd=directory,
+        capture_output=True,
+        check=True,
+    )
+
+
+def wait_running(plane, name: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pods = plane.kubectl_json("get", "pods", "-n", SIDE, "-l", f"job-name={name}")
+        if any((p.get("status") or {}).get("phase") == "Running" for p in pods["items"]):
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"the pod of {name} does not run")
+
+
+def ratio(run, floor) -> str:
+    return f"{timing(run)}; {run.wall / floor.wall:.1f}x `kubectl get`"
+
+
+def side_by_side_rows(plane, env: dict, runs: int) -> list[tuple]:
+    """``compile status/list/logs/cancel`` of a running batch Job beside ``kubectl``."""
+    from bench import run_process
+
+    plane.kubectl("create", "namespace", SIDE)
+    kubectl = str(plane.kubectl_path)
+    with tempfile.TemporaryDirectory(prefix="bench-side-") as directory:
+        submit_batch_job("prep", env, Path(directory))
+        wait_running(plane, "prep")
+        floor = measure([kubectl, "get", "job", "prep", "-n", SIDE], runs, env)
+        rows: list[tuple] = [("`kubectl get job prep` (one running Job)", timing(floor), "", None)]
+        pairs = [
+            ("status prep", ["status", "prep"], ["get", "job", "prep"]),
+            ("list", ["list"], ["get", "jobs"]),
+            ("logs prep", ["logs", "prep"], ["logs", "job/prep"]),
+        ]
+        for label, ours, theirs in pairs:
+            run = measure([str(COMPILE), *ours, "-n", SIDE], runs, env)
+            rows.append(
+                (f"`compile {label}`", ratio(run, floor), "< 3x", run.wall < 3 * floor.wall)
+            )
+            other = measure([kubectl, *theirs, "-n", SIDE], runs, env)
+            rows.append((f"`kubectl {' '.join(theirs)}`", timing(other), "", None))
+        cancelled, deleted = [], []
+        for index in range(runs):
+            for prefix in ("cancel", "delete"):
+                submit_batch_job(f"{prefix}-{index}", env, Path(directory))
+                wait_running(plane, f"{prefix}-{index}")
+            cancelled.append(
+                run_process([str(COMPILE), "cancel", f"cancel-{index}", "-n", SIDE], env)
+            )
+            deleted.append(
+                run_process(
+                    [kubectl, "delete", "job", f"delete-{index}", "-n", SIDE]
+                    + ["--cascade=foreground", "--wait"],
+                    env,
+                )
+            )
+        run, other = median_run(cancelled), median_run(deleted)
+        rows.append(
+            (
+                "`compile cancel` (waits until gone)",
+                ratio(run, floor),
+                "< 3x",
+                run.wall < 3 * floor.wall,
+            )
+        )
+        rows.append(("`kubectl delete job --cascade=foreground --wait`", timing(other), "", None))
+    return rows
+
+
 def testbed_rows(jobs: int, runs: int) -> list[tuple]:
     """``compile list`` and ``kubectl get jobsets`` of ``jobs`` JobSets on the testbed."""
     from compiler.cluster.client import connect
     from testbed.controlplane.cluster import ControlPlane
 
     rows = []
-    with ControlPlane() as plane, tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
+    with ControlPlane() as plane:
         plane.procs.pop("jobset").stop()  # the jobs stay as created
         # ... and its webhooks go with it (nothing answers them now)
         plane.kubectl(
             "delete", "mutatingwebhookconfigurations,validatingwebhookconfigurations", "--all"
         )
         plane.kubectl("create", "namespace", NAMESPACE)
-        env = {**cold_env(cache), "KUBECONFIG": str(plane.kubeconfig)}
+        env = {**cold_env(), "KUBECONFIG": str(plane.kubeconfig)}
         os.environ["KUBECONFIG"] = str(plane.kubeconfig)
+        rows += side_by_side_rows(plane, env, runs)
+        if jobs == 0:
+            return rows
         kube = connect(namespace=NAMESPACE, timeout=60)
         created = create_jobs(kube, emitted_jobset(), jobs)
         listed = subprocess.run(
@@ -174,15 +279,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--jobs", type=int, default=10_000, help="JobSets to create")
+    parser.add_argument(
+        "--jobs", type=int, default=10_000, help="JobSets to create (0: the side-by-side rows only)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="measured runs of each command")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--huge-only", action="store_true", help="only the 2,000,000-item server")
     options = parser.parse_args(argv)
 
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
-        rows.append(huge_list_row(options.runs, cache))
+    rows.append(huge_list_row(options.runs))
     if not options.huge_only:
         rows += testbed_rows(options.jobs, options.runs)
     report(rows, [], options.json)

@@ -49,36 +49,36 @@ IMAGE = "registry.example.com/team-a/trainer:1.0"
 
 @pytest.fixture(scope="module")
 def api(control_plane):
-    from kubernetes import config
+    """The cluster commands' own client, on the testbed."""
+    import os
 
-    client = config.new_client_from_config(config_file=str(control_plane.kubeconfig))
-    yield client
-    client.close()
+    from compiler.cluster.client import connect
+
+    before = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = str(control_plane.kubeconfig)
+    try:
+        yield connect(timeout=60)
+    finally:
+        if before is None:
+            del os.environ["KUBECONFIG"]
+        else:
+            os.environ["KUBECONFIG"] = before
 
 
 def dry_run(api, obj: dict, namespace: str) -> tuple[bool, str]:
     """(admitted, the API server's message) of a server-side dry-run create."""
+    from compiler.cluster.errors import ApiError
+
     body = copy.deepcopy(obj)
     body["metadata"]["namespace"] = namespace
-    request = api.param_serialize(
-        "POST",
-        JOB_KINDS[body["kind"]].format(ns=namespace),
-        query_params=[("dryRun", "All")],
-        header_params={"Content-Type": "application/json", "Accept": "application/json"},
-        body=body,
-        auth_settings=["BearerToken"],
-    )
-    response = api.call_api(*request)
-    response.read()
-    if response.status < 300:
-        return True, ""
+    path = JOB_KINDS[body["kind"]].format(ns=namespace)
     try:
-        message = json.loads(response.data).get("message", "")
-    except ValueError:
-        message = response.data.decode(errors="replace")
-    # only an admission policy's denial counts: any other refusal is a broken test object
-    assert "ValidatingAdmissionPolicy" in message, f"{response.status}: {message}"
-    return False, f"{response.status}: {message}"
+        api.request("POST", path, {"dryRun": "All"}, body=body)
+    except ApiError as exc:
+        # only an admission policy's denial counts: any other refusal is a broken test object
+        assert "ValidatingAdmissionPolicy" in exc.message, f"{exc.status}: {exc.message}"
+        return False, f"{exc.status}: {exc.message}"
+    return True, ""
 
 
 def policy_objects(texts: list[str], global_selector=None, audit=False):
