@@ -178,13 +178,18 @@ class Kube:
     def pages(self, path: str, **query) -> Iterator[dict]:
         """Every item of a list, read page by page (``limit``/``continue``): memory holds the
         page being read and the next one, asked for while this one is used."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1, thread_name_prefix="compile-page") as pool:
-            listed, limit = self._page(path, query, None, PAGE_LIMIT)
+        listed, limit = self._page(path, query, None, PAGE_LIMIT)
+        pool = None
+        try:
             while True:
                 token = (listed.get("metadata") or {}).get("continue")
-                following = pool.submit(self._page, path, query, token, limit) if token else None
+                following = None
+                if token:
+                    if pool is None:  # one page (most lists) needs no thread
+                        from concurrent.futures import ThreadPoolExecutor
+
+                        pool = ThreadPoolExecutor(1, thread_name_prefix="compile-page")
+                    following = pool.submit(self._page, path, query, token, limit)
                 items = listed.pop("items", None) or []
                 items.reverse()
                 while items:  # each object freed once used
@@ -192,6 +197,9 @@ class Kube:
                 if following is None:
                     return
                 listed, limit = following.result()
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _page(self, path: str, query: dict, token: str | None, limit: int) -> tuple[dict, int]:
         """One page of a list, and the limit it was asked with: a page larger than MAX_BODY

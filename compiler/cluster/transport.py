@@ -93,8 +93,10 @@ def _in_memory_file(data: bytes) -> Iterator[str]:
 
 def tls_context(target: Target) -> ssl.SSLContext:
     """The TLS context of ``target``: its CA (else the system's), its client certificate."""
-    context = ssl.create_default_context()
-    if target.ca:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the certificate and host name
+    if not target.ca:
+        context.load_default_certs()
+    else:
         ca = target.ca
         try:
             context.load_verify_locations(cadata=ca.decode("ascii") if b"-----BEGIN" in ca else ca)
