@@ -37,6 +37,7 @@ class Answer:
     content_type: str = "application/json"
     stream: Callable[[BaseHTTPRequestHandler], None] | None = None  # writes the body itself
     silent: bool = False  # never answer (not even headers)
+    headers: dict[str, str] | None = None  # more headers (a stream may say Transfer-Encoding)
 
 
 def status_body(code: int, reason: str, message: str, details: dict | None = None) -> bytes:
@@ -198,12 +199,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.authorizations.append(  # type: ignore[attr-defined]
             self.headers.get("Authorization")
         )
+        self.server.clients.add(self.client_address)  # type: ignore[attr-defined]
         answer = self.behaviour(self.command, parts.path, query)
         if answer.silent:
             self.server.stopping.wait(600)  # type: ignore[attr-defined]  # until the test ends
             return
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
+        for name, value in (answer.headers or {}).items():
+            self.send_header(name, value)
         if answer.stream is not None:
             self.send_header("Connection", "close")
             self.end_headers()
@@ -259,6 +263,7 @@ class Serving:
         self.threads: list[threading.Thread] = []
         self.stopping = threading.Event()
         self.authorizations: list[str | None] = []  # each request's Authorization header
+        self.clients: set[tuple] = set()  # the (address, port) of each connection that asked
 
     @property
     def url(self) -> str:
@@ -283,6 +288,7 @@ class Serving:
         self.server = _Server(("127.0.0.1", 0), handler)
         self.server.stopping = self.stopping  # type: ignore[attr-defined]
         self.server.authorizations = self.authorizations  # type: ignore[attr-defined]
+        self.server.clients = self.clients  # type: ignore[attr-defined]
         if self.kind == "https":
             assert self.pki is not None
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -353,7 +353,7 @@ def test_logs_follow_a_silent_running_pod_until_it_ends(pki, tmp_path):
     """A running pod that prints nothing keeps ``logs -f`` following, as kubectl does: a log
     stream silent for the timeout is opened again (a dead connection would not answer that), and
     once the pod has ended its log is read whole one last time and the command ends, exit 0."""
-    from fake_apiserver import PODS, POD_NAME, pod
+    from fake_apiserver import POD_NAME, PODS, pod
 
     fake = FakeKubernetes(phase="Running")
     followed = []
@@ -382,7 +382,7 @@ def test_logs_follow_a_silent_running_pod_until_it_ends(pki, tmp_path):
 def test_logs_follow_gives_up_a_stream_whose_server_went_silent(pki, tmp_path):
     """The other silence: the log stream opened, then the server stopped answering anything
     (a dead connection, a hung API server): exit 3 in one line, no hang."""
-    from fake_apiserver import PODS, POD_NAME
+    from fake_apiserver import POD_NAME, PODS
 
     fake = FakeKubernetes(phase="Running")
     followed = []
@@ -442,6 +442,87 @@ def test_list_pages_through_limit_and_continue(pki, tmp_path):
     assert pages == [("3", None), ("3", "3"), ("3", "6")]
     names = [line.split()[0] for line in outcome.stdout.splitlines()[1:]]
     assert names == [f"job-{n}" for n in range(6, -1, -1)]  # oldest first
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP as the API server speaks it: chunked answers, one kept connection, a peer that is not HTTP
+
+
+def test_a_chunked_answer_is_read_and_a_list_pages_over_one_connection(pki, tmp_path):
+    from fake_apiserver import jobset, listed
+
+    fake = FakeKubernetes()
+
+    def chunked(body: bytes):
+        def write(handler) -> None:
+            for start in range(0, len(body), 100):
+                piece = body[start : start + 100]
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                handler.wfile.flush()
+            handler.wfile.write(b"0\r\n\r\n")
+
+        return Answer(stream=write, headers={"Transfer-Encoding": "chunked"})
+
+    def paged(method, path, query):
+        if path == JOBSETS and not query.get("watch"):
+            start = int(query.get("continue") or 0)
+            items = [jobset("Succeeded") for _ in range(start, min(start + 3, 7))]
+            for n, item in enumerate(items, start):
+                item["metadata"]["name"] = f"job-{n}"
+            body = json.loads(listed("JobSet", items))
+            if start + 3 < 7:
+                body["metadata"]["continue"] = str(start + 3)
+            return Answer(200, json.dumps(body).encode())
+        if path == f"{JOBSETS}/{JOB_NAME}":
+            return chunked(json.dumps(jobset("Succeeded")).encode())
+        return fake.answer(method, path, query)
+
+    import compiler.cluster.client as client
+
+    limit, client.PAGE_LIMIT = client.PAGE_LIMIT, 3
+    try:
+        with Serving(paged, pki, "https") as serving:
+            outcome = run_command(["status", JOB_NAME], serving, pki, tmp_path)
+            assert outcome.code == 0, outcome.stderr
+            assert "state:        Succeeded" in outcome.stdout
+            serving.clients.clear()
+            outcome = run_command(["list"], serving, pki, tmp_path)
+    finally:
+        client.PAGE_LIMIT = limit
+    assert outcome.code == 0, outcome.stderr
+    assert len(outcome.stdout.splitlines()) == 1 + 7
+    assert len(serving.clients) <= 2  # the pages on one connection (the next asked from a thread)
+
+
+def test_a_peer_that_does_not_speak_http_is_one_line_and_exit_3(pki, tmp_path):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(0.2)
+    stopping = threading.Event()
+
+    def greet() -> None:
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+            connection.close()
+
+    thread = threading.Thread(target=greet, daemon=True)
+    thread.start()
+    server = Serving(None, pki, "http")
+    server.port = listener.getsockname()[1]
+    try:
+        outcome = run_command(["status", JOB_NAME], server, pki, tmp_path)
+    finally:
+        stopping.set()
+        thread.join(2)
+        listener.close()
+    assert_one_line_error(outcome, 3, "no reachable cluster", "not an HTTP answer")
 
 
 # ---------------------------------------------------------------------------------------------

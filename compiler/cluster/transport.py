@@ -1,4 +1,4 @@
-"""HTTP/1.1 to the API server over the standard library (http.client, ssl), credentials in memory.
+"""HTTP/1.1 to the API server over the standard library (socket, ssl), credentials in memory.
 
 Why not the kubernetes package: importing it took 1.6–1.9 s of every cluster command (README,
 *Cluster commands*); what the commands send is a handful of REST calls this module makes itself.
@@ -8,6 +8,8 @@ TLS: the certificate authority goes to ``ssl`` as ``cadata``; the client certifi
 ``/proc/self/fd/N``). Where that does not exist (not Linux), a file of a private directory, removed
 as soon as it is loaded, SIGTERM and SIGHUP included.
 
+HTTP/1.1 is written and read here (a status line, headers, a body of a Content-Length, chunked,
+or up to the close): ``http.client`` imports the email package, which cost more than all the rest.
 A connection is kept per thread and reused once an answer has been read whole (a list read page
 by page pays for one TLS handshake, not one per page).
 """
@@ -15,7 +17,6 @@ by page pays for one TLS handshake, not one per page).
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import signal
 import socket
@@ -119,21 +120,123 @@ def tls_context(target: Target) -> ssl.SSLContext:
 
 
 # ---------------------------------------------------------------------------------------------
-# connections
+# HTTP/1.1: what the API server speaks, read by hand (http.client's import, which brings the
+# email package, cost more than the rest of the client)
+
+MAX_HEAD = 64 << 10  # bytes of a status line and headers
 
 
-class _HTTPS(http.client.HTTPSConnection):
-    """An HTTPS connection that may name another host in TLS (``tls-server-name``)."""
+class NotHttp(Exception):
+    """The peer does not speak HTTP/1.x."""
 
-    def __init__(self, host, port, timeout, context, server_name):
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._context = context
-        self._server_name = server_name
 
-    def connect(self) -> None:
-        http.client.HTTPConnection.connect(self)
-        name = self._server_name or getattr(self, "_tunnel_host", None) or self.host
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=name)
+class _Connection:
+    """One socket to the server (TLS or not), its reader, and whether it may serve again."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.reader.close()
+            self.sock.close()
+
+
+class Response:
+    """An answer whose status and headers are read; its body is read with :func:`read_chunk`."""
+
+    def __init__(self, connection: _Connection, method: str):
+        self.connection: _Connection | None = connection
+        self.kept_by: Transport | None = None
+        reader = connection.reader
+        line = reader.readline(MAX_HEAD)
+        if not line:
+            raise http_closed()
+        version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
+        code, _, self.reason = rest.partition(" ")
+        if not version.startswith("HTTP/1.") or not code.isdigit():
+            raise NotHttp(f"not an HTTP answer: {line[:60]!r}")
+        self.status = int(code)
+        self.headers: dict[str, str] = {}
+        size = len(line)
+        while True:
+            line = reader.readline(MAX_HEAD)
+            size += len(line)
+            if size > MAX_HEAD:
+                raise NotHttp("headers larger than 64 KiB")
+            if line in (b"\r\n", b"\n"):
+                break
+            if not line:
+                raise http_closed()
+            name, _, value = line.decode("latin-1").partition(":")
+            self.headers[name.strip().lower()] = value.strip()
+        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        length = self.headers.get("content-length", "")
+        self.remaining: int | None = int(length) if length.isdigit() else None
+        if method == "HEAD" or self.status in (204, 304) or 100 <= self.status < 200:
+            self.remaining, self.chunked = 0, False
+        self.will_close = (
+            version == "HTTP/1.0"
+            or self.headers.get("connection", "").lower() == "close"
+            or (self.remaining is None and not self.chunked)
+        )
+        self.chunk_left = 0  # of the current chunk
+        self.done = self.remaining == 0
+
+    def getheader(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def read1(self, size: int) -> bytes:
+        if self.done or self.connection is None:
+            return b""
+        reader = self.connection.reader
+        if self.chunked:
+            return self._chunk(reader, size)
+        if self.remaining is None:  # until the server closes
+            data = reader.read1(size)
+            self.done = not data
+            return data
+        data = reader.read1(min(size, self.remaining))
+        if not data:
+            raise http_closed()
+        self.remaining -= len(data)
+        self.done = self.remaining == 0
+        return data
+
+    def _chunk(self, reader, size: int) -> bytes:
+        if self.chunk_left == 0:
+            line = reader.readline(1024)
+            if not line:
+                raise http_closed()
+            try:
+                self.chunk_left = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise NotHttp(f"a chunk size that is not one: {line[:40]!r}") from None
+            if self.chunk_left == 0:  # the last chunk: trailers up to an empty line
+                while line not in (b"\r\n", b"\n", b""):
+                    line = reader.readline(MAX_HEAD)
+                self.done = True
+                return b""
+        data = reader.read1(min(size, self.chunk_left))
+        if not data:
+            raise http_closed()
+        self.chunk_left -= len(data)
+        if self.chunk_left == 0 and reader.readline(3) not in (b"\r\n", b"\n"):
+            raise NotHttp("a chunk not ended by CRLF")
+        return data
+
+
+def http_closed() -> ConnectionResetError:
+    return ConnectionResetError(0, "the server closed the connection")
+
+
+def _request_bytes(method: str, target: str, host: str, headers: dict, body: bytes | None) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body or b'')}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
 class Transport:
@@ -146,6 +249,7 @@ class Transport:
         self.secure = parts.scheme == "https"
         self.host = parts.hostname
         self.port = parts.port or (443 if self.secure else 80)
+        self.host_header = parts.netloc.rpartition("@")[2]
         self.prefix = parts.path.rstrip("/")
         self.headers = {"User-Agent": USER_AGENT, **target.headers}
         self.context = tls_context(target) if self.secure else None
@@ -153,19 +257,30 @@ class Transport:
         self.proxy = urlsplit(target.proxy) if target.proxy else None
         self.kept = threading.local()
 
-    def _open(self, timeout: float) -> http.client.HTTPConnection:
-        host, port = self.host, self.port
+    def _open(self, timeout: float) -> _Connection:
         if self.proxy is not None:
-            host, port = self.proxy.hostname or "", self.proxy.port or 80
-        connection: http.client.HTTPConnection
-        if self.secure:
-            connection = _HTTPS(host, port, timeout, self.context, self.server_name)
+            sock = socket.create_connection(
+                (self.proxy.hostname or "", self.proxy.port or 80), timeout
+            )
+            self._tunnel(sock)
         else:
-            connection = http.client.HTTPConnection(host, port, timeout=timeout)
-        if self.proxy is not None:
-            connection.set_tunnel(self.host, self.port)
-        connection.connect()
-        return connection
+            sock = socket.create_connection((self.host, self.port), timeout)
+        if self.context is not None:
+            try:
+                sock = self.context.wrap_socket(sock, server_hostname=self.server_name or self.host)
+            except BaseException:
+                sock.close()
+                raise
+        return _Connection(sock)
+
+    def _tunnel(self, sock: socket.socket) -> None:
+        """Through an http proxy: CONNECT host:port."""
+        where = f"{self.host}:{self.port}"
+        sock.sendall(f"CONNECT {where} HTTP/1.1\r\nHost: {where}\r\n\r\n".encode())
+        answer = Response(_Connection(sock), "CONNECT")
+        if answer.status != 200:
+            sock.close()
+            raise OSError(0, f"the proxy refused CONNECT {where}: {answer.status} {answer.reason}")
 
     def send(
         self,
@@ -176,7 +291,7 @@ class Transport:
         connect_timeout: float,
         read_timeout: float,
         keep: bool = True,
-    ) -> http.client.HTTPResponse:
+    ) -> Response:
         """The response, its headers read and its body not; Timeout or Broken when it fails.
 
         ``keep``: the connection may serve the next request once this answer is read whole."""
@@ -196,54 +311,57 @@ class Transport:
             connection = self._open(connect_timeout)
         except TimeoutError:
             raise Timeout("connect") from None
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, NotHttp) as exc:
             raise Broken(reason_of(exc)) from None
         return self._exchange(connection, method, target, headers, body, read_timeout, keep)
 
-    def _exchange(self, connection, method, target, headers, body, read_timeout, keep):
+    def _exchange(
+        self,
+        connection: _Connection,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        read_timeout: float,
+        keep: bool,
+    ) -> Response:
         try:
-            assert connection.sock is not None
             connection.sock.settimeout(read_timeout)
-            connection.request(method, self.prefix + target, body=body, headers=headers)
-            response = connection.getresponse()
+            request = _request_bytes(method, self.prefix + target, self.host_header, headers, body)
+            connection.sock.sendall(request)
+            response = Response(connection, method)
         except TimeoutError:
             connection.close()
             raise Timeout("headers") from None
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, NotHttp) as exc:
             connection.close()
             raise Broken(reason_of(exc)) from None
         response.kept_by = self if keep else None
-        response.connection = connection
         return response
 
-    def release(self, response: http.client.HTTPResponse) -> None:
+    def release(self, response: Response) -> None:
         """Done with ``response``: its connection serves the next request when it can."""
-        connection = getattr(response, "connection", None)
+        connection = response.connection
         if connection is None:
             return
-        response.connection = None  # type: ignore[attr-defined]
-        if response.isclosed() and not response.will_close and response.kept_by is self:  # type: ignore[attr-defined]
+        response.connection = None
+        if response.done and not response.will_close and response.kept_by is self:
             self.kept.connection = connection
         else:
             connection.close()
 
 
-def read_chunk(response: http.client.HTTPResponse, size: int) -> bytes:
+def read_chunk(response: Response, size: int) -> bytes:
     """What has arrived of the body, up to ``size`` bytes (b"" at its end)."""
     try:
         return response.read1(size)
     except TimeoutError:
         raise Timeout("body") from None
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, ValueError, NotHttp) as exc:  # ValueError: read from a closed reader
         raise Broken(reason_of(exc)) from None
 
 
-_CLOSED = (
-    http.client.RemoteDisconnected,
-    http.client.IncompleteRead,
-    ConnectionResetError,
-    BrokenPipeError,
-)
+_CLOSED = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 
 def reason_of(exc: BaseException) -> str:
@@ -258,6 +376,4 @@ def reason_of(exc: BaseException) -> str:
         return _one_line(exc.strerror or exc)
     if isinstance(exc, OSError) and exc.strerror:
         return _one_line(exc.strerror)
-    if isinstance(exc, http.client.HTTPException):
-        return _one_line(f"not an HTTP answer: {type(exc).__name__} {exc}")
     return _one_line(exc)
