@@ -1,7 +1,7 @@
 """HTTP/1.1 to the API server over the standard library (socket, ssl), credentials in memory.
 
 Why not the kubernetes package: importing it took 1.6–1.9 s of every cluster command (README,
-*Cluster commands*); what the commands send is a handful of REST calls this module makes itself.
+*Cluster commands beside kubectl*); what the commands send is a handful of REST calls made here.
 
 TLS: the certificate authority goes to ``ssl`` as ``cadata``; the client certificate and key, which
 ``ssl`` only loads from a path, through an anonymous in-memory file (``memfd_create``, read as
