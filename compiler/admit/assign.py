@@ -28,7 +28,9 @@ class Shortfall:
 
 @dataclass
 class Assignment:
-    flavors: dict[str, dict[str, str]] = field(default_factory=dict)  # pod set -> resource -> flavor
+    flavors: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # pod set -> resource -> flavor
     usage: dict[tuple[str, str], int] = field(default_factory=dict)  # (flavor, resource) -> amount
     mode: str = FIT
     borrows: bool = False

@@ -41,7 +41,8 @@ def pod_sets(obj: dict) -> tuple[list[PodSet], list[str]]:
     """The pod sets of a JobSet, RayJob or batch Job, and why Kueue's accounting of it is beyond
     this model (partial admission, autoscaling, ...)."""
     kind = obj.get("kind")
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    found = obj.get("spec")
+    spec: dict = found if isinstance(found, dict) else {}
     if kind == "Job":
         return _job(obj, spec)
     if kind == "JobSet":

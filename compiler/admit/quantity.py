@@ -19,7 +19,10 @@ _SUFFIXES = {
     "T": Decimal("1e12"),
     "P": Decimal("1e15"),
     "E": Decimal("1e18"),
-    **{suffix: Decimal(1024**power) for power, suffix in enumerate("Ki Mi Gi Ti Pi Ei".split(), 1)},
+    **{
+        suffix: Decimal(1024**power)
+        for power, suffix in enumerate(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"], 1)
+    },
 }
 CPU = "cpu"
 

@@ -170,9 +170,7 @@ class Cluster:
         return sum(q.quota(fr).nominal - self._kept(q, fr) for q in self.members(cohort))
 
     def _cohort_used(self, cohort: str, fr: FlavorResource) -> int:
-        return sum(
-            max(0, self.used(q.name, fr) - self._kept(q, fr)) for q in self.members(cohort)
-        )
+        return sum(max(0, self.used(q.name, fr) - self._kept(q, fr)) for q in self.members(cohort))
 
     def available(self, queue: ClusterQueue, fr: FlavorResource) -> int:
         """What ``queue`` can take of ``fr`` now (resource_node.go ``available``)."""

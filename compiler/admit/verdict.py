@@ -156,7 +156,9 @@ def _never(shortfalls: list[Shortfall], queue: ClusterQueue, cluster: Cluster) -
         if s.asked <= s.potential:
             continue
         quota = queue.quota((s.flavor, s.resource))
-        limit = "unlimited" if quota.borrowing is None else quantity.shown(s.resource, quota.borrowing)
+        limit = (
+            "unlimited" if quota.borrowing is None else quantity.shown(s.resource, quota.borrowing)
+        )
         borrowing = f", borrowing {limit} from cohort {queue.cohort}" if queue.cohort else ""
         parts.append(
             f"needs {quantity.shown(s.resource, s.asked)} {s.resource}; {queue.name} can reach "
@@ -174,7 +176,8 @@ def offline_verdict(obj: dict, cluster: Cluster) -> Verdict:
     if assignment is None:
         return verdict
     used = ", ".join(
-        f"{quantity.shown(r, v)} {r} in flavor {f}" for (f, r), v in sorted(assignment.usage.items())
+        f"{quantity.shown(r, v)} {r} in flavor {f}"
+        for (f, r), v in sorted(assignment.usage.items())
     )
     if assignment.borrows:
         verdict.verdict = BORROWING
@@ -211,9 +214,7 @@ class Waiting:
     requests: dict  # resource -> amount over all its pod sets
 
 
-def live_verdict(
-    obj: dict, cluster: Cluster, held: list[Held], waiting: list[Waiting]
-) -> Verdict:
+def live_verdict(obj: dict, cluster: Cluster, held: list[Held], waiting: list[Waiting]) -> Verdict:
     """Would Kueue admit ``obj`` if it were submitted now? ``cluster.usage`` is what ``held``
     uses; ``waiting`` the pending Workloads, all created before ``obj``."""
     case = _case(obj, cluster)
@@ -230,7 +231,14 @@ def live_verdict(
         if queue.strategy == "StrictFIFO":
             verdict.behind = [w.name for w in ahead]
     assignment = _decide(case, cluster)
-    if verdict.behind and verdict.verdict != UNKNOWN:
+    if assignment is None and verdict.verdict not in (NEVER_FITS, NO_FLAVOR):
+        return verdict
+    unsettled = _unsettled(cluster, queue, waiting) if queue is not None else None
+    if unsettled:
+        verdict.verdict = UNKNOWN
+        verdict.reason = f"Kueue has not settled: pending workload {unsettled} fits now"
+        return verdict
+    if verdict.behind:
         needs: dict[str, int] = {}
         for w in ahead:
             for resource, value in w.requests.items():
@@ -247,11 +255,6 @@ def live_verdict(
             )
         return verdict
     if assignment is None or queue is None:
-        return verdict
-    unsettled = _unsettled(cluster, queue, waiting)
-    if unsettled:
-        verdict.verdict = UNKNOWN
-        verdict.reason = f"Kueue has not settled: pending workload {unsettled} fits now"
         return verdict
     if assignment.mode == FIT:
         verdict.verdict = AT_ONCE
@@ -300,7 +303,11 @@ def _preempt_or_wait(verdict, case, cluster, held, priority, assignment) -> Verd
     candidates = [
         h
         for h in held
-        if (h.cluster_queue == queue.name and queue.within_queue == "LowerPriority" and h.priority < priority)
+        if (
+            h.cluster_queue == queue.name
+            and queue.within_queue == "LowerPriority"
+            and h.priority < priority
+        )
         or (
             h.cluster_queue != queue.name
             and queue.reclaim == "Any"

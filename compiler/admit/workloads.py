@@ -54,7 +54,9 @@ def _held(workload: dict, admission: dict, cluster: Cluster) -> Held:
     for fr, amount in usage.items():
         into[fr] = into.get(fr, 0) + amount
     conditions = (workload.get("status") or {}).get("conditions") or []
-    since = next((c.get("lastTransitionTime") for c in conditions if c.get("type") == "QuotaReserved"), "")
+    since = next(
+        (c.get("lastTransitionTime") for c in conditions if c.get("type") == "QuotaReserved"), ""
+    )
     return Held(_name(workload), queue, _priority(workload), str(since or ""), usage)
 
 
