@@ -320,7 +320,7 @@ def _preempt_or_wait(verdict, case, cluster, held, priority, assignment) -> Verd
     candidates.sort(key=lambda h: (h.cluster_queue == queue.name, h.priority, _desc(h.admitted_at)))
     shortfall = ", ".join(
         f"{quantity.shown(s.resource, s.asked)} {s.resource} asked, "
-        f"{quantity.shown(s.resource, s.available)} free in flavor {s.flavor}"
+        f"{quantity.shown(s.resource, max(0, s.available))} free in flavor {s.flavor}"
         for s in assignment.shortfalls
     )
     if candidates:

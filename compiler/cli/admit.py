@@ -42,8 +42,10 @@ def admit_command(files, live, context, timeout, output, **options):
     from .render import as_text as diagnostics_text
 
     inputs, units, diagnostics = compile_paths(files, **options)
-    queue_objects, queue_problems = compile_queues(inputs.catalog.policies)
-    diagnostics = diagnostics + [d for d in queue_problems if d.is_error]
+    queue_objects: list[dict] = []
+    if not live:  # live, the cluster's own queues count
+        queue_objects, queue_problems = compile_queues(inputs.catalog.policies)
+        diagnostics = diagnostics + [d for d in queue_problems if d.is_error]
     if diagnostics:
         click.echo(diagnostics_text(diagnostics), err=True, nl=False)
     code = exit_code(diagnostics)

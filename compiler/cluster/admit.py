@@ -32,8 +32,12 @@ def _listed(kube: Kube, resource: Resource, optional: bool = False) -> list[dict
 
 def kueue_objects(kube: Kube) -> tuple[list[dict], list[dict]]:
     """(Kueue's queue objects, every Workload) as the cluster holds them now."""
-    objects = []
-    for resource in (CLUSTER_QUEUE, RESOURCE_FLAVOR, LOCAL_QUEUE, PRIORITY_CLASS):
-        objects += _listed(kube, resource)
-    objects += _listed(kube, COHORT, optional=True)
-    return objects, _listed(kube, WORKLOAD)
+    from concurrent.futures import ThreadPoolExecutor
+
+    kinds = (CLUSTER_QUEUE, RESOURCE_FLAVOR, LOCAL_QUEUE, PRIORITY_CLASS)
+    with ThreadPoolExecutor(4, thread_name_prefix="compile-admit") as pool:  # side by side
+        workloads = pool.submit(_listed, kube, WORKLOAD)
+        cohorts = pool.submit(_listed, kube, COHORT, True)
+        listed = [pool.submit(_listed, kube, resource) for resource in kinds]
+        objects = [obj for future in listed for obj in future.result()] + cohorts.result()
+        return objects, workloads.result()

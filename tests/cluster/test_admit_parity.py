@@ -163,8 +163,13 @@ def _observed(workload: dict | None) -> tuple[str, str]:
         if condition["type"] == "QuotaReserved":
             if condition["status"] == "True":
                 return "admitted", ""
-            if condition.get("reason") == "NoMatchingFlavor":
-                return "flavor", condition.get("message", "")
+            message = condition.get("message", "")
+            if condition.get("reason") == "NoMatchingFlavor" or (
+                # Kueue v0.19.2 says "Pending" and lists each flavor's mismatch
+                ("doesn't match" in message or "untolerated taint" in message)
+                and "insufficient" not in message
+            ):
+                return "flavor", message
             return "quota", f"{condition.get('reason')}: {condition.get('message', '')}"
     return "quota", "no QuotaReserved condition yet"
 
