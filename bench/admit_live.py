@@ -24,8 +24,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from bench import COMPILE, cold_env, measure, report, timing  # noqa: E402
 from fake_apiserver import Answer, Serving, kubeconfig, listed, make_pki, not_found  # noqa: E402
+
+from bench import COMPILE, cold_env, measure, report, timing  # noqa: E402
 
 POLICIES = "examples/policies"
 EXAMPLE = "examples/jobset-ten-workers.yaml"

@@ -390,17 +390,41 @@ def test_live_waits_for_quota_with_nothing_to_preempt():
     assert "4 nvidia.com/gpu asked, 2 free in flavor default" in found.reason
 
 
-def test_live_unknown_where_kueue_may_preempt():
-    objects = (
-        FLAVOR
-        + _queue("a", 8)
-        + [{"kind": "WorkloadPriorityClass", "metadata": {"name": "high"}, "value": 100}]
-    )
-    cluster = cluster_of(objects)
-    cluster.usage = {"a": {("default", "nvidia.com/gpu"): 6}}
-    found = live_verdict(
-        _job("w", "a", 4, priority_class="high"), cluster, [_held("a/x", "a", 6)], []
-    )
+HIGH = [{"kind": "WorkloadPriorityClass", "metadata": {"name": "high"}, "value": 100}]
+
+
+def _held_at(name, gpus, priority, admitted_at):
+    return Held(f"a/{name}", "a", priority, admitted_at, {("default", "nvidia.com/gpu"): gpus})
+
+
+@pytest.mark.parametrize(
+    "asked, preempted",
+    [(4, ["a/y"]), (6, ["a/y", "a/x"]), (8, ["a/y", "a/x", "a/z"]), (9, None)],
+)
+def test_live_needs_preemption_of_lower_priority_workloads(asked, preempted):
+    """Kueue's classical preemption: lower priority first, then the most recently admitted,
+    until it fits; then what is not needed is put back."""
+    cluster = cluster_of(FLAVOR + _queue("a", 8) + HIGH)
+    held = [
+        _held_at("x", 2, 0, "2026-01-01T00:00:01Z"),
+        _held_at("y", 4, 0, "2026-01-01T00:00:02Z"),
+        _held_at("z", 2, 50, "2026-01-01T00:00:00Z"),
+    ]
+    cluster.usage = {"a": {("default", "nvidia.com/gpu"): 8}}
+    found = live_verdict(_job("w", "a", asked, priority_class="high"), cluster, held, [])
+    if preempted is None:
+        assert found.verdict == "never"
+        return
+    assert found.verdict == "needs preemption" and found.preempts == preempted
+    assert found.outcome == "admitted"
+    assert cluster.usage == {"a": {("default", "nvidia.com/gpu"): 8}}  # left as it was
+
+
+def test_live_preemption_in_a_cohort_is_unknown():
+    cluster = cluster_of(FLAVOR + _queue("a", 8, "c") + _queue("b", 0, "c") + HIGH)
+    cluster.usage = {"a": {("default", "nvidia.com/gpu"): 8}}
+    held = [_held("a/x", "a", 8)]
+    found = live_verdict(_job("w", "a", 4, priority_class="high"), cluster, held, [])
     assert found.verdict == "unknown" and "a/x" in found.reason
     assert found.outcome is None
 

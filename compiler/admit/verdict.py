@@ -300,39 +300,91 @@ def _now_line(assignment: Assignment, queue: ClusterQueue, cluster: Cluster) -> 
 
 def _preempt_or_wait(verdict, case, cluster, held, priority, assignment) -> Verdict:
     queue = case.queue
-    candidates = [
-        h
-        for h in held
-        if (
-            h.cluster_queue == queue.name
-            and queue.within_queue == "LowerPriority"
-            and h.priority < priority
-        )
-        or (
-            h.cluster_queue != queue.name
-            and queue.reclaim == "Any"
-            and queue.cohort
-            and cluster.queues.get(h.cluster_queue) is not None
-            and cluster.queues[h.cluster_queue].cohort == queue.cohort
-            and _borrowing(cluster, h.cluster_queue)
-        )
-    ]
-    candidates.sort(key=lambda h: (h.cluster_queue == queue.name, h.priority, _desc(h.admitted_at)))
     shortfall = ", ".join(
         f"{quantity.shown(s.resource, s.asked)} {s.resource} asked, "
         f"{quantity.shown(s.resource, max(0, s.available))} free in flavor {s.flavor}"
         for s in assignment.shortfalls
     )
-    if candidates:
+    needed = {(s.flavor, s.resource) for s in assignment.shortfalls}
+    lower = [
+        h
+        for h in held
+        if h.cluster_queue == queue.name
+        and queue.within_queue == "LowerPriority"
+        and h.priority < priority
+        and needed & set(h.usage)
+    ]
+    reclaimable = [
+        h
+        for h in held
+        if h.cluster_queue != queue.name
+        and queue.reclaim == "Any"
+        and queue.cohort
+        and h.cluster_queue in cluster.queues
+        and cluster.queues[h.cluster_queue].cohort == queue.cohort
+        and _borrowing(cluster, h.cluster_queue)
+    ]
+    if reclaimable or (lower and (queue.cohort or _alternatives(queue, assignment))):
         verdict.verdict = UNKNOWN
         verdict.reason = (
-            f"{shortfall}; Kueue may preempt lower-priority or borrowing workloads "
-            f"({', '.join(h.name for h in candidates[:5])}): preemption is not modelled yet"
+            f"{shortfall}; Kueue may preempt "
+            f"{', '.join(h.name for h in (reclaimable + lower)[:5])}: preemption across a "
+            "cohort, or with other flavors to try, is not modelled"
+        )
+        return verdict
+    targets = _within_queue_targets(cluster, queue, assignment, lower)
+    if targets:
+        verdict.verdict = PREEMPTS
+        verdict.preempts = [h.name for h in targets]
+        verdict.reason = (
+            f"{shortfall}; Kueue preempts lower-priority {', '.join(verdict.preempts)} "
+            f"of ClusterQueue {queue.name}"
         )
         return verdict
     verdict.verdict = WAITS
     verdict.reason = f"waits for quota: {shortfall}; nothing it may preempt"
     return verdict
+
+
+def _alternatives(queue: ClusterQueue, assignment: Assignment) -> bool:
+    """Whether a resource group the workload uses has more than one flavor (Kueue would weigh
+    preempting in one against the others)."""
+    used = {resource for flavors in assignment.flavors.values() for resource in flavors}
+    return any(len(g.flavors) > 1 for g in queue.groups if set(g.covered) & used)
+
+
+def _fits(cluster: Cluster, queue: ClusterQueue, usage: dict) -> bool:
+    return all(value <= cluster.available(queue, fr) for fr, value in usage.items())
+
+
+def _within_queue_targets(cluster, queue, assignment, candidates: list[Held]) -> list[Held]:
+    """Kueue's classical preemption in a ClusterQueue without a cohort: lower priority first,
+    then the most recently admitted; removed until the workload fits, then each put back (the
+    last removed excepted) that is not needed."""
+    ordered = sorted(candidates, key=lambda h: (h.priority, _desc(h.admitted_at), h.name))
+    own = cluster.usage.setdefault(queue.name, {})
+
+    def move(h: Held, sign: int) -> None:
+        for fr, value in h.usage.items():
+            own[fr] = own.get(fr, 0) + sign * value
+
+    targets: list[Held] = []
+    try:
+        for candidate in ordered:
+            move(candidate, -1)
+            targets.append(candidate)
+            if _fits(cluster, queue, assignment.usage):
+                for h in reversed(targets[:-1]):
+                    move(h, +1)
+                    if _fits(cluster, queue, assignment.usage):
+                        targets.remove(h)
+                    else:
+                        move(h, -1)
+                return targets
+        return []
+    finally:
+        for h in targets:  # the cluster's usage as it was
+            move(h, +1)
 
 
 def _borrowing(cluster: Cluster, queue_name: str) -> bool:

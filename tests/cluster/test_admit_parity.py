@@ -51,6 +51,7 @@ def _policy(project: str, gpus, cohort: str | None, borrowing, queueing: str) ->
         lines.append(f"    cohort: {cohort}")
         if borrowing is not None:
             lines.append(f"    borrowingLimit: {{gpus: {json.dumps(borrowing)}}}")
+    lines.append("  priorities: {low: 10, high: 1000}")
     return "\n".join(lines) + "\n"
 
 
@@ -61,7 +62,9 @@ def _gpu(count: int, product: str | None) -> str:
     return f"accelerators: {{gpu: {{count: {count}, type: gpu{product_line}}}}}"
 
 
-def _manifest(name: str, project: str, operator: str, workers: int, gpus: int, product) -> str:
+def _manifest(
+    name: str, project: str, operator: str, workers: int, gpus: int, product, priority=None
+) -> str:
     accelerators = _gpu(gpus, product)
     resources = "{cpus: 1, memory: 2" + (", " + accelerators if accelerators else "") + "}"
     lines = [
@@ -73,6 +76,7 @@ def _manifest(name: str, project: str, operator: str, workers: int, gpus: int, p
         f"  operator: {operator}",
         "  image: registry.example.com/train:1.0",
         '  command: "python -u train.py"',
+        *([f"  priority: {priority}"] if priority else []),
         "  annotations:",
         f"    {OUTCOME}: run",
         f"    {RUN_FOR}: 3600s",
@@ -105,19 +109,31 @@ class Scenario:
                 {p: rng.choice((0, 2, 4)) for p in quota_a} if per_product else rng.choice((0, 4))
             )
         self.policies = {self.a: _policy(self.a, quota_a, self.cohort, borrowing, queueing)}
+        # a queue of its own where a high-priority job may preempt low-priority ones
+        self.priorities = (
+            ("low", "high") if not self.cohort and rng.random() < 0.6 else (None, None)
+        )
         if self.cohort:
             quota_b = _quota(rng, per_product)
             self.policies[self.b] = _policy(self.b, quota_b, self.cohort, None, queueing)
         products = list(quota_a) if per_product else [None]
         self.existing = []
-        for n in range(rng.choice((0, 1, 2, 3))):
+        for n in range(rng.choice((2, 3) if self.priorities[0] else (0, 1, 2, 3))):
             project = self.b if self.cohort and rng.random() < 0.4 else self.a
             product = rng.choice(products) if per_product else None
             if project == self.b and per_product:
                 product = None  # any flavor of b's queue
             workers = rng.choice((1, 2))
             self.existing.append(
-                (f"e{n}", project, "batchjob", workers, rng.choice((2, 4)), product)
+                (
+                    f"e{n}",
+                    project,
+                    "batchjob",
+                    workers,
+                    rng.choice((2, 4)),
+                    product,
+                    self.priorities[0],
+                )
             )
         operator = rng.choice(("batchjob", "jobset", "kuberay"))
         choice = rng.random()
@@ -127,7 +143,15 @@ class Scenario:
             product = rng.choice(products)
         else:
             product = None
-        self.new = ("w", self.a, operator, rng.choice((1, 2, 3)), rng.choice((2, 4)), product)
+        self.new = (
+            "w",
+            self.a,
+            operator,
+            rng.choice((1, 2, 3)),
+            rng.choice((2, 4)),
+            product,
+            self.priorities[1],
+        )
 
 
 def _write(directory: Path, name: str, text: str) -> Path:
@@ -289,6 +313,7 @@ def _run_scenarios(plane, scenarios, policies, namespaces, tmp_path, queue_count
         seen, why = outcomes[i]
         if prediction["outcome"] is None:
             unknown += 1
+            print(f"scenario {i}: unknown: {prediction['reason']}; Kueue: {seen} {why}")
             continue
         if prediction["outcome"] != seen:
             wrong.append(
