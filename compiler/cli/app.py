@@ -43,8 +43,8 @@ def _register(names=COMMAND_MODULES) -> None:
 # What `compile --help` lists: each command and the first paragraph of its help, so that --help
 # imports no command's module (tests/test_lazy_commands.py keeps it equal to the commands' own).
 LISTING = {
-    "admit": "Will Kueue admit FILES? From the policies alone: fits, fits by borrowing, never, no flavor.",
     "admission": "Print ValidatingAdmissionPolicy objects that make the API server hold the policies.",
+    "admit": "Will Kueue admit FILES? From the policies alone: fits, fits by borrowing, never, no flavor.",
     "cancel": "Stop job NAME: delete it with its pods. A finished or absent job is left as it is.",
     "check": "Validate FILES without emitting; for pre-commit hooks and CI.",
     "diff": "Show a policy or template change's effect on every manifest's output.",
