@@ -436,6 +436,18 @@ def test_live_unknown_while_kueue_has_not_settled():
     assert found.verdict == "unknown" and "a/p1" in found.reason
 
 
+def test_live_a_workload_blocked_in_a_strict_fifo_queue_is_not_about_to_be_admitted():
+    """Only the head of a StrictFIFO queue can be admitted: one behind it that would fit waits."""
+    cluster = cluster_of(FLAVOR + _queue("b", 8))
+    cluster.usage = {"b": {("default", "nvidia.com/gpu"): 6}}
+    waiting = [
+        Waiting("b/head", "b", 0, "2026-01-01T00:00:01Z", {"nvidia.com/gpu": 4}),
+        Waiting("b/next", "b", 0, "2026-01-01T00:00:02Z", {"nvidia.com/gpu": 2}),
+    ]
+    found = live_verdict(_job("w", "b", 2), cluster, [], waiting)
+    assert found.verdict == "waits" and found.behind == ["b/head", "b/next"]
+
+
 @pytest.mark.parametrize(
     "spec, why",
     [

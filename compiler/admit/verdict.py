@@ -265,9 +265,15 @@ def live_verdict(obj: dict, cluster: Cluster, held: list[Held], waiting: list[Wa
 
 def _unsettled(cluster: Cluster, queue: ClusterQueue, waiting: list[Waiting]) -> str | None:
     """A pending Workload of the cohort (or queue) that would fit now: Kueue is about to admit it,
-    which changes the answer. Only counted by resource, in any flavor of its queue."""
-    for w in waiting:
+    which changes the answer. Only counted by resource, in any flavor of its queue; in a
+    StrictFIFO queue only its head can be admitted."""
+    heads: set[str] = set()
+    for w in sorted(waiting, key=lambda w: (-w.priority, w.created, w.name)):
+        if w.cluster_queue in heads:
+            continue
         other = cluster.queues.get(w.cluster_queue)
+        if other is not None and other.strategy == "StrictFIFO":
+            heads.add(w.cluster_queue)
         if other is None or not (other is queue or (queue.cohort and other.cohort == queue.cohort)):
             continue
         if other.unknown:

@@ -267,14 +267,8 @@ def _run_scenarios(plane, scenarios, policies, namespaces, tmp_path, queue_count
     manifests.mkdir()
     existing = []
     for i, scenario in enumerate(scenarios):
-        for name, project, operator, workers, gpus, product in scenario.existing:
-            existing.append(
-                _write(
-                    manifests,
-                    f"{i}-{name}.yaml",
-                    _manifest(name, project, operator, workers, gpus, product),
-                )
-            )
+        for workload in scenario.existing:
+            existing.append(_write(manifests, f"{i}-{workload[0]}.yaml", _manifest(*workload)))
     if existing:
         emitted = run(plane, "-p", str(policies), *map(str, existing))
         assert emitted.returncode == 0, emitted.stderr
@@ -282,14 +276,7 @@ def _run_scenarios(plane, scenarios, policies, namespaces, tmp_path, queue_count
     _settle(plane, namespaces, len(existing))
     new_files = []
     for i, scenario in enumerate(scenarios):
-        name, project, operator, workers, gpus, product = scenario.new
-        new_files.append(
-            _write(
-                manifests,
-                f"{i}-new.yaml",
-                _manifest(name, project, operator, workers, gpus, product),
-            )
-        )
+        new_files.append(_write(manifests, f"{i}-new.yaml", _manifest(*scenario.new)))
     predicted = run(
         plane, "admit", "--live", "-o", "json", "-p", str(policies), *map(str, new_files)
     )
