@@ -16,7 +16,16 @@ __all__ = ["cli", "run"]
 
 
 # Each module defines its subcommands on `cli` when imported. One module per area of the product.
-COMMAND_MODULES = ("commands", "explain", "review", "cluster", "build", "queues", "admission")
+COMMAND_MODULES = (
+    "commands",
+    "explain",
+    "review",
+    "cluster",
+    "build",
+    "queues",
+    "admission",
+    "admit",
+)
 # Imported first: emit, check and schema are what pre-commit, CI and `compile FILE` run; the
 # other modules are imported when their command is asked for, or for --help (start-up time).
 FIRST_MODULES = ("commands",)
@@ -35,6 +44,7 @@ def _register(names=COMMAND_MODULES) -> None:
 # imports no command's module (tests/test_lazy_commands.py keeps it equal to the commands' own).
 LISTING = {
     "admission": "Print ValidatingAdmissionPolicy objects that make the API server hold the policies.",
+    "admit": "Will Kueue admit FILES? From the policies alone: fits, fits by borrowing, never, no flavor.",
     "cancel": "Stop job NAME: delete it with its pods. A finished or absent job is left as it is.",
     "check": "Validate FILES without emitting; for pre-commit hooks and CI.",
     "diff": "Show a policy or template change's effect on every manifest's output.",
