@@ -158,3 +158,40 @@ def test_a_workloads_own_port_still_gets_its_warning(tmp_path):
     )
     assert len(lines) == 1 and "warning[W110] spec.ports.mine" in lines[0], lines
     assert lines[0].startswith("exps/myport.yaml:8:11:")
+
+
+# ---------------------------------------------------------------------------------------------
+# compile check DIR: what is not a manifest
+
+
+def test_checking_a_repository_skips_its_configuration_files(tmp_path):
+    repo = _repository(tmp_path)
+    (repo / ".pre-commit-config.yaml").write_text("repos: []\n")
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "ci.yaml").write_text("on: push\njobs: {}\n")
+    _check(repo, "fromtemplate.yaml", "baseWorkload: team-a\n")
+    result = run_cli("check", ".", cwd=repo)
+    assert result.exit_code == 0, result.stdout
+    assert "E010" not in result.stdout and "E208" not in result.stdout, result.stdout
+
+
+def test_policies_in_a_checked_directory_are_checked_as_policies(tmp_path):
+    repo = _repository(tmp_path)
+    policy = repo / "platform" / "policies" / "team-a.yaml"
+    policy.write_text(
+        policy.read_text().replace("spec.timeout:", "spec.timeout: {maxx: 1}\n    spec.x:")
+    )
+    (repo / ".compile.yaml").write_text("templates: [platform/templates]\n")
+    result = run_cli("check", "platform/", cwd=repo)
+    assert "E208" not in result.stdout, result.stdout
+    assert "platform/policies/team-a.yaml:" in result.stdout and "maxx" in result.stdout
+
+
+def test_a_policy_inside_a_workload_file_is_still_refused_by_check(tmp_path):
+    repo = _repository(tmp_path)
+    policy = (repo / "platform" / "policies" / "team-a.yaml").read_text()
+    (repo / "exps" / "both.yaml").write_text(
+        HEADER + "name: both\nbaseWorkload: team-a\n---\n" + policy
+    )
+    result = run_cli("check", "exps/", cwd=repo)
+    assert "error[E208]" in result.stdout, result.stdout
