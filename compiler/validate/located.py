@@ -32,5 +32,12 @@ def _moved(diagnostic: Diagnostic, document: Document, layer_name: str) -> Diagn
     except ValueError:
         path = ("spec",)
     where = document.positions.nearest(path or ("spec",), prefer_key=True)
-    context = Related(f"from {layer_name}", diagnostic.location)
-    return replace(diagnostic, location=where, related=(*diagnostic.related, context))
+    setter = f"value set by {layer_name}"
+    if any(r.message == setter and r.location is None for r in diagnostic.related):
+        related = tuple(
+            Related(setter, diagnostic.location) if r.message == setter else r
+            for r in diagnostic.related
+        )
+    else:
+        related = (*diagnostic.related, Related(f"from {layer_name}", diagnostic.location))
+    return replace(diagnostic, location=where, related=related)
