@@ -195,3 +195,13 @@ def test_a_policy_inside_a_workload_file_is_still_refused_by_check(tmp_path):
     )
     result = run_cli("check", "exps/", cwd=repo)
     assert "error[E208]" in result.stdout, result.stdout
+
+
+def test_a_problem_of_a_set_value_stays_at_the_set(tmp_path):
+    repo = _repository(tmp_path)
+    (repo / "exps" / "small.yaml").write_text(HEADER + "name: small\nbaseWorkload: team-a\n")
+    result = run_cli(
+        "check", "exps/small.yaml", "--set", "spec.types.worker.resources.cpus=100", cwd=repo
+    )
+    errors = [line for line in result.stdout.splitlines() if "error[E401]" in line]
+    assert errors and all(line.startswith("--set spec.types") for line in errors), result.stdout

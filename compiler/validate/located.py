@@ -13,9 +13,15 @@ from ..diagnostics import Diagnostic, Related
 from ..parse import Document
 from ..resolve.tree import parse_path
 
+_OTHERS = ("global-policy", "project-policy", "base")  # layers the workload's author does not own
+
 
 def in_the_workload(diagnostics: list[Diagnostic], document: Document, layers) -> list[Diagnostic]:
-    names = {layer.positions.file: layer.name for layer in layers if layer.positions is not None}
+    names = {
+        layer.positions.file: layer.name
+        for layer in layers
+        if layer.positions is not None and layer.role in _OTHERS
+    }
     out = []
     for diagnostic in diagnostics:
         source = diagnostic.location.file
