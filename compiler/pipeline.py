@@ -19,7 +19,7 @@ from .parse import Document
 from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
-from .validate.located import in_the_workload
+from .validate.located import TEMPLATES_OWN, in_the_workload
 from .validate.policy import check_emitted_image, policies_for
 from .validate.runs import gpu_product_label, rdma_networks
 
@@ -207,7 +207,9 @@ def _template_warnings(document: Document) -> list:
     the cluster, a field with no effect): its owner's to see here, not every workload's that
     uses it. Found by compiling the template as a workload of its own, where it is complete."""
     unit = _compiled(document, Catalog(), Options())
-    return [d for d in unit.diagnostics if not d.is_error and d.location.file == document.file]
+    return [
+        d for d in unit.diagnostics if d.code in TEMPLATES_OWN and d.location.file == document.file
+    ]
 
 
 _SHAPES = (
