@@ -21,11 +21,21 @@ from .validate.quota import check_quotas
 
 
 def build_catalog(
-    documents, policy_paths=(), template_paths=(), policy_documents=(), template_documents=()
+    documents,
+    policy_paths=(),
+    template_paths=(),
+    policy_documents=(),
+    template_documents=(),
+    check_policy_files=False,
 ) -> Catalog:
     """``documents`` are the inputs; policies are read from ``policy_paths`` (or given parsed as
-    ``policy_documents``), templates from ``template_paths`` (or ``template_documents``)."""
+    ``policy_documents``), templates from ``template_paths`` (or ``template_documents``).
+
+    ``check_policy_files`` (``compile check``): an input file of policies only is checked as
+    policies, for its owner, and still loaded for no workload; a policy among manifests stays E208."""
     catalog = Catalog()
+    policy_files = _policy_files(documents) if check_policy_files else set()
+    checked = []
     policy_docs, problems = read_all(policy_paths)
     policy_docs += list(policy_documents)
     catalog.diagnostics.extend(problems)
@@ -39,6 +49,8 @@ def build_catalog(
         kind = kind_of(document)
         if kind == POLICY_KIND and _key(document) in trusted:
             catalog.policies.append(document)
+        elif kind == POLICY_KIND and document.file in policy_files:
+            checked.append(document)
         elif kind == POLICY_KIND:
             catalog.diagnostics.append(untrusted_policy(document))
         elif kind == MANIFEST_KIND and (
@@ -50,7 +62,16 @@ def build_catalog(
     catalog.templates.extend(templates + named)
     catalog.diagnostics.extend(check_templates(templates))
     catalog.diagnostics.extend(check_policy_documents(catalog.policies))
+    catalog.diagnostics.extend(check_policy_documents(checked))
     return catalog
+
+
+def _policy_files(documents) -> set[str]:
+    """The input files whose every document is a Policy."""
+    kinds: dict[str, set] = {}
+    for document in documents:
+        kinds.setdefault(document.file, set()).add(kind_of(document))
+    return {file for file, found in kinds.items() if found == {POLICY_KIND}}
 
 
 def _key(document) -> tuple:

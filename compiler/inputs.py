@@ -91,6 +91,7 @@ def load_inputs(
     extra_annotations=(),
     image_digest=None,
     config=None,
+    check_policy_files=False,
 ) -> Inputs:
     """Read the files, the templates and the policies; build the catalog and the options.
 
@@ -105,7 +106,10 @@ def load_inputs(
     documents, diagnostics = read_all(files)
     set_layers, set_problems = parse_sets(sets)
     catalog = build_catalog(
-        documents, config.policies + tuple(policies), config.templates + tuple(templates)
+        documents,
+        config.policies + tuple(policies),
+        config.templates + tuple(templates),
+        check_policy_files=check_policy_files,
     )
     digest_annotations, digest_problems = parse_image_digest(image_digest)
     options = Options(

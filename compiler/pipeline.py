@@ -19,6 +19,7 @@ from .parse import Document
 from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
+from .validate.located import TEMPLATES_OWN, in_the_workload
 from .validate.policy import check_emitted_image, policies_for
 from .validate.runs import gpu_product_label, rdma_networks
 
@@ -85,7 +86,14 @@ def workload_name(document: Document, options: Options) -> tuple[str, tuple]:
 
 
 def compile_document(document: Document, catalog: Catalog, options: Options) -> Unit:
-    """Resolve, validate and emit one workload document."""
+    """Resolve, validate and emit one workload document; its problems placed in the workload."""
+    unit = _compiled(document, catalog, options)
+    if unit.resolved is not None:
+        unit.diagnostics = in_the_workload(unit.diagnostics, document, unit.resolved.layers)
+    return unit
+
+
+def _compiled(document: Document, catalog: Catalog, options: Options) -> Unit:
     unit = Unit(document)
     layers, problems = layers_for(document, catalog, options)
     unit.diagnostics.extend(problems)
@@ -188,9 +196,20 @@ def check_template(document: Document) -> Unit:
         data = {**data, "spec": {**spec, "operator": shape}}
     resolved = resolve([Layer("base", f"template {name}", data, document.positions)])
     _, _, diagnostics = validate_manifest(resolved)
-    return Unit(
-        document, resolved=resolved, diagnostics=[d for d in diagnostics if d.code != "E103"]
-    )
+    diagnostics = [d for d in diagnostics if d.code != "E103"]
+    if not diagnostics:
+        diagnostics = _template_warnings(document)
+    return Unit(document, resolved=resolved, diagnostics=diagnostics)
+
+
+def _template_warnings(document: Document) -> list:
+    """The warnings about what the template itself writes (a ports Service reachable only inside
+    the cluster, a field with no effect): its owner's to see here, not every workload's that
+    uses it. Found by compiling the template as a workload of its own, where it is complete."""
+    unit = _compiled(document, Catalog(), Options())
+    return [
+        d for d in unit.diagnostics if d.code in TEMPLATES_OWN and d.location.file == document.file
+    ]
 
 
 _SHAPES = (

@@ -29,14 +29,18 @@ def _read_bounded(path: str) -> bytes:
 
 
 def expand_paths(paths) -> list[str]:
-    """Files as given; directories expand to their YAML files, recursively, in sorted order."""
+    """Files as given; directories expand to their YAML files, recursively, in sorted order,
+    leaving out hidden files and directories (``.compile.yaml``, ``.pre-commit-config.yaml``,
+    ``.github/``: configuration, not manifests)."""
     out: list[str] = []
     for path in paths:
         if os.path.isdir(path):
             for root, dirs, files in os.walk(path):
-                dirs.sort()
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 out.extend(
-                    os.path.join(root, f) for f in sorted(files) if f.endswith(YAML_SUFFIXES)
+                    os.path.join(root, f)
+                    for f in sorted(files)
+                    if f.endswith(YAML_SUFFIXES) and not f.startswith(".")
                 )
         else:
             out.append(path)

@@ -437,3 +437,40 @@ def test_without_deepdiff_a_difference_is_still_reported(monkeypatch):
         "Job/j: differs (install deepdiff to see which fields)"
     ]
     assert _describe(old, old) == []
+
+
+@pytest.fixture
+def user_repo(tmp_path):
+    """A user's repository (issue 24): a .compile.yaml naming platform/ policies and templates,
+    workloads under exps/, no examples/ directory; the second commit lowers the cpu limit."""
+    (tmp_path / "platform" / "policies").mkdir(parents=True)
+    (tmp_path / "platform" / "templates").mkdir()
+    (tmp_path / "exps" / "team").mkdir(parents=True)
+    (tmp_path / ".compile.yaml").write_text(
+        "policies: [platform/policies]\ntemplates: [platform/templates]\n"
+    )
+    (tmp_path / ".pre-commit-config.yaml").write_text("repos: []\n")
+    (tmp_path / "platform" / "templates" / "base.yaml").write_text(TEMPLATE)
+    (tmp_path / "exps" / "small.yaml").write_text(SMALL)
+    (tmp_path / "exps" / "team" / "big.yaml").write_text(BIG)
+    (tmp_path / "exps" / "derived.yaml").write_text(FROM_TEMPLATE)
+    limits = tmp_path / "platform" / "policies" / "limits.yaml"
+    limits.write_text(policy(604800, 256))
+    with contextlib.chdir(tmp_path):
+        git("init", "-q", ".")
+        git("add", "-A")
+        git("commit", "-qm", "policy")
+        limits.write_text(policy(604800, 64))
+        git("commit", "-qam", "lower the limits")
+        yield tmp_path
+
+
+def test_git_range_without_files_in_a_users_repository_reviews_its_workloads(user_repo):
+    result = invoke("diff", "--git", "HEAD~1..HEAD")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "comparing HEAD~1 → HEAD"
+    assert lines[1] == "exps/derived.yaml: unchanged"
+    assert lines[2] == "exps/small.yaml: unchanged"
+    assert lines[3] == "exps/team/big.yaml: became invalid"
+    assert lines[-1] == "diff: 3 manifests: 1 became invalid, 2 unchanged"

@@ -231,10 +231,10 @@ def test_unclosed_quote(tmp_path):
         "quote.yaml",
         manifest_with('"python train.py"', '"python train.py'),
         "E001",
-        15,
-        1,
+        8,
+        12,  # where the quote opened, which is where to fix it
     )
-    assert "while scanning a quoted scalar at quote.yaml:8:12" in report  # where the quote opened
+    assert 'the quote " opened here is never closed' in report
 
 
 def test_undefined_alias(tmp_path):

@@ -326,3 +326,43 @@ def test_columns_count_characters_after_non_ascii_text():
     positions = load_one("x: {ééé: 1, k: 2}\n").positions
     assert positions.key(("x", "k")) == Location("t.yaml", 1, 13)
     assert positions.value(("x", "k")) == Location("t.yaml", 1, 16)
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML syntax errors in our words, at the place to fix (issue 24)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [
+        (b"spec:\n\toperator: jobset\n", 2, 1, "tabs are not allowed for indentation; use spaces"),
+        (b"spec:\n  image: x\n\tcommand: y\n", 3, 1, "tabs are not allowed for indentation"),
+        (
+            b"spec:\n  command: python run.py --opt a: b\n",
+            2,
+            33,
+            "quote a value that contains ': '",
+        ),
+        (
+            b'spec:\n  command: "python train.py\n  image: x\n',
+            2,
+            12,
+            'the quote " opened here is never closed',
+        ),
+        (b"spec:\n  command: 'python\n", 2, 12, "the quote ' opened here is never closed"),
+        (b"spec:\n  args: [a, b\n  image: x\n", 2, 9, "the '[' opened here is not closed"),
+        (b"spec:\n  env: {A: b\n  image: x\n", 2, 8, "the '{' opened here is not closed"),
+        (b"spec:\n    operator: jobset\n  image: x\n", 3, 3, "does not line up with the keys"),
+        (b"kind: x\n  spec: y\n", 2, 7, "indented deeper than the keys beside it"),
+        (b"spec:\n  command python\n  image: x\n", 3, 8, "the line above has no ':'"),
+        (b"spec:\n  env:\n    - A\n    B: c\n", 4, 5, "every item of a list starts with '- '"),
+        (b"spec:\n  command: @run\n", 2, 12, "a value cannot start with '@'; quote the value"),
+    ],
+)
+def test_a_syntax_error_says_what_to_do_where(text, line, column, words):
+    _, diagnostics = load_documents(text, "t.yaml")
+    (problem,) = diagnostics
+    assert (problem.code, problem.location) == ("E001", Location("t.yaml", line, column))
+    assert problem.message.startswith("YAML syntax error: ")
+    assert words in problem.message
+    assert "token" not in problem.message and "scanning" not in problem.message

@@ -411,7 +411,8 @@ def test_template_overriding_a_locked_value_is_rejected():
     workload = "kind: AIchorManifest\nname: w\nproject: team-a\nbaseWorkload: team-a\nspec:\n  types: {worker: {count: 1}}\n"
     outcome = run(workload, policies=[CAN_EDIT_POLICY], templates=[template])
     found = outcome.only("E206")
-    assert found.location.file == "template-0.yaml"
+    assert found.location.file == "workload.yaml"  # the workload's problem, in the workload
+    assert any(r.location and r.location.file == "template-0.yaml" for r in found.related)
     assert "template team-a no longer satisfies the current policy" in found.message
     assert "value set by template team-a" in outcome.lines[0]
 
@@ -566,7 +567,8 @@ def test_the_base_breaking_a_changed_policy():
         found.message
         == "5 is above the maximum 3: template team-a no longer satisfies the current policy (the policy changed)"
     )
-    assert found.location.file == "template-0.yaml"
+    assert found.location.file == "workload.yaml"  # the workload's problem, in the workload
+    assert any(r.location and r.location.file == "template-0.yaml" for r in found.related)
 
 
 # ---------------------------------------------------------------------------------------------

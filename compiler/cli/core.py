@@ -81,7 +81,7 @@ def check(files, format_: str = "text", strict: bool = False, jobs: int = 0, **o
     from ..pipeline import Unit
     from ..validate.boundary import duplicate_names
 
-    inputs = load_inputs(files, **options)
+    inputs = load_inputs(files, check_policy_files=True, **options)
     diagnostics = list(inputs.diagnostics)
     units = []
     checked = ordered_map(_Checker(inputs), inputs.documents, jobs, "checking")

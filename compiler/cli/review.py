@@ -223,7 +223,7 @@ def diff_command(
     compile diff --policies-before a.yaml --policies-after b.yaml
     compile diff --git HEAD~1..HEAD                     (two revisions of this repository)
     compile diff --base origin/main                     (a revision against the working tree)
-    FILES default to the workloads in examples/*.yaml. Each manifest is compiled under both and
+    FILES default to the workloads under the current directory (in this repository, examples/*.yaml). Each manifest is compiled under both and
     reported as: became invalid, became valid, output changed, errors changed, still invalid, unchanged.
     """
     modes = [
@@ -248,8 +248,8 @@ def diff_command(
     from ..review.revisions import default_paths, diff_sides
     from ..review.runs import admission_diff, diff_all, quota_changes
 
-    manifests = _diff_manifests(files)
     config = _diff_config()
+    manifests = _diff_manifests(files, config)
     if not (policies or templates):
         policies, templates = (
             default_paths(config, "policies"),
@@ -290,15 +290,22 @@ def diff_command(
     sys.exit(EXIT_INVALID if exit_code and changed else EXIT_OK)
 
 
-def _diff_manifests(files) -> list[str]:
-    from ..review.files import top_level_yaml
+def _diff_manifests(files, config) -> list[str]:
+    """FILES; else this repository's examples/*.yaml; else, in a user's repository (one with a
+    .compile.yaml that names policies or templates, or no examples/), every workload under the
+    current directory outside the policies and templates."""
+    from ..review.files import top_level_yaml, workload_files
     from ..sources import expand_paths
 
     if files:
         return expand_paths(files)
-    if not os.path.isdir("examples"):
-        raise click.UsageError("no FILES given and no examples/ directory here")
-    return top_level_yaml("examples")
+    configured = config.file is not None and (config.policies or config.templates)
+    if os.path.isdir("examples") and not configured:
+        return top_level_yaml("examples")
+    found = workload_files(".", config.policies + config.templates)
+    if not found:
+        raise click.UsageError("no FILES given and no workload manifest under this directory")
+    return found
 
 
 def _diff_config():

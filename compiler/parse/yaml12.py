@@ -20,6 +20,7 @@ import yaml
 from yaml import events as ev
 
 from ..diagnostics import Diagnostic, Location, Related, error, warning
+from .syntax import Explained, explain
 
 Path = tuple[Any, ...]  # of str (mapping keys) and int (sequence indices)
 Mark = Any  # a PyYAML mark: line, column and index, 0-based
@@ -444,6 +445,11 @@ def _read(text: str, filename: str, loader: Any) -> tuple[list[Document], list[D
                 exc.problem_mark.index if exc.problem_mark else len(text)
             ) from None
         mark = exc.problem_mark or exc.context_mark
+        explained = _explained(exc, text)
+        if explained is not None:
+            at = Location(filename, explained.line + 1, explained.column + 1)
+            diagnostics.append(error("E001", f"YAML syntax error: {explained.message}", at))
+            return documents, diagnostics
         at = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
         what = exc.problem or exc.context or "invalid YAML"
         related = []
@@ -470,6 +476,19 @@ def _read(text: str, filename: str, loader: Any) -> tuple[list[Document], list[D
     finally:
         parser.dispose()
     return documents, diagnostics
+
+
+def _explained(exc: yaml.MarkedYAMLError, text: str) -> Explained | None:
+    if not exc.problem or exc.problem_mark is None:
+        return None
+    context_at = (exc.context_mark.line, exc.context_mark.column) if exc.context_mark else None
+    return explain(
+        exc.problem,
+        (exc.problem_mark.line, exc.problem_mark.column),
+        exc.context or "",
+        context_at,
+        text,
+    )
 
 
 def _read_past_libyaml_depth(

@@ -33,6 +33,24 @@ def top_level_yaml(directory: str) -> list[str]:
     return [os.path.join(directory, n) for n in names]
 
 
+def workload_files(directory: str, leave_out=()) -> list[str]:
+    """The YAML files under ``directory`` (hidden ones and those under ``leave_out`` aside) that
+    hold a workload: what a policy change can affect in a user's repository."""
+    from ..documents import MANIFEST_KIND, is_template, kind_of
+    from ..sources import expand_paths, read_file
+
+    skipped = tuple(os.path.realpath(path) for path in leave_out)
+    found = []
+    for path in expand_paths([directory]):
+        real = os.path.realpath(path)
+        if any(real == s or real.startswith(s + os.sep) for s in skipped):
+            continue
+        documents, _ = read_file(path)
+        if any(kind_of(d) == MANIFEST_KIND and not is_template(d) for d in documents):
+            found.append(os.path.relpath(path) if directory == "." else path)
+    return found
+
+
 def golden_stems(golden_dir: str) -> list[str]:
     """Every *.yaml entry, files or not: one that cannot be read is reported, never skipped."""
     if not os.path.isdir(golden_dir):

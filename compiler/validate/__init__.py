@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from ..diagnostics import has_errors
 from ..emit import Workload
-from ..resolve import Resolved
+from ..resolve import Resolved, format_path
 from .boundary import check_boundary, check_names
 from .overrides import check_overrides, covered_by
 from .policy import check_policies, policies_for
 from .semantics import check_semantics
-from .structure import validate_manifest
+from .structure import intended_paths, validate_manifest
 from .targets import check_targets
 
 
@@ -25,16 +25,14 @@ def validate_workload(
         if catalog is not None
         else []
     )
-    policy = [
-        d for d in policy if d.path not in {s.path for s in structural}
-    ]  # one report per broken field
-    reported = {d.path for d in structural}
+    covered = consequences_of(structural, resolved)
+    policy = [d for d in policy if not covered(d)]  # one report per broken field
     semantic = [
         d
         for d in check_semantics(resolved)
         + check_boundary(resolved, _gpu_product_label(catalog, project))
         + check_names(project, namespace, resolved)
-        if d.path not in reported
+        if not covered(d)
     ]
     if manifest is None or types is None or has_errors(structural) or has_errors(semantic):
         return None, None, structural + semantic + policy
@@ -59,6 +57,27 @@ def validate_workload(
         + queue
         + rdma_problems(resolved, catalog, types, project),
     )
+
+
+def consequences_of(structural: list, resolved: Resolved):
+    """Whether a later diagnostic only follows from a structural error already reported: it is
+    about a broken field or something inside it (a policy default 'removed' by an ``env:`` list),
+    about the field a misspelt key means, or about the mapping holding the misspelling (memory
+    'not set' beside ``memroy:``)."""
+    broken = {d.path for d in structural if d.is_error}
+    holders: set[str] = set()
+    if any(d.code == "E101" for d in structural):
+        for holder, meant in intended_paths(resolved):
+            broken.add(format_path(resolved.logical(meant)))
+            holders.add(format_path(resolved.logical(holder)))
+
+    def covered(diagnostic) -> bool:
+        path = diagnostic.path
+        return path in holders or any(
+            path == b or path.startswith((b + ".", b + "[")) for b in broken if b
+        )
+
+    return covered
 
 
 def rdma_problems(resolved: Resolved, catalog, types, project) -> list:

@@ -359,6 +359,9 @@ def _ports(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
         if (layer := resolved.layer_of(("spec", "ports", label))) is not None
         and layer.role in ("base", "workload", "set")
     ]
+    asked.sort(  # the workload's own port first: a template's is its owner's to hear about
+        key=lambda label: getattr(resolved.layer_of(("spec", "ports", label)), "role", "") == "base"
+    )
     if asked:
         first = ports[asked[0]]
         service = f"{workload.name}-ports"
