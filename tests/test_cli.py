@@ -45,7 +45,9 @@ def test_default_command_is_emit(tmp_path):
 
 def test_json_output_is_the_same_objects(tmp_path):
     path = write(tmp_path, "train.yaml", MANIFEST)
-    assert json.loads(run(path, "-o", "json").output) == list(yaml.safe_load_all(run(path).output))
+    listed = json.loads(run(path, "-o", "json").output)
+    assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")
+    assert listed["items"] == list(yaml.safe_load_all(run(path).output))
 
 
 def test_name_and_namespace_overrides(tmp_path):

@@ -49,7 +49,7 @@ def run_cli(*args: str, cwd=None):
 def run_objects(*args: str, cwd=None) -> list[dict]:
     result = run_cli("run", "--dry-run", "-o", "json", *args, cwd=cwd)
     assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(result.stdout)["items"]
 
 
 def test_one_worker_is_a_batch_job():
@@ -189,7 +189,7 @@ def test_the_printed_manifest_compiles_to_the_same_objects(tmp_path):
     )
     printed = run_cli("run", "--print-manifest", *args)
     (tmp_path / "run.yaml").write_text(printed.stdout)
-    from_file = json.loads(run_cli("-o", "json", "run.yaml", cwd=tmp_path).stdout)
+    from_file = json.loads(run_cli("-o", "json", "run.yaml", cwd=tmp_path).stdout)["items"]
     from_flags = run_objects(*args)
     for obj in from_file + from_flags:
         obj["metadata"]["annotations"].pop("manifest-compiler/source")
@@ -362,7 +362,7 @@ def test_a_written_manifest_may_set_entrypoint_num_cpus(tmp_path):
     (tmp_path / "k.yaml").write_text(KUBERAY.format(value="0.5"))
     result = run_cli("-o", "json", "k.yaml", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
-    [rayjob] = json.loads(result.stdout)
+    [rayjob] = json.loads(result.stdout)["items"]
     assert rayjob["spec"]["entrypointNumCpus"] == 0.5
     assert crd_errors(rayjob) == []
 

@@ -103,7 +103,7 @@ def apply_queues(plane, *policies: Path) -> list[dict]:
         input=result.stdout,
     )
     assert applied.returncode == 0, applied.stderr
-    objects = json.loads(run(plane, "queues", *args, "-o", "json").stdout)
+    objects = json.loads(run(plane, "queues", *args, "-o", "json").stdout)["items"]
     for obj in objects:
         if obj["kind"] == "ClusterQueue":
             name = obj["metadata"]["name"]
