@@ -57,6 +57,16 @@ def test_name_and_namespace_overrides(tmp_path):
     assert obj["metadata"]["namespace"] == "research"
 
 
+def test_n_is_namespace_for_emit_and_check(tmp_path):
+    """Issue 24: `-n` as kubectl and the cluster commands take it (emit and check rejected it)."""
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    (obj,) = yaml.safe_load_all(run("-n", "research", path).output)
+    assert obj["metadata"]["namespace"] == "research"
+    assert run(path, "-n", "research").output == run(path, "--namespace", "research").output
+    checked = run("check", "-n", "research", path)
+    assert checked.exit_code == 0, checked.output
+
+
 def test_name_from_file_is_made_a_dns_label(tmp_path):
     path = write(tmp_path, "My_Experiment.v2.yaml", MANIFEST)
     (obj,) = yaml.safe_load_all(run(path).output)

@@ -382,3 +382,52 @@ def test_entrypoint_num_cpus_has_no_effect_outside_kuberay():
     assert result.exit_code == 0
     assert "warning[W101] spec.entrypointNumCpus" in result.stderr
     assert "entrypointNumCpus" not in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# --operator (issue 24: with one worker `run` made a batchjob, which a team policy may forbid)
+
+
+def test_operator_jobset_gives_a_jobset_of_one_pod_per_worker():
+    [jobset] = run_objects("--image", IMAGE, "--operator", "jobset", "--workers", "3", "--", "t")
+    assert jobset["kind"] == "JobSet"
+    [replicated] = jobset["spec"]["replicatedJobs"]
+    assert replicated["replicas"] == 3
+    assert replicated["template"]["spec"]["completions"] == 1
+
+
+def test_operator_jobset_with_one_worker_is_a_jobset():
+    [jobset] = run_objects("--image", IMAGE, "--operator", "jobset", "--", "t")
+    assert jobset["kind"] == "JobSet"
+
+
+def test_operator_batchjob_of_several_workers_is_one_indexed_job():
+    [job] = run_objects("--image", IMAGE, "--operator", "batchjob", "--workers", "4", "--", "t")
+    assert job["kind"] == "Job"
+    assert (job["spec"]["completions"], job["spec"]["parallelism"]) == (4, 4)
+
+
+def test_operator_kuberay_with_one_worker_is_a_rayjob():
+    [rayjob] = run_objects("--image", IMAGE, "--operator", "kuberay", "--", "t")
+    assert rayjob["kind"] == "RayJob"
+
+
+def test_the_example_team_policy_accepts_run_operator_jobset(tmp_path):
+    """examples/policies allow team-a jobset, pytorch and kuberay, not batchjob."""
+    from example_support import REPO
+
+    image = "registry.example.com/team-a/x:1"
+    args = ("run", "--image", image, "--project", "team-a", "--dry-run")
+    policies = ("-p", str(REPO / "examples" / "policies"))
+    refused = run_cli(*args, *policies, "--", "t")
+    assert refused.exit_code == 1 and "spec.operator" in refused.stderr, refused.stderr
+    accepted = run_cli(*args, *policies, "--operator", "jobset", "--", "t")
+    assert accepted.exit_code == 0, accepted.stderr
+
+
+def test_run_operators_are_the_ones_the_manifest_knows():
+    from compiler.adhoc import RUN_OPERATORS
+    from compiler.cli.build import RUN_OPERATORS as OFFERED
+    from compiler.model.manifest import SUPPORTED_OPERATORS
+
+    assert OFFERED == RUN_OPERATORS and set(RUN_OPERATORS) <= set(SUPPORTED_OPERATORS)
