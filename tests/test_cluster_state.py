@@ -761,6 +761,9 @@ def test_the_first_pod_to_fail_is_the_one_named():
     }
     assert pod_failure([ok, later, first]).startswith("pod a container worker")
     assert pod_failure([ok]) == ""
+    stopped = failed_pod("z", "worker", 143, "Error", finished="2026-11-23T09:00:00Z")
+    stopped["metadata"]["deletionTimestamp"] = "2026-11-23T10:06:00Z"  # by its controller
+    assert pod_failure([stopped, later]).startswith("pod b container worker")
 
 
 def test_a_restarted_container_that_was_oom_killed_is_named():

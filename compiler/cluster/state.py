@@ -403,9 +403,9 @@ def _pod_failures(pod: dict) -> list[tuple[str, str]]:
         code = terminated.get("exitCode")
         text = f"pod {name} container {container.get('name') or '?'} exited with code {code} ({reason})"
         message = (terminated.get("message") or "").strip()
-        found.append(
-            (terminated.get("finishedAt") or "", f"{text}: {message}" if message else text)
-        )
+        # "": a pod being deleted, stopped by its controller after the failure, sorts last
+        when = "" if _metadata(pod).get("deletionTimestamp") else terminated.get("finishedAt")
+        found.append((when or "", f"{text}: {message}" if message else text))
     if not found and status.get("phase") == "Failed" and status.get("reason"):
         message = (status.get("message") or "").strip()
         text = f"pod {name} {status['reason']}"
