@@ -189,7 +189,7 @@ def status_command(name, context, namespace, timeout, output):
     kube = _connect(context, namespace, timeout)
     found = _find(kube, name, namespace)
     pods = list_pods(kube, found)
-    view = explained(kube, found)
+    view = explained(kube, found, pods=pods)
     state = view.state
     started, ended = _times(found, state, pods)
     annotations = found.obj["metadata"].get("annotations") or {}
