@@ -2,7 +2,8 @@
 
 One worker is a ``batchjob`` (a batch/v1 Job); two or more a ``kuberay`` RayJob whose entrypoint
 runs on the head and requires no CPU (``entrypointNumCpus: 0``), with one worker group of N
-workers sized by ``--cpus``/``--gpus``/``--memory``. The head keeps the default size and no GPU.
+workers sized by ``--cpus``/``--gpus``/``--memory``. ``--operator`` chooses instead: ``batchjob``
+(one indexed Job of N pods), ``jobset`` (N Jobs of one pod) or ``kuberay``. The head keeps the default size and no GPU.
 The result goes through the same pipeline, templates and policies as a manifest written by hand.
 """
 
@@ -21,6 +22,7 @@ API_VERSION = "0.2.3"
 DEFAULT_RAM_RATIO = 4  # GB per CPU when --memory is not given
 WORKER_TYPE = "worker"
 WORKER_GROUP = "workers"
+RUN_OPERATORS = ("batchjob", "jobset", "kuberay")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class RunRequest:
     queue: str | None = None
     name: str | None = None
     project: str | None = None
+    operator: str | None = None  # None: batchjob for one worker, else kuberay
+
+    @property
+    def chosen_operator(self) -> str:
+        return self.operator or ("batchjob" if self.workers == 1 else "kuberay")
 
     @property
     def command_line(self) -> str:
@@ -71,6 +78,7 @@ def default_name(request: RunRequest) -> str:
             request.queue,
             request.project,
         )
+        + ((request.operator,) if request.operator else ())
     )
     suffix = hashlib.sha256(fingerprint.encode()).hexdigest()[:8]
     stem = dns1035(program)[:30].rstrip("-") or "run"
@@ -78,15 +86,23 @@ def default_name(request: RunRequest) -> str:
 
 
 def synthesise_manifest(request: RunRequest) -> dict:
-    spec: dict = {
-        "operator": "batchjob" if request.workers == 1 else "kuberay",
-        "image": request.image,
-        "command": request.command_line,
-    }
+    operator = request.chosen_operator
+    spec: dict = {"operator": operator, "image": request.image, "command": request.command_line}
     if request.queue:
         spec["queue"] = request.queue
-    if request.workers == 1:
-        spec["types"] = {WORKER_TYPE: {"count": 1, "resources": worker_resources(request)}}
+    if operator == "jobset":
+        spec["types"] = {
+            WORKER_TYPE: {"count": request.workers, "resources": worker_resources(request)}
+        }
+    elif operator == "batchjob":
+        pods = {"completions": request.workers, "parallelisms": request.workers}
+        spec["types"] = {
+            WORKER_TYPE: {
+                "count": 1,
+                **(pods if request.workers > 1 else {}),
+                "resources": worker_resources(request),
+            }
+        }
     else:
         spec["entrypointNumCpus"] = 0
         spec["types"] = {

@@ -71,7 +71,10 @@ def yaml_text(value) -> str:
 
 
 def to_json(objects: list[dict]) -> str:
-    return json.dumps(objects, indent=2, ensure_ascii=False) + "\n"
+    """A ``kind: List`` as ``kubectl get -o json`` prints several objects: what ``kubectl apply -f -``
+    reads (a bare JSON array is not an object it can apply)."""
+    listed = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": objects}
+    return json.dumps(listed, indent=2, ensure_ascii=False) + "\n"
 
 
 def _number_representers() -> None:

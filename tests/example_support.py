@@ -74,4 +74,4 @@ def example_objects(path: Path, *extra: str) -> list[dict]:
     """The emitted objects of one example (via -o json); fails the test if compilation fails."""
     result = compile_example(path, "-o", "json", *extra)
     assert result.exit_code == 0, f"{path.name} does not compile:\n{result.stderr}"
-    return json.loads(result.stdout)
+    return json.loads(result.stdout)["items"]

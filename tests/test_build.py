@@ -666,7 +666,7 @@ def test_image_digest_pins_every_container_and_is_recorded(tmp_path):
     (tmp_path / "manifest.yaml").write_text(MANIFEST)
     result = run_cli("-o", "json", "--image-digest", DIGEST, "manifest.yaml", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
-    objects = json.loads(result.stdout)
+    objects = json.loads(result.stdout)["items"]
     images = [c["image"] for c in containers(objects)]
     assert images == [f"registry.example.com/team/trainer@{DIGEST}"] * 2
     assert objects[0]["metadata"]["annotations"]["manifest-compiler/image-digest"] == DIGEST
@@ -674,7 +674,7 @@ def test_image_digest_pins_every_container_and_is_recorded(tmp_path):
 
 def test_without_image_digest_the_image_is_left_alone(tmp_path):
     (tmp_path / "manifest.yaml").write_text(MANIFEST)
-    objects = json.loads(run_cli("-o", "json", "manifest.yaml", cwd=tmp_path).stdout)
+    objects = json.loads(run_cli("-o", "json", "manifest.yaml", cwd=tmp_path).stdout)["items"]
     assert {c["image"] for c in containers(objects)} == {"trainer"}
     assert "manifest-compiler/image-digest" not in objects[0]["metadata"]["annotations"]
 
@@ -708,4 +708,4 @@ def test_the_digest_compile_image_prints_pins_the_workload(tmp_path, fake_docker
     )
     assert result.exit_code == 0, result.stderr
     built = f"registry.example.com/team/trainer@{DIGEST}"
-    assert {c["image"] for c in containers(json.loads(result.stdout))} == {built}
+    assert {c["image"] for c in containers(json.loads(result.stdout)["items"])} == {built}

@@ -45,7 +45,9 @@ def test_default_command_is_emit(tmp_path):
 
 def test_json_output_is_the_same_objects(tmp_path):
     path = write(tmp_path, "train.yaml", MANIFEST)
-    assert json.loads(run(path, "-o", "json").output) == list(yaml.safe_load_all(run(path).output))
+    listed = json.loads(run(path, "-o", "json").output)
+    assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")
+    assert listed["items"] == list(yaml.safe_load_all(run(path).output))
 
 
 def test_name_and_namespace_overrides(tmp_path):
@@ -53,6 +55,16 @@ def test_name_and_namespace_overrides(tmp_path):
     (obj,) = yaml.safe_load_all(run(path, "--name", "exp-7", "--namespace", "research").output)
     assert obj["metadata"]["name"] == "exp-7"
     assert obj["metadata"]["namespace"] == "research"
+
+
+def test_n_is_namespace_for_emit_and_check(tmp_path):
+    """Issue 24: `-n` as kubectl and the cluster commands take it (emit and check rejected it)."""
+    path = write(tmp_path, "train.yaml", MANIFEST)
+    (obj,) = yaml.safe_load_all(run("-n", "research", path).output)
+    assert obj["metadata"]["namespace"] == "research"
+    assert run(path, "-n", "research").output == run(path, "--namespace", "research").output
+    checked = run("check", "-n", "research", path)
+    assert checked.exit_code == 0, checked.output
 
 
 def test_name_from_file_is_made_a_dns_label(tmp_path):

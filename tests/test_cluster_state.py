@@ -682,6 +682,9 @@ def test_a_failed_jobset_says_which_pod_and_exit_code_failed_its_job():
             assert query == {"labelSelector": "jobset.sigs.k8s.io/jobset-name=t"}
             return {"items": jobs}
 
+        def pages(self, path, **query):
+            return iter(())  # its pods are gone
+
     jobset = {"metadata": {"name": "t", "namespace": "ns"}}
     state = State(FAILED, "FailJobSetFailurePolicyAction: … (first failed job: t-worker-0)")
     shown = with_failed_job(OneCall(), Found(JOBSET, jobset), state)
@@ -689,3 +692,160 @@ def test_a_failed_jobset_says_which_pod_and_exit_code_failed_its_job():
     assert "t-worker-0-0-abcde" in shown.reason and "exit code 42" in shown.reason
     succeeded = State(SUCCEEDED, "Completed")
     assert with_failed_job(OneCall(), Found(JOBSET, jobset), succeeded) == succeeded
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 24: why a job failed, when it started, times that never go backwards
+
+
+def failed_pod(name, container, code, reason, finished="2026-11-23T10:00:00Z", **status):
+    terminated = {"exitCode": code, "reason": reason, "finishedAt": finished}
+    return {
+        "metadata": {"name": name},
+        "status": {
+            "phase": "Failed",
+            "containerStatuses": [{"name": container, "state": {"terminated": terminated}}],
+            **status,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "pod, says",
+    [
+        (
+            failed_pod("t-worker-0-0-x", "worker", 137, "OOMKilled"),
+            "pod t-worker-0-0-x container worker exited with code 137 (OOMKilled)",
+        ),
+        (
+            failed_pod("t-worker-0-0-x", "worker", 42, "Error"),
+            "pod t-worker-0-0-x container worker exited with code 42 (Error)",
+        ),
+        (
+            {
+                "metadata": {"name": "p"},
+                "status": {
+                    "phase": "Failed",
+                    "reason": "Evicted",
+                    "message": "The node was low on resource: memory.",
+                },
+            },
+            "pod p Evicted: The node was low on resource: memory.",
+        ),
+        (
+            {
+                "metadata": {"name": "p"},
+                "status": {"phase": "Failed", "reason": "DeadlineExceeded"},
+            },
+            "pod p DeadlineExceeded",
+        ),
+    ],
+)
+def test_a_failed_pod_says_its_container_exit_code_and_reason(pod, says):
+    from compiler.cluster.state import pod_failure
+
+    assert pod_failure([pod]) == says
+
+
+def test_the_first_pod_to_fail_is_the_one_named():
+    from compiler.cluster.state import pod_failure
+
+    later = failed_pod("b", "worker", 143, "Error", finished="2026-11-23T10:05:00Z")
+    first = failed_pod("a", "worker", 137, "OOMKilled", finished="2026-11-23T10:01:00+00:00")
+    ok = {
+        "metadata": {"name": "c"},
+        "status": {
+            "phase": "Succeeded",
+            "containerStatuses": [{"name": "w", "state": {"terminated": {"exitCode": 0}}}],
+        },
+    }
+    assert pod_failure([ok, later, first]).startswith("pod a container worker")
+    assert pod_failure([ok]) == ""
+    stopped = failed_pod("z", "worker", 143, "Error", finished="2026-11-23T09:00:00Z")
+    stopped["metadata"]["deletionTimestamp"] = "2026-11-23T10:06:00Z"  # by its controller
+    assert pod_failure([stopped, later]).startswith("pod b container worker")
+
+
+def test_a_restarted_container_that_was_oom_killed_is_named():
+    from compiler.cluster.state import pod_failure
+
+    pod = {
+        "metadata": {"name": "p"},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "main",
+                    "state": {"running": {}},
+                    "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+                }
+            ],
+        },
+    }
+    assert pod_failure([pod]) == "pod p container main exited with code 137 (OOMKilled)"
+
+
+def test_a_failed_job_names_its_failing_pod():
+    from compiler.cluster.jobs import Found, with_failed_job
+    from compiler.cluster.kinds import JOB
+
+    class Pods:
+        def pages(self, path, **query):
+            assert path == "/api/v1/namespaces/ns/pods"
+            return iter([failed_pod("prep-0-abc", "prep", 3, "Error")])
+
+    job = {"metadata": {"name": "prep", "namespace": "ns"}}
+    state = State(FAILED, "BackoffLimitExceeded: Job has reached the specified backoff limit")
+    shown = with_failed_job(Pods(), Found(JOB, job), state)
+    assert shown.reason == (
+        "BackoffLimitExceeded: Job has reached the specified backoff limit; "
+        "pod prep-0-abc container prep exited with code 3 (Error)"
+    )
+
+
+def test_running_since_is_the_first_pod_start_and_none_before():
+    from compiler.cluster.state import running_since
+
+    pending = {"status": {"phase": "Pending"}}
+    assert running_since([pending]) is None
+    pods = [
+        {"status": {"phase": "Running", "startTime": "2026-11-23T10:00:05Z"}},
+        {"status": {"phase": "Succeeded", "startTime": "2026-11-23T10:00:02Z"}},
+        pending,
+    ]
+    assert running_since(pods) == "2026-11-23T10:00:02Z"
+
+
+def test_watch_lines_never_go_back_in_time():
+    """Issue 24: `06:24:19Z Pending` then `06:24:18Z Preparing` (a Workload made a second after
+    the Job started): each line's time is at least the one before."""
+    from compiler.cluster.session import StateLines
+    from compiler.cluster.state import PENDING, PREPARING, RUNNING
+
+    lines: list[str] = []
+    report = StateLines(lines.append, now=lambda: "2026-11-23T06:30:00Z")
+    report(State(PENDING, "queued", "2026-11-23T06:24:19Z"))
+    report(State(PREPARING, "admitted", "2026-11-23T06:24:18.5+00:00"))
+    report(State(RUNNING, "1 pod ready", None))
+    assert [line.split()[0] for line in lines] == [
+        "2026-11-23T06:24:19Z",
+        "2026-11-23T06:24:19Z",
+        "2026-11-23T06:30:00Z",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("90", 90), ("90s", 90), ("10m", 600), ("2h", 7200), ("1h30m", 5400), ("1.5m", 90)],
+)
+def test_durations_read_as_kubectl_reads_them(text, seconds):
+    from compiler.cli.common import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "ten", "5d", "m"])
+def test_what_is_not_a_duration(text):
+    from compiler.cli.common import parse_duration
+
+    assert parse_duration(text) is None

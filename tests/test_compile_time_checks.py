@@ -233,7 +233,7 @@ def test_a_number_inside_runtime_env_compiles(tmp_path):
     assert result.exit_code == 0, result.stderr
     import yaml
 
-    [rayjob] = json.loads(result.stdout)
+    [rayjob] = json.loads(result.stdout)["items"]
     runtime_env = yaml.safe_load(rayjob["spec"]["runtimeEnvYAML"])
     assert runtime_env == {"config": {"setup_timeout_seconds": 600}, "env_vars": {"STAGE": "y"}}
 
@@ -290,7 +290,7 @@ def _policy(tmp_path: Path, name: str, body: str) -> Path:
 
 
 def _node_selector(stdout: str) -> dict:
-    [jobset] = json.loads(stdout)
+    [jobset] = json.loads(stdout)["items"]
     return jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"][
         "nodeSelector"
     ]

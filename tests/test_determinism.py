@@ -54,7 +54,7 @@ def test_json_output_is_the_same_objects_as_yaml(workload_example):
     as_yaml = compile_example(workload_example)
     as_json = compile_example(workload_example, "-o", "json")
     assert as_yaml.exit_code == as_json.exit_code == 0, as_yaml.stderr
-    objects = json.loads(as_json.stdout)
+    objects = json.loads(as_json.stdout)["items"]
     assert isinstance(objects, list) and objects
     assert list(yaml.safe_load_all(as_yaml.stdout)) == objects
 

@@ -669,7 +669,7 @@ def test_existing_claims_with_dots_or_long_names_get_valid_distinct_volume_names
     path.write_text(CLAIMS_MANIFEST % (long_a, long_b))
     result = compile_cli("-o", "json", str(path))
     assert result.exit_code == 0, result.stderr
-    [job] = json.loads(result.stdout)
+    [job] = json.loads(result.stdout)["items"]
     spec = job["spec"]["template"]["spec"]
     claim_of = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"]}
     assert sorted(claim_of.values()) == sorted(["data.v1", "data-v1", long_a, long_b])

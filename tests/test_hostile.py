@@ -81,7 +81,7 @@ def compile_json(tmp_path, name: str, content: str) -> list[dict]:
     write(tmp_path, name, content)
     result = run_compile(tmp_path, "emit", "-o", "json", name)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(result.stdout)["items"]
 
 
 def container_of(objects: list[dict]) -> dict:

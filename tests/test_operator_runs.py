@@ -26,7 +26,7 @@ def compile_text(tmp_path: Path, text: str, *args: str):
     path = tmp_path / "job.yaml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     result = run_cli("-o", "json", *args, str(path))
-    objects = json.loads(result.stdout) if result.exit_code == 0 else []
+    objects = json.loads(result.stdout)["items"] if result.exit_code == 0 else []
     return result, {o["kind"]: o for o in objects}
 
 

@@ -47,7 +47,7 @@ def _objects(tmp_path: Path) -> list[dict]:
     )
     result = run_cli("-o", "json", str(manifest))
     assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(result.stdout)["items"]
 
 
 def test_companions_are_owned_by_the_job(tmp_path):

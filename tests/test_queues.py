@@ -100,6 +100,8 @@ def kueue_validator(kind: str) -> jsonschema.Draft202012Validator:
 
 
 def kueue_errors(obj: dict) -> list[str]:
+    if (obj["apiVersion"], obj["kind"]) == ("v1", "Namespace"):  # for the LocalQueue, not Kueue's
+        return []
     assert obj["apiVersion"] == "kueue.x-k8s.io/v1beta2"
     errors = [
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
@@ -154,20 +156,43 @@ def test_queue_objects_validate_against_the_kueue_crds(tmp_path):
     objects = objects_of(result.stdout)
     kinds = [obj["kind"] for obj in objects]
     assert kinds == (
-        ["ResourceFlavor"] * 3
+        ["Namespace"] * 2
+        + ["ResourceFlavor"] * 3
         + ["WorkloadPriorityClass"] * 2
         + ["ClusterQueue"] * 2
         + ["LocalQueue"] * 2
     )
     for obj in objects:
-        assert kueue_errors(obj) == [], (obj["kind"], obj["metadata"]["name"])
+        if obj["kind"] != "Namespace":
+            assert kueue_errors(obj) == [], (obj["kind"], obj["metadata"]["name"])
 
 
 def test_the_example_policies_give_valid_queue_objects():
     result = run_cli("queues", "-p", "examples/policies")
     assert result.exit_code == 0, result.stderr
     for obj in objects_of(result.stdout):
-        assert kueue_errors(obj) == [], (obj["kind"], obj["metadata"]["name"])
+        if obj["kind"] != "Namespace":
+            assert kueue_errors(obj) == [], (obj["kind"], obj["metadata"]["name"])
+
+
+def test_every_local_queue_has_its_namespace_before_it(tmp_path):
+    """`compile queues | kubectl apply -f -` on a cluster without the projects' namespaces
+    (issue 24): each LocalQueue's Namespace comes first in the output."""
+    result = queues(tmp_path, TEAM_A, TEAM_B)
+    objects = objects_of(result.stdout)
+    namespaces = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
+    queues_at = [
+        (i, o["metadata"]["namespace"]) for i, o in enumerate(objects) if o["kind"] == "LocalQueue"
+    ]
+    assert queues_at and sorted(n for _, n in queues_at) == sorted(namespaces)
+    for index, namespace in queues_at:
+        created_at = next(
+            i
+            for i, o in enumerate(objects)
+            if o["kind"] == "Namespace" and o["metadata"]["name"] == namespace
+        )
+        assert created_at < index
+        assert objects[created_at]["apiVersion"] == "v1"
 
 
 #: cohort members that lend team-a GPUs in the default flavor and team-b H100s (item 9: Kueue
@@ -277,7 +302,10 @@ def test_queues_golden_file_is_the_output_for_the_examples():
 def test_json_output(tmp_path):
     write(tmp_path, "a.yaml", TEAM_A)
     result = run_cli("queues", "-p", str(tmp_path / "a.yaml"), "-o", "json")
-    assert [o["kind"] for o in json.loads(result.stdout)] == [
+    listed = json.loads(result.stdout)
+    assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")
+    assert [o["kind"] for o in listed["items"]] == [
+        "Namespace",
         "ResourceFlavor",
         "ClusterQueue",
         "LocalQueue",
@@ -612,6 +640,7 @@ def test_policies_of_compile_yaml_are_the_default(tmp_path):
     result = run_cli("queues", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
     assert [o["kind"] for o in objects_of(result.stdout)] == [
+        "Namespace",
         "ResourceFlavor",
         "ClusterQueue",
         "LocalQueue",

@@ -49,7 +49,7 @@ def run_cli(*args: str, cwd=None):
 def run_objects(*args: str, cwd=None) -> list[dict]:
     result = run_cli("run", "--dry-run", "-o", "json", *args, cwd=cwd)
     assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(result.stdout)["items"]
 
 
 def test_one_worker_is_a_batch_job():
@@ -189,7 +189,7 @@ def test_the_printed_manifest_compiles_to_the_same_objects(tmp_path):
     )
     printed = run_cli("run", "--print-manifest", *args)
     (tmp_path / "run.yaml").write_text(printed.stdout)
-    from_file = json.loads(run_cli("-o", "json", "run.yaml", cwd=tmp_path).stdout)
+    from_file = json.loads(run_cli("-o", "json", "run.yaml", cwd=tmp_path).stdout)["items"]
     from_flags = run_objects(*args)
     for obj in from_file + from_flags:
         obj["metadata"]["annotations"].pop("manifest-compiler/source")
@@ -362,7 +362,7 @@ def test_a_written_manifest_may_set_entrypoint_num_cpus(tmp_path):
     (tmp_path / "k.yaml").write_text(KUBERAY.format(value="0.5"))
     result = run_cli("-o", "json", "k.yaml", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
-    [rayjob] = json.loads(result.stdout)
+    [rayjob] = json.loads(result.stdout)["items"]
     assert rayjob["spec"]["entrypointNumCpus"] == 0.5
     assert crd_errors(rayjob) == []
 
@@ -382,3 +382,52 @@ def test_entrypoint_num_cpus_has_no_effect_outside_kuberay():
     assert result.exit_code == 0
     assert "warning[W101] spec.entrypointNumCpus" in result.stderr
     assert "entrypointNumCpus" not in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# --operator (issue 24: with one worker `run` made a batchjob, which a team policy may forbid)
+
+
+def test_operator_jobset_gives_a_jobset_of_one_pod_per_worker():
+    [jobset] = run_objects("--image", IMAGE, "--operator", "jobset", "--workers", "3", "--", "t")
+    assert jobset["kind"] == "JobSet"
+    [replicated] = jobset["spec"]["replicatedJobs"]
+    assert replicated["replicas"] == 3
+    assert replicated["template"]["spec"]["completions"] == 1
+
+
+def test_operator_jobset_with_one_worker_is_a_jobset():
+    [jobset] = run_objects("--image", IMAGE, "--operator", "jobset", "--", "t")
+    assert jobset["kind"] == "JobSet"
+
+
+def test_operator_batchjob_of_several_workers_is_one_indexed_job():
+    [job] = run_objects("--image", IMAGE, "--operator", "batchjob", "--workers", "4", "--", "t")
+    assert job["kind"] == "Job"
+    assert (job["spec"]["completions"], job["spec"]["parallelism"]) == (4, 4)
+
+
+def test_operator_kuberay_with_one_worker_is_a_rayjob():
+    [rayjob] = run_objects("--image", IMAGE, "--operator", "kuberay", "--", "t")
+    assert rayjob["kind"] == "RayJob"
+
+
+def test_the_example_team_policy_accepts_run_operator_jobset(tmp_path):
+    """examples/policies allow team-a jobset, pytorch and kuberay, not batchjob."""
+    from example_support import REPO
+
+    image = "registry.example.com/team-a/x:1"
+    args = ("run", "--image", image, "--project", "team-a", "--dry-run")
+    policies = ("-p", str(REPO / "examples" / "policies"))
+    refused = run_cli(*args, *policies, "--", "t")
+    assert refused.exit_code == 1 and "spec.operator" in refused.stderr, refused.stderr
+    accepted = run_cli(*args, *policies, "--operator", "jobset", "--", "t")
+    assert accepted.exit_code == 0, accepted.stderr
+
+
+def test_run_operators_are_the_ones_the_manifest_knows():
+    from compiler.adhoc import RUN_OPERATORS
+    from compiler.cli.build import RUN_OPERATORS as OFFERED
+    from compiler.model.manifest import SUPPORTED_OPERATORS
+
+    assert OFFERED == RUN_OPERATORS and set(RUN_OPERATORS) <= set(SUPPORTED_OPERATORS)

@@ -79,7 +79,7 @@ def test_the_runai_ports_table_from_the_example_files():
     assert result.exit_code == 0, result.stderr
     import json
 
-    (service,) = [o for o in json.loads(result.stdout) if o["kind"] == "Service"]
+    (service,) = [o for o in json.loads(result.stdout)["items"] if o["kind"] == "Service"]
     assert [(p["name"], p["targetPort"], p["port"]) for p in service["spec"]["ports"]] == [
         ("my-port", 30222, 8222),
         ("admin-port-a", 30100, 8100),

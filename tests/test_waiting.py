@@ -202,6 +202,26 @@ def test_a_job_that_can_never_fit_says_so():
     )
 
 
+def test_kueue_0_19s_pending_reason_over_maximum_capacity_is_never_admitted():
+    """Kueue v0.19.2 reports a request beyond what the queue can ever hold with reason
+    `Pending` (not ExceedsMaxQuota): its message says `> maximum capacity`."""
+    never = workload(
+        "huge",
+        "2026-12-01T10:00:00Z",
+        {
+            "status": "False",
+            "reason": "Pending",
+            "message": "couldn't assign flavors to pod set worker: insufficient quota for "
+            "nvidia.com/gpu in flavor default, previously considered podsets requests (0) + "
+            "current podset request (32) > maximum capacity (24)",
+        },
+    )
+    state = explain(State(PENDING, "queued"), never, Position(0, 1))
+    assert state.reason.startswith(
+        "never admitted by queue team-a: it asks more than the quota can ever give (insufficient"
+    )
+
+
 def test_an_evicted_job_says_why_and_where_it_waits_again():
     evicted = workload(
         "borrower",

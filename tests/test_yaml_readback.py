@@ -98,7 +98,7 @@ def test_env_and_labels_that_look_like_numbers_compile_to_strings(kubectl_reader
     as_yaml = run_cli(str(manifest))
     as_json = run_cli("-o", "json", str(manifest))
     assert as_yaml.exit_code == as_json.exit_code == 0, as_yaml.stderr
-    objects = json.loads(as_json.stdout)
+    objects = json.loads(as_json.stdout)["items"]
     assert read_back(kubectl_reader, as_yaml.stdout) == objects
     env = {
         e["name"]: e["value"]
@@ -115,4 +115,4 @@ def test_every_example_reads_back_as_its_json(kubectl_reader, example: Path):
     as_yaml = run_cli(*example_args(example))
     as_json = run_cli("-o", "json", *example_args(example))
     assert as_yaml.exit_code == as_json.exit_code == 0, as_yaml.stderr
-    assert read_back(kubectl_reader, as_yaml.stdout) == json.loads(as_json.stdout)
+    assert read_back(kubectl_reader, as_yaml.stdout) == json.loads(as_json.stdout)["items"]

@@ -10,7 +10,14 @@ import sys
 import click
 
 from .app import cli
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, shared_options, timeout_option
+from .common import (
+    EXIT_ENV,
+    EXIT_INVALID,
+    EXIT_OK,
+    request_timeout_option,
+    shared_options,
+    watch_timeout_option,
+)
 
 ENVIRONMENT_CODES = ("E006", "E604", "E608")
 EXIT_INTERRUPTED = 130
@@ -394,6 +401,8 @@ def _write_digest(path: str, digest: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # compile run
 
+RUN_OPERATORS = ("batchjob", "jobset", "kuberay")  # compiler.adhoc's, not imported at start-up
+
 
 @cli.command("run", context_settings={"allow_interspersed_args": False})
 @click.option("--image", required=True, help="The container image to run.")
@@ -402,7 +411,13 @@ def _write_digest(path: str, digest: str) -> None:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="1: a batch/v1 Job; 2 or more: a RayJob with this many workers.",
+    help="1: a batch/v1 Job; 2 or more: a RayJob with this many workers (see --operator).",
+)
+@click.option(
+    "--operator",
+    type=click.Choice(RUN_OPERATORS),
+    help="The kind of job: batchjob (a Job of --workers pods), jobset (--workers Jobs of one "
+    "pod), kuberay (a RayJob) [default: batchjob for 1 worker, else kuberay].",
 )
 @click.option(
     "--cpus",
@@ -439,11 +454,13 @@ def _write_digest(path: str, digest: str) -> None:
     help="Output format of --dry-run.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
-@timeout_option
+@request_timeout_option
+@watch_timeout_option
 @click.argument("command", nargs=-1, required=True, metavar="-- CMD...")
 def run_command(
     image,
     workers,
+    operator,
     cpus,
     gpus,
     memory,
@@ -456,6 +473,7 @@ def run_command(
     output,
     quiet,
     timeout,
+    watch_timeout,
     command,
     **options,
 ):
@@ -477,6 +495,7 @@ def run_command(
         queue=queue,
         name=options.get("name"),
         project=options.get("project"),
+        operator=operator,
     )
     manifest = synthesise_manifest(request)
     text = manifest_yaml(manifest)
@@ -491,7 +510,11 @@ def run_command(
         return
     if with_logs and not watch:
         raise click.UsageError("--logs streams logs while watching; add --watch")
-    sys.exit(_submit_run(request, options, quiet, context, watch, with_logs, timeout))
+    if watch_timeout is not None and not watch:
+        raise click.UsageError("--timeout bounds a watch; add --watch")
+    sys.exit(
+        _submit_run(request, options, quiet, context, watch, with_logs, timeout, watch_timeout)
+    )
 
 
 def _compile_run_manifest(text: str, options: dict, quiet: bool, annotations=()) -> list[dict]:
@@ -512,7 +535,14 @@ def _compile_run_manifest(text: str, options: dict, quiet: bool, annotations=())
 
 
 def _submit_run(
-    request, options: dict, quiet: bool, context, watch: bool, with_logs: bool, timeout=None
+    request,
+    options: dict,
+    quiet: bool,
+    context,
+    watch: bool,
+    with_logs: bool,
+    timeout=None,
+    watch_timeout=None,
 ) -> int:
     """Apply the run's objects (recording who submitted it and the image), then follow it if asked.
 
@@ -541,4 +571,5 @@ def _submit_run(
         with_logs=with_logs,
         out=Output(write=click.echo, notice=_notice),
         timeout=timeout,
+        watch_timeout=watch_timeout,
     )

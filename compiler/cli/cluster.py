@@ -13,20 +13,70 @@ from datetime import UTC
 import click
 
 from .app import cli
-from .common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options, timeout_option
+from .common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    Duration,
+    request_timeout_option,
+    shared_options,
+    timeout_option,
+    watch_timeout_option,
+)
 
 EXIT_INTERRUPTED = 130
 
 
-def cluster_options(function):
-    """--context, -n/--namespace and --timeout; the kubeconfig found as kubectl finds it."""
-    function = timeout_option(function)
+def cluster_options(function, timeout=timeout_option):
+    """--context, -n/--namespace and --request-timeout; the kubeconfig found as kubectl finds it."""
+    function = timeout(function)
     function = click.option(
-        "-n", "--namespace", help="Namespace (default: the context's, else default)."
+        "-n",
+        "--namespace",
+        help="Namespace [default: where the job is: the project's of .compile.yaml, else the "
+        "context's, else default].",
     )(function)
     return click.option("--context", help="kubeconfig context (default: the current context).")(
         function
     )
+
+
+def watching_options(function):
+    """cluster_options for a command that watches: --timeout bounds the watch."""
+    return watch_timeout_option(cluster_options(function, request_timeout_option))
+
+
+def output_option(*choices: str):
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def _project_namespace() -> str | None:
+    """The namespace ``submit`` puts a job in without --namespace: the project of the
+    .compile.yaml found from here (a manifest's own project is not known from a job's name)."""
+    from ..config import load_config
+
+    config, problems = load_config()
+    return None if problems else config.project
+
+
+def _namespaces(kube, namespace: str | None) -> list[str]:
+    """Where to look for a job: ``-n`` alone, else the project's namespace then the context's."""
+    if namespace:
+        return [namespace]
+    return list(dict.fromkeys(n for n in (_project_namespace(), kube.namespace) if n))
+
+
+def _find(kube, name: str, namespace: str | None):
+    from ..cluster.jobs import find_job_in
+
+    return find_job_in(kube, name, _namespaces(kube, namespace))
 
 
 def _fail(code: int, message: str):
@@ -73,37 +123,39 @@ def _out():
     return Output(click.echo, _notice)
 
 
-def _follow(kube, found, with_logs: bool = False) -> int:
+def _follow(kube, found, with_logs: bool = False, watch_timeout: float | None = None) -> int:
     from ..cluster.session import follow_job
 
-    return follow_job(kube, found, _out(), with_logs)
+    return follow_job(kube, found, _out(), with_logs, watch_timeout)
 
 
 @cli.command("watch")
 @click.argument("name")
-@cluster_options
+@watching_options
 @click.option("--logs", "with_logs", is_flag=True, help="Stream rank 0's logs while watching.")
 @handles_cluster_errors
-def watch_command(name, context, namespace, timeout, with_logs):
+def watch_command(name, context, namespace, timeout, watch_timeout, with_logs):
     """Follow job NAME (or KIND/NAME) until it finishes: exit 0 if it succeeded, 1 otherwise."""
-    from ..cluster.jobs import find_job
-
     kube = _connect(context, namespace, timeout)
-    found = find_job(kube, name, kube.namespace)
+    found = _find(kube, name, namespace)
     _notice(
         f"watching {found.resource.short}/{found.name} in namespace {found.namespace} "
         "(Ctrl-C stops watching; the job keeps running)"
     )
-    sys.exit(_follow(kube, found, with_logs))
+    sys.exit(_follow(kube, found, with_logs, watch_timeout))
 
 
 # ---------------------------------------------------------------------------------------------
 # status and list
 
 
-def _times(found, state) -> tuple[str, str]:
+def _times(found, state, pods: list[dict]) -> tuple[str, str]:
+    """(started, finished): started when its first pod started (a job that never ran a pod has
+    not started), finished when the job says so."""
+    from ..cluster.state import PENDING, running_since
+
     status = found.obj.get("status") or {}
-    started = status.get("startTime") or found.obj["metadata"].get("creationTimestamp") or "-"
+    started = running_since(pods) or (state.phase != PENDING and status.get("startTime")) or "-"
     if not state.finished:
         return started, "-"
     return started, state.since or status.get("completionTime") or status.get("endTime") or "-"
@@ -124,18 +176,42 @@ def _counts_text(counts: dict) -> str:
 @cli.command("status")
 @click.argument("name")
 @cluster_options
+@output_option("text", "json")
 @handles_cluster_errors
-def status_command(name, context, namespace, timeout):
+def status_command(name, context, namespace, timeout, output):
     """State, reason, start and end times and pods per type of job NAME (or KIND/NAME)."""
-    from ..cluster.jobs import counts, explained, find_job
+    import json
+
+    from ..cluster.jobs import explained, list_pods
+    from ..cluster.kinds import pod_counts
     from ..cluster.submit import GIT_COMMIT, IMAGE, SUBMITTED_BY
 
     kube = _connect(context, namespace, timeout)
-    found = find_job(kube, name, kube.namespace)
-    view = explained(kube, found)
+    found = _find(kube, name, namespace)
+    pods = list_pods(kube, found)
+    view = explained(kube, found, pods=pods)
     state = view.state
-    started, ended = _times(found, state)
+    started, ended = _times(found, state, pods)
     annotations = found.obj["metadata"].get("annotations") or {}
+    pod_phases = pod_counts(found.resource.kind, pods)
+    if output == "json":
+        summary = {
+            "kind": found.resource.kind,
+            "name": found.name,
+            "namespace": found.namespace,
+            "state": state.phase,
+            "reason": state.reason,
+            "queue": view.queue,
+            "queuePosition": _position(view.position),
+            "started": None if started == "-" else started,
+            "finished": None if ended == "-" else ended,
+            "pods": pod_phases,
+            "submittedBy": annotations.get(SUBMITTED_BY),
+            "gitCommit": annotations.get(GIT_COMMIT),
+            "image": annotations.get(IMAGE),
+        }
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
     rows = [
         ("job", f"{found.resource.short}/{found.name}"),
         ("namespace", found.namespace),
@@ -144,7 +220,7 @@ def status_command(name, context, namespace, timeout):
         ("queue", view.queue_column),
         ("started", started),
         ("finished", ended),
-        ("pods", _counts_text(counts(kube, found))),
+        ("pods", _counts_text(pod_phases)),
         ("submitted by", annotations.get(SUBMITTED_BY, "-")),
         ("git commit", annotations.get(GIT_COMMIT, "-")),
         ("image", annotations.get(IMAGE, "-")),
@@ -153,32 +229,92 @@ def status_command(name, context, namespace, timeout):
         click.echo(f"{label + ':':<14}{value}")
 
 
+def _position(position) -> dict | None:
+    if position is None:
+        return None
+    return {"index": position.index + 1, "pending": position.pending or None}
+
+
 @cli.command("list")
 @cluster_options
+@click.option(
+    "-A", "--all-namespaces", is_flag=True, help="The jobs of every namespace (NAMESPACE column)."
+)
+@click.option(
+    "-l",
+    "--selector",
+    metavar="SELECTOR",
+    help="Only the jobs whose labels match, as kubectl: -l team=nlp,tier!=dev.",
+)
+@output_option("text", "wide", "json")
 @handles_cluster_errors
-def list_command(context, namespace, timeout):
+def list_command(context, namespace, timeout, all_namespaces, selector, output):
     """The jobs this tool created in the namespace, with their state and age."""
+    from ..cluster.jobs import job_rows
+
+    if all_namespaces and namespace:
+        _fail(EXIT_USAGE, "-A lists every namespace; it cannot be combined with -n")
+    kube = _connect(context, namespace, timeout)
+    namespaces = [""] if all_namespaces else _namespaces(kube, namespace)
+    jobs = [row for each in namespaces for row in job_rows(kube, each, selector)]
+    if output == "json":
+        import json
+
+        click.echo(json.dumps([_row_dict(job) for job in jobs], indent=2, ensure_ascii=False))
+        return
+    if not jobs:
+        where = "any namespace" if all_namespaces else "namespace " + " or ".join(namespaces)
+        _notice(f"no jobs created by manifest-compiler in {where}")
+        return
+    _print_table(jobs, all_namespaces or len(namespaces) > 1, output == "wide")
+
+
+def _row_dict(job) -> dict:
+    from ..cluster.submit import GIT_COMMIT, IMAGE, SUBMITTED_BY
+
+    return {
+        "kind": job.kind,
+        "name": job.name,
+        "namespace": job.namespace,
+        "created": job.created or None,
+        "state": job.phase,
+        "reason": job.reason,
+        "queue": None if job.queue == "-" else job.queue,
+        "submittedBy": job.annotation(SUBMITTED_BY) or None,
+        "gitCommit": job.annotation(GIT_COMMIT) or None,
+        "image": job.annotation(IMAGE) or None,
+    }
+
+
+def _print_table(jobs, with_namespace: bool, wide: bool) -> None:
+    """kubectl's table: columns padded to their widest value, the reason last and unpadded."""
     from datetime import datetime
 
-    from ..cluster.jobs import job_rows
     from ..cluster.kinds import age
+    from ..cluster.submit import GIT_COMMIT, IMAGE, SUBMITTED_BY
 
-    kube = _connect(context, namespace, timeout)
-    jobs = job_rows(kube, kube.namespace)
-    if not jobs:
-        _notice(f"no jobs created by manifest-compiler in namespace {kube.namespace}")
-        return
     now = datetime.now(UTC)
-    rows = [("NAME", "KIND", "STATE", "AGE", "QUEUE", "REASON")]
+    header = ["NAME", "KIND", "STATE", "AGE", "QUEUE"]
+    if wide:
+        header += ["SUBMITTED BY", "COMMIT", "IMAGE"]
+    if with_namespace:
+        header.insert(0, "NAMESPACE")
+    rows = [[*header, "REASON"]]
     for job in jobs:
-        rows.append(
-            (job.name, job.kind, job.phase, age(job.created or None, now), job.queue, job.reason)
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        row = [job.name, job.kind, job.phase, age(job.created or None, now), job.queue]
+        if wide:
+            row += [
+                job.annotation(SUBMITTED_BY) or "-",
+                job.annotation(GIT_COMMIT)[:12] or "-",
+                job.annotation(IMAGE) or "-",
+            ]
+        if with_namespace:
+            row.insert(0, job.namespace)
+        rows.append([*row, job.reason])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
-        click.echo(
-            "  ".join(value.ljust(widths[i]) for i, value in enumerate(row[:5])) + "  " + row[5]
-        )
+        padded = "  ".join(value.ljust(widths[i]) for i, value in enumerate(row[:-1]))
+        click.echo(f"{padded}  {row[-1]}".rstrip())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,19 +348,44 @@ def list_command(context, namespace, timeout):
     default=None,
     help="Prefix each line with its pod [default: when several pods].",
 )
+@click.option(
+    "--tail", type=click.IntRange(min=0), metavar="N", help="The last N lines of each pod."
+)
+@click.option(
+    "--since",
+    type=Duration(),
+    metavar="DURATION",
+    help="Only lines newer than this (90s, 10m, 2h).",
+)
+@click.option("--timestamps", is_flag=True, help="Prefix each line with its RFC 3339 time.")
 @handles_cluster_errors
-def logs_command(name, context, namespace, timeout, follow, everything, type_, index, prefix):
+def logs_command(
+    name,
+    context,
+    namespace,
+    timeout,
+    follow,
+    everything,
+    type_,
+    index,
+    prefix,
+    tail,
+    since,
+    timestamps,
+):
     """Logs of job NAME: rank 0 by default."""
-    from ..cluster.jobs import find_job
-    from ..cluster.logs import Selection, show_logs
+    from ..cluster.logs import LogOptions, Selection, show_logs
 
     if everything and (type_ is not None or index is not None):
         _fail(EXIT_USAGE, "--all shows every pod; it cannot be combined with --type or --index")
     kube = _connect(context, namespace, timeout)
-    found = find_job(kube, name, kube.namespace)
+    found = _find(kube, name, namespace)
     selection = Selection(everything, type_, index)
+    options = LogOptions(tail, since, timestamps)
     try:
-        shown = show_logs(kube, found, selection, follow, click.echo, _notice, prefix)
+        shown = show_logs(
+            kube, found, selection, follow, click.echo, _notice, prefix, options=options
+        )
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     if not shown:
@@ -236,7 +397,7 @@ def logs_command(name, context, namespace, timeout, follow, everything, type_, i
 
 
 @cli.command("cancel")
-@click.argument("name")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @cluster_options
 @click.option(
     "--propagation",
@@ -248,17 +409,36 @@ def logs_command(name, context, namespace, timeout, follow, everything, type_, i
 @click.option(
     "--wait/--no-wait", default=True, show_default=True, help="Wait until the job is gone."
 )
+@click.option(
+    "--ignore-not-found",
+    is_flag=True,
+    help="A job that does not exist is not an error (exit 0).",
+)
 @handles_cluster_errors
-def cancel_command(name, context, namespace, timeout, propagation, wait):
+def cancel_command(names, context, namespace, timeout, propagation, wait, ignore_not_found):
     """Stop job NAME: delete it with its pods. A finished or absent job is left as it is."""
-    from ..cluster.jobs import JobNotFound, current_state, delete, find_job, wait_gone
+    from ..cluster.jobs import JobNotFound
 
     kube = _connect(context, namespace, timeout)
-    try:
-        found = find_job(kube, name, kube.namespace)
-    except JobNotFound as exc:
-        click.echo(f"{exc}; nothing to cancel")
-        return
+    missing = 0
+    for name in names:
+        try:
+            found = _find(kube, name, namespace)
+        except JobNotFound as exc:
+            if ignore_not_found:
+                click.echo(f"{exc}; nothing to cancel")
+            else:
+                _notice(f"error: {exc}")
+                missing += 1
+            continue
+        _cancel(kube, found, propagation, wait)
+    if missing:
+        sys.exit(EXIT_INVALID)
+
+
+def _cancel(kube, found, propagation: str, wait: bool) -> None:
+    from ..cluster.jobs import current_state, delete, wait_gone
+
     state = current_state(kube, found)
     if state.finished:
         click.echo(
@@ -287,7 +467,6 @@ def cancel_command(name, context, namespace, timeout, propagation, wait):
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @shared_options
 @click.option("--context", help="kubeconfig context (default: the current context).")
-@click.option("-n", "short_namespace", metavar="NAMESPACE", help="Same as --namespace.")
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -329,13 +508,14 @@ def cancel_command(name, context, namespace, timeout, propagation, wait):
     help="With --build: how the image is built.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings.")
-@timeout_option
+@request_timeout_option
+@watch_timeout_option
 @handles_cluster_errors
 def submit_command(
     files,
     context,
     timeout,
-    short_namespace,
+    watch_timeout,
     dry_run,
     replace,
     name_suffix,
@@ -348,11 +528,10 @@ def submit_command(
     **options,
 ):
     """Compile FILES, apply them to the cluster (server-side apply) and say how to follow them."""
-    if short_namespace and options.get("namespace") and short_namespace != options["namespace"]:
-        _fail(EXIT_USAGE, "-n and --namespace name different namespaces")
-    options["namespace"] = options.get("namespace") or short_namespace
     if with_logs and not watch_:
         _fail(EXIT_USAGE, "--logs streams logs while watching; add --watch")
+    if watch_timeout is not None and not watch_:
+        _fail(EXIT_USAGE, "--timeout bounds a watch; add --watch")
     if build_:
         options["image_digest"] = _build_first(files, builder, allow_dirty, context, quiet, options)
     # a dry run creates nothing: a dirty tree is only worth a warning there
@@ -373,7 +552,7 @@ def submit_command(
     for found in applied:
         how_to_follow(found, _out())
     if watch_:
-        sys.exit(_follow(kube, applied[0], with_logs))
+        sys.exit(_follow(kube, applied[0], with_logs, watch_timeout))
 
 
 def _build_first(files, builder, allow_dirty, context, quiet, options) -> str:

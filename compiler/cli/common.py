@@ -61,7 +61,7 @@ def shared_options(function):
             metavar="PATH=VALUE",
             help="Override a value, e.g. spec.types.worker.count=8 (repeatable).",
         ),
-        click.option("--namespace", help="Namespace of the output (default: the project)."),
+        click.option("-n", "--namespace", help="Namespace of the output (default: the project)."),
         click.option(
             "--name",
             help="Name of the output objects (default: the manifest's name, else the file name).",
@@ -106,10 +106,12 @@ def policy_paths(paths) -> tuple[str, ...]:
     return tuple(config.policies)
 
 
-def timeout_option(function):
-    """--timeout SECONDS (or COMPILE_TIMEOUT): how long any wait on the API server may last."""
+def timeout_option(function, names=("--request-timeout", "--timeout")):
+    """--request-timeout SECONDS (or COMPILE_TIMEOUT; --timeout where no watch is bounded): how
+    long any wait on the API server may last."""
     return click.option(
-        "--timeout",
+        *names,
+        "timeout",
         type=click.FloatRange(min=0.1, max=1e6),
         envvar="COMPILE_TIMEOUT",
         default=30.0,
@@ -117,4 +119,50 @@ def timeout_option(function):
         metavar="SECONDS",
         help="Give up (exit 3) on an API server silent this long; a watch or log stream is "
         "opened again for as long.",
+    )(function)
+
+
+def request_timeout_option(function):
+    """--request-timeout only: for the commands whose --timeout bounds a whole watch."""
+    return timeout_option(function, ("--request-timeout",))
+
+
+class Duration(click.ParamType):
+    """``90``, ``90s``, ``10m``, ``2h``, ``1h30m``: seconds, as kubectl reads a duration."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip()
+        seconds = parse_duration(text)
+        if seconds is None or seconds <= 0:
+            self.fail(f"{value!r} is not a duration such as 90s, 10m or 2h", param, ctx)
+        return seconds
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds of ``text`` (``1h30m``, ``45s``, a plain number of seconds); None if it is none."""
+    import re
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", text)
+    if not text or parts is None:
+        return None
+    hours, minutes, seconds = (float(part) if part else 0.0 for part in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def watch_timeout_option(function):
+    """--timeout DURATION of a watch: stop watching then (exit 1), as ``kubectl wait --timeout``."""
+    return click.option(
+        "--timeout",
+        "watch_timeout",
+        type=Duration(),
+        metavar="DURATION",
+        help="Stop watching after this long (90s, 10m, 2h): exit 1, the job keeps running.",
     )(function)

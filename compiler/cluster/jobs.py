@@ -80,6 +80,26 @@ def find_job(kube: Kube, reference: str, namespace: str) -> Found:
     raise JobNotFound(f"no {kinds} named {name!r} in namespace {namespace}")
 
 
+def find_job_in(kube: Kube, reference: str, namespaces: list[str]) -> Found:
+    """:func:`find_job` in the first of ``namespaces`` that holds it (the project's, then the
+    context's: where ``submit`` put it, then where kubectl would look)."""
+    for namespace in namespaces[:-1]:
+        try:
+            return find_job(kube, reference, namespace)
+        except JobNotFound:
+            continue
+    try:
+        return find_job(kube, reference, namespaces[-1])
+    except JobNotFound as exc:
+        if len(namespaces) == 1:
+            raise
+        _, name = parse_reference(reference)
+        looked = " or ".join(namespaces)
+        raise JobNotFound(
+            str(exc).split(" named ")[0] + f" named {name!r} in namespace {looked}"
+        ) from None
+
+
 def find_existing(kube: Kube, resource: Resource, namespace: str, name: str) -> Found | None:
     obj = _get(kube, resource, namespace, name)
     return Found(resource, obj) if obj is not None else None
@@ -180,8 +200,9 @@ class NamespaceKueue(KueueView):
         super().__init__(kube)
         self.namespace = namespace
         self.by_uid: dict[str, dict] | None = None
-        self.positions: dict[str, dict] = {}  # queue -> workload name -> Position (Kueue's)
-        self.estimated: dict[str, dict] = {}  # the same, counted from the Workloads
+        # (namespace, queue) -> workload name -> Position: Kueue's, and counted from the Workloads
+        self.positions: dict[tuple[str, str], dict] = {}
+        self.estimated: dict[tuple[str, str], dict] = {}
 
     def workload_of(self, obj: dict) -> dict | None:
         metadata = obj.get("metadata") or {}
@@ -206,24 +227,32 @@ class NamespaceKueue(KueueView):
         queue = queue_name(workload)
         if not queue:
             return None
-        name = str((workload.get("metadata") or {}).get("name"))
-        if queue not in self.positions:
+        metadata = workload.get("metadata") or {}
+        name = str(metadata.get("name"))
+        namespace = metadata.get("namespace") or self.namespace
+        key = (namespace, queue)
+        if key not in self.positions:
             try:
                 summary = self.kube.get(
-                    PENDING_WORKLOADS.path(self.namespace, queue, "pendingworkloads")
+                    PENDING_WORKLOADS.path(namespace, queue, "pendingworkloads")
                 )
-                self.positions[queue] = visibility_positions(summary)
+                self.positions[key] = visibility_positions(summary)
             except ApiError as exc:
                 if exc.status not in (403, 404, 503):
                     raise
-                self.positions[queue] = {}
-        if name not in self.positions[queue]:  # not served, or beyond what the summary lists
-            estimated = self.estimated.get(queue)
+                self.positions[key] = {}
+        if name not in self.positions[key]:  # not served, or beyond what the summary lists
+            estimated = self.estimated.get(key)
             if estimated is None:
-                estimated = estimated_positions(queue, (self.by_uid or {}).values())
-                self.estimated[queue] = estimated
+                neighbours = [
+                    w
+                    for w in (self.by_uid or {}).values()
+                    if (w.get("metadata") or {}).get("namespace", namespace) == namespace
+                ]
+                estimated = estimated_positions(queue, neighbours)
+                self.estimated[key] = estimated
             return estimated.get(name)
-        return self.positions[queue][name]
+        return self.positions[key][name]
 
 
 @dataclass(frozen=True)
@@ -264,7 +293,9 @@ def explain_observed(
 ) -> Explained:
     """:func:`explained` for a state already computed from the job and its Workload
     (``position_of``: its place in the queue, when already known)."""
-    from .state import PENDING
+    from dataclasses import replace
+
+    from .state import PENDING, RUNNING, running_since
     from .waiting import explain, is_pending, queue_name
 
     queue = queue_name(workload) if workload else ""
@@ -275,18 +306,36 @@ def explain_observed(
         return Explained(explain(state, workload, position), queue, position)
     if pods is None:
         pods = list_pods(kube, found)
+    if state.phase == RUNNING and state.since is None:
+        state = replace(state, since=running_since(pods))
     return Explained(explain(state, workload, pods=pods), queue)
 
 
 def with_failed_job(kube: Kube, found: Found, state: State) -> State:
-    """A failed JobSet's state with why its child Job failed (issue 22): JobSet's own message
-    names only the Job, the Job's names the pod and, for a pod failure policy rule, the exit
-    code ("Container worker for pod NS/P failed with exit code 42 matching FailJob rule …")."""
+    """A failed job's state with why: for a JobSet, its child Job's reason (issue 22: JobSet's
+    own message names only the Job, the Job's names the pod and, for a pod failure policy rule,
+    the exit code); for any kind, the first pod to fail, its container, exit code and reason
+    (OOMKilled, Evicted, DeadlineExceeded, Error)."""
     from dataclasses import replace
 
-    from .state import FAILED, true_conditions
+    from .state import FAILED, pod_failure
 
-    if state.phase != FAILED or found.resource.kind != "JobSet":
+    if state.phase != FAILED:
+        return state
+    state = _with_failed_child(kube, found, state)
+    try:
+        why = pod_failure(list_pods(kube, found))
+    except ApiError:
+        return state
+    return replace(state, reason=f"{state.reason}; {why}") if why else state
+
+
+def _with_failed_child(kube: Kube, found: Found, state: State) -> State:
+    from dataclasses import replace
+
+    from .state import true_conditions
+
+    if found.resource.kind != "JobSet":
         return state
     try:
         jobs = kube.get(
@@ -328,13 +377,14 @@ def counts(kube: Kube, found: Found) -> dict:
     return pod_counts(found.resource.kind, list_pods(kube, found))
 
 
-def managed_jobs(kube: Kube, namespace: str) -> Iterator[Found]:
-    """Every job this tool created in the namespace (label app.kubernetes.io/managed-by), read
-    page by page: one page of objects in memory at a time. A kind whose controller is not
-    installed is skipped."""
+def managed_jobs(kube: Kube, namespace: str, selector: str | None = None) -> Iterator[Found]:
+    """Every job this tool created in the namespace ("" for all; label
+    app.kubernetes.io/managed-by, and ``selector`` when given), read page by page: one page of
+    objects in memory at a time. A kind whose controller is not installed is skipped."""
+    labels = MANAGED_BY_SELECTOR + (f",{selector}" if selector else "")
     for resource in JOB_KINDS:
         try:
-            for obj in kube.pages(resource.path(namespace), labelSelector=MANAGED_BY_SELECTOR):
+            for obj in kube.pages(resource.path(namespace), labelSelector=labels):
                 if resource is JOB and _owned_by_another_job(obj):
                     continue
                 obj.setdefault("kind", resource.kind)
@@ -366,7 +416,8 @@ class StuckPods:
         return [
             pod
             for pod in self.pods
-            if any(
+            if (pod.get("metadata") or {}).get("namespace", found.namespace) == found.namespace
+            and any(
                 ((pod.get("metadata") or {}).get("labels") or {}).get(key) == value
                 for key, value in wanted
             )
@@ -383,27 +434,39 @@ class Row:
     phase: str
     queue: str
     reason: str
+    namespace: str = ""
+    annotations: tuple[tuple[str, str], ...] = ()  # the submission record
+
+    def annotation(self, key: str) -> str:
+        return dict(self.annotations).get(key, "")
 
 
-def job_rows(kube: Kube, namespace: str) -> list[Row]:
-    """``compile list``: a row per job this tool created, oldest first. Objects are read a page
-    at a time and only their row is kept."""
+def job_rows(kube: Kube, namespace: str, selector: str | None = None) -> list[Row]:
+    """``compile list``: a row per job this tool created (and ``selector`` selects), oldest
+    first; ``namespace`` "" is every namespace. Objects are read a page at a time and only
+    their row is kept."""
+    from .submit import RECORD_ANNOTATIONS
+
     kueue = NamespaceKueue(kube, namespace)
     stuck = StuckPods(kube, namespace)
     rows = []
-    for found in managed_jobs(kube, namespace):
+    for found in managed_jobs(kube, namespace, selector):
         view = explained(kube, found, kueue, pods=stuck.of(found))
+        metadata = found.obj["metadata"]
+        annotations = metadata.get("annotations") or {}
         rows.append(
             Row(
-                found.obj["metadata"].get("creationTimestamp") or "",
+                metadata.get("creationTimestamp") or "",
                 found.name,
                 found.resource.kind,
                 view.state.phase,
                 view.queue_column,
                 view.state.reason,
+                found.namespace,
+                tuple((key, annotations[key]) for key in RECORD_ANNOTATIONS if key in annotations),
             )
         )
-    return sorted(rows, key=lambda row: (row.created, row.name))
+    return sorted(rows, key=lambda row: (row.created, row.namespace, row.name))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,22 @@ class Selection:
         return "the rank 0 pod"
 
 
+@dataclass(frozen=True)
+class LogOptions:
+    """kubectl's ``--tail``, ``--since`` and ``--timestamps``: what the kubelet is asked for."""
+
+    tail: int | None = None  # the last N lines of each pod (tailLines)
+    since: float | None = None  # seconds back from now (sinceSeconds)
+    timestamps: bool = False  # each line prefixed with the kubelet's RFC 3339 time
+
+    def query(self) -> dict:
+        return {
+            "tailLines": str(self.tail) if self.tail is not None else None,
+            "sinceSeconds": str(max(1, int(self.since))) if self.since is not None else None,
+            "timestamps": "true" if self.timestamps else None,
+        }
+
+
 def choose(kube: Kube, found: Found, selection: Selection) -> list[tuple[PodKey, dict]]:
     return select_pods(
         found.resource.kind,
@@ -105,6 +121,7 @@ def stream_pod(
     prefixed: bool,
     notice: Callable[[str], None],
     stop: threading.Event | None = None,
+    options: LogOptions = LogOptions(),
 ) -> bool:
     """Print one pod's log; False when there is none to show."""
     prefix = key.prefix if prefixed else None
@@ -128,9 +145,11 @@ def stream_pod(
                 lambda text: printer.line(prefix, text),
                 stop,
                 ended=lambda: _has_ended(kube, pod),
+                options=options,
             )
         else:
-            for raw in kube.stream_lines(path, {"container": _container(pod)}):
+            query = {"container": _container(pod), **options.query()}
+            for raw in kube.stream_lines(path, query):
                 printer.line(prefix, raw.decode("utf-8", "replace").rstrip("\r"))
     except ApiError as exc:
         notice(f"{key.prefix}: no logs from pod {name}: {exc.message}")
@@ -208,6 +227,7 @@ def _follow_log(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     ended: Callable[[], bool] = lambda: False,
+    options: LogOptions = LogOptions(),
 ) -> None:
     """Follow a container's log until it ends. A stream silent for the timeout is opened again
     from the last line's time (a quiet pod keeps a stream open; a dead one does not answer),
@@ -219,12 +239,15 @@ def _follow_log(
     backoff = Backoff(give_up_after=kube.timeout)
     last = False
     while True:
+        since = seen.since()
         query = {
             "container": container,
             "follow": None if last else "true",
             "timestamps": "true",
-            "sinceTime": seen.since(),
+            "sinceTime": since,
         }
+        if since is None and seen.plain == 0:  # nothing printed yet: --tail and --since hold
+            query.update({**options.query(), "timestamps": "true"})
         seen.reopened()
         try:
             for raw in kube.stream_lines(path, query):
@@ -233,7 +256,7 @@ def _follow_log(
                 first, _, rest = text.partition(" ")
                 stamp = _stamp(first)
                 if seen.new(stamp):
-                    line(rest if stamp is not None else text)
+                    line(rest if stamp is not None and not options.timestamps else text)
             return  # the container ended: the kubelet closed the stream
         except StreamSilent:
             backoff.succeeded()  # the server answered; the pod is quiet, or has ended
@@ -260,6 +283,7 @@ def show_logs(
     notice: Callable[[str], None],
     prefix: bool | None = None,
     stop: threading.Event | None = None,
+    options: LogOptions = LogOptions(),
 ) -> int:
     """Print the logs; returns of how many pods the logs could be read."""
     chosen = (
@@ -274,7 +298,7 @@ def show_logs(
     prefixed = prefix if prefix is not None else (len(chosen) > 1 or selection.everything)
     if not follow or len(chosen) == 1:
         return sum(
-            stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop)
+            stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop, options)
             for key, pod in chosen
         )
     errors: list[BaseException] = []
@@ -282,7 +306,9 @@ def show_logs(
 
     def run(key, pod):
         try:
-            shown.append(stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop))
+            shown.append(
+                stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop, options)
+            )
         except (ClusterUnavailable, ApiError) as exc:
             errors.append(exc)
 

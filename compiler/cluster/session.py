@@ -45,11 +45,48 @@ def reattach_hint(found: Found, what: str = "watch") -> str:
     return f"compile {what} {found.resource.kind.lower()}/{found.name} -n {found.namespace}"
 
 
-def state_line(state: State) -> str:
+def _now() -> str:
     from datetime import datetime
 
-    when = state.since or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _seconds(when: str) -> str:
+    """An RFC 3339 time as ``2026-11-23T10:50:58Z`` (UTC, whole seconds), as kubectl prints it."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return when
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def state_line(state: State, when: str | None = None) -> str:
+    when = _seconds(when or state.since or _now())
     return f"{when}  {state.phase:<9}  {state.reason}".rstrip()
+
+
+class StateLines:
+    """Writes each transition with its time: the one the object records (a condition's
+    transition, a pod's start), else when it was seen; never earlier than the line before,
+    so that the times read down the page as the states happened."""
+
+    def __init__(self, write: Callable[[str], None], now: Callable[[], str] = _now):
+        self.write = write
+        self.now = now
+        self.last: str | None = None
+
+    def __call__(self, state: State) -> None:
+        from .state import moment_key
+
+        when = _seconds(state.since or self.now())
+        if self.last is not None and moment_key(when) < moment_key(self.last):
+            when = self.last
+        self.last = when
+        self.write(state_line(state, when))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,11 +175,18 @@ def how_to_follow(found: Found, out: Output) -> None:
 # watch
 
 
-def follow_job(kube: Kube, found: Found, out: Output, with_logs: bool = False) -> int:
+def follow_job(
+    kube: Kube,
+    found: Found,
+    out: Output,
+    with_logs: bool = False,
+    timeout: float | None = None,
+) -> int:
     """Report transitions until the job finishes (streaming rank 0's logs alongside if asked);
-    0 if it succeeded, 1 otherwise, 130 on Ctrl-C (the job keeps running)."""
+    0 if it succeeded, 1 otherwise or when ``timeout`` seconds pass first, 130 on Ctrl-C (the
+    job keeps running)."""
     from .logs import Selection, show_logs
-    from .watch import follow
+    from .watch import WatchTimedOut, follow
 
     stop = threading.Event()
     logs_thread = None
@@ -157,7 +201,14 @@ def follow_job(kube: Kube, found: Found, out: Output, with_logs: bool = False) -
         logs_thread = threading.Thread(target=stream, daemon=True)
         logs_thread.start()
     try:
-        final = follow(kube, found, lambda state: out.write(state_line(state)), out.notice).last
+        final = follow(kube, found, StateLines(out.write), out.notice, timeout=timeout).last
+    except WatchTimedOut as exc:
+        phase = exc.last.phase if exc.last is not None else "not seen yet"
+        out.notice(
+            f"error: timed out after {timeout:g}s: {found.resource.kind} {found.name} is {phase} "
+            f"and keeps running. Reattach with: {reattach_hint(found)}"
+        )
+        return EXIT_FAILED
     except KeyboardInterrupt:
         stop.set()
         out.notice(
@@ -187,8 +238,10 @@ def submit_objects(
     with_logs: bool = False,
     out: Output | None = None,
     timeout: float | None = None,
+    watch_timeout: float | None = None,
 ) -> int:
-    """Apply compiled objects and, with ``watch``, follow the job; the exit code."""
+    """Apply compiled objects and, with ``watch``, follow the job (for at most
+    ``watch_timeout`` seconds); the exit code."""
     out = out or Output()
     try:
         kube = connect(context, namespace, timeout)
@@ -196,7 +249,7 @@ def submit_objects(
         if dry_run:
             return EXIT_OK
         how_to_follow(found, out)
-        return follow_job(kube, found, out, with_logs) if watch else EXIT_OK
+        return follow_job(kube, found, out, with_logs, watch_timeout) if watch else EXIT_OK
     except ClusterError as exc:  # one line, the exit code of its kind (errors.py)
         out.notice(f"error: {exc.line}")
         return exc.code

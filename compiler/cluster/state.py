@@ -352,3 +352,85 @@ def transition(last: State | None, current: State) -> State | None:
     ):
         return None
     return current
+
+
+# ---------------------------------------------------------------------------------------------
+# pods: when the job started running, and why it failed
+
+
+STARTED_POD_PHASES = ("Running", "Succeeded", "Failed")
+
+
+def running_since(pods: list[dict]) -> str | None:
+    """When the first of ``pods`` started running (its ``status.startTime``); None when none has."""
+    started = [
+        _status(pod).get("startTime")
+        for pod in pods
+        if _status(pod).get("phase") in STARTED_POD_PHASES and _status(pod).get("startTime")
+    ]
+    return min(started, key=moment_key) if started else None
+
+
+def _terminated(container: dict) -> dict | None:
+    state = container.get("state")
+    last = container.get("lastState")
+    state = state if isinstance(state, dict) else {}
+    last = last if isinstance(last, dict) else {}
+    for found in (state.get("terminated"), last.get("terminated")):
+        if isinstance(found, dict) and (
+            _number(found.get("exitCode")) != 0 or found.get("reason") == "OOMKilled"
+        ):
+            return found
+    return None
+
+
+def _pod_failures(pod: dict) -> list[tuple[str, str]]:
+    """(when, why) of each failure of one pod: its containers' non-zero exits, else the pod's
+    own reason (Evicted, DeadlineExceeded...)."""
+    status = _status(pod)
+    name = _metadata(pod).get("name") or "?"
+    found = []
+    containers = (status.get("initContainerStatuses") or []) + (
+        status.get("containerStatuses") or []
+    )
+    for container in containers:
+        if not isinstance(container, dict):
+            continue
+        terminated = _terminated(container)
+        if terminated is None:
+            continue
+        reason = terminated.get("reason") or "Error"
+        code = terminated.get("exitCode")
+        text = f"pod {name} container {container.get('name') or '?'} exited with code {code} ({reason})"
+        message = (terminated.get("message") or "").strip()
+        # "": a pod being deleted, stopped by its controller after the failure, sorts last
+        when = "" if _metadata(pod).get("deletionTimestamp") else terminated.get("finishedAt")
+        found.append((when or "", f"{text}: {message}" if message else text))
+    if not found and status.get("phase") == "Failed" and status.get("reason"):
+        message = (status.get("message") or "").strip()
+        text = f"pod {name} {status['reason']}"
+        found.append(("", f"{text}: {message}" if message else text))
+    return found
+
+
+def pod_failure(pods: list[dict]) -> str:
+    """Why the first of ``pods`` to fail failed: ``pod P container C exited with code 137
+    (OOMKilled)``, ``pod P Evicted: The node was low on resource: memory``; "" when none did."""
+    failures = [failure for pod in pods for failure in _pod_failures(pod)]
+    if not failures:
+        return ""
+    return min(failures, key=lambda failure: (moment_key(failure[0]), failure[1]))[1]
+
+
+def moment_key(text: str | None) -> tuple[int, str]:
+    """An RFC 3339 time as a key that sorts by time (fractions and offsets included); what is
+    not a time sorts after every time."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(str(text or "").replace("Z", "+00:00"))
+    except ValueError:
+        return (1, str(text or ""))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (0, moment.astimezone(UTC).isoformat())

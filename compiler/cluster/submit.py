@@ -21,6 +21,7 @@ SUBMITTED_BY = "manifest-compiler/submitted-by"
 GIT_COMMIT = "manifest-compiler/git-commit"
 GIT_DIRTY = "manifest-compiler/git-dirty"
 IMAGE = "manifest-compiler/image"
+RECORD_ANNOTATIONS = (SUBMITTED_BY, GIT_COMMIT, GIT_DIRTY, IMAGE)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from .state import FINAL_PHASES, PENDING, State
 # Kueue's reasons for QuotaReserved=False (apis/kueue/v1beta2/workload_types.go, v0.19.2)
 NEVER_FITS = "ExceedsMaxQuota"
 NO_FLAVOR = "NoMatchingFlavor"
+MAX_CAPACITY = "> maximum capacity"  # the flavor assigner's words for a request that never fits
 EVALUATING = ("PendingEvaluation", "Pending", "")
 # what Kueue says of a workload it has not looked at yet (workload_controller.go): no news
 GENERIC = "Workload is pending evaluation"
@@ -131,7 +132,8 @@ def quota_wait(workload: dict, position: Position | None) -> str:
     reserved = conditions.get("QuotaReserved")
     reason = (reserved or {}).get("reason") or ""
     message = _kueue_message(reserved)
-    if reason == NEVER_FITS:
+    # Kueue v0.19 says "Pending" with the flavor assigner's message; later ones ExceedsMaxQuota
+    if reason == NEVER_FITS or MAX_CAPACITY in message:
         return f"never admitted by queue {queue}: it asks more than the quota can ever give ({message})"
     if reason == NO_FLAVOR:
         return f"never admitted by queue {queue}: no flavor fits it ({message})"

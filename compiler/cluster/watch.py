@@ -45,6 +45,14 @@ class Backoff:
         self.delay, self.failing_since = 0.0, None
 
 
+class WatchTimedOut(Exception):
+    """``--timeout`` of a watch passed before the job finished; ``last``: its state then."""
+
+    def __init__(self, last: State | None):
+        super().__init__("timed out")
+        self.last = last
+
+
 @dataclass
 class Follower:
     """Watches ``name`` of ``resource`` and calls ``report(state)`` once per transition."""
@@ -68,6 +76,8 @@ class Follower:
     explain: Callable[[dict, State, dict | None], State] | None = None
     recheck_seconds: int = 15
     last_obj: dict | None = None
+    deadline: float | None = None  # time.monotonic() at which to stop watching (--timeout)
+    clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self):
         self.kueue = self.kueue or KueueView(self.kube)
@@ -163,6 +173,8 @@ class Follower:
 
     def _watch_timeout(self) -> int:
         seconds = min(self.watch_seconds, max(1, math.ceil(self._patience())))
+        if self.deadline is not None:
+            seconds = min(seconds, max(1, math.ceil(self.deadline - self.clock())))
         if self.explain is not None and self.last is not None and waiting(self.last):
             return min(self.recheck_seconds, seconds)
         return seconds
@@ -174,6 +186,8 @@ class Follower:
     ) -> State:
         """Until the job finishes; returns its final state. ClusterUnavailable once retries give up."""
         while not self.finished:
+            if self.deadline is not None and self.clock() >= self.deadline:
+                raise WatchTimedOut(self.last)
             try:
                 if self.resource_version is None:
                     self._list()
@@ -225,10 +239,12 @@ def follow(
     resource_version: str | None = None,
     give_up_after: float | None = None,
     watch_seconds: int = WATCH_SECONDS,
+    timeout: float | None = None,
 ) -> Follower:
     """Report the transitions of ``found`` until it finishes; the follower, with its final state in
     ``last`` and how often it listed again and reconnected. ``resource_version``: watch from there
-    instead of listing first (a too old one is answered 410 Gone, which the follower survives)."""
+    instead of listing first (a too old one is answered 410 Gone, which the follower survives).
+    ``timeout``: seconds after which to stop watching (WatchTimedOut)."""
     follower = Follower(
         kube,
         found.resource,
@@ -243,5 +259,7 @@ def follow(
         ),
     )
     follower.resource_version = resource_version
+    if timeout is not None:
+        follower.deadline = follower.clock() + timeout
     follower.run()
     return follower

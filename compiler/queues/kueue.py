@@ -7,7 +7,8 @@
 - Each TPU type of a ``quota.tpus`` gets a flavor labelled ``cloud.google.com/gke-tpu-accelerator``
   (GKE's TPU node label) and the ClusterQueue a resource group covering ``google.com/tpu``.
 - One ClusterQueue per project with a quota, open to the project's namespace only; one LocalQueue
-  named after the project in that namespace. Preemption: a project reclaims what it lent to its
+  named after the project in that namespace, and the Namespace itself (first, so that
+  ``kubectl apply -f -`` of the output works on a cluster that does not have it yet). Preemption: a project reclaims what it lent to its
   cohort from any borrower, and within its own queue a higher priority job may preempt a lower.
 """
 
@@ -60,7 +61,8 @@ def queue_objects(policies) -> list[dict]:
     quotas = with_quota(policies)
     label = gpu_product_label(policies)
     products = sorted({p for q in quotas for p in gpu_products(q.quota.gpus) or {}})
-    objects = [_flavor(DEFAULT_FLAVOR, {})] if quotas else []
+    objects = [_namespace(q) for q in quotas]
+    objects += [_flavor(DEFAULT_FLAVOR, {})] if quotas else []
     objects += [_flavor(flavor_name(p), {label: p}) for p in products]
     tpu_types = sorted({t for q in quotas for t in q.quota.tpus or {}})
     objects += [_flavor(flavor_name(t), {TPU_TYPE_LABEL: t}) for t in tpu_types]
@@ -195,6 +197,14 @@ def _cluster_queue(policy, quotas) -> dict:
         "kind": "ClusterQueue",
         "metadata": _metadata(policy.project, policy.project),
         "spec": spec,
+    }
+
+
+def _namespace(policy) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": _metadata(policy.project, policy.project),
     }
 
 

@@ -72,7 +72,7 @@ def test_run_objects_pass_a_server_side_dry_run(control_plane, namespace, worker
         cwd=tmp_path,
     )
     assert result.exit_code == 0, result.stderr
-    out = server_dry_run(control_plane, json.loads(result.stdout), namespace)
+    out = server_dry_run(control_plane, json.loads(result.stdout)["items"], namespace)
     assert f"{kind}/dry serverside-applied (server dry run)" in out
 
 

@@ -977,3 +977,73 @@ def test_without_any_kubeconfig_exit_3(tmp_path):
         f"error: no reachable cluster: no kubeconfig found ({tmp_path / 'absent'} "
         "does not exist) and not running in a cluster"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 24: output and commands as kubectl users expect them
+
+
+def test_emit_json_is_a_list_kubectl_applies(control_plane, namespace, tmp_path):
+    manifest = write(tmp_path, "as-json", jobset_manifest("as-json", count=1))
+    emitted = run(control_plane, str(manifest), "-o", "json", "-n", namespace, cwd=tmp_path)
+    assert emitted.returncode == 0, emitted.stderr
+    applied = control_plane.kubectl("apply", "-f", "-", input=emitted.stdout, check=False)
+    assert applied.returncode == 0, applied.stderr
+    assert "jobset.jobset.x-k8s.io/as-json created" in applied.stdout
+    assert get(control_plane, "jobset", "as-json", namespace)["metadata"]["name"] == "as-json"
+
+
+def test_status_finds_a_job_submitted_to_the_projects_namespace(control_plane, namespace, tmp_path):
+    """.compile.yaml names the project: submit puts the job in its namespace, and status, logs,
+    watch and cancel find it there without -n (issue 24: status looked in `default`)."""
+    (tmp_path / ".compile.yaml").write_text(f"project: {namespace}\n")
+    manifest = write(tmp_path, "js-heavy", jobset_manifest("js-heavy", count=1))
+    submitted = run(control_plane, "submit", str(manifest), "--allow-dirty", cwd=tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    assert f"applied in namespace {namespace}" in submitted.stdout
+    watched = run(control_plane, "watch", "js-heavy", "--timeout", "2m", cwd=tmp_path)
+    assert watched.returncode == 0, watched.stderr
+    status = run(control_plane, "status", "js-heavy", "-o", "json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    summary = json.loads(status.stdout)
+    assert (summary["namespace"], summary["state"]) == (namespace, "Succeeded")
+    assert summary["started"] and summary["finished"]
+    listed = run(control_plane, "list", "-o", "json", cwd=tmp_path)
+    assert [job["name"] for job in json.loads(listed.stdout)] == ["js-heavy"]
+
+
+def test_a_failed_pods_exit_code_is_in_status_and_watch(control_plane, namespace, tmp_path):
+    text = jobset_manifest("exit-42", count=1, outcome="fail").replace(
+        f"{RUN_FOR}: 1s", f"{RUN_FOR}: 1s\n    testbed.manifest-compiler/exit-code: '42'"
+    )
+    manifest = write(tmp_path, "exit-42", text)
+    result = run(control_plane, "submit", str(manifest), "-n", namespace, "--watch", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    last = result.stdout.splitlines()[-1]
+    assert re.search(
+        r"pod exit-42-worker-0-0-\w+ container \S+ exited with code 42 \(Error\)", last
+    )
+    status = run(control_plane, "status", "exit-42", "-n", namespace)
+    reason = re.search(r"^reason:\s+(.*)$", status.stdout, re.M).group(1)
+    assert "exited with code 42 (Error)" in reason, status.stdout
+
+
+def test_watch_times_never_go_backwards(control_plane, namespace, tmp_path):
+    manifest = write(tmp_path, "timed", jobset_manifest("timed", count=2, run_for="3s"))
+    result = run(control_plane, "submit", str(manifest), "-n", namespace, "--watch", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    times = [line.split()[0] for line in result.stdout.splitlines() if re.match(r"\d{4}-", line)]
+    assert times and times == sorted(times), result.stdout
+
+
+def test_cancel_several_and_a_typo(control_plane, namespace, tmp_path):
+    for name in ("c-one", "c-two"):
+        manifest = write(tmp_path, name, jobset_manifest(name, count=1, run_for="10m"))
+        assert run(control_plane, "submit", str(manifest), "-n", namespace).returncode == 0
+    result = run(control_plane, "cancel", "c-one", "c-typo", "c-two", "-n", namespace)
+    assert result.returncode == 1
+    assert "jobset.jobset.x-k8s.io/c-one cancelled" in result.stdout
+    assert "jobset.jobset.x-k8s.io/c-two cancelled" in result.stdout
+    assert f"error: no JobSet, RayJob or Job named 'c-typo' in namespace {namespace}" in (
+        result.stderr
+    )

@@ -103,7 +103,7 @@ def apply_queues(plane, *policies: Path) -> list[dict]:
         input=result.stdout,
     )
     assert applied.returncode == 0, applied.stderr
-    objects = json.loads(run(plane, "queues", *args, "-o", "json").stdout)
+    objects = json.loads(run(plane, "queues", *args, "-o", "json").stdout)["items"]
     for obj in objects:
         if obj["kind"] == "ClusterQueue":
             name = obj["metadata"]["name"]
@@ -437,3 +437,22 @@ def test_tpu_job_is_admitted_and_the_gpu_job_behind_it_is_not_blocked(
         wait_until(tpu_pod_running, 60, f"the TPU pod running on {node}")
     finally:
         operator_plane.kubectl("delete", "node", node, "--wait=false", check=False)
+
+
+def test_queues_apply_with_kubectl_on_a_cluster_without_the_namespaces(operator_plane, tmp_path):
+    """Issue 24: `compile queues | kubectl apply -f -` failed with `namespaces "team-a" not
+    found`; the output now holds each LocalQueue's Namespace first."""
+    project = f"q-{uuid.uuid4().hex[:8]}"
+    policy = quota_policy(tmp_path, project, cohort=f"c-{project}")
+    result = run(operator_plane, "queues", "-p", str(policy))
+    assert result.returncode == 0, result.stderr
+    assert operator_plane.kubectl("get", "namespace", project, check=False).returncode != 0
+    try:
+        applied = operator_plane.kubectl("apply", "-f", "-", input=result.stdout, check=False)
+        assert applied.returncode == 0, applied.stderr
+        assert f"namespace/{project} created" in applied.stdout
+        queue = operator_plane.kubectl_json("get", "localqueue", project, "-n", project)
+        assert queue["spec"]["clusterQueue"] == project
+    finally:
+        operator_plane.kubectl("delete", "clusterqueue", project, "--wait=false", check=False)
+        operator_plane.kubectl("delete", "namespace", project, "--wait=false", check=False)

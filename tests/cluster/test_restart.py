@@ -23,6 +23,7 @@ and a deadline fails it with ``DeadlineExceeded`` and no retry although ``backof
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import time
@@ -199,6 +200,10 @@ def test_a_fatal_exit_code_fails_at_once_and_status_names_pod_and_code(
     assert len(rank1) == 1, pods
     assert rank1[0] in status.stdout, status.stdout
     assert "exit code 42" in status.stdout, status.stdout
+    # issue 24: the failing pod, its container, exit code and reason, as the agent reports them
+    assert re.search(
+        rf"pod {rank1[0]} container \S+ exited with code 42 \(Error\)", status.stdout
+    ), status.stdout
     time.sleep(5)  # a retry, were there one, would start new pods within this
     for rank in (0, 1):
         assert (markers / f"attempts-{rank}").read_text() == "x\n", "one attempt per rank"
