@@ -15,6 +15,7 @@ from .emit import Workload, emit
 from .emit.naming import dns1035
 from .imageref import pinned
 from .layers import layers_for
+from .provenance import COMPILER_VERSION, rules_digest
 from .parse import Document
 from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
@@ -118,6 +119,8 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
         project=project,
         source=document.file,
         digest=digest(data),
+        rules_digest=rules_in_force(catalog, project, layers),
+        compiler_version=COMPILER_VERSION,
         extra_annotations=options.extra_annotations,
         image=_pinned_image(manifest, options.image_digest),
         gpu_product_label=gpu_label,
@@ -135,6 +138,13 @@ def compile_document(document: Document, catalog: Catalog, options: Options) -> 
         return unit
     unit.objects = emit(unit.workload)
     return unit
+
+
+def rules_in_force(catalog: Catalog, project: str | None, layers: list[Layer]) -> str:
+    """The digest of the policies that apply to ``project`` and of the base workload used."""
+    policies = [policy.document.data for policy in policies_for(catalog.policies, project)]
+    base = next((layer.data for layer in layers if layer.role == "base"), None)
+    return rules_digest(policies, base)
 
 
 def _pinned_image(manifest, image_digest: str | None) -> str | None:
