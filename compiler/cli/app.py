@@ -16,7 +16,7 @@ __all__ = ["cli", "run"]
 
 
 # Each module defines its subcommands on `cli` when imported. One module per area of the product.
-COMMAND_MODULES = ("commands", "explain", "review", "cluster", "build", "queues", "admission")
+COMMAND_MODULES = ("commands", "explain", "review", "cluster", "build", "queues", "admission", "verify")
 # Imported first: emit, check and schema are what pre-commit, CI and `compile FILE` run; the
 # other modules are imported when their command is asked for, or for --help (start-up time).
 FIRST_MODULES = ("commands",)
@@ -49,6 +49,7 @@ LISTING = {
     "schema": "Print the JSON Schema of manifests or policies (for editors).",
     "status": "State, reason, start and end times and pods per type of job NAME (or KIND/NAME).",
     "submit": "Compile FILES, apply them to the cluster (server-side apply) and say how to follow them.",
+    "verify": "Compare live objects with what FILES compile to now, or find the jobs of --namespace NS compiled under other policies than today's; exit 1 on drift.",
     "watch": "Follow job NAME (or KIND/NAME) until it finishes: exit 0 if it succeeded, 1 otherwise.",
 }
 
