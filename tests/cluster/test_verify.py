@@ -121,3 +121,114 @@ def test_verify_namespace_lists_exactly_the_objects_compiled_under_the_old_polic
     assert stale == [("JobSet", "my-ports")]
     assert [g["project"] for g in report["groups"]] == ["team-a"]
     assert report["checked"] == len(EXAMPLE_FILES)
+
+
+def flavoured_queue(plane, namespace: str, local_queue: str) -> None:
+    """A ClusterQueue of ample quota whose flavor has a node label, so that Kueue injects a node
+    selector into every admitted pod template; a LocalQueue in ``namespace``."""
+    flavor, cluster_queue = f"rf-{namespace}", f"cq-{namespace}"
+    quota = {"cpu": "1000", "memory": "4Ti", "nvidia.com/gpu": "64"}
+    docs = [
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "ResourceFlavor",
+            "metadata": {"name": flavor},
+            "spec": {"nodeLabels": {"testbed.manifest-compiler/flavor": flavor}},
+        },
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "ClusterQueue",
+            "metadata": {"name": cluster_queue},
+            "spec": {
+                "namespaceSelector": {},
+                "resourceGroups": [
+                    {
+                        "coveredResources": sorted(quota),
+                        "flavors": [
+                            {
+                                "name": flavor,
+                                "resources": [
+                                    {"name": r, "nominalQuota": q} for r, q in sorted(quota.items())
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "LocalQueue",
+            "metadata": {"name": local_queue, "namespace": namespace},
+            "spec": {"clusterQueue": cluster_queue},
+        },
+    ]
+    # the examples' priorities (examples/policies/global.yaml); other tests may have made them
+    docs += [
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "WorkloadPriorityClass",
+            "metadata": {"name": name},
+            "value": value,
+        }
+        for name, value in (("high", 1000), ("low", 10))
+    ]
+    for doc in docs:
+        plane.kubectl("create", "-f", "-", input=json.dumps(doc), check=False)
+
+    def active():
+        queue = plane.kubectl_json("get", "clusterqueue", cluster_queue)
+        conditions = (queue.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Active" and c["status"] == "True" for c in conditions)
+
+    poll(f"ClusterQueue {cluster_queue} Active", active)
+
+
+def admitted_workload(plane, kind: str, name: str, namespace: str) -> bool:
+    uid = get(plane, kind, name, namespace)["metadata"]["uid"]
+    found = plane.kubectl_json(
+        "get", "workloads.kueue.x-k8s.io", "-n", namespace, "-l", f"kueue.x-k8s.io/job-uid={uid}"
+    )["items"]
+    conditions = ((found[0].get("status") or {}).get("conditions") or []) if found else []
+    return any(c["type"] == "Admitted" and c["status"] == "True" for c in conditions)
+
+
+def test_kueue_admitting_and_the_controllers_reconciling_are_not_drift(
+    operator_plane, operator_namespace, tmp_path
+):
+    """A JobSet and a RayJob queued on team-b: Kueue suspends them, admits them (unsuspends,
+    injects its flavor's node selector), JobSet and KubeRay reconcile; none of it is drift."""
+    ns = operator_namespace
+    flavoured_queue(operator_plane, ns, "team-b")
+    files = [str(EXAMPLES / "jobset-ten-workers.yaml"), str(EXAMPLES / "kuberay-cpu-gpu.yaml")]
+    submitted = run(
+        operator_plane, "submit", *files, *RULES, "--namespace", ns, "--allow-dirty", cwd=tmp_path
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    poll(
+        "Kueue to admit the JobSet",
+        lambda: admitted_workload(operator_plane, "jobset", "ten-workers", ns),
+    )
+    poll(
+        "Kueue to admit the RayJob",
+        lambda: admitted_workload(operator_plane, "rayjob", "ray-tune-sweep", ns),
+    )
+    poll(
+        "KubeRay to create the RayJob's RayCluster",
+        lambda: (get(operator_plane, "rayjob", "ray-tune-sweep", ns).get("status") or {}).get(
+            "rayClusterName"
+        ),
+    )
+    poll(
+        "the JobSet controller to create the admitted JobSet's Jobs",
+        lambda: operator_plane.kubectl_json(
+            "get", "jobs", "-n", ns, "-l", "jobset.sigs.k8s.io/jobset-name=ten-workers"
+        )["items"],
+    )
+    jobset = get(operator_plane, "jobset", "ten-workers", ns)
+    selector = jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
+    assert selector.get("nodeSelector", {}).get("testbed.manifest-compiler/flavor") == f"rf-{ns}"
+    checked = verify(operator_plane, *files, *RULES, "--namespace", ns, cwd=tmp_path)
+    report = json.loads(checked.stdout)
+    assert checked.returncode == 0, json.dumps(report, indent=1) + checked.stderr
+    assert {o["kind"] for o in report["objects"]} >= {"JobSet", "RayJob"}
