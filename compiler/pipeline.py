@@ -15,8 +15,8 @@ from .emit import Workload, emit
 from .emit.naming import dns1035
 from .imageref import pinned
 from .layers import layers_for
-from .provenance import COMPILER_VERSION, rules_digest
 from .parse import Document
+from .provenance import COMPILER_VERSION, rules_digest
 from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names

@@ -437,3 +437,20 @@ def test_without_deepdiff_a_difference_is_still_reported(monkeypatch):
         "Job/j: differs (install deepdiff to see which fields)"
     ]
     assert _describe(old, old) == []
+
+
+def test_a_policy_change_that_changes_only_the_policy_digest_leaves_the_output_unchanged(
+    tmp_path,
+):
+    """Every object records the digest of its policies; a new limit that binds no manifest
+    changes that digest, not what the manifest does, so the review calls it unchanged."""
+    for side, cpus in (("old", 256), ("new", 512)):
+        (tmp_path / side / "policies").mkdir(parents=True)
+        (tmp_path / side / "policies" / "limits.yaml").write_text(policy(604800, cpus))
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "small.yaml").write_text(SMALL)
+    with contextlib.chdir(tmp_path):
+        result = invoke("diff", "--before", "old", "--after", "new")
+    assert result.exit_code == 0, result.output
+    assert "examples/small.yaml: unchanged" in result.output.splitlines()
+    assert "policy-digest" not in result.output

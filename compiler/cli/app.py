@@ -16,7 +16,16 @@ __all__ = ["cli", "run"]
 
 
 # Each module defines its subcommands on `cli` when imported. One module per area of the product.
-COMMAND_MODULES = ("commands", "explain", "review", "cluster", "build", "queues", "admission", "verify")
+COMMAND_MODULES = (
+    "commands",
+    "explain",
+    "review",
+    "cluster",
+    "build",
+    "queues",
+    "admission",
+    "verify",
+)
 # Imported first: emit, check and schema are what pre-commit, CI and `compile FILE` run; the
 # other modules are imported when their command is asked for, or for --help (start-up time).
 FIRST_MODULES = ("commands",)

@@ -12,7 +12,7 @@ import click
 
 from .app import cli
 from .cluster import _connect, _fail, handles_cluster_errors
-from .common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options, timeout_option
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options, timeout_option
 
 EXIT_DRIFT = 1
 
@@ -66,6 +66,7 @@ def _verify_files(files, context, timeout, output, options) -> int:
     from ..cluster.live import live_counterpart
     from ..cluster.submit import GIT_COMMIT, GIT_DIRTY, IMAGE, SUBMITTED_BY
     from ..verify.drift import compare
+    from ..verify.fields import BadFields
 
     objects = _compiled(files, options)
     kube = _connect(context, options.get("namespace"), timeout)
@@ -74,7 +75,12 @@ def _verify_files(files, context, timeout, output, options) -> int:
     for obj in objects:
         metadata = obj.setdefault("metadata", {})
         metadata.setdefault("namespace", kube.namespace)
-        results.append(compare(obj, live_counterpart(kube, obj), record))
+        try:
+            results.append(compare(obj, live_counterpart(kube, obj), record))
+        except BadFields as exc:  # what the API server sent is not server-side apply's record
+            _fail(
+                EXIT_ENV, f"{obj['kind']} {metadata.get('name')}: unreadable managedFields: {exc}"
+            )
     drifted = [r for r in results if r.drifted]
     if output == "json":
         report = {"drift": bool(drifted), "objects": [r.as_dict() for r in results]}

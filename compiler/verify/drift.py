@@ -114,28 +114,32 @@ def compare(
             continue
         kind_ = CHANGED if found else MISSING
         differences.append(Difference(render(path), kind_, value, live_value, managers))
-    ignored = {("f", "metadata"), ("f", "annotations")}
+    reported: set = set()
     for owner in every_owner:
         if owner.manager != manager or owner.operation != "Apply":
             continue
         for path in sorted(owner.leaves, key=render):
             if _covered(path, compiled_leaves) or controller_owned(path):
                 continue
-            if path[:1] == (("f", "metadata"),) and _metadata_ignored(
-                path, ignored, ignored_annotations
-            ):
+            if _metadata_ignored(path, ignored_annotations):
                 continue
+            path = _uncompiled_root(path, compiled_leaves)  # a whole list item, once
+            if path in reported:
+                continue
+            reported.add(path)
             _, live_value = lookup(live, path)
             differences.append(Difference(render(path), NOT_COMPILED, None, live_value, (manager,)))
     return ObjectDrift(kind, namespace, name, True, tuple(differences))
 
 
-def _metadata_ignored(path: tuple, ignored: set, ignored_annotations: tuple) -> bool:
+def _metadata_ignored(path: tuple, ignored_annotations: tuple) -> bool:
     names = [value for kind, value in path if kind == "f"]
     if names[:2] == ["metadata", "ownerReferences"]:
         return True  # submit makes the job the owner of its companions
     return (
-        names[:2] == ["metadata", "annotations"] and names[2:3] and names[2] in ignored_annotations
+        names[:2] == ["metadata", "annotations"]
+        and len(names) > 2
+        and names[2] in ignored_annotations
     )
 
 
@@ -238,6 +242,14 @@ def _related(one: tuple, other: tuple) -> bool:
 
 def _covered(path: tuple, compiled_leaves: dict) -> bool:
     return any(_related(path, leaf) for leaf in compiled_leaves)
+
+
+def _uncompiled_root(path: tuple, compiled_leaves: dict) -> tuple:
+    """The shortest part of ``path`` that today's output has nothing of."""
+    for end in range(1, len(path) + 1):
+        if not _covered(path[:end], compiled_leaves):
+            return path[:end]
+    return path
 
 
 def _person_among(managers: tuple) -> bool:

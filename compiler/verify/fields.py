@@ -112,7 +112,7 @@ def render(path: tuple) -> str:
         elif kind == "k":
             text += "[" + ",".join(f"{k}={_show(v)}" for k, v in value) + "]"
         elif kind == "v":
-            text += f"[{_show(value)}]"
+            text += f"[{json.dumps(value)}]"
         else:
             text += f"[{value}]"
     return text
