@@ -344,3 +344,21 @@ def test_verify_without_a_cluster_exits_3_in_one_line(tmp_path, monkeypatch):
 def test_verify_needs_files_or_a_namespace():
     result = CliRunner().invoke(cli, ["verify"], catch_exceptions=False)
     assert result.exit_code == 2
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    from fake_apiserver import make_pki
+
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.mark.parametrize("args", [["MANIFEST"], ["--namespace", "default"]])
+@pytest.mark.parametrize("server", ["refused", "silent", "html", "json-list", "401", "503-html"])
+def test_a_misbehaving_server_makes_verify_exit_3_in_one_line(server, args, pki, tmp_path):
+    from test_misbehaving_servers import BAD, Serving, assert_one_line_error, run_command
+
+    kind, behaviour, says = BAD[server]
+    with Serving(behaviour, pki, kind) as serving:
+        outcome = run_command(["verify", *args], serving, pki, tmp_path)
+    assert_one_line_error(outcome, 3, says)
