@@ -16,6 +16,7 @@ from .emit.naming import dns1035
 from .imageref import pinned
 from .layers import layers_for
 from .parse import Document
+from .provenance import COMPILER_VERSION, rules_digest
 from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
@@ -126,6 +127,8 @@ def _compiled(document: Document, catalog: Catalog, options: Options) -> Unit:
         project=project,
         source=document.file,
         digest=digest(data),
+        rules_digest=rules_in_force(catalog, project, layers),
+        compiler_version=COMPILER_VERSION,
         extra_annotations=options.extra_annotations,
         image=_pinned_image(manifest, options.image_digest),
         gpu_product_label=gpu_label,
@@ -143,6 +146,13 @@ def _compiled(document: Document, catalog: Catalog, options: Options) -> Unit:
         return unit
     unit.objects = emit(unit.workload)
     return unit
+
+
+def rules_in_force(catalog: Catalog, project: str | None, layers: list[Layer]) -> str:
+    """The digest of the policies that apply to ``project`` and of the base workload used."""
+    policies = [policy.document.data for policy in policies_for(catalog.policies, project)]
+    base = next((layer.data for layer in layers if layer.role == "base"), None)
+    return rules_digest(policies, base)
 
 
 def _pinned_image(manifest, image_digest: str | None) -> str | None:

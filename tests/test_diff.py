@@ -474,3 +474,21 @@ def test_git_range_without_files_in_a_users_repository_reviews_its_workloads(use
     assert lines[2] == "exps/small.yaml: unchanged"
     assert lines[3] == "exps/team/big.yaml: became invalid"
     assert lines[-1] == "diff: 3 manifests: 1 became invalid, 2 unchanged"
+
+
+
+def test_a_policy_change_that_changes_only_the_policy_digest_leaves_the_output_unchanged(
+    tmp_path,
+):
+    """Every object records the digest of its policies; a new limit that binds no manifest
+    changes that digest, not what the manifest does, so the review calls it unchanged."""
+    for side, cpus in (("old", 256), ("new", 512)):
+        (tmp_path / side / "policies").mkdir(parents=True)
+        (tmp_path / side / "policies" / "limits.yaml").write_text(policy(604800, cpus))
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "small.yaml").write_text(SMALL)
+    with contextlib.chdir(tmp_path):
+        result = invoke("diff", "--before", "old", "--after", "new")
+    assert result.exit_code == 0, result.output
+    assert "examples/small.yaml: unchanged" in result.output.splitlines()
+    assert "policy-digest" not in result.output

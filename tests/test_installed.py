@@ -103,9 +103,11 @@ def test_the_runtime_lock_satisfies_the_wheel(installed, tmp_path):
 
 
 def test_compile_an_example(installed, work):
-    # from a copy of the tree, so the source annotation reads as in the golden file
+    # from a copy of the tree, so the source annotation reads as in the golden file, under the
+    # examples' policies and templates, whose digest the golden file records
     example = EXAMPLE.relative_to(REPO)
-    result = compile_(installed, str(example), cwd=work / "source")
+    rules = ["-p", "examples/policies", "-t", "examples/templates"]
+    result = compile_(installed, str(example), *rules, cwd=work / "source")
     assert result.returncode == 0, result.stderr
     assert "kind: JobSet" in result.stdout
     golden = (REPO / "golden" / EXAMPLE.name).read_text()

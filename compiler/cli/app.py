@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "queues",
     "admission",
     "admit",
+    "verify",
 )
 # Imported first: emit, check and schema are what pre-commit, CI and `compile FILE` run; the
 # other modules are imported when their command is asked for, or for --help (start-up time).
@@ -59,6 +60,7 @@ LISTING = {
     "schema": "Print the JSON Schema of manifests or policies (for editors).",
     "status": "State, reason, start and end times and pods per type of job NAME (or KIND/NAME).",
     "submit": "Compile FILES, apply them to the cluster (server-side apply) and say how to follow them.",
+    "verify": "Compare live objects with what FILES compile to now, or find the jobs of --namespace NS compiled under other policies than today's; exit 1 on drift.",
     "watch": "Follow job NAME (or KIND/NAME) until it finishes: exit 0 if it succeeded, 1 otherwise.",
 }
 

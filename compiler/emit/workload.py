@@ -13,6 +13,8 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "manifest-compiler"}
 PROJECT_LABEL = "manifest-compiler/project"
 SOURCE_ANNOTATION = "manifest-compiler/source"
 DIGEST_ANNOTATION = "manifest-compiler/digest"
+RULES_DIGEST_ANNOTATION = "manifest-compiler/policy-digest"  # policies and template in force
+VERSION_ANNOTATION = "manifest-compiler/compiler-version"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 
@@ -26,6 +28,8 @@ class Workload:
     project: str | None
     source: str
     digest: str
+    rules_digest: str = ""  # of the policies and the template in force (compiler/provenance.py)
+    compiler_version: str = ""
     extra_annotations: tuple = ()  # (key, value) pairs added by `submit` (who, commit, image digest)
     image: str | None = (
         None  # spec.image pinned to a digest (--image-digest); None: spec.image as written
@@ -76,6 +80,10 @@ class Workload:
 
     def annotations(self) -> dict:
         annotations = {SOURCE_ANNOTATION: self.source, DIGEST_ANNOTATION: self.digest}
+        if self.rules_digest:
+            annotations[RULES_DIGEST_ANNOTATION] = self.rules_digest
+        if self.compiler_version:
+            annotations[VERSION_ANNOTATION] = self.compiler_version
         annotations.update(dict(self.extra_annotations))
         annotations.update(self.spec.annotations or {})
         return annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..emit.workload import RULES_DIGEST_ANNOTATION, VERSION_ANNOTATION
 from .compiled import Compiled, read_objects
 from .fielddiff import FieldChange, object_changes
 
@@ -42,9 +43,32 @@ def compare(before: Compiled, after: Compiled) -> DiffResult:
     assert before.text is not None and after.text is not None  # both ok
     old, _ = read_objects(before.text)
     new, _ = read_objects(after.text)
-    changes = tuple(object_changes(old or [], new or []))
+    changes = tuple(c for c in object_changes(old or [], new or []) if not _provenance(c.path))
+    if not changes and _without_provenance(old) == _without_provenance(new):
+        return DiffResult(after.file, UNCHANGED)
     note = "" if changes else "the bytes differ but the objects are equal (formatting or key order)"
     return DiffResult(after.file, CHANGED, changes, note=note)
+
+
+# Which rules and which compiler made an object: every object under a changed policy records
+# the new digest, which says nothing about what the change does to it.
+_PROVENANCE = (RULES_DIGEST_ANNOTATION, VERSION_ANNOTATION)
+
+
+def _provenance(path: str) -> bool:
+    return any(path == f'metadata.annotations["{key}"]' for key in _PROVENANCE)
+
+
+def _without_provenance(objects) -> list:
+    stripped = []
+    for obj in objects or []:
+        if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict):
+            annotations = obj["metadata"].get("annotations")
+            if isinstance(annotations, dict):
+                kept = {k: v for k, v in annotations.items() if k not in _PROVENANCE}
+                obj = {**obj, "metadata": {**obj["metadata"], "annotations": kept}}
+        stripped.append(obj)
+    return stripped
 
 
 def _compare_errors(before: Compiled, after: Compiled) -> DiffResult:
