@@ -161,61 +161,65 @@ def _door(
     mine = [p for p in policies if p.project in (None, project)]
     allowed = {str(k) for p in mine for k in _admission_spec(p).get("allowKinds") or ()}
     classes = sorted(
-        {
-            str(c)
-            for p in mine
-            for k in ("priorityClasses",)
-            for c in _admission_spec(p).get(k) or ()
-        }
+        {str(c) for p in mine for c in _admission_spec(p).get("priorityClasses") or ()}
     )
-    owner = mine[0] if mine else policies[0]
+    owner = next(p for p in policies if p.project == project)
     stem = f"{NAME_PREFIX}.door.{dns1035(project) or 'project'}"
     objects = []
     refused = [(group, resource) for group, resource, kind in DOOR_KINDS if kind not in allowed]
     if refused:
-        rules = []
-        for group in dict.fromkeys(group for group, _ in refused):
-            resources = [r for g, r in refused if g == group]
-            rules.append(
-                {
-                    "apiGroups": [group],
-                    "apiVersions": ["*"],
-                    "operations": ["CREATE", "UPDATE"],
-                    "resources": resources,
-                }
-            )
-        message = (
-            f"in project {project} only JobSet, RayJob and batch Job objects are admitted, and "
-            "what their controllers make (allow another kind with spec.admission.allowKinds)"
+        spec = _kinds_door(project, refused, system)
+        objects += _door_objects(f"{stem}.kinds", owner, spec, project, audit)
+    spec = _priority_door(project, classes)
+    objects += _door_objects(f"{stem}.pods", owner, spec, project, audit)
+    return objects
+
+
+def _kinds_door(project: str, refused: list[tuple[str, str]], system: tuple[str, ...]) -> dict:
+    rules = []
+    for group in dict.fromkeys(group for group, _ in refused):
+        rules.append(
+            {
+                "apiGroups": [group],
+                "apiVersions": ["*"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": [r for g, r in refused if g == group],
+            }
         )
-        spec = {
-            "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": rules},
-            "matchConditions": [
-                {"name": "not-made-by-a-controller", "expression": f"!{trusted(system)}"},
-                # a bare Pod is refused when made; updates (kubectl debug) meet the pod rules
-                {
-                    "name": "a-pod-when-made",
-                    "expression": "request.resource.resource != 'pods' || "
-                    "request.operation == 'CREATE'",
-                },
-            ],
-            "validations": [
-                {
-                    "expression": "false",
-                    "message": message,
-                    "messageExpression": f"'a ' + request.kind.kind + ' ' + {lit('is not admitted: ' + message)}",
-                    "reason": "Forbidden",
-                }
-            ],
-        }
-        name = f"{stem}.kinds"
-        objects += _door_objects(name, owner, spec, project, audit)
+    message = (
+        f"in project {project} only JobSet, RayJob and batch Job objects are admitted, and "
+        "what their controllers make (allow another kind with spec.admission.allowKinds)"
+    )
+    return {
+        "failurePolicy": "Fail",
+        "matchConstraints": {"resourceRules": rules},
+        "matchConditions": [
+            {"name": "not-made-by-a-controller", "expression": f"!{trusted(system)}"},
+            # a bare Pod is refused when made; its updates (kubectl debug) meet the pod rules
+            {
+                "name": "a-pod-when-made",
+                "expression": "request.resource.resource != 'pods' || "
+                "request.operation == 'CREATE'",
+            },
+        ],
+        "validations": [
+            {
+                "expression": "false",
+                "message": message,
+                "messageExpression": "'a ' + request.kind.kind + ' ' + "
+                + lit("is not admitted: " + message),
+                "reason": "Forbidden",
+            }
+        ],
+    }
+
+
+def _priority_door(project: str, classes: list[str]) -> dict:
     priority = (
         "!has(object.spec.priorityClassName) || object.spec.priorityClassName == '' || "
         f"object.spec.priorityClassName in {_list(classes)}"
     )
-    spec = {
+    return {
         "failurePolicy": "Fail",
         "matchConstraints": {"resourceRules": [_rule("", "v1", "pods", pod=True)]},
         "matchConditions": [{"name": "the-pod-spec-changes", "expression": POD_CHANGE}],
@@ -230,8 +234,6 @@ def _door(
             }
         ],
     }
-    objects += _door_objects(f"{stem}.pods", owner, spec, project, audit)
-    return objects
 
 
 def _door_objects(name: str, owner: LoadedPolicy, spec: dict, project: str, audit: bool):
