@@ -431,3 +431,14 @@ def test_a_gpu_product_rule_reads_node_affinity_too():
     (validation,) = pod["validations"]
     assert "nodeSelectorTerms" in validation["expression"]
     assert "e.operator == 'In'" in validation["expression"]
+
+
+def test_an_unknown_kind_to_allow_is_an_error_with_its_place():
+    text = policy(rules="spec.timeout: {max: 1d}") + "  admission: {allowKinds: [Foo]}\n"
+    documents, problems = load_documents(text, "policy-0.yaml")
+    assert not problems
+    catalog = build_catalog([], policy_documents=documents)
+    (diagnostic,) = catalog.diagnostics
+    assert diagnostic.code == "E104"
+    assert diagnostic.path == "spec.admission.allowKinds[0]"
+    assert (diagnostic.location.line, diagnostic.location.column) == (9, 28)
