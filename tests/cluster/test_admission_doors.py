@@ -512,12 +512,20 @@ def test_a_rayjobs_autoscaler_is_judged(control_plane, door):
     obj = rayjob()
     cluster = obj["spec"]["rayClusterSpec"]
     cluster["enableInTreeAutoscaling"] = True
+    # bounded: KubeRay's CRD defaults maxReplicas to 2^31-1, past every pod total
+    cluster["workerGroupSpecs"][0]["maxReplicas"] = 1
     cluster["autoscalerOptions"] = {"image": EVIL}
     _denied(control_plane, obj, door["team"], "does not match the pattern")
     cluster["autoscalerOptions"] = {
         "resources": {"requests": {"cpu": "100"}, "limits": {"cpu": "100", "nvidia.com/gpu": "8"}}
     }
     _denied(control_plane, obj, door["team"], "above the maximum")
+
+
+def test_autoscaling_without_max_replicas_counts_kuberays_default(control_plane, door):
+    obj = rayjob()
+    obj["spec"]["rayClusterSpec"]["enableInTreeAutoscaling"] = True  # maxReplicas: 2^31-1
+    _denied(control_plane, obj, door["team"], "total pods")
 
 
 def test_a_rayjobs_min_replicas_count(control_plane, door):
