@@ -525,7 +525,8 @@ def test_a_rayjobs_autoscaler_is_judged(control_plane, door):
 def test_autoscaling_without_max_replicas_counts_kuberays_default(control_plane, door):
     obj = rayjob()
     obj["spec"]["rayClusterSpec"]["enableInTreeAutoscaling"] = True  # maxReplicas: 2^31-1
-    _denied(control_plane, obj, door["team"], "total pods")
+    # the totals or the count rule: the API server names one
+    _denied(control_plane, obj, door["team"], "total |replicas above the maximum")
 
 
 def test_a_rayjobs_min_replicas_count(control_plane, door):
