@@ -35,14 +35,20 @@ def by_kind(result, kind):
     return [o for o in result.objects if o["kind"] == kind]
 
 
-def test_one_policy_and_one_binding_per_policy_and_job_kind():
+def policy_objects(result, kind):
+    """The objects of ``kind`` that hold a policy's rules (not a project's door)."""
+    return [o for o in by_kind(result, kind) if ".door." not in o["metadata"]["name"]]
+
+
+def test_one_policy_and_one_binding_per_policy_and_kind_every_pod_included():
     result = admission(policy(rules="spec.image: {pattern: '^registry\\.example\\.com/'}"))
-    policies = by_kind(result, "ValidatingAdmissionPolicy")
-    bindings = by_kind(result, "ValidatingAdmissionPolicyBinding")
+    policies = policy_objects(result, "ValidatingAdmissionPolicy")
+    bindings = policy_objects(result, "ValidatingAdmissionPolicyBinding")
     assert [p["metadata"]["name"] for p in policies] == [
         "manifest-compiler.team-a-limits.jobset",
         "manifest-compiler.team-a-limits.rayjob",
         "manifest-compiler.team-a-limits.job",
+        "manifest-compiler.team-a-limits.pod",
     ]
     assert [b["spec"]["policyName"] for b in bindings] == [p["metadata"]["name"] for p in policies]
     rules = [p["spec"]["matchConstraints"]["resourceRules"][0] for p in policies]
@@ -50,7 +56,9 @@ def test_one_policy_and_one_binding_per_policy_and_job_kind():
         (["jobset.x-k8s.io"], ["v1alpha2"], ["jobsets"]),
         (["ray.io"], ["v1"], ["rayjobs"]),
         (["batch"], ["v1"], ["jobs"]),
+        ([""], ["v1"], ["pods", "pods/ephemeralcontainers", "pods/resize"]),
     ]
+    assert all(r["operations"] == ["CREATE", "UPDATE"] for r in rules)
     assert all(p["apiVersion"] == "admissionregistration.k8s.io/v1" for p in result.objects)
 
 
@@ -65,8 +73,12 @@ def test_a_project_policy_binds_its_namespace_and_a_global_one_everywhere_or_a_s
         }
     }
     everywhere = admission(policy(rules="spec.timeout: {max: 1d}", name="g", project=None))
-    assert (
-        "matchResources" not in by_kind(everywhere, "ValidatingAdmissionPolicyBinding")[0]["spec"]
+    (expression,) = by_kind(everywhere, "ValidatingAdmissionPolicyBinding")[0]["spec"][
+        "matchResources"
+    ]["namespaceSelector"]["matchExpressions"]
+    assert expression["operator"] == "NotIn"
+    assert {"kube-system", "jobset-system", "kueue-system", "ray-system"} <= set(
+        expression["values"]
     )
     chosen = admission(
         policy(rules="spec.timeout: {max: 1d}", name="g", project=None),
@@ -111,8 +123,8 @@ def test_cel_uses_the_search_semantics_of_pattern_and_kubernetes_quantities():
     )
     jobset = by_kind(result, "ValidatingAdmissionPolicy")[0]["spec"]
     expressions = [v["expression"] for v in jobset["validations"]]
-    assert any('.image.matches("team-a")' in e for e in expressions)
-    assert "quantity(string(" in jobset["variables"][0]["expression"]
+    assert any("c.image : '').matches(\"team-a\")" in e for e in expressions)
+    assert any("quantity(string(" in v["expression"] for v in jobset["variables"])
 
 
 def test_rules_only_the_manifest_shows_are_listed_in_the_header():
@@ -136,13 +148,13 @@ def test_rules_only_the_manifest_shows_are_listed_in_the_header():
 
 def test_a_label_the_compiler_writes_itself_is_not_forbidden_in_the_cluster():
     result = admission(policy(rules='spec.labels["kueue.x-k8s.io/queue-name"]: {forbidden: true}'))
-    assert by_kind(result, "ValidatingAdmissionPolicy") == []
+    assert policy_objects(result, "ValidatingAdmissionPolicy") == []
     assert "kueue.x-k8s.io/queue-name" in result.header()
 
 
 def test_operator_options_refuse_the_kinds_no_allowed_operator_makes():
     result = admission(policy(rules="spec.operator: {options: [jobset, pytorch]}"))
-    names = [p["metadata"]["name"] for p in by_kind(result, "ValidatingAdmissionPolicy")]
+    names = [p["metadata"]["name"] for p in policy_objects(result, "ValidatingAdmissionPolicy")]
     assert names == [
         "manifest-compiler.team-a-limits.rayjob",
         "manifest-compiler.team-a-limits.job",
@@ -161,7 +173,7 @@ def test_jobs_a_jobset_or_rayjob_controls_are_exempt():
 def test_a_pattern_re2_cannot_read_is_left_out_with_a_warning():
     result = admission(policy(rules="spec.image: {pattern: '^(?!evil)'}"))
     assert [d.code for d in result.diagnostics] == ["W130"]
-    assert by_kind(result, "ValidatingAdmissionPolicy") == []
+    assert policy_objects(result, "ValidatingAdmissionPolicy") == []
 
 
 def test_two_policies_with_one_object_name_are_an_error():
@@ -298,3 +310,135 @@ def test_a_retry_bound_is_held_where_each_kind_keeps_its_retries():
     left = " ".join(item.describe() for item in result.left)
     assert "spec.restartPolicy.backoffLimit min" in left
     assert "spec.restartPolicy.scope options" in left
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 20: the pod is the door
+
+
+def door(result, project, part):
+    name = f"manifest-compiler.door.{project}.{part}"
+    (found,) = [
+        o for o in by_kind(result, "ValidatingAdmissionPolicy") if o["metadata"]["name"] == name
+    ]
+    return found["spec"]
+
+
+def test_a_project_namespace_refuses_other_kinds_that_run_pods_unless_a_policy_allows_them():
+    result = admission(policy(rules="spec.timeout: {max: 1d}"))
+    spec = door(result, "team-a", "kinds")
+    resources = {r for rule in spec["matchConstraints"]["resourceRules"] for r in rule["resources"]}
+    assert resources == {
+        "pods",
+        "replicationcontrollers",
+        "deployments",
+        "statefulsets",
+        "replicasets",
+        "daemonsets",
+        "cronjobs",
+        "rayclusters",
+        "rayservices",
+    }
+    conditions = " ".join(c["expression"] for c in spec["matchConditions"])
+    assert "system:serviceaccounts:jobset-system" in conditions  # what controllers make comes in
+    assert [v["expression"] for v in spec["validations"]] == ["false"]
+    (binding,) = [
+        b
+        for b in by_kind(result, "ValidatingAdmissionPolicyBinding")
+        if b["spec"]["policyName"] == "manifest-compiler.door.team-a.kinds"
+    ]
+    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0][
+        "values"
+    ] == ["team-a"]
+    allowing = policy(rules="spec.timeout: {max: 1d}") + (
+        "  admission: {allowKinds: [Pod, Deployment], priorityClasses: [vip]}\n"
+    )
+    allowed = door(admission(allowing), "team-a", "kinds")
+    resources = {
+        r for rule in allowed["matchConstraints"]["resourceRules"] for r in rule["resources"]
+    }
+    assert "pods" not in resources and "deployments" not in resources
+    assert "statefulsets" in resources
+    assert '["vip"]' in door(admission(allowing), "team-a", "pods")["validations"][0]["expression"]
+
+
+def test_a_job_is_exempt_only_when_its_owners_controller_makes_it_and_updates_keep_its_spec():
+    result = admission(policy(rules="spec.timeout: {max: 1d}"))
+    job = policy_objects(result, "ValidatingAdmissionPolicy")[2]["spec"]
+    (condition,) = job["matchConditions"]
+    assert "ownerReferences" in condition["expression"]
+    assert "request.userInfo" in condition["expression"]  # an ownerReference alone is no proof
+    assert any("oldObject.spec" in v["expression"] for v in job["validations"])
+
+
+def test_pods_are_judged_when_made_debugged_resized_or_their_spec_changes():
+    result = admission(policy(rules="spec.image: {pattern: '^registry\\\\.example\\\\.com/'}"))
+    pod = policy_objects(result, "ValidatingAdmissionPolicy")[3]["spec"]
+    (condition,) = pod["matchConditions"]
+    assert "ephemeralcontainers" in condition["expression"]
+    (validation,) = pod["validations"]
+    for channel in ("ephemeralContainers", "initContainers", "v.image.reference"):
+        assert channel in validation["expression"]
+
+
+def test_a_quota_requires_the_queue_label_even_without_rules():
+    quota = """apiVersion: manifest-compiler/v1
+kind: Policy
+metadata: {name: team-b-quota, project: team-b}
+spec:
+  quota: {cpus: 8, memoryGB: 32}
+"""
+    result = admission(quota)
+    names = [p["metadata"]["name"] for p in policy_objects(result, "ValidatingAdmissionPolicy")]
+    assert "manifest-compiler.team-b-quota.jobset" in names
+    jobset = policy_objects(result, "ValidatingAdmissionPolicy")[0]["spec"]
+    assert any(
+        "kueue.x-k8s.io/queue-name" in v["expression"] and "has a quota" in v["message"]
+        for v in jobset["validations"]
+    )
+
+
+def test_global_policies_leave_system_namespaces_and_those_a_policy_names_alone():
+    text = policy(rules="spec.timeout: {max: 1d}", name="g", project=None) + (
+        "  cluster: {systemNamespaces: [training-operator]}\n"
+    )
+    (binding, *_) = by_kind(admission(text), "ValidatingAdmissionPolicyBinding")
+    (expression,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+    assert "kube-system" in expression["values"]
+    assert "training-operator" in expression["values"]
+
+
+def test_rayjob_groups_count_min_replicas_the_autoscaler_and_kuberays_submitter():
+    result = admission(policy(limits="gpus: 8", name="g", project=None))
+    rayjob = policy_objects(result, "ValidatingAdmissionPolicy")[1]["spec"]
+    templates = rayjob["variables"][0]["expression"]
+    assert "g.minReplicas" in templates
+    assert "autoscalerOptions.image" in templates and "autoscalerOptions.resources" in templates
+    assert "KubeRay's default submitter" in templates
+    grouped = rayjob["variables"][1]["expression"]
+    assert "nvidia.com/mig-" in grouped  # GPUs of every kind
+    assert "restartPolicy == 'Always'" in grouped  # native sidecars add up
+    assert "has(t.spec.resources)" in grouped  # pod-level resources
+    messages = " ".join(v["message"] for v in rayjob["validations"])
+    assert "DRA" in messages
+
+
+def test_a_gpu_product_rule_reads_node_affinity_too():
+    result = admission(
+        policy(rules="spec.types.*.resources.accelerators.gpu.product: {options: [H100]}")
+    )
+    pod = policy_objects(result, "ValidatingAdmissionPolicy")[3]["spec"]
+    (validation,) = pod["validations"]
+    assert "nodeSelectorTerms" in validation["expression"]
+    assert "e.operator == 'In'" in validation["expression"]
+
+
+def test_an_unknown_kind_to_allow_is_an_error_with_its_place():
+    text = policy(rules="spec.timeout: {max: 1d}") + "  admission: {allowKinds: [Foo]}\n"
+    documents, problems = load_documents(text, "policy-0.yaml")
+    assert not problems
+    catalog = build_catalog([], policy_documents=documents)
+    (diagnostic,) = catalog.diagnostics
+    assert diagnostic.code == "E104"
+    assert diagnostic.path == "spec.admission.allowKinds[0]"
+    assert (diagnostic.location.line, diagnostic.location.column) == (9, 28)

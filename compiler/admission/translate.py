@@ -16,7 +16,7 @@ from ..model.scalars import duration_seconds
 from ..resolve.tree import format_path
 from ..validate.policy import expand_item_rules
 from ..validate.policy_load import LoadedPolicy, PolicyRule
-from .kinds import GPU, GROUPS, KINDS, Kind, containers, lit
+from .kinds import GPU, GROUPS, KINDS, WORKLOADS, Kind, images, lit
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
@@ -67,7 +67,8 @@ class Translation:
     diagnostics: list[Diagnostic]
 
 
-ALL = tuple(kind.name for kind in KINDS)
+ALL = tuple(kind.name for kind in WORKLOADS)  # workload-level rules: the kinds compile emits
+PER_POD = (*ALL, "Pod")  # rules on what one pod runs: also every Pod, whoever makes it
 
 
 def translate(policy: LoadedPolicy, context: dict) -> Translation:
@@ -79,7 +80,50 @@ def translate(policy: LoadedPolicy, context: dict) -> Translation:
     if policy.limits is not None:
         for name, limit in policy.limits.model_dump(exclude_none=True).items():
             out.checks.append(_limit(policy, name, limit))
+    if _counts_gpus(policy):
+        out.checks.append(_no_device_claims(policy))
+    if policy.project and policy.quota is not None:
+        out.checks.append(_queue_for_quota(policy))
     return out
+
+
+def _counts_gpus(policy: LoadedPolicy) -> bool:
+    """Does the policy bound GPUs (a rule on a GPU count, a GPU total, a quota)?"""
+    if policy.quota is not None or (policy.limits is not None and policy.limits.gpus is not None):
+        return True
+    return any(
+        entry.pattern[-len(_GPU_COUNT) :] == _GPU_COUNT for entry in expand_item_rules(policy.rules)
+    )
+
+
+def _no_device_claims(policy: LoadedPolicy) -> Check:
+    """A DRA claim (``spec.resourceClaims``) names devices in another object: what it asks for
+    is not countable here, nor by Kueue's quota, so a policy that bounds GPUs refuses it."""
+    message = (
+        "a pod claims devices through DRA (spec.resourceClaims), which this policy cannot "
+        f"count as GPUs (policy {policy.name}, {policy.document.file})"
+    )
+    condition = "!has(g.spec.resourceClaims) || size(g.spec.resourceClaims) == 0"
+    return Check(
+        PER_POD,
+        lambda _kind: f"{GROUPS}.all(g, {condition})",
+        message,
+        lambda _kind: f"{GROUPS}.filter(g, !({condition})).map(g, g.label).join(', ')",
+    )
+
+
+def _queue_for_quota(policy: LoadedPolicy) -> Check:
+    """Kueue counts against the project's quota only the workloads that name a queue."""
+    labels = "object.metadata.labels"
+    where = policy.document.positions.nearest(("spec", "quota"), prefer_key=True)
+    message = (
+        f"the label {QUEUE_LABEL} is required: project {policy.project} has a quota, which "
+        f"Kueue holds only on workloads that name a queue (policy {policy.name}, quota at {where})"
+    )
+    expression = (
+        f"has({labels}) && {lit(QUEUE_LABEL)} in {labels} && {labels}[{lit(QUEUE_LABEL)}] != ''"
+    )
+    return Check(ALL, lambda _kind: expression, message)
 
 
 def _rule(entry: PolicyRule, context: dict, out: Translation) -> None:
@@ -195,7 +239,9 @@ def _show(value) -> str:
 # per-pod checks
 
 
-def _per_group(entry: PolicyRule, condition: str, message: str, type_name=None, kinds=ALL) -> Check:
+def _per_group(
+    entry: PolicyRule, condition: str, message: str, type_name=None, kinds=PER_POD
+) -> Check:
     """A check that ``condition`` (CEL over a group ``g``) holds for every group (of the
     manifest type ``type_name``, when given)."""
 
@@ -223,6 +269,11 @@ def _per_group(entry: PolicyRule, condition: str, message: str, type_name=None, 
     return Check(usable, expression, f"{message} ({_where(entry)})", detail)
 
 
+def _every_image(check: Callable[[str], str]) -> str:
+    """CEL over a group ``g``: ``check`` holds for every image its pods run."""
+    return f"{images('g.spec', check)} && g.images.all(i, {check('i')})"
+
+
 def _image(entry, keys, context, out) -> set[str]:
     held = set()
     rule = entry.rule
@@ -234,7 +285,7 @@ def _image(entry, keys, context, out) -> set[str]:
             out.checks.append(
                 _per_group(
                     entry,
-                    containers("g.spec", lambda c: f"{c}.image.matches({pattern})"),
+                    _every_image(lambda image: f"{image}.matches({pattern})"),
                     f"spec.image: an image does not match the pattern '{rule.pattern}'",
                 )
             )
@@ -245,13 +296,13 @@ def _image(entry, keys, context, out) -> set[str]:
         # an allowed image pinned to a digest (compile --image-digest: repository@sha256:…)
         pinned = "[" + ", ".join(lit(_repository(o) + "@sha256:") for o in options) + "]"
 
-        def one_of(c: str) -> str:
-            return f"({c}.image in {allowed} || {pinned}.exists(p, {c}.image.startsWith(p)))"
+        def one_of(image: str) -> str:
+            return f"({image} in {allowed} || {pinned}.exists(p, {image}.startsWith(p)))"
 
         out.checks.append(
             _per_group(
                 entry,
-                containers("g.spec", one_of),
+                _every_image(one_of),
                 "spec.image: an image is not one of the options: " + ", ".join(options),
             )
         )
@@ -260,7 +311,7 @@ def _image(entry, keys, context, out) -> set[str]:
         out.checks.append(
             _per_group(
                 entry,
-                containers("g.spec", lambda c: f"has({c}.image) && {c}.image != ''"),
+                _every_image(lambda image: f"{image} != ''"),
                 "spec.image: a container has no image",
             )
         )
@@ -290,7 +341,7 @@ def _operator(entry, keys, context, out) -> set[str]:
     if "options" not in keys:
         return set()
     options = [o for o in entry.rule.options if isinstance(o, str)]
-    refused = tuple(k.name for k in KINDS if not set(k.operators) & set(options))
+    refused = tuple(k.name for k in WORKLOADS if not set(k.operators) & set(options))
     if refused:
         message = (
             f"spec.operator: none of the allowed operators ({', '.join(options)}) "
@@ -303,7 +354,7 @@ def _operator(entry, keys, context, out) -> set[str]:
             "spec.operator",
             ("options",),
             "held per kind only: "
-            + ", ".join(f"{k.name} ({'/'.join(k.operators)})" for k in KINDS)
+            + ", ".join(f"{k.name} ({'/'.join(k.operators)})" for k in WORKLOADS)
             + "; the object does not say which operator of a kind wrote it",
         )
     )
@@ -326,6 +377,9 @@ def _amount(entry, keys, context, out) -> set[str]:
         if name == "gpus" and key == "min":
             # a pod without GPUs shows no GPU count: only pods that ask for GPUs are bound
             condition = f"g.gpus == 0.0 || !(g.gpus < {bound!r})"
+        elif key == "min":
+            # a pod the object does not write (KubeRay's default submitter) is the operator's
+            condition = f"g.implicit || !(g.{name} < {bound!r})"
         else:
             condition = f"!(g.{name} {compare} {bound!r})"
         message = f"{shown}: a pod asks for {unit} {word} {_show(bound)}"
@@ -334,22 +388,56 @@ def _amount(entry, keys, context, out) -> set[str]:
     return held
 
 
+def _product_terms(label: str) -> tuple[str, str, str]:
+    """CEL over a group ``g``: (the node selector names a product, every required node
+    affinity term does, the list of those terms)."""
+    affinity = "g.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    has_terms = (
+        "(has(g.spec.affinity) && has(g.spec.affinity.nodeAffinity) && "
+        "has(g.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution))"
+    )
+    terms = f"{affinity}.nodeSelectorTerms"
+    in_selector = f"(has(g.spec.nodeSelector) && {label} in g.spec.nodeSelector)"
+    in_affinity = (
+        f"({has_terms} && size({terms}) > 0 && {terms}.all(t, has(t.matchExpressions) && "
+        f"t.matchExpressions.exists(e, e.key == {label} && e.operator == 'In')))"
+    )
+    return in_selector, in_affinity, f"({has_terms} ? {terms} : [])"
+
+
+def _products_all(label: str, allowed: Callable[[str], str]) -> str:
+    """CEL over a group ``g``: every product it may run on, through its node selector or node
+    affinity, is ``allowed``; an affinity term on the product label other than ``In`` (NotIn,
+    Exists, Gt…) could pick any product, so it is refused."""
+    in_selector, _, terms = _product_terms(label)
+    selector = f"(!{in_selector} || {allowed(f'g.spec.nodeSelector[{label}]')})"
+    affinity = (
+        f"{terms}.all(t, !has(t.matchExpressions) || t.matchExpressions.all(e, "
+        f"e.key != {label} || (e.operator == 'In' && has(e.values) && "
+        f"e.values.all(v, {allowed('v')}))))"
+    )
+    return f"{selector} && {affinity}"
+
+
 def _product(entry, keys, context, out) -> set[str]:
     type_name, _ = _typed(entry.pattern)
     label = lit(context.get("gpu_product_label", GPU_PRODUCT_LABEL))
     shown = format_path(entry.pattern)
-    selected = f"(has(g.spec.nodeSelector) && {label} in g.spec.nodeSelector)"
-    product = f"g.spec.nodeSelector[{label}]"
+    in_selector, in_affinity, _ = _product_terms(label)
     held = set()
     if "required" in keys:
-        message = f"{shown}: a pod with GPUs selects no GPU product (node selector {label})"
-        out.checks.append(_per_group(entry, f"g.gpus == 0.0 || {selected}", message, type_name))
+        message = (
+            f"{shown}: a pod with GPUs selects no GPU product "
+            f"(node selector or node affinity {label})"
+        )
+        condition = f"g.gpus == 0.0 || {in_selector} || {in_affinity}"
+        out.checks.append(_per_group(entry, condition, message, type_name))
         held.add("required")
     if "options" in keys:
         options = [o for o in entry.rule.options if isinstance(o, str)]
-        allowed = "[" + ", ".join(lit(o) for o in options) + "]"
+        listed = "[" + ", ".join(lit(o) for o in options) + "]"
         message = f"{shown}: a pod selects a GPU product that is not one of: {', '.join(options)}"
-        condition = f"!{selected} || {product} in {allowed}"
+        condition = _products_all(label, lambda value: f"{value} in {listed}")
         out.checks.append(_per_group(entry, condition, message, type_name))
         held.add("options")
     if "pattern" in keys:
@@ -359,7 +447,8 @@ def _product(entry, keys, context, out) -> set[str]:
             message = (
                 f"{shown}: a pod selects a GPU product that does not match '{entry.rule.pattern}'"
             )
-            condition = f"!{selected} || {product}.matches({lit(entry.rule.pattern)})"
+            pattern = lit(entry.rule.pattern)
+            condition = _products_all(label, lambda value: f"{value}.matches({pattern})")
             out.checks.append(_per_group(entry, condition, message, type_name))
             held.add("pattern")
     return held
@@ -576,7 +665,7 @@ def _limit(policy: LoadedPolicy, name: str, limit) -> Check:
         f"(policy {policy.name}, limits.{name} at {where})"
     )
     return Check(
-        ALL,
+        PER_POD,
         lambda _kind: f"!({total} > {float(limit)!r})",
         message,
         lambda _kind: f"'total ' + string({total})",

@@ -123,6 +123,42 @@ class Cluster(Strict):
         description="RDMA network (as manifests name it in resources.rdma.devices) -> the device "
         "resource and NCCL variables of a pod that attaches it.",
     )
+    systemNamespaces: list[Text] | None = Field(
+        None,
+        description="Namespaces of the cluster's controllers besides kube-system, kube-public, "
+        "kube-node-lease, jobset-system, kueue-system, kuberay-system and ray-system: global "
+        "admission policies (compile admission) leave them alone, and what their service "
+        "accounts make counts as made for an admitted workload.",
+    )
+
+
+PodKind = Literal[
+    "Pod",
+    "ReplicationController",
+    "Deployment",
+    "StatefulSet",
+    "ReplicaSet",
+    "DaemonSet",
+    "CronJob",
+    "RayCluster",
+    "RayService",
+]
+
+
+class AdmissionSpec(Strict):
+    """What `compile admission` lets into project namespaces beyond what compile emits."""
+
+    allowKinds: list[PodKind] | None = Field(
+        None,
+        description="Kinds that run pods, other than JobSet, RayJob and Job, a researcher may "
+        "create in the project's namespace (a global policy: in every project's). Their pods "
+        "still meet every rule on what one pod runs.",
+    )
+    priorityClasses: list[Text] | None = Field(
+        None,
+        description="PriorityClasses a pod of the project may name (spec.priorityClassName); "
+        "none when absent.",
+    )
 
 
 class PolicyMetadata(Strict):
@@ -146,6 +182,9 @@ class PolicySpec(Strict):
     )
     cluster: Cluster | None = Field(
         None, description="Facts of the target cluster (a global policy only), SPEC 2.6."
+    )
+    admission: AdmissionSpec | None = Field(
+        None, description="What compile admission admits in project namespaces (issue 20)."
     )
 
 

@@ -283,13 +283,14 @@ class PolicyMetadata(Record):
 
 
 class PolicySpec(Record):
-    __slots__ = ('defaults', 'rules', 'limits', 'quota', 'priorities', 'cluster',)
+    __slots__ = ('defaults', 'rules', 'limits', 'quota', 'priorities', 'cluster', 'admission',)
     defaults: dict[str, Any] | None
     rules: dict[str, Rule] | None
     limits: Limits | None
     quota: Quota | None
     priorities: dict[str, int] | None
     cluster: Cluster | None
+    admission: AdmissionSpec | None
     FIELDS = (
         ('defaults', ('nullable', ('dict', ('any',), ())), ('value', None)),
         ('rules', ('nullable', ('dict', ('model', 'Rule'), ())), ('value', None)),
@@ -297,6 +298,7 @@ class PolicySpec(Record):
         ('quota', ('nullable', ('model', 'Quota')), ('value', None)),
         ('priorities', ('nullable', ('dict', ('int', ()), ())), ('value', None)),
         ('cluster', ('nullable', ('model', 'Cluster')), ('value', None)),
+        ('admission', ('nullable', ('model', 'AdmissionSpec')), ('value', None)),
     )
 
 
@@ -379,12 +381,14 @@ class Borrowing(Record):
 class Cluster(Record):
     """Facts of the cluster the output is for (SPEC 2.6); only a global policy states them."""
 
-    __slots__ = ('gpuProductLabel', 'rdma',)
+    __slots__ = ('gpuProductLabel', 'rdma', 'systemNamespaces',)
     gpuProductLabel: str | None
     rdma: dict[str, RdmaNetwork] | None
+    systemNamespaces: list[str] | None
     FIELDS = (
         ('gpuProductLabel', ('nullable', ('text',)), ('value', None)),
         ('rdma', ('nullable', ('dict', ('model', 'RdmaNetwork'), ())), ('value', None)),
+        ('systemNamespaces', ('nullable', ('list', ('text',), ())), ('value', None)),
     )
 
 
@@ -399,6 +403,18 @@ class RdmaNetwork(Record):
         ('resource', ('text',), ('required',)),
         ('count', ('int', (('ge', 1),)), ('value', 1)),
         ('env', ('nullable', ('dict', ('text',), ())), ('value', None)),
+    )
+
+
+class AdmissionSpec(Record):
+    """What `compile admission` lets into project namespaces beyond what compile emits."""
+
+    __slots__ = ('allowKinds', 'priorityClasses',)
+    allowKinds: list[Literal['Pod', 'ReplicationController', 'Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet', 'CronJob', 'RayCluster', 'RayService']] | None
+    priorityClasses: list[str] | None
+    FIELDS = (
+        ('allowKinds', ('nullable', ('list', ('literal', ('Pod', 'ReplicationController', 'Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet', 'CronJob', 'RayCluster', 'RayService'), "'Pod', 'ReplicationController', 'Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet', 'CronJob', 'RayCluster' or 'RayService'"), ())), ('value', None)),
+        ('priorityClasses', ('nullable', ('list', ('text',), ())), ('value', None)),
     )
 
 
@@ -580,6 +596,7 @@ MODELS: dict[str, type[Record]] = {
     'Borrowing': Borrowing,
     'Cluster': Cluster,
     'RdmaNetwork': RdmaNetwork,
+    'AdmissionSpec': AdmissionSpec,
     'JobType': JobType,
     'Resources': Resources,
     'Accelerators': Accelerators,

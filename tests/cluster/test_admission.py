@@ -103,7 +103,8 @@ def make_namespace(control_plane, name: str, labels: dict | None = None) -> str:
 
 
 def apply_objects(control_plane, objects: list[dict]) -> None:
-    control_plane.kubectl("apply", "-f", "-", input=to_yaml(objects))
+    # every policy now has a Pod object and every project a door: many objects at once
+    control_plane.kubectl("apply", "-f", "-", input=to_yaml(objects), timeout=600)
 
 
 def delete_objects(control_plane, objects: list[dict]) -> None:
