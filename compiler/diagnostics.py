@@ -159,6 +159,7 @@ CODES: dict[str, str] = {
     "E410": "policy does not allow removing this item",
     "E411": "workload totals exceed the policy limits",
     "E412": "policy rule is malformed",
+    "E413": "a policy pattern RE2 (the API server's engine) cannot read",
     # quotas and queues (spec.quota, spec.priorities, compile queues)
     "E501": "a quota in a global policy (a quota belongs to one project)",
     "E502": "borrowingLimit without a cohort to borrow from",
@@ -168,6 +169,7 @@ CODES: dict[str, str] = {
     "E506": "two policies give one project a quota",
     "E507": "two policies give one priority different values",
     "E508": "a cohort name is not a valid Kueue cohort name",
+    "E509": "a quota amount is more than a Kubernetes quantity holds",
     # admission policies (compile admission)
     "E520": "two policies give one admission policy object name",
     # image builds (compile image, --image-digest)

@@ -8,8 +8,8 @@ set is E206: the base was valid once, the policy changed since.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
+from fractions import Fraction
 
 from ..diagnostics import Diagnostic, Location, Related, error
 from ..emit import quantity
@@ -19,6 +19,7 @@ from ..model.scalars import duration_seconds, number_as_text
 from ..resolve import Resolved
 from ..resolve.itemized import kind_of
 from ..resolve.tree import format_path
+from .pattern import searches
 from .policy_load import LoadedPolicy, PolicyRule, load_policy
 
 MISSING = object()
@@ -363,7 +364,7 @@ def _scalar_problems(rule, value) -> list[tuple[str, str]]:
             out.append(("E401", f"{_show(value)} is above the maximum {_show(rule.max)}"))
         if minimum is not None and number < minimum:
             out.append(("E402", f"{_show(value)} is below the minimum {_show(rule.min)}"))
-        if rule.step is not None and not _on_step(number, rule):
+        if rule.step is not None and not _on_step(value, rule):
             start = _as_number(rule.min) if rule.min is not None else 0
             out.append(
                 (
@@ -384,15 +385,37 @@ def _scalar_problems(rule, value) -> list[tuple[str, str]]:
         )
     if rule.pattern is not None:
         text = value if isinstance(value, str) else number_as_text(value)
-        if isinstance(text, str) and not re.search(rule.pattern, text):
+        if isinstance(text, str) and searches(rule.pattern, text) is False:
             out.append(("E405", f"{_show(text)} does not match the pattern '{rule.pattern}'"))
     return out
 
 
-def _on_step(number: float, rule) -> bool:
-    start = _as_number(rule.min) if rule.min is not None else 0.0
-    steps = (number - (start or 0.0)) / rule.step
-    return math.isclose(steps, round(steps), abs_tol=1e-9)
+def _on_step(value, rule) -> bool:
+    """Exactly min + k x step, in the decimals as written (0.1 is one tenth, not the nearest float)."""
+    number, step = _exact(value), _exact(rule.step)
+    start = _exact(rule.min) if rule.min is not None else Fraction(0)
+    if number is None or start is None or not step:
+        return True
+    return ((number - start) / step).denominator == 1
+
+
+def _exact(value) -> Fraction | None:
+    """A number or duration as an exact fraction of its written decimal; None if it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            return Fraction(duration_seconds(value))
+        except ValueError:
+            return None
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        try:
+            return Fraction(getattr(value, "text", None) or repr(value))
+        except ValueError:  # inf, nan
+            return None
+    return None
 
 
 def _check_additions(resolved, entry, logical, data_path, value) -> list[Diagnostic]:
@@ -721,7 +744,7 @@ def check_emitted_image(
                 continue
             rule = entry.rule
             problems = []
-            if rule.pattern is not None and not re.search(rule.pattern, emitted):
+            if rule.pattern is not None and searches(rule.pattern, emitted) is False:
                 problems.append(("E405", f"does not match the pattern '{rule.pattern}'"))
             moved = _repository(emitted) != _repository(written)
             if (

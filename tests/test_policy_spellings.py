@@ -1,0 +1,77 @@
+"""Issue 20, compile time: one value, every spelling. Each section is one way a value reached the
+program past a rule on main before the issue; each test tries it and asserts the policy holds."""
+
+from __future__ import annotations
+
+import pytest
+from policy_support import WORKLOAD, policy, run, with_spec
+
+# ---------------------------------------------------------------------------------------------
+# step: exact, in the decimals as written
+
+
+@pytest.mark.parametrize(
+    ("cpus", "step", "expected"),
+    [
+        ("100000000.5", "1", ["E403"]),  # math.isclose let every value above ~1e8 pass
+        ("1000000000001", "2", ["E403"]),
+        ("0.3", "0.1", []),  # 3 x 0.1 is 0.3 as written, though not in binary floats
+        ("0.30000001", "0.1", ["E403"]),
+        ("64", "0.5", []),
+    ],
+)
+def test_step_is_exact(cpus, step, expected):
+    workload = WORKLOAD.replace("cpus: 8", f"cpus: {cpus}")
+    outcome = run(workload, policies=[policy(rules=f"spec.types.*.resources.cpus: {{step: {step}}}")])
+    assert [c for c in outcome.codes if c == "E403"] == expected, outcome.lines
+
+
+# ---------------------------------------------------------------------------------------------
+# pattern: RE2, as the API server's CEL matches()
+
+
+def test_a_dollar_does_not_accept_a_trailing_newline():
+    rule = "spec.image: {pattern: '^registry\\.example\\.com/team-a/trainer:1\\.0$'}"
+    workload = WORKLOAD.replace(
+        "image: registry.example.com/team-a/trainer:1.0",
+        'image: "registry.example.com/team-a/trainer:1.0\\n"',
+    )
+    assert "E405" in run(workload, policies=[policy(rules=rule)]).codes
+
+
+def test_a_hostile_value_on_a_backtracking_pattern_is_fast():
+    rule = "spec.env.X: {pattern: '^(a+)+$'}"
+    # Python's re backtracks: 28 characters took 20 s, each one more doubles it; RE2 is linear
+    workload = with_spec("env: {X: " + "a" * 40 + "b}")
+    outcome = run(workload, policies=[policy(rules=rule)])
+    assert "E405" in outcome.codes, outcome.lines
+
+
+@pytest.mark.parametrize("pattern", ["^(?!evil)", "(a", "a\\\\Z", "(a)\\\\1"])
+def test_a_pattern_re2_cannot_read_is_a_policy_diagnostic(pattern):
+    outcome = run(WORKLOAD, policies=[policy(rules=f'spec.image: {{pattern: "{pattern}"}}')])
+    problem = outcome.only("E413")
+    assert "policy-0.yaml" in str(problem.location.file), outcome.lines
+    assert "RE2" in problem.message
+
+
+# ---------------------------------------------------------------------------------------------
+# compile queues: an amount beyond any quantity
+
+
+@pytest.mark.parametrize(
+    "quota",
+    [
+        "{cpus: 8, memoryGB: 1e308}",
+        "{cpus: 1e308, memoryGB: 8}",
+        "{cpus: 8, memoryGB: 8, gpus: {H100: 1e308}}",
+        "{cpus: 8, memoryGB: 8, cohort: c, borrowingLimit: {memoryGB: 1e300}}",
+    ],
+)
+def test_a_quota_beyond_any_quantity_is_a_diagnostic(tmp_path, quota):
+    from example_support import run_cli
+
+    (tmp_path / "p.yaml").write_text(policy() + f"  quota: {quota}\n")
+    result = run_cli("queues", "-p", "p.yaml", cwd=tmp_path)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "E509" in result.stderr and "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
