@@ -146,6 +146,8 @@ CODES: dict[str, str] = {
     "E331": "failOnExitCodes on a kind that cannot see exit codes (RayJob)",
     "E332": "a Job too large for per-pod retries at that parallelism (restart scope pod)",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
+    "E340": "a workload of a project with a quota names no queue",
+    "E341": "a workload without a project where project policies exist",
     # policy
     "E401": "value is above the policy maximum",
     "E402": "value is below the policy minimum",

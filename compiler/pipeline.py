@@ -22,6 +22,7 @@ from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
 from .validate.located import TEMPLATES_OWN, in_the_workload
 from .validate.policy import check_emitted_image, policies_for
+from .validate.scope import binding_policies
 from .validate.runs import gpu_product_label, rdma_networks
 
 
@@ -137,7 +138,7 @@ def _compiled(document: Document, catalog: Catalog, options: Options) -> Unit:
     unit.diagnostics.extend(
         check_emitted_image(
             resolved,
-            policies_for(catalog.policies, project),
+            binding_policies(catalog.policies, project, namespace),
             manifest.spec.image,
             unit.workload.image,
         )

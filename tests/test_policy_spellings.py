@@ -75,3 +75,52 @@ def test_a_quota_beyond_any_quantity_is_a_diagnostic(tmp_path, quota):
     result = run_cli("queues", "-p", "p.yaml", cwd=tmp_path)
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "E509" in result.stderr and "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# the project's policies: its queue, its namespace, a workload without a project
+
+QUOTA = policy(name="team-a-quota") + "  quota: {cpus: 64, memoryGB: 256}\n"
+
+
+@pytest.mark.parametrize(
+    ("workload", "sets"),
+    [
+        (with_spec("queue: ~"), ()),
+        (WORKLOAD, ("spec.queue=~",)),
+    ],
+)
+def test_dropping_the_queue_of_a_project_with_a_quota_is_an_error(workload, sets):
+    outcome = run(workload, policies=[QUOTA], sets=sets)
+    assert "E340" in outcome.codes, outcome.lines
+
+
+def test_the_project_queue_by_default_is_fine():
+    assert run(WORKLOAD, policies=[QUOTA]).codes == []
+
+
+def test_another_projects_namespace_is_held_by_that_projects_rules_too():
+    team_b = policy(rules="spec.timeout: {required: true}", name="team-b", project="team-b")
+    outcome = run(WORKLOAD, namespace="team-b", policies=[team_b])
+    assert outcome.codes == ["E406"], outcome.lines
+    image = policy(rules="spec.image: {pattern: '^registry\\.example\\.com/team-b/'}", name="team-b", project="team-b")
+    assert run(WORKLOAD, namespace="team-b", policies=[image]).codes == ["E405"]
+    limits = policy(limits="{pods: 1}", name="team-b", project="team-b")
+    assert run(WORKLOAD, namespace="team-b", policies=[limits]).codes == ["E411"]
+
+
+def test_a_namespace_no_policy_names_is_left_alone():
+    team_b = policy(rules="spec.timeout: {required: true}", name="team-b", project="team-b")
+    assert run(WORKLOAD, namespace="scratch", policies=[team_b]).codes == []
+
+
+def test_a_workload_without_a_project_where_project_policies_exist_is_an_error():
+    workload = WORKLOAD.replace("project: team-a\n", "")
+    outcome = run(workload, policies=[policy(rules="spec.timeout: {required: true}")])
+    assert outcome.codes == ["E341"], outcome.lines
+    # sent to the project's namespace: its policies apply
+    held = run(workload, namespace="team-a", policies=[policy(rules="spec.timeout: {required: true}")])
+    assert held.codes == ["E406"], held.lines
+    # global policies alone: nothing to step out of
+    assert run(workload, policies=[policy(rules="spec.image: {required: true}", project=None)]).codes == []
+

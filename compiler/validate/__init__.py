@@ -8,6 +8,7 @@ from ..resolve import Resolved, format_path
 from .boundary import check_boundary, check_names
 from .overrides import check_overrides, covered_by
 from .policy import check_policies, policies_for
+from .scope import binding_policies, check_scope
 from .semantics import check_semantics
 from .structure import intended_paths, validate_manifest
 from .targets import check_targets
@@ -21,7 +22,7 @@ def validate_workload(
     overrides = check_overrides(resolved)
     structural = [d for d in structural if not covered_by(d, overrides)] + overrides
     policy = (
-        check_policies(resolved, policies_for(catalog.policies, project), types)
+        check_policies(resolved, binding_policies(catalog.policies, project, namespace), types)
         if catalog is not None
         else []
     )
@@ -91,7 +92,8 @@ def rdma_problems(resolved: Resolved, catalog, types, project) -> list:
 
 
 def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace=None) -> list:
-    """E320, E321, E322, W120, W121, W123: a workload its queue does not know or can never admit."""
+    """E320, E321, E322, W120, W121, W123: a workload its queue does not know or can never admit;
+    E340, E341: a workload that steps out of its project's policies."""
     if catalog is None:
         return []
     from .policy import _types_location, loaded_policy, tpu_totals, workload_totals
@@ -121,6 +123,7 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
         policies,
         _types_location(resolved),
     )
+    known += check_scope(resolved, manifest.spec.queue, project, namespace, policies)
     if not project:
         return known + covered
     elsewhere = check_namespace(
