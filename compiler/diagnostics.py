@@ -111,7 +111,7 @@ CODES: dict[str, str] = {
     "E207": "--set is malformed",
     "E208": "a Policy among the manifests or templates (policies come from -p, .compile.yaml)",
     "E209": "deleted: true outside an item of an itemized collection",
-    "E210": "a second spelling of a value another field writes (Kueue labels, node labels)",
+    "E210": "a second spelling of a value another field writes (Kueue labels, node labels, Multus networks)",
     "E211": "a label or annotation the compiler owns",
     "E212": "queue or priority is not a label value",
     "E213": "memory that would be emitted as 0 bytes",

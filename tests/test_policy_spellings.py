@@ -124,3 +124,14 @@ def test_a_workload_without_a_project_where_project_policies_exist_is_an_error()
     # global policies alone: nothing to step out of
     assert run(workload, policies=[policy(rules="spec.image: {required: true}", project=None)]).codes == []
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Multus networks only through rdma
+
+
+@pytest.mark.parametrize("key", ["k8s.v1.cni.cncf.io/networks", "v1.multus-cni.io/default-network"])
+def test_a_multus_annotation_is_a_second_spelling_of_rdma(key):
+    outcome = run(with_spec(f'annotations: {{"{key}": "default/hostnet"}}'))
+    assert outcome.codes == ["E210"], outcome.lines
+    assert "resources.rdma" in outcome.only("E210").message

@@ -2,7 +2,8 @@
 
 - ``deleted: true`` only on an item of an itemized collection (E209);
 - one spelling per output value: the Kueue queue and priority labels come from ``spec.queue`` and
-  ``spec.priority``, the accelerator node labels from ``accelerators`` (E210);
+  ``spec.priority``, the accelerator node labels from ``accelerators``, Multus networks from
+  ``resources.rdma`` (E210);
 - labels and annotations the compiler owns (E211);
 - queue and priority are label values (E212);
 - memory that the emitted quantity would round to zero (E213; CPU below 1m is E304);
@@ -27,6 +28,10 @@ SECOND_SPELLINGS = {
     ("extraSelectors", "nvidia.com/gpu.product"): "accelerators.gpu.product",
     ("extraSelectors", "cloud.google.com/gke-tpu-accelerator"): "accelerators.tpu.type",
     ("extraSelectors", "cloud.google.com/gke-tpu-topology"): "accelerators.tpu.topology",
+    # Multus attaches networks a pod's annotations name: only resources.rdma, which the policies'
+    # spec.cluster.rdma describes, may (the default network would move the pod off the cluster's)
+    ("annotations", "k8s.v1.cni.cncf.io/networks"): "resources.rdma.devices",
+    ("annotations", "v1.multus-cni.io/default-network"): "resources.rdma.devices",
 }
 RESERVED_KEYS = ("app.kubernetes.io/managed-by",)
 RESERVED_PREFIXES = ("manifest-compiler/",)
