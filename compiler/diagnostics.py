@@ -148,6 +148,7 @@ CODES: dict[str, str] = {
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     "E340": "a workload of a project with a quota names no queue",
     "E341": "a workload without a project where project policies exist",
+    "E342": "two items of an itemized list share a label (Workers name, toleration key, PVC name)",
     # policy
     "E401": "value is above the policy maximum",
     "E402": "value is below the policy minimum",

@@ -135,3 +135,50 @@ def test_a_multus_annotation_is_a_second_spelling_of_rdma(key):
     outcome = run(with_spec(f'annotations: {{"{key}": "default/hostnet"}}'))
     assert outcome.codes == ["E210"], outcome.lines
     assert "resources.rdma" in outcome.only("E210").message
+
+
+# ---------------------------------------------------------------------------------------------
+# duplicate labels in itemized lists
+
+RAY = """\
+kind: AIchorManifest
+apiVersion: 0.2.3
+name: train
+project: team-a
+spec:
+  operator: kuberay
+  image: registry.example.com/team-a/trainer:1.0
+  command: python train.py
+  types:
+    Head: {resources: {cpus: 1, memory: 4}}
+    Workers:
+      - {name: g, count: 1, resources: {cpus: 1, memory: 4}}
+      - {name: g, count: 2, resources: {cpus: 1, memory: 4}}
+"""
+
+
+def test_two_worker_groups_with_one_name_are_an_error():
+    outcome = run(RAY)
+    assert outcome.codes == ["E342"], outcome.lines
+    assert outcome.only("E342").location.line == 13
+
+
+@pytest.mark.parametrize(
+    "tolerations",
+    [
+        "[{key: a, operator: Exists}, {key: a, operator: Equal, value: x}]",
+        "[{key: gpu, operator: Exists}, {key: b, operator: Exists}, {key: gpu, operator: Exists}]",
+    ],
+)
+def test_two_tolerations_with_one_key_are_an_error(tolerations):
+    workload = WORKLOAD.replace(
+        "        memory: 32\n", f"        memory: 32\n        extraTolerations: {tolerations}\n"
+    )
+    assert run(workload).codes == ["E342"]
+
+
+def test_two_pvcs_with_one_name_are_an_error():
+    workload = with_spec(
+        "storage: {attachExistingPVCs: [{name: d, mountPoint: /a}, {name: d, mountPoint: /b}]}"
+    )
+    assert run(workload).codes == ["E342"]

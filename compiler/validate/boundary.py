@@ -7,7 +7,8 @@
 - labels and annotations the compiler owns (E211);
 - queue and priority are label values (E212);
 - memory that the emitted quantity would round to zero (E213; CPU below 1m is E304);
-- project and namespace are DNS-1123 labels (E214): they become URL path segments and names.
+- project and namespace are DNS-1123 labels (E214): they become URL path segments and names;
+- one label per item of an itemized list (E342).
 
 Pure: reads the merged data (any shape; a wrong type is left to the structural checks).
 """
@@ -51,6 +52,7 @@ def check_boundary(resolved: Resolved, gpu_product_label: str | None = None) -> 
         + _selector_keys(resolved, spec, gpu_product_label)
         + _queue_and_priority(resolved, spec)
         + _quantities(resolved, spec)
+        + _duplicate_labels(resolved, spec)
     )
 
 
@@ -203,6 +205,47 @@ def _quantities(resolved: Resolved, spec: dict) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def _duplicate_labels(resolved: Resolved, spec: dict) -> list[Diagnostic]:
+    """E342: two items of one itemized list with one label (two Workers groups ``g``, two
+    tolerations of one key): a rule or an override addresses an item by its label, so one of
+    them would go unchecked or unchanged."""
+    lists = [(("spec", "storage", "attachExistingPVCs"), "name")]
+    types = spec.get("types")
+    if isinstance(types, dict) and isinstance(types.get("Workers"), list):
+        lists.append((("spec", "types", "Workers"), "name"))
+    lists += [
+        (type_path + ("resources", "extraTolerations"), "key") for type_path, _ in _resources(spec)
+    ]
+    out = []
+    for path, member in lists:
+        items = _at(resolved.data, path)
+        seen: set = set()
+        for index, item in enumerate(items if isinstance(items, list) else ()):
+            label = item.get(member) if isinstance(item, dict) else None
+            if label is None or not isinstance(label, (str, int)):
+                continue
+            if label in seen:
+                message = (
+                    f"two items have {member} {label!r}; items of this list are told apart by "
+                    f"{member} (rules and overrides address them by it): give each its own"
+                )
+                where = resolved.location(path + (index, member))
+                out.append(error("E342", message, where, format_path(resolved.logical(path))))
+            seen.add(label)
+    return out
+
+
+def _at(data, path: tuple):
+    for key in path:
+        if isinstance(data, dict) and isinstance(key, str):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
 
 
 def _resources(spec: dict):
