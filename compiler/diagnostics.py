@@ -149,6 +149,7 @@ CODES: dict[str, str] = {
     "E340": "a workload of a project with a quota names no queue",
     "E341": "a workload without a project where project policies exist",
     "E342": "two items of an itemized list share a label (Workers name, toleration key, PVC name)",
+    "E343": "a rayStartParams key or value the shell would read as syntax",
     # policy
     "E401": "value is above the policy maximum",
     "E402": "value is below the policy minimum",

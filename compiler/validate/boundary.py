@@ -8,7 +8,8 @@
 - queue and priority are label values (E212);
 - memory that the emitted quantity would round to zero (E213; CPU below 1m is E304);
 - project and namespace are DNS-1123 labels (E214): they become URL path segments and names;
-- one label per item of an itemized list (E342).
+- one label per item of an itemized list (E342);
+- ``rayStartParams`` free of shell syntax (E343): KubeRay pastes them into a shell line.
 
 Pure: reads the merged data (any shape; a wrong type is left to the structural checks).
 """
@@ -53,6 +54,7 @@ def check_boundary(resolved: Resolved, gpu_product_label: str | None = None) -> 
         + _queue_and_priority(resolved, spec)
         + _quantities(resolved, spec)
         + _duplicate_labels(resolved, spec)
+        + _ray_start_params(resolved, spec)
     )
 
 
@@ -234,6 +236,41 @@ def _duplicate_labels(resolved: Resolved, spec: dict) -> list[Diagnostic]:
                 where = resolved.location(path + (index, member))
                 out.append(error("E342", message, where, format_path(resolved.logical(path))))
             seen.add(label)
+    return out
+
+
+# KubeRay writes each rayStartParams entry as ` --KEY=VALUE` into the `ray start` line a shell
+# runs (pod.go, convertParamMap): a character the shell reads as syntax would run a command
+SHELL_SYNTAX = frozenset(";&|$`<>()'!#~*?\n\r\t\0")
+RAY_PARAM_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def _ray_start_params(resolved: Resolved, spec: dict) -> list[Diagnostic]:
+    """E343: a ``rayStartParams`` key or value the shell would read as more than a word."""
+    types = spec.get("types")
+    if spec.get("operator") not in ("kuberay", "ray") or not isinstance(types, dict):
+        return []
+    groups = [("spec", "types", "Head")] + [
+        ("spec", "types", "Workers", index)
+        for index in range(len(types["Workers"]) if isinstance(types.get("Workers"), list) else 0)
+    ]
+    out = []
+    for group in groups:
+        params = _at(resolved.data, group + ("rayStartParams",))
+        for key, value in params.items() if isinstance(params, dict) else ():
+            path = group + ("rayStartParams", key)
+            text = value if isinstance(value, str) else ""
+            bad = sorted({c for c in text if c in SHELL_SYNTAX})
+            if RAY_PARAM_KEY.match(str(key)) and not bad:
+                continue
+            what = f"key {key!r}" if not RAY_PARAM_KEY.match(str(key)) else f"value {value!r}"
+            shown = " ".join(repr(c) for c in bad) or "not a parameter name"
+            message = (
+                f"rayStartParams {what} ({shown}): KubeRay pastes each parameter into the shell "
+                "line that runs `ray start`, where it would be read as shell syntax"
+            )
+            where = resolved.location(path, key=not bad)
+            out.append(error("E343", message, where, format_path(resolved.logical(path))))
     return out
 
 
