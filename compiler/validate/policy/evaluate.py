@@ -133,7 +133,32 @@ def derived_violations(resolved, entry, logical, derived) -> list[Diagnostic]:
             data_path,
         )
         for code, message in scalar_problems(entry.rule, rounded(value))
+        + _across_problems(resolved, entry, logical, data_path, rounded(value))
     ]
+
+
+def _across_problems(resolved, entry, logical, data_path, value) -> list[tuple[str, str]]:
+    """``forbidden`` and ``canEdit: false`` on one of two spellings of an output, where the other
+    (at ``data_path``) wrote ``value``: setting it is setting the ruled one; the value must be the
+    policy default of the ruled one."""
+    rule = entry.rule
+    problems = []
+    setter = resolved.layer_of(data_path)
+    if rule.forbidden and setter is not None and setter.role in USER_ROLES:
+        problems.append(("E408", f"the policy forbids setting {format_path(logical)}; remove it"))
+    if rule.canEdit is False:
+        expected = policy_default(resolved, entry.policy, logical)
+        number, default = as_number(value), as_number(expected) if expected is not MISSING else None
+        if number is None or default is None or number != default:
+            shown = "no value" if expected is MISSING else show(expected)
+            problems.append(
+                (
+                    "E407",
+                    f"{show(value)} differs from the "
+                    f"policy default {shown}; the policy does not allow editing it",
+                )
+            )
+    return problems
 
 
 def _effective_deadline_field(data) -> tuple | None:
@@ -151,15 +176,14 @@ def _deadline_set_elsewhere(resolved: Resolved, logical: tuple) -> bool:
 
 def _check_other_deadline(resolved: Resolved, entry: PolicyRule) -> list[Diagnostic]:
     """A rule on one deadline field binds the deadline the other field wrote (SPEC 2.4: a rule
-    binds the value that reaches the output): bounds, options, pattern and forbidden."""
+    binds the value that reaches the output): bounds, options, pattern, forbidden and canEdit."""
     effective = _effective_deadline_field(resolved.data)
     if effective is None or effective == entry.pattern:
         return []
     value = resolved.data["spec"][effective[1]]
-    problems = scalar_problems(entry.rule, value)
-    setter = resolved.layer_of(effective)
-    if entry.rule.forbidden and setter is not None and setter.role in USER_ROLES:
-        problems.append(("E408", "the policy forbids setting the deadline; remove it"))
+    problems = scalar_problems(entry.rule, value) + _across_problems(
+        resolved, entry, entry.pattern, effective, value
+    )
     shown = format_path(entry.pattern)
     return [
         violation(
