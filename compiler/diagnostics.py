@@ -165,6 +165,7 @@ CODES: dict[str, str] = {
     "E412": "policy rule is malformed",
     "E413": "a policy pattern RE2 (the API server's engine) cannot read",
     "E414": "a value rule on an env variable given by a Secret reference",
+    "E415": "retries or a grace period let the run last beyond the policy's deadline maximum",
     # quotas and queues (spec.quota, spec.priorities, compile queues)
     "E501": "a quota in a global policy (a quota belongs to one project)",
     "E502": "borrowingLimit without a cohort to borrow from",

@@ -370,3 +370,33 @@ def test_memory_rules_carry_across_ram_ratio(rule, code):
     defaults = "spec: {types: {'*': {resources: {memory: 32}}}}" if "canEdit" in rule else ""
     outcome = run(workload, policies=[policy(rules=rule, defaults=defaults)])
     assert code in outcome.codes, outcome.lines
+
+
+# ---------------------------------------------------------------------------------------------
+# a deadline's maximum bounds the run: attempts and grace periods
+
+PYTORCH = WORKLOAD.replace("operator: jobset", "operator: pytorch")
+
+
+@pytest.mark.parametrize(
+    ("workload", "extra", "expected"),
+    [
+        (PYTORCH, "restartPolicy: {backoffLimit: 3}", ["E415"]),  # 4 fresh deadlines
+        (WORKLOAD, "restartPolicy: {backoffLimit: 3, scope: workload}", ["E415"]),
+        (WORKLOAD, "restartPolicy: {backoffLimit: 3}", []),  # the pod scope: one Job deadline
+        (PYTORCH, "restartPolicy: {backoffLimit: 0}", []),
+        (WORKLOAD, "gracefulTermination: {terminationGracePeriodSeconds: 100000}", ["E415"]),
+        (WORKLOAD, "gracefulTermination: {terminationGracePeriodSeconds: 30}", []),
+        (RAY_ONE, "restartPolicy: {backoffLimit: 1}", ["E415"]),
+    ],
+)
+def test_a_deadline_maximum_bounds_retries_and_grace(workload, extra, expected):
+    rule = "spec.timeout: {max: 1d, required: true}"
+    outcome = run(with_spec("timeout: 1d\n" + extra, workload), policies=[policy(rules=rule)])
+    assert outcome.codes == expected, outcome.lines
+
+
+def test_a_shorter_deadline_leaves_room_for_retries():
+    rule = "spec.activeDeadlineSeconds: {max: 1d}"
+    extra = "timeout: 6h\nrestartPolicy: {backoffLimit: 3}"
+    assert run(with_spec(extra, PYTORCH), policies=[policy(rules=rule)]).codes == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ...diagnostics import Diagnostic
 from ...resolve import Resolved
 from ..policy_load import LoadedPolicy, load_policy
+from .bounds import check_run_bounds
 from .channels import check_channels
 from .evaluate import LABEL_FIELDS, check_label_field, check_rule
 from .image import check_emitted_image
@@ -65,6 +66,7 @@ def check_policies(
             else:
                 out += check_rule(resolved, rule)
             out += check_channels(resolved, rule)
+        out += check_run_bounds(resolved, policy)
         if policy.limits is not None and types is not None:
             out += check_limits(resolved, policy, types)
     return out
