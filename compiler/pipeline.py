@@ -22,8 +22,8 @@ from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
 from .validate.located import TEMPLATES_OWN, in_the_workload
 from .validate.policy import check_emitted_image, policies_for
-from .validate.scope import binding_policies
 from .validate.runs import gpu_product_label, rdma_networks
+from .validate.scope import binding_policies
 
 
 @dataclass(frozen=True)
