@@ -400,3 +400,21 @@ def test_a_shorter_deadline_leaves_room_for_retries():
     rule = "spec.activeDeadlineSeconds: {max: 1d}"
     extra = "timeout: 6h\nrestartPolicy: {backoffLimit: 3}"
     assert run(with_spec(extra, PYTORCH), policies=[policy(rules=rule)]).codes == []
+
+
+# ---------------------------------------------------------------------------------------------
+# KubeRay's default submitter pod is a pod
+
+
+def test_the_default_ray_submitter_counts_in_the_pod_limit():
+    # head + one worker + KubeRay's submitter (no serviceAccountName: it is not written out)
+    outcome = run(RAY_ONE, policies=[policy(limits="{pods: 2}")])
+    assert outcome.codes == ["E411"], outcome.lines
+    assert "submitter: 1 pod" in outcome.only("E411").message
+    assert run(RAY_ONE, policies=[policy(limits="{pods: 3}")]).codes == []
+
+
+def test_the_default_ray_submitter_counts_in_the_cpu_limit():
+    outcome = run(RAY_ONE, policies=[policy(limits="{cpus: 2}")])
+    assert outcome.codes == ["E411"], outcome.lines
+    assert run(RAY_ONE, policies=[policy(limits="{cpus: 2.5}")]).codes == []

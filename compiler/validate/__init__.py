@@ -130,7 +130,7 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
         manifest.spec.queue, project, namespace, policies, resolved.location(("spec", "queue"))
     )
     admission = check_admission(
-        workload_totals(manifest.spec.operator, types, _writes_submitter(manifest.spec)),
+        workload_totals(manifest.spec.operator, types, _runs_submitter(manifest.spec)),
         products_used(types),
         manifest.spec.queue,
         project,
@@ -162,12 +162,9 @@ __all__ = [
 ]
 
 
-def _writes_submitter(spec) -> bool:
-    from ..emit.rayjob import writes_default_submitter
-
-    if spec.operator not in ("kuberay", "ray"):
-        return False
-    return writes_default_submitter(spec.serviceAccountName, spec.imagePullSecrets, spec.runtimeEnv)
+def _runs_submitter(spec) -> bool:
+    """A RayJob always runs a submitter pod, KubeRay's default one when none is written."""
+    return spec.operator in ("kuberay", "ray")
 
 
 def _gpu_product_label(catalog, project) -> str | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from ...diagnostics import Diagnostic, Location, Related, error
 from ...emit import quantity
 from ...emit.jobset import tpu_hosts
-from ...emit.rayjob import SUBMITTER_REQUESTS, writes_default_submitter
+from ...emit.rayjob import SUBMITTER_REQUESTS
 from ...resolve import Resolved
 from ..policy_load import LoadedPolicy
 from .messages import rounded, show
 from .tree import MISSING, ONE_POD_PER_JOB, lookup
+
+RAY_OPERATORS = ("kuberay", "ray")
 
 
 def workload_totals(operator: str, types, submitter: bool = False) -> dict[str, float]:
@@ -24,8 +26,8 @@ def workload_totals(operator: str, types, submitter: bool = False) -> dict[str, 
 
 def pod_groups(operator, types, submitter: bool = False):
     """(type label, pods, per-pod {cpus, memoryGB, gpus}) for each group of identical pods.
-    ``submitter``: the RayJob carries KubeRay's default submitter pod written out
-    (rayjob.writes_default_submitter), one pod more."""
+    ``submitter``: a RayJob without the legacy ``Job`` type runs KubeRay's default submitter
+    pod (written out or not), one pod more."""
     for name, pods, resources in pod_resources(operator, types):
         yield name, pods, _per_pod(resources)
     if not isinstance(types, dict) and getattr(types, "Job", None) is None and submitter:
@@ -87,7 +89,7 @@ def _emitted(to_unit, amount: float, per_unit: int) -> float:
 def check_limits(resolved: Resolved, policy: LoadedPolicy, types) -> list[Diagnostic]:
     if policy.limits is None:
         return []
-    submitter = _writes_submitter(resolved)
+    submitter = _runs_submitter(resolved)
     totals = workload_totals(resolved.operator, types, submitter)
     out = []
     for name, limit in policy.limits.model_dump(exclude_none=True).items():
@@ -98,13 +100,10 @@ def check_limits(resolved: Resolved, policy: LoadedPolicy, types) -> list[Diagno
     return out
 
 
-def _writes_submitter(resolved: Resolved) -> bool:
-    spec = resolved.data.get("spec") if isinstance(resolved.data, dict) else None
-    if resolved.operator not in ("kuberay", "ray") or not isinstance(spec, dict):
-        return False
-    return writes_default_submitter(
-        spec.get("serviceAccountName"), spec.get("imagePullSecrets"), spec.get("runtimeEnv")
-    )
+def _runs_submitter(resolved: Resolved) -> bool:
+    """A RayJob always runs a submitter pod (K8sJobMode): the one written out, else KubeRay's
+    default one (common/job.go GetDefaultSubmitterContainer), sized like it."""
+    return resolved.operator in RAY_OPERATORS
 
 
 def _breakdown(operator, types, name: str, submitter: bool = False) -> str:
