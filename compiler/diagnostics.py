@@ -147,7 +147,6 @@ CODES: dict[str, str] = {
     "E332": "a Job too large for per-pod retries at that parallelism (restart scope pod)",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
     "E340": "a workload of a project with a quota names no queue",
-    "E341": "a workload without a project where project policies exist",
     "E342": "two items of an itemized list share a label (Workers name, toleration key, PVC name)",
     "E343": "a rayStartParams key or value the shell would read as syntax",
     # policy
@@ -200,6 +199,7 @@ CODES: dict[str, str] = {
     "W122": "a cohort member's GPUs sit in flavors no other member has: no GPU is lent either way",
     "W123": "the workload goes to a namespace without its project's LocalQueue",
     "W130": "a rule's pattern uses syntax RE2 lacks; the admission policy leaves the rule out",
+    "W140": "a workload without a project where project policies exist (only global ones apply)",
 }
 
 

@@ -122,20 +122,20 @@ def test_a_namespace_no_policy_names_is_left_alone():
     assert run(WORKLOAD, namespace="scratch", policies=[team_b]).codes == []
 
 
-def test_a_workload_without_a_project_where_project_policies_exist_is_an_error():
+def test_a_workload_without_a_project_where_project_policies_exist_is_told_so():
     workload = WORKLOAD.replace("project: team-a\n", "")
     outcome = run(workload, policies=[policy(rules="spec.timeout: {required: true}")])
-    assert outcome.codes == ["E341"], outcome.lines
+    assert outcome.codes == [], outcome.lines
+    assert "only the global policies apply" in outcome.only("W140").message
     # sent to the project's namespace: its policies apply
     held = run(
         workload, namespace="team-a", policies=[policy(rules="spec.timeout: {required: true}")]
     )
     assert held.codes == ["E406"], held.lines
+    assert not [d for d in held.diagnostics if d.code == "W140"]
     # global policies alone: nothing to step out of
-    assert (
-        run(workload, policies=[policy(rules="spec.image: {required: true}", project=None)]).codes
-        == []
-    )
+    alone = run(workload, policies=[policy(rules="spec.image: {required: true}", project=None)])
+    assert alone.diagnostics == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def rdma_problems(resolved: Resolved, catalog, types, project) -> list:
 
 def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace=None) -> list:
     """E320, E321, E322, W120, W121, W123: a workload its queue does not know or can never admit;
-    E340, E341: a workload that steps out of its project's policies."""
+    E340, W140: a workload that steps out of its project's policies."""
     if catalog is None:
         return []
     from .policy import _types_location, loaded_policy, tpu_totals, workload_totals

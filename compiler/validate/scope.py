@@ -1,11 +1,12 @@
 """Which project's policies bind a workload, and that it cannot step out of them: a workload of a
 project with a quota keeps a queue (E340), and a workload without a project (nor a project's
-namespace) is refused where project policies exist (E341). A workload sent to another project's
+namespace) is warned where project policies exist (W140): the examples and most single-team
+repositories compile without one. A workload sent to another project's
 namespace is held by that project's policies too (:func:`binding_policies`)."""
 
 from __future__ import annotations
 
-from ..diagnostics import Diagnostic, Location, Related, error
+from ..diagnostics import Diagnostic, Location, Related, error, warning
 from ..resolve import Resolved
 from .quota import QUOTA, quota_of
 
@@ -51,11 +52,12 @@ def _no_project(resolved: Resolved, project, namespace, projects) -> list[Diagno
     if project or namespace in projects or not projects:
         return []
     return [
-        error(
-            "E341",
+        warning(
+            "W140",
             f"the workload names no project, while policies bind projects ({', '.join(projects)}):"
-            " which project's policies apply cannot be told, so none would; set project: (or "
-            "--project, or project in .compile.yaml)",
+            " only the global policies apply here (kubectl sends it to its current namespace, "
+            "whose admission policies judge it there); set project: (or --project, or project "
+            "in .compile.yaml) for the project's policies",
             _project_location(resolved, "project"),
             "project",
         )
