@@ -51,9 +51,8 @@ def check_run_bounds(resolved: Resolved, policy: LoadedPolicy) -> list[Diagnosti
 
 
 def _deadline_seconds(data) -> int | None:
-    spec = data.get("spec") if isinstance(data, dict) else None
-    for _, key in DEADLINE_FIELDS if isinstance(spec, dict) else ():
-        seconds = _number(spec.get(key))
+    for field in DEADLINE_FIELDS:  # timeout wins over activeDeadlineSeconds
+        seconds = _number(lookup(data, field))
         if seconds is not None:
             return seconds
     return None
