@@ -111,7 +111,7 @@ CODES: dict[str, str] = {
     "E207": "--set is malformed",
     "E208": "a Policy among the manifests or templates (policies come from -p, .compile.yaml)",
     "E209": "deleted: true outside an item of an itemized collection",
-    "E210": "a second spelling of a value another field writes (Kueue labels, node labels)",
+    "E210": "a second spelling of a value another field writes (Kueue labels, node labels, Multus networks)",
     "E211": "a label or annotation the compiler owns",
     "E212": "queue or priority is not a label value",
     "E213": "memory that would be emitted as 0 bytes",
@@ -146,6 +146,9 @@ CODES: dict[str, str] = {
     "E331": "failOnExitCodes on a kind that cannot see exit codes (RayJob)",
     "E332": "a Job too large for per-pod retries at that parallelism (restart scope pod)",
     "E339": "internal error while compiling this file (a bug; other files are still compiled)",
+    "E340": "a workload of a project with a quota names no queue",
+    "E342": "two items of an itemized list share a label (Workers name, toleration key, PVC name)",
+    "E343": "a rayStartParams key or value the shell would read as syntax",
     # policy
     "E401": "value is above the policy maximum",
     "E402": "value is below the policy minimum",
@@ -159,6 +162,9 @@ CODES: dict[str, str] = {
     "E410": "policy does not allow removing this item",
     "E411": "workload totals exceed the policy limits",
     "E412": "policy rule is malformed",
+    "E413": "a policy pattern RE2 (the API server's engine) cannot read",
+    "E414": "a value rule on an env variable given by a Secret reference",
+    "E415": "retries or a grace period let the run last beyond the policy's deadline maximum",
     # quotas and queues (spec.quota, spec.priorities, compile queues)
     "E501": "a quota in a global policy (a quota belongs to one project)",
     "E502": "borrowingLimit without a cohort to borrow from",
@@ -168,6 +174,7 @@ CODES: dict[str, str] = {
     "E506": "two policies give one project a quota",
     "E507": "two policies give one priority different values",
     "E508": "a cohort name is not a valid Kueue cohort name",
+    "E509": "a quota amount is more than a Kubernetes quantity holds",
     # admission policies (compile admission)
     "E520": "two policies give one admission policy object name",
     # image builds (compile image, --image-digest)
@@ -192,6 +199,7 @@ CODES: dict[str, str] = {
     "W122": "a cohort member's GPUs sit in flavors no other member has: no GPU is lent either way",
     "W123": "the workload goes to a namespace without its project's LocalQueue",
     "W130": "a rule's pattern uses syntax RE2 lacks; the admission policy leaves the rule out",
+    "W140": "a workload without a project where project policies exist (only global ones apply)",
 }
 
 

@@ -23,6 +23,7 @@ from .validate.boundary import reject_duplicate_names
 from .validate.located import TEMPLATES_OWN, in_the_workload
 from .validate.policy import check_emitted_image, policies_for
 from .validate.runs import gpu_product_label, rdma_networks
+from .validate.scope import binding_policies
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def _compiled(document: Document, catalog: Catalog, options: Options) -> Unit:
     unit.diagnostics.extend(
         check_emitted_image(
             resolved,
-            policies_for(catalog.policies, project),
+            binding_policies(catalog.policies, project, namespace),
             manifest.spec.image,
             unit.workload.image,
         )

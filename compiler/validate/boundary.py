@@ -2,11 +2,14 @@
 
 - ``deleted: true`` only on an item of an itemized collection (E209);
 - one spelling per output value: the Kueue queue and priority labels come from ``spec.queue`` and
-  ``spec.priority``, the accelerator node labels from ``accelerators`` (E210);
+  ``spec.priority``, the accelerator node labels from ``accelerators``, Multus networks from
+  ``resources.rdma`` (E210);
 - labels and annotations the compiler owns (E211);
 - queue and priority are label values (E212);
 - memory that the emitted quantity would round to zero (E213; CPU below 1m is E304);
-- project and namespace are DNS-1123 labels (E214): they become URL path segments and names.
+- project and namespace are DNS-1123 labels (E214): they become URL path segments and names;
+- one label per item of an itemized list (E342);
+- ``rayStartParams`` free of shell syntax (E343): KubeRay pastes them into a shell line.
 
 Pure: reads the merged data (any shape; a wrong type is left to the structural checks).
 """
@@ -27,6 +30,10 @@ SECOND_SPELLINGS = {
     ("extraSelectors", "nvidia.com/gpu.product"): "accelerators.gpu.product",
     ("extraSelectors", "cloud.google.com/gke-tpu-accelerator"): "accelerators.tpu.type",
     ("extraSelectors", "cloud.google.com/gke-tpu-topology"): "accelerators.tpu.topology",
+    # Multus attaches networks a pod's annotations name: only resources.rdma, which the policies'
+    # spec.cluster.rdma describes, may (the default network would move the pod off the cluster's)
+    ("annotations", "k8s.v1.cni.cncf.io/networks"): "resources.rdma.devices",
+    ("annotations", "v1.multus-cni.io/default-network"): "resources.rdma.devices",
 }
 RESERVED_KEYS = ("app.kubernetes.io/managed-by",)
 RESERVED_PREFIXES = ("manifest-compiler/",)
@@ -46,6 +53,8 @@ def check_boundary(resolved: Resolved, gpu_product_label: str | None = None) -> 
         + _selector_keys(resolved, spec, gpu_product_label)
         + _queue_and_priority(resolved, spec)
         + _quantities(resolved, spec)
+        + _duplicate_labels(resolved, spec)
+        + _ray_start_params(resolved, spec)
     )
 
 
@@ -198,6 +207,82 @@ def _quantities(resolved: Resolved, spec: dict) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def _duplicate_labels(resolved: Resolved, spec: dict) -> list[Diagnostic]:
+    """E342: two items of one itemized list with one label (two Workers groups ``g``, two
+    tolerations of one key): a rule or an override addresses an item by its label, so one of
+    them would go unchecked or unchanged."""
+    lists = [(("spec", "storage", "attachExistingPVCs"), "name")]
+    types = spec.get("types")
+    if isinstance(types, dict) and isinstance(types.get("Workers"), list):
+        lists.append((("spec", "types", "Workers"), "name"))
+    lists += [
+        (type_path + ("resources", "extraTolerations"), "key") for type_path, _ in _resources(spec)
+    ]
+    out = []
+    for path, member in lists:
+        items = _at(resolved.data, path)
+        seen: set = set()
+        for index, item in enumerate(items if isinstance(items, list) else ()):
+            label = item.get(member) if isinstance(item, dict) else None
+            if label is None or not isinstance(label, (str, int)):
+                continue
+            if label in seen:
+                message = (
+                    f"two items have {member} {label!r}; items of this list are told apart by "
+                    f"{member} (rules and overrides address them by it): give each its own"
+                )
+                where = resolved.location(path + (index, member))
+                out.append(error("E342", message, where, format_path(resolved.logical(path))))
+            seen.add(label)
+    return out
+
+
+# KubeRay writes each rayStartParams entry as ` --KEY=VALUE` into the `ray start` line a shell
+# runs (pod.go, convertParamMap): a character the shell reads as syntax would run a command
+SHELL_SYNTAX = frozenset(";&|$`<>()'!#~*?\n\r\t\0")
+RAY_PARAM_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def _ray_start_params(resolved: Resolved, spec: dict) -> list[Diagnostic]:
+    """E343: a ``rayStartParams`` key or value the shell would read as more than a word."""
+    types = spec.get("types")
+    if spec.get("operator") not in ("kuberay", "ray") or not isinstance(types, dict):
+        return []
+    groups = [("spec", "types", "Head")] + [
+        ("spec", "types", "Workers", index)
+        for index in range(len(types["Workers"]) if isinstance(types.get("Workers"), list) else 0)
+    ]
+    out = []
+    for group in groups:
+        params = _at(resolved.data, group + ("rayStartParams",))
+        for key, value in params.items() if isinstance(params, dict) else ():
+            path = group + ("rayStartParams", key)
+            text = value if isinstance(value, str) else ""
+            bad = sorted({c for c in text if c in SHELL_SYNTAX})
+            if RAY_PARAM_KEY.match(str(key)) and not bad:
+                continue
+            what = f"key {key!r}" if not RAY_PARAM_KEY.match(str(key)) else f"value {value!r}"
+            shown = " ".join(repr(c) for c in bad) or "not a parameter name"
+            message = (
+                f"rayStartParams {what} ({shown}): KubeRay pastes each parameter into the shell "
+                "line that runs `ray start`, where it would be read as shell syntax"
+            )
+            where = resolved.location(path, key=not bad)
+            out.append(error("E343", message, where, format_path(resolved.logical(path))))
+    return out
+
+
+def _at(data, path: tuple):
+    for key in path:
+        if isinstance(data, dict) and isinstance(key, str):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
 
 
 def _resources(spec: dict):

@@ -4,7 +4,6 @@ whose policies disagree on a default (E205). Pure: documents in, loaded policies
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, Location, Related, error, has_errors
@@ -15,10 +14,13 @@ from ..parse import Document
 from ..resolve.itemized import kind_of
 from ..resolve.tree import format_path
 from .fields import SCALAR_KINDS, FieldInfo, field_info, item_members, parse_path
+from .pattern import compiled
 from .quota import check_quota
 from .structure import _suggest, fields_at
 
 RULES = ("spec", "rules")
+NOT_RE2 = "E413"
+_RE2_COMPLAINT = "not a regular expression RE2 reads (RE2 is the API server's engine)"
 DEFAULTS = ("spec", "defaults")
 
 
@@ -128,7 +130,10 @@ def _load_rule(text: str, value, document):
     except Invalid as exc:
         return None, _structure_problems(exc.problems, document, at)
     problems = check_rule(pattern, rule, document, at)
-    return (None if has_errors(problems) else (pattern, rule, where, at)), problems
+    # a pattern RE2 cannot read fails every compile (E413) yet stays a rule: compile admission
+    # still names it (W130) when it leaves it out
+    kept = not has_errors([p for p in problems if p.code != NOT_RE2])
+    return ((pattern, rule, where, at) if kept else None), problems
 
 
 _TYPE_HINTS = {
@@ -214,7 +219,7 @@ def check_rule(pattern: tuple, rule: Rule, document, at: tuple) -> list[Diagnost
     for key, complaint in _rule_complaints(pattern, rule, info):
         problems.append(
             error(
-                "E412",
+                NOT_RE2 if key == "pattern" and complaint.startswith(_RE2_COMPLAINT) else "E412",
                 f"{key}: {complaint}",
                 document.positions.nearest(at + (key,), prefer_key=True),
                 shown,
@@ -278,9 +283,9 @@ def _rule_complaints(pattern: tuple, rule: Rule, info: FieldInfo):
             )
         else:
             try:
-                re.compile(rule.pattern)
-            except re.error as exc:
-                yield "pattern", f"{rule.pattern!r} is not a regular expression: {exc}"
+                compiled(rule.pattern)
+            except ValueError as exc:
+                yield "pattern", f"{_RE2_COMPLAINT}: {rule.pattern!r} ({exc})"
     if rule.canAdd is not None and not itemized:
         yield "canAdd", f"canAdd applies to itemized collections; {format_path(pattern)} is not one"
     if rule.canRemove is not None and kind_of(pattern[:-1]) is None:

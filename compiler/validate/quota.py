@@ -89,6 +89,7 @@ def check_quota(policy: LoadedPolicy) -> list[Diagnostic]:
             )
         out += _borrowing_problems(policy)
         out += _product_problems(policy)
+        out += _size_problems(policy)
     for name in policy.priorities or {}:
         if not _is_subdomain(name):
             out.append(
@@ -163,6 +164,43 @@ def _product_problems(policy: LoadedPolicy) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+# what one Kubernetes quantity can hold: a signed 64-bit count of its smallest unit
+_QUANTITY_MAX = (1 << 63) - 1
+_UNITS = {"cpus": 1000, "memoryGB": 1 << 30}  # millicores, bytes
+
+
+def _size_problems(policy: LoadedPolicy) -> list[Diagnostic]:
+    """Amounts no Kubernetes quantity holds (``memoryGB: 1e308``) are E509, not a traceback."""
+    quota = policy.quota
+    amounts = [(("cpus",), quota.cpus), (("memoryGB",), quota.memoryGB)]
+    amounts += _per_key(("gpus",), quota.gpus) + _per_key(("tpus",), quota.tpus)
+    limit = quota.borrowingLimit
+    if limit is not None:
+        for name in ("cpus", "memoryGB", "gpus"):
+            amounts += _per_key(("borrowingLimit", name), getattr(limit, name))
+    out = []
+    for path, amount in amounts:
+        unit = _UNITS.get(path[-1]) or _UNITS.get(path[0]) or 1
+        if amount is not None and not (amount * unit <= _QUANTITY_MAX):  # inf and nan too
+            shown = ".".join(("spec", "quota") + path)
+            out.append(
+                error(
+                    "E509",
+                    f"{amount!r} is more than a Kubernetes quantity holds "
+                    f"({_QUANTITY_MAX // unit} at most)",
+                    policy.document.positions.nearest(QUOTA + path),
+                    shown,
+                )
+            )
+    return out
+
+
+def _per_key(path: tuple, amount) -> list[tuple[tuple, Any]]:
+    if isinstance(amount, dict):
+        return [(path + (key,), value) for key, value in amount.items()]
+    return [(path, amount)]
 
 
 # ---------------------------------------------------------------------------------------------
