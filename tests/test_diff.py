@@ -476,7 +476,6 @@ def test_git_range_without_files_in_a_users_repository_reviews_its_workloads(use
     assert lines[-1] == "diff: 3 manifests: 1 became invalid, 2 unchanged"
 
 
-
 def test_a_policy_change_that_changes_only_the_policy_digest_leaves_the_output_unchanged(
     tmp_path,
 ):
