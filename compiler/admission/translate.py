@@ -331,7 +331,7 @@ def _not_re2(entry: PolicyRule) -> Diagnostic:
         "W130",
         f"pattern '{entry.rule.pattern}' uses syntax the API server's regular expressions (RE2) "
         "lack (lookaround, backreference, atomic group or \\Z); the admission policy leaves this "
-        "rule out, so only `compile` holds it",
+        "rule out (loading the policy reports it as E413)",
         entry.location,
         format_path(entry.pattern),
     )
