@@ -59,6 +59,21 @@ def _key(document) -> tuple:
     return (_realpath(document.file), document.index)
 
 
+def file_key(path: str) -> str:
+    """What tells two spellings of one file apart from two files (the catalog's key)."""
+    return _realpath(path)
+
+
+def needs_every_input(document) -> bool:
+    """Whether compiling ``document`` or the catalog's report on it depends on the other input
+    documents: a base workload is looked up among them, templates are checked together (E203),
+    a policy among the inputs is reported (E208)."""
+    data = document.data
+    if kind_of(document) == POLICY_KIND:
+        return True
+    return isinstance(data, dict) and ("baseWorkload" in data or is_template(document))
+
+
 @functools.lru_cache(maxsize=4096)
 def _realpath(path: str) -> str:
     """One run reads each file once, and no file moves while it runs: resolve each path once."""
