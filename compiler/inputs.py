@@ -76,6 +76,8 @@ def parse_sets(sets) -> tuple[list, list[Diagnostic]]:
 
 @dataclass
 class Inputs:
+    """The files of a run, read, with their catalog and options."""
+
     documents: list
     catalog: Catalog
     options: Options
