@@ -196,14 +196,20 @@ def cold_env(jobs: int | None = None) -> dict:
 
 
 CENSUS = """
-import contextlib, importlib.util, io, json, sys
+import contextlib, importlib.util, io, json, os, sys
 from compiler.cli import main
 with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
     main(sys.argv[1:])
 sources = [m.__spec__.origin for m in list(sys.modules.values())
            if getattr(m, "__spec__", None) and (m.__spec__.origin or "").endswith(".py")]
-cached = [s for s in sources if importlib.util.cache_from_source(s)
-          and __import__("os").path.exists(importlib.util.cache_from_source(s))]
+def fresh(source):  # bytecode on disk that Python will use: its header names the source's mtime
+    try:
+        with open(importlib.util.cache_from_source(source), "rb") as pyc:
+            header = pyc.read(16)
+        return int.from_bytes(header[8:12], "little") == int(os.stat(source).st_mtime) & 0xFFFFFFFF
+    except OSError:
+        return False
+cached = [s for s in sources if fresh(s)]
 print(json.dumps([len(cached), len(sources)]))
 """
 
