@@ -90,6 +90,25 @@ class PathCatalog:
     template_documents: tuple
     problems: tuple  # reading the paths: E006 and the parser's, in the order build_catalog has them
 
+    @functools.cached_property
+    def files(self) -> frozenset:
+        """The files read (as :func:`file_key` names them)."""
+        return frozenset(file_key(d.file) for d in self.policy_documents + self.template_documents)
+
+    @functools.cached_property
+    def alone(self) -> Catalog:
+        """The catalog of these paths with no other input: every input's catalog, for the inputs
+        that need nothing of each other (:func:`needs_only_the_paths`)."""
+        return catalog_for([], self)
+
+    def needs_only_the_paths(self, path: str, documents) -> bool:
+        """Whether ``documents`` (read from ``path``) compile against :attr:`alone` exactly as
+        against the catalog of every input: none draws on the other inputs, and the file is not
+        also one of the -p/-t files."""
+        return not documents or not (
+            file_key(path) in self.files or any(map(needs_every_input, documents))
+        )
+
 
 def read_path_catalog(policy_paths=(), template_paths=()) -> PathCatalog:
     policy_docs, policy_problems = read_all(policy_paths)

@@ -106,15 +106,14 @@ def _check_files(files, jobs: int, options: dict) -> tuple[list, list, list, str
     many), against the catalog of the -p/-t paths: a document that draws on the other inputs (a
     base workload, a template, a policy, a file also under -p/-t) needs the catalog of every
     input, and then every file is read here first, as ``compile FILE`` does."""
-    from ..catalog import catalog_for
     from ..inputs import load_setting
     from ..sources import expand_paths
 
     setting = load_setting(**options)
     paths = expand_paths(files)
     if "-" not in paths:
-        catalog = catalog_for([], setting.paths)
-        checker = _FileChecker(catalog, setting.options, _files_of(setting.paths))
+        catalog = setting.paths.alone
+        checker = _FileChecker(setting.paths, setting.options)
         checked = list(ordered_map(checker, paths, jobs, "checking"))
         if all(result is not None for result in checked):
             diagnostics = [d for problems, _ in checked for d in problems]
@@ -144,35 +143,25 @@ def _check_all_read_first(files, jobs: int, options: dict) -> tuple[list, list, 
     return diagnostics, units, inputs.files, inputs.config_file
 
 
-def _files_of(paths) -> frozenset:
-    from ..catalog import file_key
-
-    return frozenset(file_key(d.file) for d in paths.policy_documents + paths.template_documents)
-
-
 @dataclass(frozen=True)
 class _FileChecker:
     """Reads, parses and checks one file, each document on its own, as _Checker does: (the
     problems of reading it, [[(diagnostics, _Placed or None) per unit] per document]); None when
     a document of it needs the catalog of every input."""
 
-    catalog: Any
+    paths: Any  # a PathCatalog
     options: Any
-    catalog_files: frozenset
 
     def __call__(self, path: str):
-        from ..catalog import file_key, needs_every_input
         from ..pipeline import compile_documents
         from ..sources import read_file
 
         documents, problems = read_file(path)
-        if documents and (
-            file_key(path) in self.catalog_files or any(map(needs_every_input, documents))
-        ):
+        if not self.paths.needs_only_the_paths(path, documents):
             return None
         results = []
         for document in documents:
-            units = compile_documents([document], self.catalog, self.options)
+            units = compile_documents([document], self.paths.alone, self.options)
             results.append([(unit.diagnostics, _placed(unit.workload, document)) for unit in units])
         return problems, results
 

@@ -47,7 +47,11 @@ def compile_read(path: str, read, paths, project, config) -> tuple[Compiled, boo
     from ..pipeline import Options, compile_documents
 
     documents, problems = read
-    catalog = catalog_for(documents, paths)
+    catalog = (
+        paths.alone
+        if paths.needs_only_the_paths(path, documents)
+        else catalog_for(documents, paths)
+    )
     options = Options(project=project, default_project=config.project)
     units = compile_documents(documents, catalog, options)
     diagnostics = list(problems) + catalog.diagnostics
