@@ -10,7 +10,9 @@ document among the manifests or templates is never trusted, it is an error (E208
 
 from __future__ import annotations
 
+import functools
 import os
+from dataclasses import dataclass
 
 from .diagnostics import Diagnostic, Related, error
 from .pipeline import MANIFEST_KIND, POLICY_KIND, Catalog, is_template, kind_of
@@ -75,7 +77,78 @@ def _policy_files(documents) -> set[str]:
 
 
 def _key(document) -> tuple:
-    return (os.path.realpath(document.file), document.index)
+    return (_realpath(document.file), document.index)
+
+
+def file_key(path: str) -> str:
+    """What tells two spellings of one file apart from two files (the catalog's key)."""
+    return _realpath(path)
+
+
+def needs_every_input(document) -> bool:
+    """Whether compiling ``document`` or the catalog's report on it depends on the other input
+    documents: a base workload is looked up among them, templates are checked together (E203),
+    a policy among the inputs is reported (E208)."""
+    data = document.data
+    if kind_of(document) == POLICY_KIND:
+        return True
+    return isinstance(data, dict) and ("baseWorkload" in data or is_template(document))
+
+
+@functools.lru_cache(maxsize=4096)
+def _realpath(path: str) -> str:
+    """One run reads each file once, and no file moves while it runs: resolve each path once."""
+    return os.path.realpath(path)
+
+
+@dataclass(frozen=True)
+class PathCatalog:
+    """The policies and templates of -p/-t paths, read once for many inputs (``compile diff``
+    compiles thousands of manifests under the same paths): :func:`catalog_for` gives each input
+    the catalog ``build_catalog(documents, policy_paths, template_paths)`` would."""
+
+    policy_documents: tuple
+    template_documents: tuple
+    problems: tuple  # reading the paths: E006 and the parser's, in the order build_catalog has them
+
+    @functools.cached_property
+    def files(self) -> frozenset:
+        """The files read (as :func:`file_key` names them)."""
+        return frozenset(file_key(d.file) for d in self.policy_documents + self.template_documents)
+
+    @functools.cached_property
+    def alone(self) -> Catalog:
+        """The catalog of these paths with no other input: every input's catalog, for the inputs
+        that need nothing of each other (:func:`needs_only_the_paths`)."""
+        return catalog_for([], self)
+
+    def needs_only_the_paths(self, path: str, documents) -> bool:
+        """Whether ``documents`` (read from ``path``) compile against :attr:`alone` exactly as
+        against the catalog of every input: none draws on the other inputs, and the file is not
+        also one of the -p/-t files."""
+        return not documents or not (
+            file_key(path) in self.files or any(map(needs_every_input, documents))
+        )
+
+
+def read_path_catalog(policy_paths=(), template_paths=()) -> PathCatalog:
+    policy_docs, policy_problems = read_all(policy_paths)
+    template_docs, template_problems = read_all(template_paths)
+    check_policy_documents(policy_docs)  # loads each policy once, before any worker is forked
+    return PathCatalog(
+        tuple(policy_docs), tuple(template_docs), tuple(policy_problems + template_problems)
+    )
+
+
+def catalog_for(documents, paths: PathCatalog, check_policy_files: bool = False) -> Catalog:
+    catalog = build_catalog(
+        documents,
+        policy_documents=paths.policy_documents,
+        template_documents=paths.template_documents,
+        check_policy_files=check_policy_files,
+    )
+    catalog.diagnostics[:0] = paths.problems
+    return catalog
 
 
 def untrusted_policy(document) -> Diagnostic:

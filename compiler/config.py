@@ -28,6 +28,8 @@ KEYS = ("policies", "templates", "project")
 
 @dataclass(frozen=True)
 class Config:
+    """A .compile.yaml: its policies, templates and default project."""
+
     file: str | None = None
     policies: tuple[str, ...] = ()
     templates: tuple[str, ...] = ()

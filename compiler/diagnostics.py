@@ -40,6 +40,8 @@ class Related:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """A problem found in the input: its code, message and where it is."""
+
     code: str
     message: str
     location: Location

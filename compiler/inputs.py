@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, Location, error
 from .pipeline import Catalog, Options, Unit, compile_documents
+
+if TYPE_CHECKING:
+    from .catalog import PathCatalog
 
 
 def set_fragment(segments: Sequence[str], value) -> dict:
@@ -72,6 +76,8 @@ def parse_sets(sets) -> tuple[list, list[Diagnostic]]:
 
 @dataclass
 class Inputs:
+    """The files of a run, read, with their catalog and options."""
+
     documents: list
     catalog: Catalog
     options: Options
@@ -80,8 +86,18 @@ class Inputs:
     config_file: str | None = None  # the .compile.yaml that applies, if any
 
 
-def load_inputs(
-    files,
+@dataclass
+class Setting:
+    """Everything a run compiles its files with: the policies and templates of the -p/-t paths
+    and .compile.yaml, read once; the options; the problems of the command line and the config."""
+
+    paths: PathCatalog
+    options: Options
+    problems: list
+    config_file: str | None = None
+
+
+def load_setting(
     policies=(),
     templates=(),
     project=None,
@@ -91,25 +107,15 @@ def load_inputs(
     extra_annotations=(),
     image_digest=None,
     config=None,
-    check_policy_files=False,
-) -> Inputs:
-    """Read the files, the templates and the policies; build the catalog and the options.
-
-    A ``.compile.yaml`` found from the current directory upward adds its policies and templates
-    before those given here and supplies the project a manifest without one belongs to;
-    ``project`` (--project) overrides every manifest's. ``config`` given: use it, find none."""
-    from .catalog import build_catalog
+) -> Setting:
+    """What :func:`load_inputs` reads besides the input files."""
+    from .catalog import read_path_catalog
     from .config import load_config
-    from .sources import expand_paths, read_all
 
     config, config_problems = load_config() if config is None else (config, [])
-    documents, diagnostics = read_all(files)
     set_layers, set_problems = parse_sets(sets)
-    catalog = build_catalog(
-        documents,
-        config.policies + tuple(policies),
-        config.templates + tuple(templates),
-        check_policy_files=check_policy_files,
+    paths = read_path_catalog(
+        config.policies + tuple(policies), config.templates + tuple(templates)
     )
     digest_annotations, digest_problems = parse_image_digest(image_digest)
     options = Options(
@@ -122,13 +128,30 @@ def load_inputs(
         image_digest=image_digest if not digest_problems else None,
     )
     problems = config_problems + set_problems + digest_problems
+    return Setting(paths, options, problems, config.file)
+
+
+def load_inputs(files, check_policy_files=False, **setting) -> Inputs:
+    """Read the files, the templates and the policies; build the catalog and the options.
+
+    A ``.compile.yaml`` found from the current directory upward adds its policies and templates
+    before those given here and supplies the project a manifest without one belongs to;
+    ``project`` (--project) overrides every manifest's. ``config`` given: use it, find none.
+    ``setting``: the keyword arguments of :func:`load_setting`. ``check_policy_files``
+    (``compile check``): an input file of policies only is checked as policies."""
+    from .catalog import catalog_for
+    from .sources import expand_paths, read_all
+
+    loaded = load_setting(**setting)
+    documents, diagnostics = read_all(files)
+    catalog = catalog_for(documents, loaded.paths, check_policy_files)
     return Inputs(
         documents,
         catalog,
-        options,
-        diagnostics + problems + catalog.diagnostics,
+        loaded.options,
+        diagnostics + loaded.problems + catalog.diagnostics,
         expand_paths(files),
-        config.file,
+        loaded.config_file,
     )
 
 

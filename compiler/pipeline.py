@@ -5,11 +5,11 @@ Nothing here reads files or talks to a cluster: :mod:`compiler.sources` reads, t
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 
 from .diagnostics import Location, error, has_errors
+from .digests import sha256
 from .documents import MANIFEST_KIND, POLICY_KIND, is_template, kind_of
 from .emit import Workload, emit
 from .emit.naming import dns1035
@@ -28,6 +28,8 @@ from .validate.scope import binding_policies
 
 @dataclass(frozen=True)
 class Options:
+    """The command line's settings for every workload of a run."""
+
     name: str | None = None
     namespace: str | None = None
     project: str | None = None
@@ -67,7 +69,7 @@ class Unit:
 
 def digest(data) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return "sha256:" + sha256(canonical.encode()).hexdigest()
 
 
 def workload_name(document: Document, options: Options) -> tuple[str, tuple]:

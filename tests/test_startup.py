@@ -107,3 +107,11 @@ def test_help_does_not_load_the_models(tmp_path, args):
     code, modules = modules_loaded_by(tmp_path, *args)
     assert code == 0
     assert {"pydantic", "compiler.pipeline", "compiler.model.manifest"} & modules == set()
+
+
+@pytest.mark.parametrize("args", [[EXAMPLE], ["check", EXAMPLE]], ids=["compile", "check"])
+def test_a_cold_compile_loads_neither_inspect_nor_hashlib(tmp_path, args):
+    # issue 25: inspect (with ast, dis, tokenize) came with dataclasses, hashlib with the digest
+    code, modules = modules_loaded_by(tmp_path, *args)
+    assert code == 0
+    assert modules & {"ast", "dis", "tokenize", "hashlib", "_hashlib"} == set()

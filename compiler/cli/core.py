@@ -77,9 +77,60 @@ def _named(workload) -> _Named | None:
 
 def check(files, format_: str = "text", strict: bool = False, jobs: int = 0, **options) -> int:
     """Validate ``files`` and print the diagnostics in ``format_``; the exit code."""
-    from ..inputs import load_inputs, sorted_diagnostics
-    from ..pipeline import Unit
+    from ..inputs import sorted_diagnostics
     from ..validate.boundary import duplicate_names
+
+    diagnostics, units, checked_files, config_file = _check_files(files, jobs, options)
+    diagnostics.extend(problem for _, problem in duplicate_names(units))
+    diagnostics = sorted_diagnostics(diagnostics)
+    if format_ == "json":
+        echo(as_json(diagnostics, checked_files), nl=False)
+    elif format_ == "github":
+        echo(as_github(diagnostics, checked_files), nl=False)
+    elif format_ == "sarif":
+        echo(as_sarif(diagnostics, __version__), nl=False)
+    else:
+        echo(as_text(diagnostics), nl=False)
+        if config_file:
+            echo(config_line(config_file))
+    code = exit_code(diagnostics)
+    if code == EXIT_OK and strict and any(d.severity is Severity.WARNING for d in diagnostics):
+        code = EXIT_INVALID
+    return code
+
+
+def _check_files(files, jobs: int, options: dict) -> tuple[list, list, list, str | None]:
+    """(every diagnostic but E215, the units for duplicate_names, the files, the .compile.yaml).
+
+    Each file is read, parsed and compiled where it is checked (in a worker when there are
+    many), against the catalog of the -p/-t paths: a document that draws on the other inputs (a
+    base workload, a template, a policy, a file also under -p/-t) needs the catalog of every
+    input, and then every file is read here first, as ``compile FILE`` does."""
+    from ..inputs import load_setting
+    from ..sources import expand_paths
+
+    setting = load_setting(**options)
+    paths = expand_paths(files)
+    if "-" not in paths:
+        catalog = setting.paths.alone
+        checker = _FileChecker(setting.paths, setting.options)
+        checked = list(ordered_map(checker, paths, jobs, "checking"))
+        if all(result is not None for result in checked):
+            diagnostics = [d for problems, _ in checked for d in problems]
+            diagnostics += setting.problems + catalog.diagnostics
+            units = []
+            for _, documents in checked:
+                for results in documents:
+                    for unit_diagnostics, named in results:
+                        diagnostics.extend(unit_diagnostics)
+                        units.append(_NameOnly.unit(named, unit_diagnostics))
+            return diagnostics, units, paths, setting.config_file
+    return _check_all_read_first(files, jobs, options)
+
+
+def _check_all_read_first(files, jobs: int, options: dict) -> tuple[list, list, list, str | None]:
+    from ..inputs import load_inputs
+    from ..pipeline import Unit
 
     inputs = load_inputs(files, check_policy_files=True, **options)
     diagnostics = list(inputs.diagnostics)
@@ -89,22 +140,67 @@ def check(files, format_: str = "text", strict: bool = False, jobs: int = 0, **o
         for unit_diagnostics, named in results:
             diagnostics.extend(unit_diagnostics)
             units.append(Unit(document, workload=cast(Any, named), diagnostics=unit_diagnostics))
-    diagnostics.extend(problem for _, problem in duplicate_names(units))
-    diagnostics = sorted_diagnostics(diagnostics)
-    if format_ == "json":
-        echo(as_json(diagnostics, inputs.files), nl=False)
-    elif format_ == "github":
-        echo(as_github(diagnostics, inputs.files), nl=False)
-    elif format_ == "sarif":
-        echo(as_sarif(diagnostics, __version__), nl=False)
-    else:
-        echo(as_text(diagnostics), nl=False)
-        if inputs.config_file:
-            echo(config_line(inputs.config_file))
-    code = exit_code(diagnostics)
-    if code == EXIT_OK and strict and any(d.severity is Severity.WARNING for d in diagnostics):
-        code = EXIT_INVALID
-    return code
+    return diagnostics, units, inputs.files, inputs.config_file
+
+
+@dataclass(frozen=True)
+class _FileChecker:
+    """Reads, parses and checks one file, each document on its own, as _Checker does: (the
+    problems of reading it, [[(diagnostics, _Placed or None) per unit] per document]); None when
+    a document of it needs the catalog of every input."""
+
+    paths: Any  # a PathCatalog
+    options: Any
+
+    def __call__(self, path: str):
+        from ..pipeline import compile_documents
+        from ..sources import read_file
+
+        documents, problems = read_file(path)
+        if not self.paths.needs_only_the_paths(path, documents):
+            return None
+        results = []
+        for document in documents:
+            units = compile_documents([document], self.paths.alone, self.options)
+            results.append([(unit.diagnostics, _placed(unit.workload, document)) for unit in units])
+        return problems, results
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A workload's name and namespace, and where its document names it."""
+
+    name: str
+    namespace: str | None
+    where: Any
+
+
+def _placed(workload, document) -> _Placed | None:
+    from ..validate.boundary import _name_location
+
+    if workload is None:
+        return None
+    return _Placed(workload.name, workload.namespace, _name_location(document))
+
+
+class _NameOnly:
+    """A document as ``duplicate_names`` reads it, when a worker parsed it: where its name is."""
+
+    def __init__(self, where):
+        self.data = {"name": None}
+        self.file = where.file
+        self.positions = self
+        self._where = where
+
+    def nearest(self, path, prefer_key: bool = False):
+        return self._where
+
+    @classmethod
+    def unit(cls, placed: _Placed | None, diagnostics):
+        from ..pipeline import Unit
+
+        document = cls(placed.where) if placed is not None else None
+        return Unit(cast(Any, document), workload=cast(Any, placed), diagnostics=diagnostics)
 
 
 def stream_closed() -> None:

@@ -3,7 +3,6 @@ environment, volumes, node selection and tolerations (SPEC 5, "Each type's pod")
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -146,7 +145,9 @@ def pvc_volume_name(claim: str) -> str:
     name = f"pvc-{claim}".lower()
     if _DNS1123_LABEL.match(name) and len(name) <= _MAX_LABEL:
         return name
-    digest = hashlib.sha256(claim.encode()).hexdigest()[:8]
+    from ..digests import sha256
+
+    digest = sha256(claim.encode()).hexdigest()[:8]
     stem = re.sub(r"[^a-z0-9-]+", "-", name)[: _MAX_LABEL - len(digest) - 1].strip("-")
     return f"{stem}-{digest}"
 

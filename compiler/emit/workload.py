@@ -21,6 +21,8 @@ PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 
 @dataclass(frozen=True)
 class Workload:
+    """A validated workload with everything emission needs."""
+
     manifest: Manifest
     types: Any  # dict[str, JobType] or KuberayTypes/RayTypes
     name: str

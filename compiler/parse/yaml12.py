@@ -101,6 +101,8 @@ class Positions:
 
 @dataclass
 class Document:
+    """One YAML document of a file: its data and where each value came from."""
+
     data: object
     positions: Positions
     index: int  # 0-based position of the document in its file

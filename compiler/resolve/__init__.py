@@ -12,6 +12,8 @@ from .tree import Layer, Node, Origin, annotate, format_path, logical_path, stri
 
 @dataclass
 class Resolved:
+    """The merged data of a workload's layers and which layer set each value."""
+
     data: dict
     origins: dict  # data path -> Origin
     layers: list[Layer]

@@ -24,16 +24,40 @@ def compile_file(
     inputs, units, diagnostics = compile_paths(
         [path], policies=tuple(policies), templates=tuple(templates), project=project, config=config
     )
-    readable = bool(inputs.documents) or not diagnostics
-    holds_workload = any(
-        kind_of(d) == MANIFEST_KIND and not is_template(d) for d in inputs.documents
-    )
+    return _compiled(path, inputs.documents, units, diagnostics)
+
+
+def _compiled(path: str, documents, units, diagnostics) -> tuple[Compiled, bool]:
+    readable = bool(documents) or not diagnostics
+    holds_workload = any(kind_of(d) == MANIFEST_KIND and not is_template(d) for d in documents)
     text = (
         None
         if has_errors(diagnostics)
         else to_yaml([obj for unit in units for obj in unit.objects])
     )
     return Compiled(path, text, tuple(diagnostics)), holds_workload or not readable
+
+
+def compile_read(path: str, read, paths, project, config) -> tuple[Compiled, bool]:
+    """:func:`compile_file` of a file already read (``read``: its documents and the problems of
+    reading it) under policies and templates already read (``paths``, a PathCatalog): the same
+    result, without reading anything again. ``config`` is a ``Config`` (as ``compile diff`` gives)."""
+    from ..catalog import catalog_for
+    from ..inputs import sorted_diagnostics
+    from ..pipeline import Options, compile_documents
+
+    documents, problems = read
+    catalog = (
+        paths.alone
+        if paths.needs_only_the_paths(path, documents)
+        else catalog_for(documents, paths)
+    )
+    options = Options(project=project, default_project=config.project)
+    units = compile_documents(documents, catalog, options)
+    diagnostics = list(problems) + catalog.diagnostics
+    for unit in units:
+        diagnostics.extend(unit.diagnostics)
+    return _compiled(path, documents, units, sorted_diagnostics(diagnostics))
 
 
 def queues_of(policy_paths) -> Compiled | None:

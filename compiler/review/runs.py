@@ -8,7 +8,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .compiled import Compiled
 from .diff import UNCHANGED, DiffResult, compare
@@ -23,8 +23,11 @@ from .files import (
     write_atomically,
 )
 from .golden import DIFFERENT, EXTRA, FAILED, MISSING, GoldenResult, compare_golden, pair_stems
-from .outputs import admission_text, compile_file, queues_of, relative_paths
+from .outputs import admission_text, compile_file, compile_read, queues_of, relative_paths
 from .revisions import Side
+
+if TYPE_CHECKING:
+    from ..catalog import PathCatalog
 
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
 
@@ -121,12 +124,23 @@ def diff_all(
     config: Any,
     map_: Mapper = _in_order,
 ) -> tuple[list[DiffResult], list]:
-    """Every manifest compiled on both sides and compared; and the E006s met (unreadable files)."""
+    """Every manifest compiled on both sides and compared; and the E006s met (unreadable files).
+
+    Each side's policies and templates are read once, here, before any worker starts; each
+    manifest is read once, for both sides."""
+    from ..catalog import read_path_catalog
     from ..config import Config
 
     only_project = Config(config.file, project=config.project)
     results, environment = [], []
-    both_sides = _BothSides(before, after, project, only_project)
+    both_sides = _BothSides(
+        before,
+        after,
+        read_path_catalog(before.policies, before.templates),
+        read_path_catalog(after.policies, after.templates),
+        project,
+        only_project,
+    )
     for compared in map_(both_sides, list(manifests)):
         if compared is not None:
             result, problems = compared
@@ -142,17 +156,20 @@ class _BothSides:
 
     before: Side
     after: Side
+    before_paths: PathCatalog
+    after_paths: PathCatalog
     project: str | None
     config: object
 
     def __call__(self, path: str):
+        from ..sources import read_file
+
         before, after = self.before, self.after
-        old, holds_workload = compile_file(
-            path, before.policies, before.templates, self.project, self.config
-        )
+        read = read_file(path)
+        old, holds_workload = compile_read(path, read, self.before_paths, self.project, self.config)
         if not holds_workload:
             return None
-        new, _ = compile_file(path, after.policies, after.templates, self.project, self.config)
+        new, _ = compile_read(path, read, self.after_paths, self.project, self.config)
         environment = [d for d in old.diagnostics + new.diagnostics if d.code == "E006"]
         old = Compiled(old.file, old.text, before.relabel(old.diagnostics))
         new = Compiled(new.file, new.text, after.relabel(new.diagnostics))

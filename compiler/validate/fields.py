@@ -38,6 +38,8 @@ _LEAF_KINDS = {
 
 @dataclass(frozen=True)
 class FieldInfo:
+    """What a manifest path may hold."""
+
     kind: str  # string | duration | integer | number | bool | object | map | list | any
     shapes: tuple  # the shapes the path may hold (several for spec.types.*)
 

@@ -26,6 +26,8 @@ DEFAULTS = ("spec", "defaults")
 
 @dataclass(frozen=True)
 class PolicyRule:
+    """One rule of a policy, with the path it applies to."""
+
     pattern: tuple  # logical path segments, "*" for any one
     rule: Rule
     location: Location  # the rule's key in the policy file
@@ -35,6 +37,8 @@ class PolicyRule:
 
 @dataclass(frozen=True, eq=False)
 class LoadedPolicy:
+    """A policy document, checked and ready to apply."""
+
     name: str
     project: str | None
     document: Document

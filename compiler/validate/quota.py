@@ -4,7 +4,6 @@ their queue can never admit (W120, W121). Pure: loaded policies and typed worklo
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -33,7 +32,9 @@ def flavor_name(product: str) -> str:
     plain = product.lower()
     if _DNS1123_LABEL.match(plain) and len(plain) <= 63 and plain != DEFAULT_FLAVOR:
         return plain
-    digest = hashlib.sha256(product.encode()).hexdigest()[:8]
+    from ..digests import sha256
+
+    digest = sha256(product.encode()).hexdigest()[:8]
     stem = _NOT_NAME.sub("-", plain)[:50].strip("-") or "gpu"
     return f"{stem}-{digest}"
 
