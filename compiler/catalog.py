@@ -95,8 +95,12 @@ def needs_every_input(document) -> bool:
     return isinstance(data, dict) and ("baseWorkload" in data or is_template(document))
 
 
-@functools.lru_cache(maxsize=4096)
 def _realpath(path: str) -> str:
+    return _resolved(os.path.abspath(path))  # absolute first: a relative path depends on the cwd
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved(path: str) -> str:
     """One run reads each file once, and no file moves while it runs: resolve each path once."""
     return os.path.realpath(path)
 

@@ -8,11 +8,11 @@ names and the order of ``-p`` paths do not count; any changed value does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 
 from . import __version__
+from .digests import sha256
 
 COMPILER_VERSION = __version__
 
@@ -41,4 +41,4 @@ def rules_digest(policies: list, base: object | None) -> str:
         "base": canonical_json(base) if base is not None else None,
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return "sha256:" + sha256(text.encode()).hexdigest()
