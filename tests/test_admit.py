@@ -361,6 +361,45 @@ def test_live_admitted_at_once_when_it_fits_now():
     assert "4 nvidia.com/gpu of 4 free in flavor default" in found.reason
 
 
+def test_live_a_limit_range_with_container_defaults_is_unknown():
+    """A LimitRange's defaults are added to the pods at creation and Kueue counts them: not
+    modelled, so never a verdict; one without defaults (only min/max) changes nothing."""
+    bounds = {
+        "kind": "LimitRange",
+        "metadata": {"name": "bounds", "namespace": "a"},
+        "spec": {"limits": [{"type": "Container", "max": {"cpu": "64"}}]},
+    }
+    defaults = {
+        "kind": "LimitRange",
+        "metadata": {"name": "defaults", "namespace": "a"},
+        "spec": {"limits": [{"type": "Container", "defaultRequest": {"cpu": "1"}}]},
+    }
+    cluster = cluster_of(FLAVOR + _queue("a", 8) + [bounds])
+    assert live_verdict(_job("w", "a", 4), cluster, [], []).verdict == "admitted at once"
+    cluster = cluster_of(FLAVOR + _queue("a", 8) + [bounds, defaults])
+    found = live_verdict(_job("w", "a", 4), cluster, [], [])
+    assert found.verdict == "unknown"
+    assert "LimitRange defaults in namespace a" in found.reason
+
+
+def test_live_a_priority_from_the_pods_priority_class_is_unknown():
+    """Without Kueue's priority label, Kueue takes the priority from the pods' PriorityClass,
+    which compile admit does not read: unknown rather than priority 0."""
+    job = _job("w", "a", 4)
+    job["spec"]["template"]["spec"]["priorityClassName"] = "urgent"
+    cluster = cluster_of(FLAVOR + _queue("a", 8))
+    found = live_verdict(job, cluster, [], [])
+    assert found.verdict == "unknown"
+    assert "PriorityClass urgent" in found.reason
+    job["metadata"]["labels"]["kueue.x-k8s.io/priority-class"] = "high"
+    cluster = cluster_of(
+        FLAVOR
+        + _queue("a", 8)
+        + [{"kind": "WorkloadPriorityClass", "metadata": {"name": "high"}, "value": 100}]
+    )
+    assert live_verdict(job, cluster, [], []).verdict == "admitted at once"
+
+
 def test_live_strict_fifo_waits_behind_the_pending_workloads():
     cluster = cluster_of(FLAVOR + _queue("a", 8))
     cluster.usage = {"a": {("default", "nvidia.com/gpu"): 6}}

@@ -154,6 +154,7 @@ class Cluster:
     priorities: dict[str, int] = field(default_factory=dict)
     usage: dict[str, dict[FlavorResource, int]] = field(default_factory=dict)
     unknown_cohorts: dict[str, str] = field(default_factory=dict)  # cohort -> why
+    limit_ranges: dict[str, str] = field(default_factory=dict)  # namespace -> a LimitRange's name
 
     def members(self, cohort: str) -> list[ClusterQueue]:
         return [q for q in self.queues.values() if q.cohort == cohort]
@@ -198,7 +199,7 @@ class Cluster:
 def cluster_of(objects: list[dict]) -> Cluster:
     """The Kueue objects among ``objects`` (``compile queues`` output, or read from a cluster)."""
     queues, flavors, local, priorities = {}, {}, {}, {}
-    unknown_cohorts = {}
+    unknown_cohorts, limit_ranges = {}, {}
     for obj in objects:
         kind, name = obj.get("kind"), str(_dig(obj, "metadata", "name"))
         if kind == "ClusterQueue":
@@ -210,6 +211,9 @@ def cluster_of(objects: list[dict]) -> Cluster:
             local[(namespace, name)] = str(_dig(obj, "spec", "clusterQueue"))
         elif kind == "WorkloadPriorityClass" and isinstance(obj.get("value"), int):
             priorities[name] = obj["value"]
+        elif kind == "LimitRange" and _sets_container_defaults(obj):
+            namespace = str(_dig(obj, "metadata", "namespace") or "default")
+            limit_ranges[namespace] = min(name, limit_ranges.get(namespace, name))
         elif kind == "Cohort":
             spec = obj.get("spec") or {}
             if spec.get("resourceGroups") or spec.get("parentName") or spec.get("fairSharing"):
@@ -217,4 +221,15 @@ def cluster_of(objects: list[dict]) -> Cluster:
                     f"cohort {name} has quota, a parent or fair sharing of its own "
                     "(hierarchical cohorts are not modelled)"
                 )
-    return Cluster(queues, flavors, local, priorities, {}, unknown_cohorts)
+    return Cluster(queues, flavors, local, priorities, {}, unknown_cohorts, limit_ranges)
+
+
+def _sets_container_defaults(limit_range: dict) -> bool:
+    """Whether a LimitRange gives containers requests or limits they do not set themselves."""
+    limits = _dig(limit_range, "spec", "limits")
+    return isinstance(limits, list) and any(
+        isinstance(item, dict)
+        and item.get("type", "Container") in ("Container", "Pod")
+        and (item.get("default") or item.get("defaultRequest"))
+        for item in limits
+    )

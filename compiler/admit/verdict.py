@@ -68,6 +68,24 @@ class Verdict:
         }
 
 
+def _pod_priority_class(spec) -> str | None:
+    """The first ``priorityClassName`` of a pod template anywhere under a workload's spec."""
+    if isinstance(spec, dict):
+        name = spec.get("priorityClassName")
+        if isinstance(name, str) and name:
+            return name
+        children = spec.values()
+    elif isinstance(spec, list):
+        children = spec
+    else:
+        return None
+    for child in children:
+        found = _pod_priority_class(child)
+        if found:
+            return found
+    return None
+
+
 def _metadata(obj: dict) -> dict:
     metadata = obj.get("metadata")
     return metadata if isinstance(metadata, dict) else {}
@@ -222,6 +240,17 @@ def live_verdict(obj: dict, cluster: Cluster, held: list[Held], waiting: list[Wa
     priority_class = (_metadata(obj).get("labels") or {}).get(PRIORITY_LABEL)
     if priority_class and priority_class not in cluster.priorities:
         case.unknown.append(f"no WorkloadPriorityClass {priority_class}")
+    pod_priority = _pod_priority_class(obj.get("spec"))
+    if pod_priority and not priority_class:
+        case.unknown.append(
+            f"the priority comes from the pods' PriorityClass {pod_priority}, which is not read"
+        )
+    limit_range = cluster.limit_ranges.get(verdict.namespace)
+    if limit_range:
+        case.unknown.append(
+            f"LimitRange {limit_range} in namespace {verdict.namespace} gives containers "
+            "requests or limits by default, which Kueue counts and this does not model"
+        )
     priority = cluster.priorities.get(priority_class or "", 0)
     if queue is not None and not case.unknown:
         ahead = sorted(

@@ -16,6 +16,8 @@ PRIORITY_CLASS = Resource(
     "WorkloadPriorityClass", GROUP, VERSION, "workloadpriorityclasses", namespaced=False
 )
 COHORT = Resource("Cohort", GROUP, VERSION, "cohorts", namespaced=False)
+# a LimitRange's defaults reach the pods (and Kueue's count of them) at creation
+LIMIT_RANGE = Resource("LimitRange", "", "v1", "limitranges")
 
 
 def _listed(kube: Kube, resource: Resource, optional: bool = False) -> list[dict]:
@@ -31,10 +33,10 @@ def _listed(kube: Kube, resource: Resource, optional: bool = False) -> list[dict
 
 
 def kueue_objects(kube: Kube) -> tuple[list[dict], list[dict]]:
-    """(Kueue's queue objects, every Workload) as the cluster holds them now."""
+    """(Kueue's queue objects and the LimitRanges, every Workload) as the cluster holds them now."""
     from concurrent.futures import ThreadPoolExecutor
 
-    kinds = (CLUSTER_QUEUE, RESOURCE_FLAVOR, LOCAL_QUEUE, PRIORITY_CLASS)
+    kinds = (CLUSTER_QUEUE, RESOURCE_FLAVOR, LOCAL_QUEUE, PRIORITY_CLASS, LIMIT_RANGE)
     with ThreadPoolExecutor(4, thread_name_prefix="compile-admit") as pool:  # side by side
         workloads = pool.submit(_listed, kube, WORKLOAD)
         cohorts = pool.submit(_listed, kube, COHORT, True)

@@ -300,7 +300,7 @@ def explain_observed(
 
     queue = queue_name(workload) if workload else ""
     if state.finished:
-        return Explained(with_failed_job(kube, found, state), queue)
+        return Explained(with_failed_job(kube, found, state, pods), queue)
     if state.phase == PENDING and workload and is_pending(workload):
         position = position_of(workload) if position_of else queue_position(kube, workload)
         return Explained(explain(state, workload, position), queue, position)
@@ -311,7 +311,9 @@ def explain_observed(
     return Explained(explain(state, workload, pods=pods), queue)
 
 
-def with_failed_job(kube: Kube, found: Found, state: State) -> State:
+def with_failed_job(
+    kube: Kube, found: Found, state: State, pods: list[dict] | None = None
+) -> State:
     """A failed job's state with why: for a JobSet, its child Job's reason (issue 22: JobSet's
     own message names only the Job, the Job's names the pod and, for a pod failure policy rule,
     the exit code); for any kind, the first pod to fail, its container, exit code and reason
@@ -324,7 +326,7 @@ def with_failed_job(kube: Kube, found: Found, state: State) -> State:
         return state
     state = _with_failed_child(kube, found, state)
     try:
-        why = pod_failure(list_pods(kube, found))
+        why = pod_failure(list_pods(kube, found) if pods is None else pods)
     except ApiError:
         return state
     return replace(state, reason=f"{state.reason}; {why}") if why else state
