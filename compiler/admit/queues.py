@@ -199,7 +199,8 @@ class Cluster:
 def cluster_of(objects: list[dict]) -> Cluster:
     """The Kueue objects among ``objects`` (``compile queues`` output, or read from a cluster)."""
     queues, flavors, local, priorities = {}, {}, {}, {}
-    unknown_cohorts, limit_ranges = {}, {}
+    unknown_cohorts: dict[str, str] = {}
+    limit_ranges: dict[str, str] = {}
     for obj in objects:
         kind, name = obj.get("kind"), str(_dig(obj, "metadata", "name"))
         if kind == "ClusterQueue":

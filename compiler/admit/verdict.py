@@ -74,7 +74,7 @@ def _pod_priority_class(spec) -> str | None:
         name = spec.get("priorityClassName")
         if isinstance(name, str) and name:
             return name
-        children = spec.values()
+        children = list(spec.values())
     elif isinstance(spec, list):
         children = spec
     else:
