@@ -15,6 +15,7 @@ import signal
 import subprocess
 import textwrap
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -380,9 +381,13 @@ def test_cancel_a_running_job_reports_cancelled_to_its_watcher(control_plane, na
     assert rc == 1
     assert_each_once(phases(stdout), "Cancelled")
 
+    # gone now: as kubectl delete, a name that matches nothing exits 1 unless ignored (issue 24)
     again = run(control_plane, "cancel", "endless", "-n", namespace)
-    assert again.returncode == 0
-    assert "nothing to cancel" in again.stdout
+    assert again.returncode == 1
+    assert "no JobSet, RayJob or Job named 'endless'" in again.stderr
+    ignored = run(control_plane, "cancel", "endless", "-n", namespace, "--ignore-not-found")
+    assert ignored.returncode == 0, ignored.stderr
+    assert "nothing to cancel" in ignored.stdout
 
 
 def test_cancel_a_finished_job_leaves_it_alone(control_plane, namespace, tmp_path):
@@ -530,14 +535,21 @@ def ray_watch(control_plane, namespace, tmp_path, name, steps):
     return watcher.finish()
 
 
+def _in_an_hour(minutes: int = 0) -> str:
+    """A time after the object's creation: watch never prints a time earlier than the last."""
+    later = datetime.now(UTC) + timedelta(hours=1, minutes=minutes)
+    return later.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_rayjob_stopped_is_cancelled_not_succeeded(control_plane, namespace, tmp_path):
+    started, ended = _in_an_hour(), _in_an_hour(9)
     rc, stdout, _ = ray_watch(
         control_plane,
         namespace,
         tmp_path,
         "ray-stop",
         [
-            (None, {"jobDeploymentStatus": "Initializing", "startTime": "2026-11-23T10:00:00Z"}),
+            (None, {"jobDeploymentStatus": "Initializing", "startTime": started}),
             (
                 "Running",
                 {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING", "jobId": "ray-stop-1"},
@@ -547,14 +559,14 @@ def test_rayjob_stopped_is_cancelled_not_succeeded(control_plane, namespace, tmp
                 {
                     "jobDeploymentStatus": "Complete",
                     "jobStatus": "STOPPED",
-                    "endTime": "2026-11-23T10:09:00Z",
+                    "endTime": ended,
                 },
             ),
         ],
     )
     assert rc == 1
     assert phases(stdout) == ["Preparing", "Running", "Cancelled"]
-    assert stdout.splitlines()[-1] == "2026-11-23T10:09:00Z  Cancelled  Ray job STOPPED"
+    assert stdout.splitlines()[-1] == f"{ended}  Cancelled  Ray job STOPPED"
 
 
 def test_rayjob_complete_succeeded(control_plane, namespace, tmp_path):
