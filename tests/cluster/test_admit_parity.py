@@ -232,7 +232,7 @@ def test_admit_predictions_match_kueue(operator_plane, tmp_path):
     assert queues.returncode == 0, queues.stderr
     cluster_queues = [
         o["metadata"]["name"]
-        for o in json.loads(run(plane, "queues", "-p", str(policies), "-o", "json").stdout)
+        for o in json.loads(run(plane, "queues", "-p", str(policies), "-o", "json").stdout)["items"]
         if o["kind"] == "ClusterQueue"
     ]
     try:
