@@ -38,6 +38,7 @@ KINDS = {
     "workloadpriorityclasses": "WorkloadPriorityClass",
     "cohorts": "Cohort",
     "workloads": "Workload",
+    "limitranges": "LimitRange",
 }
 
 
@@ -45,7 +46,7 @@ def _compiled(*args: str) -> list[dict]:
     out = subprocess.run(
         [str(COMPILE), *args, "-o", "json"], cwd=REPO, capture_output=True, text=True, check=True
     )
-    return json.loads(out.stdout)
+    return json.loads(out.stdout)["items"]  # one kind: List, as kubectl prints
 
 
 def workloads(count: int, jobset: dict, queue: str, namespace: str, priority: int) -> list[dict]:
@@ -114,11 +115,14 @@ def serve(kueue: list[dict], pending: list[dict]):
         "workloadpriorityclasses": [o for o in kueue if o["kind"] == "WorkloadPriorityClass"],
         "cohorts": [],
         "workloads": pending,
+        "limitranges": [],
     }
 
     def behaviour(method: str, path: str, query: dict) -> Answer:
         plural = path.rstrip("/").rsplit("/", 1)[-1]
         if path.startswith("/apis/kueue.x-k8s.io/v1beta2/") and plural in by_plural:
+            return paged(KINDS[plural], by_plural[plural], query)
+        if path == "/api/v1/limitranges":
             return paged(KINDS[plural], by_plural[plural], query)
         return not_found(path)
 

@@ -43,7 +43,7 @@ def emitted_jobset() -> dict:
     out = subprocess.run(
         [str(COMPILE), EXAMPLE, "-o", "json"], cwd=REPO, capture_output=True, text=True, check=True
     )
-    objects = json.loads(out.stdout)
+    objects = json.loads(out.stdout)["items"]  # one kind: List, as kubectl prints
     jobset = next(obj for obj in objects if obj["kind"] == "JobSet")
     jobset["metadata"].setdefault("labels", {})["app.kubernetes.io/managed-by"] = (
         "manifest-compiler"
