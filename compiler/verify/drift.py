@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from ..provenance import normalised
 from .fields import Owner, owners, render
+from .objects import NamedObject
 
 FIELD_MANAGER = "manifest-compiler"
 PERSON_TOOL_PREFIX = "kubectl"
@@ -48,10 +49,7 @@ class Difference:
 
 
 @dataclass(frozen=True)
-class ObjectDrift:
-    kind: str
-    namespace: str
-    name: str
+class ObjectDrift(NamedObject):
     found: bool
     differences: tuple = field(default_factory=tuple)
 
@@ -59,15 +57,9 @@ class ObjectDrift:
     def drifted(self) -> bool:
         return not self.found or bool(self.differences)
 
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}"
-
     def as_dict(self) -> dict:
         return {
-            "kind": self.kind,
-            "namespace": self.namespace,
-            "name": self.name,
+            **self.identity(),
             "found": self.found,
             "drift": self.drifted,
             "differences": [d.as_dict() for d in self.differences],

@@ -15,6 +15,7 @@ from ..layers import base_layer
 from ..pipeline import Catalog
 from ..provenance import rules_digest
 from ..validate.policy import policies_for
+from .objects import NamedObject
 
 UNRECORDED = ""  # an object compiled before policy digests were recorded
 
@@ -31,23 +32,14 @@ def todays_digests(catalog: Catalog, project: str | None) -> frozenset:
 
 
 @dataclass(frozen=True)
-class LiveObject:
-    kind: str
-    namespace: str
-    name: str
+class LiveObject(NamedObject):
     project: str | None
     digest: str
     compiler_version: str
 
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}"
-
     def as_dict(self) -> dict:
         return {
-            "kind": self.kind,
-            "namespace": self.namespace,
-            "name": self.name,
+            **self.identity(),
             "compilerVersion": self.compiler_version or None,
         }
 
