@@ -126,7 +126,9 @@ def test_a_workload_without_a_project_where_project_policies_exist_is_told_so():
     workload = WORKLOAD.replace("project: team-a\n", "")
     outcome = run(workload, policies=[policy(rules="spec.timeout: {required: true}")])
     assert outcome.codes == [], outcome.lines
-    assert "only the global policies apply" in outcome.only("W140").message
+    told = outcome.only("W140")
+    assert "only the global policies apply" in told.message
+    assert str(told.location) == "workload.yaml:3:1"  # in the workload, at the name it gave
     # sent to the project's namespace: its policies apply
     held = run(
         workload, namespace="team-a", policies=[policy(rules="spec.timeout: {required: true}")]

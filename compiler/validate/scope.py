@@ -58,14 +58,14 @@ def _no_project(resolved: Resolved, project, namespace, projects) -> list[Diagno
             " only the global policies apply here (kubectl sends it to its current namespace, "
             "whose admission policies judge it there); set project: (or --project, or project "
             "in .compile.yaml) for the project's policies",
-            _project_location(resolved, "project"),
+            _project_location(resolved),
             "project",
         )
     ]
 
 
-def _project_location(resolved: Resolved, what: str) -> Location:
+def _project_location(resolved: Resolved) -> Location:
     data = resolved.data if isinstance(resolved.data, dict) else {}
     if isinstance(data.get("project"), str):
         return resolved.location(("project",))
-    return Location(f"<{what}>", 1, 1)
+    return resolved.location(("name",), key=True)  # in the workload: the name it gave itself
