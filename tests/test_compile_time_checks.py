@@ -141,6 +141,17 @@ def test_an_object_over_the_api_servers_limit_is_refused_before_it_is_built(tmp_
     refused(manifest(tmp_path, env, types=types), "E313", "spec.types")
 
 
+def test_annotations_leave_room_for_the_ones_compile_and_submit_write(tmp_path):
+    """256 KiB is the API server's limit for all of an object's annotations; compile adds the
+    source, digests and version, submit the submitter, commit and image (issue 29)."""
+    near_the_limit = "x" * (256 * 1024 - 1024)
+    result = refused(manifest(tmp_path, f"annotations: {{note: {near_the_limit}}}\n"), "E313")
+    assert "compile and submit keep 4096" in result.stderr
+    well_within = "x" * (200 * 1024)
+    fine = run_cli(str(manifest(tmp_path, f"annotations: {{note: {well_within}}}\n", name="ok")))
+    assert fine.exit_code == 0, fine.stderr[:300]
+
+
 @pytest.mark.parametrize("count", [1_000_000, 2_147_483_647])
 def test_tf_worker_count_is_bounded_by_what_fits(tmp_path, count):
     """TF_CONFIG lists every worker: a million is 35 MB in each pod template."""

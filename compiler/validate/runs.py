@@ -28,6 +28,9 @@ from ..resolve import Resolved, format_path
 MAX_OBJECT_BYTES = 3 * 512 * 1024
 # k8s.io/apimachinery validation: TotalAnnotationSizeLimitB.
 MAX_ANNOTATION_BYTES = 256 * 1024
+# kept for what compile and submit write beside the manifest's annotations: the source path, the
+# manifest and policy digests, the version, the submitter, the git commit and the image
+OWN_ANNOTATION_BYTES = 4 * 1024
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 # k8s.io/apimachinery/pkg/util/validation: qualified names (label and annotation keys) and
@@ -209,12 +212,14 @@ def _labels(workload: Workload, resolved: Resolved) -> list[Diagnostic]:
                 )
             )
     annotations = sum(len(k) + len(v) for k, v in (spec.annotations or {}).items())
-    if annotations > MAX_ANNOTATION_BYTES:
+    if annotations > MAX_ANNOTATION_BYTES - OWN_ANNOTATION_BYTES:
         out.append(
             _error(
                 "E313",
                 f"the annotations hold {annotations} bytes; Kubernetes accepts at most "
-                f"{MAX_ANNOTATION_BYTES} on one object",
+                f"{MAX_ANNOTATION_BYTES} on one object, of which compile and submit keep "
+                f"{OWN_ANNOTATION_BYTES} for their own (source, digests, version, submitter, "
+                "commit, image)",
                 resolved,
                 ("spec", "annotations"),
             )
