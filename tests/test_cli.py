@@ -317,3 +317,25 @@ def test_a_prefix_policy_pattern_is_a_search(tmp_path):
         MANIFEST.replace("team/train:1.10", "evil.example.net/registry.example.com/x:1"),
     )
     assert "error[E405] spec.image" in run("check", "-p", policy_path, other).output
+
+
+def test_no_command_takes_one_option_twice():
+    """Two options spelt alike (``-n`` from the shared options and ``-n`` of a command's own)
+    make click warn on every run and take one of them silently."""
+    import click
+
+    from compiler.cli.app import cli
+
+    context = click.Context(cli)
+    doubled = {}
+    for name in cli.list_commands(context):
+        command = cli.get_command(context, name)
+        spellings = [
+            s
+            for p in command.params
+            for s in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])
+        ]
+        repeated = sorted({s for s in spellings if spellings.count(s) > 1})
+        if repeated:
+            doubled[name] = repeated
+    assert doubled == {}

@@ -20,7 +20,6 @@ EXIT_DRIFT = 1
 @cli.command("verify")
 @click.argument("files", nargs=-1, type=click.Path())
 @shared_options
-@click.option("-n", "short_namespace", help="Same as --namespace.")
 @click.option(
     "-A", "--all-namespaces", is_flag=True, help="Without FILES: look in every namespace."
 )
@@ -30,12 +29,9 @@ EXIT_DRIFT = 1
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @handles_cluster_errors
-def verify_command(files, short_namespace, all_namespaces, context, timeout, output, **options):
+def verify_command(files, all_namespaces, context, timeout, output, **options):
     """Compare live objects with what FILES compile to now, or find the jobs of --namespace NS
     compiled under other policies than today's; exit 1 on drift."""
-    if short_namespace and options.get("namespace") and short_namespace != options["namespace"]:
-        _fail(EXIT_USAGE, "-n and --namespace name different namespaces")
-    options["namespace"] = options.get("namespace") or short_namespace
     if files and all_namespaces:
         _fail(EXIT_USAGE, "--all-namespaces is for verify without FILES")
     if files:
