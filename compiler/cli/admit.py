@@ -8,7 +8,7 @@ import click
 
 from .app import cli
 from .cluster import handles_cluster_errors
-from .common import shared_options, timeout_option
+from .common import shared_options, text_or_json_option, timeout_option
 
 
 @cli.command("admit")
@@ -17,14 +17,7 @@ from .common import shared_options, timeout_option
 @click.option("--live", is_flag=True, help="Against the cluster's queues now (current kubeconfig).")
 @click.option("--context", help="Kubeconfig context (with --live; default: the current one).")
 @timeout_option
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@text_or_json_option
 @handles_cluster_errors
 def admit_command(files, live, context, timeout, output, **options):
     """Will Kueue admit FILES? From the policies alone: fits, fits by borrowing, never, no flavor.

@@ -166,3 +166,14 @@ def watch_timeout_option(function):
         metavar="DURATION",
         help="Stop watching after this long (90s, 10m, 2h): exit 1, the job keeps running.",
     )(function)
+
+
+# `-o text|json` of the commands that print a report (explain, admit, verify)
+text_or_json_option = click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)

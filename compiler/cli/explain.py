@@ -9,7 +9,7 @@ import click
 
 from ..diagnostics import Location, error, has_errors
 from .app import cli
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options
+from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options, text_or_json_option
 from .render import as_text
 
 
@@ -22,14 +22,7 @@ from .render import as_text
     metavar="PATH",
     help="Only this part of the manifest, e.g. spec.ports or spec.types.worker.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@text_or_json_option
 def explain_command(file, field_path, output, **options):
     """Print the resolved manifest of FILE with the source of every value (layer and file:line:col)."""
     from ..emit import restart

@@ -12,7 +12,15 @@ import click
 
 from .app import cli
 from .cluster import _connect, _fail, handles_cluster_errors
-from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, EXIT_USAGE, shared_options, timeout_option
+from .common import (
+    EXIT_ENV,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    shared_options,
+    text_or_json_option,
+    timeout_option,
+)
 
 EXIT_DRIFT = 1
 
@@ -25,9 +33,7 @@ EXIT_DRIFT = 1
 )
 @click.option("--context", help="kubeconfig context (default: the current context).")
 @timeout_option
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@text_or_json_option
 @handles_cluster_errors
 def verify_command(files, all_namespaces, context, timeout, output, **options):
     """Compare live objects with what FILES compile to now, or find the jobs of --namespace NS
