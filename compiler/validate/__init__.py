@@ -70,9 +70,9 @@ def placement_problems(resolved: Resolved, catalog, manifest, types, project) ->
     spec = manifest.spec
     policies = policies_for(catalog.policies, project) if catalog is not None else []
     levels = topology_levels(policies)[0]
-    loaded = [p for p in (loaded_policy(d) for d in catalog.policies)] if catalog else []
-    queued = bool(spec.queue) and quota_of([p for p in loaded if p is not None], spec.queue)
-    return check_placement(resolved, spec.operator, types, spec, levels, bool(queued))
+    loaded = [loaded_policy(d) for d in catalog.policies] if catalog is not None else []
+    quota = quota_of([p for p in loaded if p is not None], spec.queue)
+    return check_placement(resolved, spec.operator, types, spec, levels, quota)
 
 
 def consequences_of(structural: list, resolved: Resolved):

@@ -16,6 +16,7 @@ from ..diagnostics import Diagnostic, error
 from ..emit.placement import PodSet, pod_sets, together
 from ..resolve import Resolved, format_path
 from .policy.limits import _per_pod
+from .quota import placeable
 from .runs import label_key_problem
 
 HOSTNAME = "kubernetes.io/hostname"
@@ -96,9 +97,10 @@ def _shape_problems(policy, levels: tuple) -> list[Diagnostic]:
 
 
 def check_placement(
-    resolved: Resolved, operator: str, types, spec, levels: tuple, queue_has_topology: bool
+    resolved: Resolved, operator: str, types, spec, levels: tuple, quota
 ) -> list[Diagnostic]:
-    """E370-E375 for the workload's placements (its own and its types')."""
+    """E370-E375 for the workload's placements (its own and its types'). ``quota``: the policy
+    holding the quota of the workload's queue (None: no project quota behind it)."""
     sets = pod_sets(operator, types, spec.placement)
     placed = [s for s in sets if s.placement is not None]
     if not placed:
@@ -130,23 +132,33 @@ def check_placement(
     if unknown:
         return unknown
     out = []
-    if not queue_has_topology:
-        out += [
-            _error(
-                resolved,
-                "E372",
-                path,
-                f"the workload's queue ({spec.queue or 'none'}) has no topology: Kueue places "
-                "pods only on a ResourceFlavor with a topologyName, which compile queues gives "
-                "the queue of a project with a quota; without one Kueue ignores the placement",
-            )
-            for path in written
-        ]
+    why = _no_topology(spec.queue, quota)
+    if why:
+        out += [_error(resolved, "E372", path, why) for path in written]
     out += _kind_problems(resolved, operator, placed)
     out += _combination_problems(resolved, operator, sets)
     if not out:
         out += _capacity_problems(resolved, operator, sets, known)
     return out
+
+
+def _no_topology(queue: str | None, quota) -> str | None:
+    """Why the workload's queue has no topology (compile queues gives it none), or None."""
+    if quota is None:
+        return (
+            f"the workload's queue ({queue or 'none'}) has no topology: Kueue places pods only "
+            "on a ResourceFlavor with a topologyName, which compile queues gives the queue of a "
+            "project with a quota; without one the placement could not be honoured"
+        )
+    if not placeable(quota.quota):
+        kinds = "TPU types" if quota.quota.tpus else "GPU products"
+        return (
+            f"the queue of project {quota.project} has no topology: its quota names {kinds}, so "
+            "Kueue would give a pod two flavors and places a pod set on exactly one topology "
+            "flavor; compile queues gives a topology to a quota of cpus, memoryGB and a number "
+            "of gpus"
+        )
+    return None
 
 
 def _written(sets: list[PodSet], spec) -> dict:
