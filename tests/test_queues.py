@@ -109,9 +109,9 @@ def kueue_errors(obj: dict) -> list[str]:
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
         for e in kueue_validator(obj["kind"]).iter_errors(obj)
     ]
-    if obj["kind"] == "ResourceFlavor" and "topologyName" in obj["spec"]:
-        if len(obj["spec"].get("nodeLabels", {})) < 1:  # the CRD's CEL rule
-            errors.append("at least one nodeLabel is required when topology is set")
+    spec = obj.get("spec", {})
+    if obj["kind"] == "ResourceFlavor" and "topologyName" in spec and not spec.get("nodeLabels"):
+        errors.append("at least one nodeLabel is required when topology is set")  # CEL rule
     if obj["kind"] != "ClusterQueue":
         return errors
     spec = obj["spec"]
