@@ -260,7 +260,7 @@ def test_a_single_type_needs_no_group(tmp_path):
 def test_each_job_slices_the_pod_set_by_the_pods_of_one_job(tmp_path):
     types = f"trainer: {{count: 3, completions: 4, parallelisms: 2, resources: {SMALL}}}"
     job = compiled(tmp_path, jobset(types, "{within: rack, each: job}"))
-    [(name, count, notes)] = pod_sets(job)
+    [(_, count, notes)] = pod_sets(job)
     assert count == 6  # 3 Jobs of 2 pods at once
     assert topology_notes(notes) == {SLICE: RACK, SLICE_SIZE: "2"}
 

@@ -22,6 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .naming import HEAD, HEAD_PATH, type_path, worker_group_path
+from .shape import job_shape, tpu_hosts, types_in_order
+
 KUEUE = "kueue.x-k8s.io/"
 REQUIRED = KUEUE + "podset-required-topology"
 PREFERRED = KUEUE + "podset-preferred-topology"
@@ -29,17 +32,6 @@ SLICE_REQUIRED = KUEUE + "podset-slice-required-topology"
 SLICE_SIZE = KUEUE + "podset-slice-size"
 GROUP_NAME = KUEUE + "podset-group-name"
 ANNOTATIONS = (REQUIRED, PREFERRED, SLICE_REQUIRED, SLICE_SIZE, GROUP_NAME)
-
-HEAD = "Head"
-HEAD_PATH = ("spec", "types", HEAD)
-
-
-def type_path(name: str) -> tuple:
-    return ("spec", "types", name)
-
-
-def worker_group_path(name: str) -> tuple:
-    return ("spec", "types", "Workers", name)
 
 
 @dataclass(frozen=True)
@@ -65,7 +57,6 @@ class PodSet:
 
 def pod_sets(operator: str, types, spec_placement) -> list[PodSet]:
     """The workload's pod sets in emission order, each with its effective placement."""
-    from .jobset import job_shape, tpu_hosts, types_in_order
 
     def made(name, path, pods, per_job, typed) -> PodSet:
         own = getattr(typed, "placement", None)
@@ -96,7 +87,7 @@ def together(sets: list[PodSet]) -> list[PodSet]:
     return [s for s in sets if s.placement is not None and s.each == "workload"]
 
 
-def annotations(operator: str, types, spec_placement, levels, group_name: str) -> dict:
+def topology_annotations(operator: str, types, spec_placement, levels, group_name: str) -> dict:
     """Pod set path (``PodSet.path``) -> the topology annotations of its template."""
     labels = {level.name: level.nodeLabel for level in levels or ()}
     sets = pod_sets(operator, types, spec_placement)
