@@ -397,10 +397,15 @@ def test_an_unknown_level_is_E371_with_a_suggestion(tmp_path):
     assert "block, rack, host" in stderr and "did you mean 'rack'" in stderr
 
 
-def test_an_unknown_level_in_a_ray_worker_group_is_E371(tmp_path):
-    groups = f"- {{name: gpu, count: 2, resources: {SMALL}, placement: {{within: pod}}}}"
+def test_an_unknown_level_in_a_ray_worker_group_is_E371_at_that_group(tmp_path):
+    groups = f"""\
+    - {{name: cpu, count: 2, resources: {SMALL}}}
+    - {{name: gpu, count: 2, resources: {SMALL}, placement: {{within: pod}}}}
+    """
     stderr = failing(tmp_path, kuberay(groups=groups))
-    assert "error[E371] spec.types.Workers.gpu.placement.within" in stderr
+    assert re.search(
+        r"workload.yaml:11:\d+: error\[E371\] spec.types.Workers.gpu.placement", stderr
+    )
 
 
 def test_a_queue_without_a_quota_has_no_topology_E372(tmp_path):
@@ -571,3 +576,14 @@ def test_without_a_topology_compile_queues_is_unchanged(tmp_path):
     assert "Topology" not in [o["kind"] for o in objects]
     flavors = [o for o in objects if o["kind"] == "ResourceFlavor"]
     assert [f["metadata"]["name"] for f in flavors] == ["default"] and flavors[0]["spec"] == {}
+
+
+def test_a_workload_placement_every_type_overrides_is_still_checked(tmp_path):
+    types = f"t: {{count: 1, resources: {SMALL}, placement: {{within: rack}}}}"
+    stderr = failing(tmp_path, jobset(types, "{within: shelf}"))
+    assert "error[E371] spec.placement.within: unknown topology level 'shelf'" in stderr
+
+
+def test_a_batch_job_may_prefer_one_domain_for_its_one_job(tmp_path):
+    job = compiled(tmp_path, batchjob("{within: block, each: job, mode: preferred}"))
+    assert topology_notes(annotations_by_pod_set(job)["main"]) == {PREFERRED: BLOCK}

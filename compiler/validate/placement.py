@@ -164,7 +164,7 @@ def _no_topology(queue: str | None, quota) -> str | None:
 def _written(sets: list[PodSet], spec) -> dict:
     """Path of each placement in force -> its level: spec.placement, the types' own."""
     out: dict = {}
-    if spec.placement is not None and any(not s.own for s in sets if s.placement):
+    if spec.placement is not None:
         out[("spec", "placement")] = spec.placement.within
     for pod_set in sets:
         if pod_set.own:
@@ -319,7 +319,23 @@ def _suggestion(word: str, known: dict) -> str:
 
 
 def _error(resolved: Resolved, code: str, path: tuple, message: str) -> Diagnostic:
-    return error(code, message, resolved.location(path), format_path(path))
+    return error(code, message, resolved.location(_data_path(resolved, path)), format_path(path))
+
+
+def _data_path(resolved: Resolved, logical: tuple) -> tuple:
+    """``logical`` with a Ray worker group's name replaced by its index in the resolved data."""
+    out: list = []
+    current = resolved.data
+    for segment in logical:
+        if isinstance(current, list):
+            names = [item.get("name") if isinstance(item, dict) else None for item in current]
+            segment = names.index(segment) if segment in names else segment
+        out.append(segment)
+        try:
+            current = current[segment]
+        except (KeyError, IndexError, TypeError):
+            current = None
+    return tuple(out)
 
 
 __all__ = ["check_placement", "topology_levels"]
