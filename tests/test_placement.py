@@ -176,8 +176,9 @@ def pod_sets(job: dict) -> list[tuple[str, int, dict]]:
             count = group["replicas"] * group.get("numOfHosts", 1)
             out.append((group["groupName"], count, meta.get("annotations", {})))
         return out
-    meta = spec["template"].get("metadata", {})
-    return [("main", spec["parallelism"], meta.get("annotations", {}))]
+    meta = spec["template"].get("metadata", {})  # job_controller.go podsCount
+    count = min(spec["parallelism"], spec.get("completions", spec["parallelism"]))
+    return [("main", count, meta.get("annotations", {}))]
 
 
 LABEL_NAME = re.compile(

@@ -31,7 +31,7 @@ PREFERRED = KUEUE + "podset-preferred-topology"
 SLICE_REQUIRED = KUEUE + "podset-slice-required-topology"
 SLICE_SIZE = KUEUE + "podset-slice-size"
 GROUP_NAME = KUEUE + "podset-group-name"
-ANNOTATIONS = (REQUIRED, PREFERRED, SLICE_REQUIRED, SLICE_SIZE, GROUP_NAME)
+JOBLESS = ("batchjob", "kuberay", "ray")  # one Job (placed whole), or no child Jobs at all
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,10 @@ class PodSet:
     def each(self) -> str:
         return self.placement.each or "workload"
 
+    def sliced(self, operator: str) -> bool:
+        """Whether each child Job is placed on its own (a JobSet's ``each: job``)."""
+        return self.each == "job" and operator not in JOBLESS
+
 
 def pod_sets(operator: str, types, spec_placement) -> list[PodSet]:
     """The workload's pod sets in emission order, each with its effective placement."""
@@ -72,7 +76,8 @@ def pod_sets(operator: str, types, spec_placement) -> list[PodSet]:
         return out
     if operator == "batchjob":
         ((name, job_type),) = types.items()
-        pods = (job_type.count or 1) * (job_type.parallelisms or 1)
+        count = job_type.count or 1  # Kueue counts min(parallelism, completions) pods
+        pods = count * min(job_type.parallelisms or 1, job_type.completions or 1)
         return [made(name, type_path(name), pods, pods, job_type)]
     out = []
     for name, job_type in types_in_order(operator, types):
@@ -98,7 +103,7 @@ def topology_annotations(operator: str, types, spec_placement, levels, group_nam
         if placement is None or placement.within not in labels:
             continue
         label = labels[placement.within]
-        if pod_set.each == "job" and operator not in ("batchjob", "kuberay", "ray"):
+        if pod_set.sliced(operator):
             out[pod_set.path] = {SLICE_REQUIRED: label, SLICE_SIZE: str(pod_set.pods_per_job)}
             continue
         wanted = {(PREFERRED if pod_set.mode == "preferred" else REQUIRED): label}
@@ -106,11 +111,3 @@ def topology_annotations(operator: str, types, spec_placement, levels, group_nam
             wanted[GROUP_NAME] = group_name
         out[pod_set.path] = wanted
     return out
-
-
-def annotate(template: dict, extra: dict | None) -> dict:
-    """``template`` (a pod template) with ``extra`` added to its metadata's annotations."""
-    if extra:
-        metadata = template.setdefault("metadata", {})
-        metadata.setdefault("annotations", {}).update(extra)
-    return template

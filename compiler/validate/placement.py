@@ -204,12 +204,7 @@ def _first_per_place(sets: list[PodSet]) -> list[PodSet]:
 def _combination_problems(resolved, operator, sets: list[PodSet]) -> list[Diagnostic]:
     out = []
     preferred_slices = [
-        s
-        for s in sets
-        if s.placement is not None
-        and s.each == "job"
-        and s.mode == "preferred"
-        and operator not in ("batchjob", "kuberay", "ray")
+        s for s in sets if s.placement is not None and s.sliced(operator) and s.mode == "preferred"
     ]
     out += [
         _error(
@@ -275,7 +270,7 @@ def _capacity_problems(resolved, operator, sets: list[PodSet], known: dict) -> l
         level = known[unit[0].placement.within]
         if level.capacity is None or unit[0].mode == "preferred":
             continue
-        slice_only = unit[0].each == "job" and operator not in ("batchjob", "kuberay", "ray")
+        slice_only = unit[0].sliced(operator)
         need = _needs(unit, slice_only)
         for name, unit_name in CAPACITY_UNITS.items():
             room = getattr(level.capacity, name, None)
