@@ -1,0 +1,102 @@
+"""Worker clusters of a manager (SPEC 2.9, Kueue MultiKueue): well-formed ``spec.clusters``
+(E510-E513) in each policy and across the global policies. Pure: loaded policies in.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..diagnostics import Diagnostic, Related, error
+
+LoadedPolicy = Any  # compiler.validate.policy_load imports this module: no import back
+
+CLUSTERS = ("spec", "clusters")
+MAX_CLUSTERS = 20  # a MultiKueueConfig lists at most 20 clusters (Kueue v1beta2 CRD)
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def is_dns_label(name: str) -> bool:
+    return len(name) <= 63 and bool(_DNS1123_LABEL.match(name))
+
+
+def check_clusters_of(policy: LoadedPolicy) -> list[Diagnostic]:
+    """E510: clusters in a project policy; E512: a name Kubernetes refuses; E513: too many."""
+    if not policy.clusters:
+        return []
+    positions = policy.document.positions
+    if policy.project is not None:
+        return [
+            error(
+                "E510",
+                "spec.clusters names the manager's worker clusters; only a global policy (no "
+                "metadata.project) may set it",
+                positions.nearest(CLUSTERS, prefer_key=True),
+                "spec.clusters",
+            )
+        ]
+    out = []
+    for index, cluster in enumerate(policy.clusters):
+        for field, what in (
+            ("name", "names the MultiKueueCluster and the queues pinned to it"),
+            ("kubeconfigSecret", "names a Secret"),
+        ):
+            value = getattr(cluster, field)
+            if not is_dns_label(value):
+                out.append(
+                    error(
+                        "E512",
+                        f"{field} {value!r} {what}: it must be a DNS-1123 label (lower-case "
+                        "letters, digits, '-', at most 63)",
+                        positions.nearest(CLUSTERS + (index, field)),
+                        f"spec.clusters[{index}].{field}",
+                    )
+                )
+    if len(policy.clusters) > MAX_CLUSTERS:
+        out.append(
+            error(
+                "E513",
+                f"{len(policy.clusters)} clusters: a MultiKueueConfig lists at most {MAX_CLUSTERS}",
+                positions.nearest(CLUSTERS, prefer_key=True),
+                "spec.clusters",
+            )
+        )
+    return out
+
+
+def worker_clusters(policies: list[LoadedPolicy]) -> list[tuple[LoadedPolicy, int, Any]]:
+    """(policy, index, WorkerCluster) of every global policy's spec.clusters, in order."""
+    return [
+        (policy, index, cluster)
+        for policy in policies
+        if policy.project is None
+        for index, cluster in enumerate(policy.clusters)
+    ]
+
+
+def check_cluster_names(policies: list[LoadedPolicy]) -> list[Diagnostic]:
+    """E511: two worker clusters of one name (in one global policy or two)."""
+    out = []
+    first: dict[str, tuple] = {}
+    for policy, index, cluster in worker_clusters(policies):
+        earlier = first.setdefault(cluster.name, (policy, index))
+        if earlier == (policy, index):
+            continue
+        earlier_policy, earlier_index = earlier
+        out.append(
+            error(
+                "E511",
+                f"two worker clusters are named {cluster.name}; a MultiKueueCluster has one name",
+                policy.document.positions.nearest(CLUSTERS + (index, "name")),
+                f"spec.clusters[{index}].name",
+                [
+                    Related(
+                        earlier_policy.label,
+                        earlier_policy.document.positions.nearest(
+                            CLUSTERS + (earlier_index, "name")
+                        ),
+                    )
+                ],
+            )
+        )
+    return out
