@@ -420,3 +420,91 @@ def test_check_reports_spec_clusters_errors_too(tmp_path):
     result = run_cli("check", "-p", policy, str(workload))
     assert result.exit_code == 1
     assert f"{policy}:6:14: error[E512]" in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# engineName: a workload pinned to one worker
+
+WORKLOAD = """\
+project: {project}
+{engine}spec:
+  operator: jobset
+  image: registry.example.com/train:1
+  command: python train.py
+  types:
+    worker:
+      count: 1
+      resources: {{cpus: 1, memory: 1}}
+"""
+
+
+def compile_workload(tmp_path: Path, *policies: str, engine: str = "", project: str = "team-a"):
+    paths = write_policies(tmp_path, *policies)
+    workload = tmp_path / "w.yaml"
+    workload.write_text(WORKLOAD.format(project=project, engine=engine))
+    args = [arg for path in paths for arg in ("-p", path)]
+    return run_cli(*args, str(workload)), str(workload)
+
+
+def queue_label(result) -> str | None:
+    [job] = [o for o in objects_of(result.stdout) if o["kind"] == "JobSet"]
+    return job["metadata"]["labels"].get("kueue.x-k8s.io/queue-name")
+
+
+def test_engine_name_queues_the_workload_on_its_workers_pinned_queue(tmp_path):
+    result, _ = compile_workload(tmp_path, TWO_WORKERS, TEAM_A, engine="engineName: worker-b\n")
+    assert result.exit_code == 0, result.stderr
+    assert queue_label(result) == "team-a-worker-b"
+    assert "W101" not in result.stderr
+    manager = by_kind(objects_of(queues(tmp_path, TWO_WORKERS, TEAM_A).stdout), "LocalQueue")
+    assert manager["team-a-worker-b"]["metadata"]["namespace"] == "team-a"
+
+
+def test_spec_engine_name_pins_too(tmp_path):
+    engine = "engineName: worker-a\n"
+    result, _ = compile_workload(tmp_path, TWO_WORKERS, TEAM_A)
+    assert queue_label(result) == "team-a"
+    workload = tmp_path / "w.yaml"
+    workload.write_text(workload.read_text().replace("spec:\n", "spec:\n  " + engine))
+    paths = write_policies(tmp_path, TWO_WORKERS, TEAM_A)
+    pinned = run_cli("-p", paths[0], "-p", paths[1], str(workload))
+    assert pinned.exit_code == 0, pinned.stderr
+    assert queue_label(pinned) == "team-a-worker-a"
+
+
+def test_without_worker_clusters_engine_name_has_no_effect_as_before(tmp_path):
+    result, path = compile_workload(tmp_path, TEAM_A, engine="engineName: worker-b\n")
+    assert result.exit_code == 0, result.stderr
+    assert queue_label(result) == "team-a"
+    assert f"{path}:2:13: warning[W101] engineName" in result.stderr
+
+
+def test_an_unknown_engine_name_is_E324_at_the_field(tmp_path):
+    result, path = compile_workload(tmp_path, TWO_WORKERS, TEAM_A, engine="engineName: worker-c\n")
+    assert result.exit_code == 1
+    assert f"{path}:2:13: error[E324] engineName" in result.stderr
+    assert "worker-a, worker-b" in result.stderr
+
+
+def test_engine_name_for_a_workload_without_a_queue_is_E325(tmp_path):
+    result, path = compile_workload(
+        tmp_path, TWO_WORKERS, TEAM_A, engine="engineName: worker-a\n", project="team-z"
+    )
+    assert result.exit_code == 1
+    assert f"{path}:2:13: error[E325]" in result.stderr
+    assert "no queue" in result.stderr
+
+
+def test_engine_name_on_a_worker_whose_quota_leaves_the_project_out_is_E325(tmp_path):
+    clusters = fleet("""\
+- name: worker-a
+  kubeconfigSecret: worker-a
+  quota: {team-b: {cpus: 4, memoryGB: 8}}
+- {name: worker-b, kubeconfigSecret: worker-b}
+""")
+    result, path = compile_workload(
+        tmp_path, clusters, TEAM_A, TEAM_B, engine="engineName: worker-a\n"
+    )
+    assert result.exit_code == 1
+    assert f"{path}:2:13: error[E325]" in result.stderr
+    assert "gives queue team-a no share" in result.stderr

@@ -25,6 +25,7 @@ ClusterQueue bounds whichever queue a job came by.
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic, Location, Related, error
+from ..emit.workload import pinned_queue
 from ..validate.clusters import CLUSTERS, worker_clusters
 from ..validate.quota import QUOTA, gpu_products
 from .kueue import KUEUE_API, Held, _metadata, queue_objects, with_quota
@@ -39,11 +40,6 @@ def clusters_of(policies) -> list:
     for _, _, cluster in worker_clusters(policies):
         seen.setdefault(cluster.name, cluster)
     return list(seen.values())
-
-
-def pinned_queue(queue: str, worker: str) -> str:
-    """The LocalQueue (and manager ClusterQueue) that sends a project's workloads to one worker."""
-    return f"{queue}-{worker}"
 
 
 def worker_check(worker: str) -> str:

@@ -100,3 +100,54 @@ def check_cluster_names(policies: list[LoadedPolicy]) -> list[Diagnostic]:
             )
         )
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# a workload pinned to one worker (engineName)
+
+
+def engine_name(manifest) -> tuple[str | None, tuple]:
+    """The worker a workload names, and where: spec.engineName, else the top-level engineName."""
+    if manifest.spec.engineName:
+        return manifest.spec.engineName, ("spec", "engineName")
+    return manifest.engineName, ("engineName",)
+
+
+def pinned_worker(manifest, policies: list[LoadedPolicy]) -> str | None:
+    """The worker cluster the workload is pinned to: its engineName where the policies name
+    worker clusters; None otherwise (engineName then selects nothing, W101)."""
+    if not worker_clusters(policies):
+        return None
+    return engine_name(manifest)[0]
+
+
+def check_engine(resolved, manifest, policies: list[LoadedPolicy]) -> list[Diagnostic]:
+    """E324: engineName that names no worker cluster; E325: one whose worker holds no queue of
+    the workload (it has none, or the worker's quota leaves its project out)."""
+    worker, path = engine_name(manifest)
+    clusters = {c.name: c for _, _, c in reversed(worker_clusters(policies))}
+    if worker is None or not clusters:
+        return []
+    where = resolved.location(path)
+    shown = ".".join(path)
+    if worker not in clusters:
+        known = ", ".join(sorted(clusters))
+        return [
+            error(
+                "E324",
+                f"engineName {worker!r} is not a worker cluster of the policies (spec.clusters: "
+                f"{known}); the workload would be queued where no worker takes it",
+                where,
+                shown,
+            )
+        ]
+    queue = manifest.spec.queue
+    cluster = clusters[worker]
+    if queue and (cluster.quota is None or queue in cluster.quota):
+        return []
+    why = (
+        "the workload has no queue (spec.queue), and only a queue dispatches to a worker"
+        if not queue
+        else f"worker {worker}'s quota gives queue {queue} no share"
+    )
+    return [error("E325", f"engineName {worker!r} cannot pin this workload: {why}", where, shown)]
