@@ -193,10 +193,7 @@ def status_command(name, context, namespace, timeout, output):
     worker = locate(kube, found)
     pods = list_pods(worker.kube, worker.found) if worker else list_pods(kube, found)
     view = explained(kube, found, pods=pods)
-    if worker:
-        runs_on = f"running on {worker.name}"
-    else:
-        runs_on = "no worker has taken it yet" if dispatched(found) else "-"
+    runs_on = f"running on {worker.name}" if worker else "no worker has taken it yet"
     state = view.state
     started, ended = _times(found, state, pods)
     annotations = found.obj["metadata"].get("annotations") or {}
@@ -226,7 +223,7 @@ def status_command(name, context, namespace, timeout, output):
         ("state", state.phase),
         ("reason", state.reason or "-"),
         ("queue", view.queue_column),
-        ("cluster", runs_on),
+        *([("cluster", runs_on)] if dispatched(found) else []),
         ("started", started),
         ("finished", ended),
         ("pods", _counts_text(pod_phases)),
