@@ -508,3 +508,14 @@ def test_engine_name_on_a_worker_whose_quota_leaves_the_project_out_is_E325(tmp_
     assert result.exit_code == 1
     assert f"{path}:2:13: error[E325]" in result.stderr
     assert "gives queue team-a no share" in result.stderr
+
+
+def test_a_share_no_kubernetes_quantity_holds_is_E509_not_a_traceback(tmp_path):
+    clusters = fleet("""\
+- name: worker-a
+  kubeconfigSecret: worker-a
+  quota: {team-a: {cpus: 1e308, memoryGB: 16, gpus: 4}}
+""")
+    result = queues(tmp_path, clusters, TEAM_A, cluster="worker-a")
+    assert_error_at(result, "E509", str(tmp_path / "policy-0.yaml"), 8, 30)
+    assert "spec.clusters[0].quota.team-a.cpus" in result.stderr

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from ..diagnostics import Diagnostic, Related, error
+from .quota import oversized
 
 LoadedPolicy = Any  # compiler.validate.policy_load imports this module: no import back
 
@@ -52,6 +53,9 @@ def check_clusters_of(policy: LoadedPolicy) -> list[Diagnostic]:
                         f"spec.clusters[{index}].{field}",
                     )
                 )
+    for index, cluster in enumerate(policy.clusters):
+        for project, share in (cluster.quota or {}).items():
+            out += oversized(share, CLUSTERS + (index, "quota", project), positions)
     if len(policy.clusters) > MAX_CLUSTERS:
         out.append(
             error(
