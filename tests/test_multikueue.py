@@ -519,3 +519,23 @@ def test_a_share_no_kubernetes_quantity_holds_is_E509_not_a_traceback(tmp_path):
     result = queues(tmp_path, clusters, TEAM_A, cluster="worker-a")
     assert_error_at(result, "E509", str(tmp_path / "policy-0.yaml"), 8, 30)
     assert "spec.clusters[0].quota.team-a.cpus" in result.stderr
+
+
+def test_a_change_of_a_workers_share_is_a_quota_change_for_review(tmp_path):
+    from compiler.queues import quota_changes
+    from compiler.queues.kueue import summary_of
+    from compiler.sources import read_all
+
+    clusters = fleet("""\
+- name: worker-a
+  kubeconfigSecret: worker-a
+  quota: {team-a: {cpus: 4, memoryGB: 8, gpus: 2}}
+- {name: worker-b, kubeconfigSecret: worker-b}
+""")
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    before = write_policies(tmp_path / "before", clusters, TEAM_A)
+    after = write_policies(tmp_path / "after", clusters.replace("gpus: 2", "gpus: 1"), TEAM_A)
+    summaries = [summary_of(read_all(paths)[0]) for paths in (before, after)]
+    assert summaries[0]["team-a"]["on worker-b"] == "whole quota"
+    assert quota_changes(*summaries) == ["team-a: on worker-a gpus 2 → 1"]
