@@ -539,3 +539,12 @@ def test_a_change_of_a_workers_share_is_a_quota_change_for_review(tmp_path):
     summaries = [summary_of(read_all(paths)[0]) for paths in (before, after)]
     assert summaries[0]["team-a"]["on worker-b"] == "whole quota"
     assert quota_changes(*summaries) == ["team-a: on worker-a gpus 2 → 1"]
+
+
+def test_a_workload_leaves_managed_by_to_kueues_webhook(tmp_path):
+    """Kueue v0.19.2's webhook (jobframework.ApplyDefaultForManagedBy) sets spec.managedBy to
+    kueue.x-k8s.io/multikueue only where the job names none (or its own controller's)."""
+    result, _ = compile_workload(tmp_path, TWO_WORKERS, TEAM_A, engine="engineName: worker-a\n")
+    assert result.exit_code == 0, result.stderr
+    for obj in objects_of(result.stdout):
+        assert "managedBy" not in (obj.get("spec") or {}), obj["kind"]
