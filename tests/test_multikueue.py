@@ -548,3 +548,15 @@ def test_a_workload_leaves_managed_by_to_kueues_webhook(tmp_path):
     assert result.exit_code == 0, result.stderr
     for obj in objects_of(result.stdout):
         assert "managedBy" not in (obj.get("spec") or {}), obj["kind"]
+
+
+def test_two_pinned_queues_of_one_name_are_E518(tmp_path):
+    clusters = fleet("""\
+- {name: b-c, kubeconfigSecret: s1}
+- {name: c, kubeconfigSecret: s2}
+""")
+    team_a = TEAM_A.replace("team-a", "a")
+    team_a_b = TEAM_B.replace("team-b", "a-b")
+    result = queues(tmp_path, clusters, team_a, team_a_b)
+    assert_error_at(result, "E518", str(tmp_path / "policy-0.yaml"), 7, 8)
+    assert "a-b-c, is the queue pinning project a to b-c" in result.stderr
