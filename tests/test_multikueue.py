@@ -124,6 +124,9 @@ def multikueue_shape_errors(obj: dict) -> list[str]:
             errors.append(f"spec {spec}")
         if set(spec["parameters"]) != {"apiGroup", "kind", "name"}:
             errors.append(f"parameters {spec['parameters']}")
+        name = spec["parameters"]["name"]
+        if len(name) > 63 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name):
+            errors.append(f"parameters.name {name!r} is not a DNS-1123 label")
     return errors
 
 
@@ -317,6 +320,7 @@ def test_a_duplicate_cluster_name_in_a_second_global_policy_is_E511(tmp_path):
     [
         ("{name: Worker_A, kubeconfigSecret: ok}", 14),
         ("{name: worker-a, kubeconfigSecret: Not.A.Name}", 42),
+        ("{name: " + "w" * 53 + ", kubeconfigSecret: ok}", 14),
     ],
 )
 def test_a_name_or_secret_that_is_not_a_dns_label_is_E512(tmp_path, entry, column):
@@ -389,12 +393,16 @@ def test_a_share_giving_gpus_another_way_than_the_quota_is_E517(tmp_path):
     assert_error_at(result, "E517", str(tmp_path / "policy-0.yaml"), 8, 15)
 
 
-@pytest.mark.parametrize("worker", ["w" * 60, "b"])
-def test_a_pinned_queue_name_too_long_or_taken_is_E518(tmp_path, worker):
+@pytest.mark.parametrize(
+    "worker, project, why",
+    [("w" * 52, "team-a-eleven", "longer than 63"), ("b", "team-a", "is project team-a-b's queue")],
+)
+def test_a_pinned_queue_name_too_long_or_taken_is_E518(tmp_path, worker, project, why):
     clusters = fleet(f"- {{name: {worker}, kubeconfigSecret: s}}\n")
     team_a_b = TEAM_B.replace("team-b", "team-a-b")
-    result = queues(tmp_path, clusters, TEAM_A, team_a_b)
+    result = queues(tmp_path, clusters, TEAM_A.replace("team-a", project), team_a_b)
     assert_error_at(result, "E518", str(tmp_path / "policy-0.yaml"), 6, 8)
+    assert why in result.stderr
 
 
 def test_an_unknown_cluster_is_E519_naming_the_known_ones(tmp_path):
