@@ -18,6 +18,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from ..emit import quantity
 from ..validate.quota import (
     DEFAULT_FLAVOR,
@@ -26,7 +29,6 @@ from ..validate.quota import (
     TOPOLOGY_NAME,
     TPU,
     TPU_TYPE_LABEL,
-    check_cohorts,
     flavor_name,
     gpu_lenders,
     gpu_products,
@@ -58,6 +60,18 @@ def _dig(data, *keys):
     return data
 
 
+@dataclass(frozen=True)
+class Held:
+    """One ClusterQueue to emit: its name, the project whose namespace it serves, its quota, the
+    AdmissionCheck it needs (MultiKueue on a manager) and the LocalQueues that feed it."""
+
+    name: str
+    project: str
+    quota: Any
+    admission_check: str | None = None
+    local_queues: tuple[str, ...] = ()
+
+
 def with_quota(policies) -> list:
     """The policies holding a quota, one per project (the first), ordered by project."""
     first: dict = {}
@@ -84,22 +98,36 @@ def placed_projects(policies) -> set:
     return {q.project for q in with_quota(policies) if placeable(q.quota)}
 
 
-def queue_objects(policies) -> list[dict]:
-    quotas = with_quota(policies)
+def held_by_projects(policies) -> list[Held]:
+    """A ClusterQueue per project with a quota, fed by the LocalQueue named after the project."""
+    return [Held(p.project, p.project, p.quota, None, (p.project,)) for p in with_quota(policies)]
+
+
+def queue_objects(policies, held: list[Held] | None = None, extra: list[dict] | None = None):
+    """Namespaces, the Topology, flavors, priority classes, ``extra`` (MultiKueue objects), then
+    the ClusterQueues and LocalQueues of ``held`` (default: one per project with a quota)."""
+    held = held_by_projects(policies) if held is None else held
     label = gpu_product_label(policies)
-    products = sorted({p for q in quotas for p in gpu_products(q.quota.gpus) or {}})
+    quotas = [h.quota for h in held]
+    products = sorted({p for q in quotas for p in gpu_products(q.gpus) or {}})
+    projects = sorted({h.project for h in held})
     levels = topology_of(policies)
     placed = placed_projects(policies)
-    objects = [_namespace(q) for q in quotas]
+    objects = [_namespace(project) for project in projects]
     objects += [_topology(levels)] if levels else []
-    objects += [_flavor(DEFAULT_FLAVOR, {})] if any(q.project not in placed for q in quotas) else []
-    objects += [_flavor(TOPOLOGY_FLAVOR, EVERY_NODE, TOPOLOGY_NAME)] if placed else []
+    objects += [_flavor(DEFAULT_FLAVOR, {})] if any(h.project not in placed for h in held) else []
+    objects += (
+        [_flavor(TOPOLOGY_FLAVOR, EVERY_NODE, TOPOLOGY_NAME)]
+        if any(h.project in placed for h in held)
+        else []
+    )
     objects += [_flavor(flavor_name(p), {label: p}) for p in products]
-    tpu_types = sorted({t for q in quotas for t in q.quota.tpus or {}})
+    tpu_types = sorted({t for q in quotas for t in q.tpus or {}})
     objects += [_flavor(flavor_name(t), {TPU_TYPE_LABEL: t}) for t in tpu_types]
     objects += _priority_classes(policies)
-    objects += [_cluster_queue(q, quotas, q.project in placed) for q in quotas]
-    objects += [_local_queue(q) for q in quotas]
+    objects += extra or []
+    objects += [_cluster_queue(h, held, h.project in placed) for h in held]
+    objects += [_local_queue(h, name) for h in held for name in h.local_queues]
     return objects
 
 
@@ -224,9 +252,9 @@ def _tpu_group(quota) -> list[dict]:
     return [{"coveredResources": [TPU], "flavors": flavors}]
 
 
-def _cluster_queue(policy, quotas, placed: bool = False) -> dict:
-    quota = policy.quota
-    spec: dict = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: policy.project}}}
+def _cluster_queue(held: Held, everything: list[Held], placed: bool = False) -> dict:
+    quota = held.quota
+    spec: dict = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: held.project}}}
     if quota.cohort:
         spec["cohortName"] = quota.cohort
     spec["queueingStrategy"] = quota.queueing or "StrictFIFO"
@@ -235,29 +263,31 @@ def _cluster_queue(policy, quotas, placed: bool = False) -> dict:
         "borrowWithinCohort": {"policy": "Never"},
         "withinClusterQueue": "LowerPriority",
     }
-    spec["resourceGroups"] = _resource_groups(quota, gpu_lenders(policy, quotas), placed)
+    spec["resourceGroups"] = _resource_groups(quota, gpu_lenders(held, everything), placed)
+    if held.admission_check:
+        spec["admissionChecksStrategy"] = {"admissionChecks": [{"name": held.admission_check}]}
     return {
         "apiVersion": KUEUE_API,
         "kind": "ClusterQueue",
-        "metadata": _metadata(policy.project, policy.project),
+        "metadata": _metadata(held.name, held.project),
         "spec": spec,
     }
 
 
-def _namespace(policy) -> dict:
+def _namespace(project: str) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": _metadata(policy.project, policy.project),
+        "metadata": _metadata(project, project),
     }
 
 
-def _local_queue(policy) -> dict:
+def _local_queue(held: Held, name: str) -> dict:
     return {
         "apiVersion": KUEUE_API,
         "kind": "LocalQueue",
-        "metadata": _metadata(policy.project, policy.project, policy.project),
-        "spec": {"clusterQueue": policy.project},
+        "metadata": _metadata(name, held.project, held.project),
+        "spec": {"clusterQueue": held.name},
     }
 
 
@@ -292,7 +322,32 @@ def quota_summary(policies) -> dict:
         elif borrowed is not None:
             values["borrowingLimit gpus"] = _plain(borrowed)
         values["queueing"] = quota.queueing or "StrictFIFO"
+        values.update(_worker_shares(policy, policies))
         out[policy.project] = values
+    return out
+
+
+def _worker_shares(policy, policies) -> dict:
+    """What each worker cluster holds of the project (SPEC 2.9): ``on worker-a gpus: 8``; a
+    worker without a per-cluster quota holds the whole quota."""
+    from ..validate.clusters import worker_clusters
+
+    out: dict = {}
+    for _, _, cluster in worker_clusters(policies):
+        where = f"on {cluster.name}"
+        share = None if cluster.quota is None else cluster.quota.get(policy.project)
+        if cluster.quota is None:
+            out[where] = "whole quota"
+        elif share is None:
+            out[where] = "none"
+        else:
+            out[f"{where} cpus"] = _plain(share.cpus)
+            out[f"{where} memoryGB"] = _plain(share.memoryGB)
+            products = gpu_products(share.gpus)
+            for product, count in sorted((products or {"": share.gpus or 0}).items()):
+                out[f"{where} gpus {product}".rstrip()] = _plain(count)
+            for tpu_type, chips in sorted((share.tpus or {}).items()):
+                out[f"{where} tpus {tpu_type}"] = _plain(chips)
     return out
 
 
@@ -313,16 +368,6 @@ def load_policies(policy_documents) -> tuple[list, list]:
     documents = [d for d in policy_documents if d.data is not None and kind_of(d) == POLICY_KIND]
     diagnostics = check_policy_documents(documents)
     return [p for p in (loaded_policy(d) for d in documents) if p is not None], diagnostics
-
-
-def compile_queues(policy_documents) -> tuple[list[dict], list]:
-    """(objects, diagnostics) for parsed policy documents; no objects when any is an error."""
-    from ..diagnostics import has_errors
-
-    policies, diagnostics = load_policies(policy_documents)
-    if has_errors(diagnostics):
-        return [], diagnostics
-    return queue_objects(policies), diagnostics + check_cohorts(with_quota(policies))
 
 
 def summary_of(policy_documents) -> dict:
