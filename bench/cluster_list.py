@@ -11,7 +11,12 @@ emits them (labelled managed-by manifest-compiler) in a namespace, and runs ``co
 side-by-side rows use a namespace of their own holding one running batch Job (the Job controller
 and kwok run its pods and serve their logs), and one more Job for each measured ``cancel``.
 
-    testbed/isolated .venv/bin/python bench/cluster_list.py [--jobs 10000] [--runs 3] [--json]
+With ``--shapes``, also each way the API server can answer a list of the same JobSets (issue
+23: which one could make ``compile list`` faster): the JSON list ``compile list`` reads, the
+metadata-only list, the Table with and without each object's metadata, and a watch that streams
+the list (``sendInitialEvents``): the time, the bytes, and the API server's own CPU time.
+
+    testbed/isolated .venv/bin/python bench/cluster_list.py [--jobs 10000] [--runs 3] [--shapes] [--json]
 """
 
 from __future__ import annotations
@@ -225,7 +230,92 @@ def side_by_side_rows(plane, env: dict, runs: int) -> list[tuple]:
     return rows
 
 
-def testbed_rows(jobs: int, runs: int) -> list[tuple]:
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+SHAPES = {  # label -> (Accept, query): what the API server can answer to a list of JobSets
+    "JSON list (what `compile list` asks)": ("application/json", {}),
+    "PartialObjectMetadataList": (
+        "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io",
+        {},
+    ),
+    "Table, includeObject=Metadata": (TABLE, {"includeObject": "Metadata"}),
+    "Table, includeObject=None": (TABLE, {"includeObject": "None"}),
+    "watch-list (sendInitialEvents, one stream)": (
+        "application/json",
+        {
+            "watch": "1",
+            "sendInitialEvents": "true",
+            "resourceVersionMatch": "NotOlderThan",
+            "allowWatchBookmarks": "true",
+        },
+    ),
+}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_shape(kube, accept: str, query: dict) -> int:
+    """Every page of the bench namespace's JobSets as ``accept``, 250 a page (a watch-list: up
+    to the bookmark that ends its initial events); the bytes read."""
+    from urllib.parse import urlencode
+
+    from compiler.cluster.kinds import JOBSET, MANAGED_BY_SELECTOR
+    from compiler.cluster.transport import read_chunk
+
+    path, total, token = JOBSET.path(NAMESPACE), 0, None
+    streaming = "watch" in query
+    while True:
+        asked = {**query, "labelSelector": MANAGED_BY_SELECTOR}
+        if not streaming:
+            asked.update(limit="250", **({"continue": token} if token else {}))
+        raw = kube.api.send("GET", f"{path}?{urlencode(asked)}", {"Accept": accept}, None, 60, 60)
+        chunks = [b""]
+        while chunk := read_chunk(raw, 1 << 16):
+            chunks.append(chunk)
+            if streaming and b"k8s.io/initial-events-end" in chunks[-2][-200:] + chunk:
+                break
+        kube.api.release(raw)
+        total += sum(map(len, chunks))
+        if streaming:
+            return total
+        token = (json.loads(b"".join(chunks)).get("metadata") or {}).get("continue")
+        if not token:
+            return total
+
+
+def shape_rows(kube, apiserver_pid: int, runs: int, jobs: int) -> list[tuple]:
+    """Each answer SHAPES can have, read ``runs`` times in turns: the median wall time, the bytes
+    and the API server's CPU time (the part other load does not inflate as much)."""
+    import statistics
+
+    samples: dict[str, list[tuple[float, float, int]]] = {label: [] for label in SHAPES}
+    for _ in range(runs):
+        for label, (accept, query) in SHAPES.items():
+            cpu, start = cpu_seconds(apiserver_pid), time.monotonic()
+            size = read_shape(kube, accept, query)
+            samples[label].append(
+                (time.monotonic() - start, cpu_seconds(apiserver_pid) - cpu, size)
+            )
+    rows = []
+    for label, taken in samples.items():
+        wall = statistics.median(t[0] for t in taken)
+        cpu = statistics.median(t[1] for t in taken)
+        rows.append(
+            (
+                f"{label} of {jobs:,} JobSets, 250 a page",
+                f"{wall * 1000:,.0f} ms wall, API server {cpu * 1000:,.0f} ms CPU, "
+                f"{taken[0][2] / 1e6:.1f} MB",
+                "",
+                None,
+            )
+        )
+    return rows
+
+
+def testbed_rows(jobs: int, runs: int, shapes: bool = False) -> list[tuple]:
     """``compile list`` and ``kubectl get jobsets`` of ``jobs`` JobSets on the testbed."""
     from compiler.cluster.client import connect
     from testbed.controlplane.cluster import ControlPlane
@@ -272,6 +362,10 @@ def testbed_rows(jobs: int, runs: int) -> list[tuple]:
             )
         )
         rows.append((f"creating the {jobs:,} JobSets (4 at a time)", f"{created:.0f} s", "", None))
+        if shapes:
+            from testbed.controlplane import apiserver
+
+            rows += shape_rows(kube, plane.procs[apiserver.NAME].pid, runs, jobs)
     return rows
 
 
@@ -285,12 +379,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="measured runs of each command")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--huge-only", action="store_true", help="only the 2,000,000-item server")
+    parser.add_argument(
+        "--shapes", action="store_true", help="also each answer a list of JobSets can have"
+    )
     options = parser.parse_args(argv)
 
     rows = []
     rows.append(huge_list_row(options.runs))
     if not options.huge_only:
-        rows += testbed_rows(options.jobs, options.runs)
+        rows += testbed_rows(options.jobs, options.runs, options.shapes)
     report(rows, [], options.json)
 
 
