@@ -26,9 +26,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from testbed.agent.env import EnvError, PodContext, expand_command, resolve_env
+from compiler.local.env import EnvError, PodContext, expand_command, resolve_env
 from testbed.agent.kube import ApiError, Kube
-from testbed.agent.ray import adapt_ray_start, fixed_ports, move_ports
+from compiler.local.ray import adapt_ray_start, fixed_ports, move_ports
 
 #: container name -> seconds its image pull takes (JSON), a pod annotation tests set
 PULL_SECONDS_ANNOTATION = "testbed.manifest-compiler/pull-seconds"
@@ -519,7 +519,7 @@ class PodRunner:
             data = self._lookup(kind, self.namespace, src.get("name", "")) or {}
             self._write_items(path, data, src.get("items"))
         elif "downwardAPI" in source:
-            from testbed.agent.env import field_value
+            from compiler.local.env import field_value
 
             context = PodContext(self.ip, self.cfg.host_ip, self.cfg.node_name, {})
             for item in source["downwardAPI"].get("items") or []:
