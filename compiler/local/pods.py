@@ -84,6 +84,8 @@ class LocalGroup:
     - ``parallelism``: at most this many of its pods run at once (Indexed Job; None: all).
     - ``service``: its pods run until the workload ends (Ray head and workers); their exit
       does not decide the outcome.
+    - ``backoff_limit``: the Job's own retries of a failed pod where the workload's policy
+      does not decide (KubeRay's submitter Job: 2); None: the workload's FailurePolicy.
     """
 
     name: str
@@ -91,6 +93,7 @@ class LocalGroup:
     pods: tuple[str, ...]
     parallelism: int | None = None
     service: bool = False
+    backoff_limit: int | None = None
 
 
 @dataclass(frozen=True)
