@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from . import sandbox
+from . import ray, sandbox
 from .pods import LocalContainer, LocalPod, LocalWorkload, Plan, Readiness
 
 POLL_SECONDS = 0.05
@@ -79,6 +79,7 @@ class PodRun:
     running: list[Running] = field(default_factory=list)
     restart_at: float = 0.0
     code: int | None = None
+    moved: dict[int, int] = field(default_factory=dict)  # KubeRay's fixed ports taken already
 
 
 @dataclass
@@ -98,6 +99,9 @@ class Runner:
         self.run_dir = Path(tempfile.mkdtemp(prefix="mcl-"))
         self.output_lock = threading.Lock()
         self.created_mount_points: list[Path] = []
+        self.port_owners: dict[int, str] = {}
+        self.group_failures: dict[str, int] = {}
+        self.group_limits = {g.name: g.backoff_limit for g in plan.groups}
         services = {g.name for g in plan.groups if g.service}
         self.pods = [PodRun(p, i, p.group in services) for i, p in enumerate(plan.pods)]
         self.by_name = {run.pod.name: run for run in self.pods}
@@ -230,6 +234,8 @@ class Runner:
         run.state, run.code = "failed", code
         policy = workload.workload.failure
         reason = f"pod {run.pod.name} exited with {code}"
+        if self._retried_by_its_job(run, reason):
+            return
         if code in policy.fail_on_exit_codes or workload.failures >= policy.backoff_limit:
             workload.code, workload.reason = code, reason
             return
@@ -241,6 +247,19 @@ class Runner:
             self._stop_pod(other)
             other.state, other.init_done, other.code = "waiting", 0, None
             other.restart_at = time.monotonic() + RESTART_SECONDS
+
+    def _retried_by_its_job(self, run: PodRun, reason: str) -> bool:
+        """A Job with a backoff limit of its own (KubeRay's submitter) retries its pod before
+        its failure reaches the workload's policy."""
+        limit = self.group_limits.get(run.pod.group)
+        failures = self.group_failures.get(run.pod.group, 0)
+        if limit is None or failures >= limit:
+            return False
+        self.group_failures[run.pod.group] = failures + 1
+        self.settings.say(f"{reason}: retrying it ({failures + 1} of {limit} retries)")
+        run.state, run.init_done, run.code = "waiting", 0, None
+        run.restart_at = time.monotonic() + RESTART_SECONDS
+        return True
 
     # -- readiness ---------------------------------------------------------------------
 
@@ -267,7 +286,7 @@ class Runner:
                     self.settings.environ, run.pod, r.container, self._tmp_dir(run)
                 )
                 done = subprocess.run(
-                    list(probe.exec_argv),
+                    [ray.move_ports(word, run.moved) for word in probe.exec_argv],
                     env=env,
                     cwd=self.settings.cwd,
                     stdin=subprocess.DEVNULL,
@@ -278,10 +297,12 @@ class Runner:
                 )
                 return done.returncode == 0
             if probe.tcp_port is not None:
-                with socket.create_connection((run.pod.ip, probe.tcp_port), timeout=1):
+                port = run.moved.get(probe.tcp_port, probe.tcp_port)
+                with socket.create_connection((run.pod.ip, port), timeout=1):
                     return True
             if probe.http_port is not None:
-                url = f"http://{run.pod.ip}:{probe.http_port}{probe.http_path}"
+                port = run.moved.get(probe.http_port, probe.http_port)
+                url = f"http://{run.pod.ip}:{port}{probe.http_path}"
                 with urllib.request.urlopen(url, timeout=1) as response:
                     return 200 <= response.status < 400
         except (OSError, subprocess.SubprocessError, ValueError):
@@ -297,7 +318,7 @@ class Runner:
         tmp = self._tmp_dir(run)
         tmp.mkdir(parents=True, exist_ok=True)
         env = sandbox.container_environment(self.settings.environ, run.pod, container, tmp)
-        argv = list(container.argv)
+        argv = self._ray_adapted(run, container.argv)
         if self.settings.namespaces:
             argv = [*sandbox.NAMESPACES, "/bin/sh", str(self._launcher(run, container)), *argv]
         try:
@@ -319,6 +340,17 @@ class Runner:
         )
         reader.start()
         return Running(container, proc, reader)
+
+    def _ray_adapted(self, run: PodRun, argv: tuple[str, ...]) -> list[str]:
+        """Pods share this machine's network: each `ray start` gets its pod's IP as the node
+        address, and a fixed port KubeRay gives every node stays with the first pod that asks
+        for it (the others get free ones, their probes follow)."""
+        for word in argv:
+            for port in ray.fixed_ports(word):
+                owner = self.port_owners.setdefault(port, run.pod.name)
+                if owner != run.pod.name and port not in run.moved:
+                    run.moved[port] = _free_port()
+        return [ray.adapt_ray_start(word, run.pod.ip, run.moved) for word in argv]
 
     def _launcher(self, run: PodRun, container: LocalContainer) -> Path:
         pod_dir = self.run_dir / "l" / str(run.index)
@@ -405,6 +437,12 @@ class Runner:
                 f"note: volumes at {', '.join(refused)} are not mounted: this user cannot make "
                 "those paths on this machine"
             )
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _raise_terminated(signum, frame) -> None:
