@@ -67,6 +67,7 @@ class Running:
     reader: threading.Thread
     ready: bool = False
     next_probe: float = 0.0
+    restart_at: float | None = None  # exited: started again then (the kubelet's back-off)
 
 
 @dataclass
@@ -211,8 +212,7 @@ class Runner:
         if run.service or run.pod.restart_policy == "Always":
             for i, code in enumerate(codes):
                 if code is not None:  # a long-running pod's container exits: the kubelet restarts it
-                    self._note_exit(run, run.running[i].container, code)
-                    run.running[i] = self._launch(run, run.running[i].container)
+                    self._restart_later(run, i, code)
             self._probe(run)
             return
         if any(code is None for code in codes):
@@ -226,8 +226,15 @@ class Runner:
         else:
             run.state, run.code = "succeeded", 0
 
-    def _note_exit(self, run: PodRun, container: LocalContainer, code: int) -> None:
-        self.settings.say(f"{run.pod.name}: container {container.name} exited with {code}")
+    def _restart_later(self, run: PodRun, i: int, code: int) -> None:
+        current = run.running[i]
+        if current.restart_at is None:
+            current.reader.join(timeout=1)
+            name = current.container.name
+            self.settings.say(f"{run.pod.name}: container {name} exited with {_exit_code(code)}")
+            current.restart_at = time.monotonic() + RESTART_SECONDS
+        elif time.monotonic() >= current.restart_at:
+            run.running[i] = self._launch(run, current.container)
 
     def _pod_failed(self, run: PodRun, workload: WorkloadRun, code: int) -> None:
         self._stop_pod(run)
