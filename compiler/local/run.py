@@ -394,9 +394,9 @@ class Runner:
     def _stop_pod(self, run: PodRun) -> None:
         for r in run.running:
             _kill_group(r.proc)
+        kill_marked(f"TMPDIR={self._tmp_dir(run)}\0".encode())  # daemons holding its output
         for r in run.running:
             r.reader.join(timeout=2)
-        kill_marked(f"TMPDIR={self._tmp_dir(run)}\0".encode())
         run.running = []
 
     def _stop_everything(self) -> None:
