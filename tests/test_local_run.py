@@ -35,7 +35,9 @@ NAMESPACES = sandbox.namespaces_refused() is None
 MODES = [pytest.param(True, id="namespaces"), pytest.param(False, id="plain")]
 
 
-def pod(name, script, *, group="job", ip="127.77.9.1", env=(), after=(), readiness=None, volumes=()):
+def pod(
+    name, script, *, group="job", ip="127.77.9.1", env=(), after=(), readiness=None, volumes=()
+):
     container = LocalContainer("main", ("/bin/sh", "-c", script), tuple(env), readiness=readiness)
     return LocalPod(
         name=name,
@@ -54,7 +56,8 @@ def pod(name, script, *, group="job", ip="127.77.9.1", env=(), after=(), readine
     )
 
 
-def plan_of(*pods, parallelism=None, failure=FailurePolicy(), services=()):
+def plan_of(*pods, parallelism=None, failure=None, services=()):
+    failure = failure or FailurePolicy()
     groups = {p.group for p in pods}
     return Plan(
         workloads=(LocalWorkload("JobSet", "w", "ns", tuple(sorted(groups)), failure),),
@@ -77,7 +80,11 @@ class Result:
         self.code, self.out, self.said = code, out, said
 
     def lines(self, name):
-        return [line.split(" | ", 1)[1] for line in self.out.splitlines() if line.startswith(f"{name} | ")]
+        return [
+            line.split(" | ", 1)[1]
+            for line in self.out.splitlines()
+            if line.startswith(f"{name} | ")
+        ]
 
 
 def run(plan, tmp_path, namespaces=False) -> Result:
@@ -165,7 +172,7 @@ def test_a_tcp_readiness_probe_on_the_pods_ip(tmp_path):
     server = (
         f"exec {sys.executable} -c 'import socket,time; s=socket.socket(); "
         "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-        "s.bind((\"127.77.9.1\", 47311)); s.listen(); time.sleep(5)'"
+        's.bind(("127.77.9.1", 47311)); s.listen(); time.sleep(5)\''
     )
     master = pod("master", server, group="m", readiness=Readiness(tcp_port=47311))
     worker = pod("worker", "echo started", group="w", ip="127.77.9.2", after=["master"])
@@ -269,7 +276,9 @@ def test_volumes_are_local_folders_at_their_mount_paths(tmp_path):
 def test_namespaces_refused_when_unshare_fails(tmp_path, monkeypatch):
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "unshare").write_text("#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n")
+    (fake / "unshare").write_text(
+        "#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n"
+    )
     (fake / "unshare").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
     assert sandbox.namespaces_refused() == "unshare: unshare failed: Operation not permitted"
@@ -432,7 +441,15 @@ def test_bad_secrets_are_refused_with_the_file(tmp_path, content, message):
 def test_compile_local_secrets_not_a_directory_exits_3(tmp_path):
     manifest = REPO / "tests" / "data" / "frameworks" / "batchjob.yaml"
     done = subprocess.run(
-        [sys.executable, "-m", "compiler", "local", str(manifest), "--secrets", str(tmp_path / "no")],
+        [
+            sys.executable,
+            "-m",
+            "compiler",
+            "local",
+            str(manifest),
+            "--secrets",
+            str(tmp_path / "no"),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

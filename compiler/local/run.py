@@ -211,7 +211,9 @@ class Runner:
         codes = [r.proc.poll() for r in run.running]
         if run.service or run.pod.restart_policy == "Always":
             for i, code in enumerate(codes):
-                if code is not None:  # a long-running pod's container exits: the kubelet restarts it
+                if (
+                    code is not None
+                ):  # a long-running pod's container exits: the kubelet restarts it
                     self._restart_later(run, i, code)
             self._probe(run)
             return
@@ -248,8 +250,10 @@ class Runner:
             return
         workload.failures += 1
         retried = workload.pods if policy.scope == "workload" else [run]
-        self.settings.say(f"{reason}: restarting {_count(retried)} ({workload.failures} of "
-                          f"{policy.backoff_limit} restarts)")
+        self.settings.say(
+            f"{reason}: restarting {_count(retried)} ({workload.failures} of "
+            f"{policy.backoff_limit} restarts)"
+        )
         for other in retried:
             self._stop_pod(other)
             other.state, other.init_done, other.code = "waiting", 0, None

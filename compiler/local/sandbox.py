@@ -69,7 +69,9 @@ def namespaces_refused() -> str | None:
 def hosts_text(machine_hosts: str, pods: Iterable[LocalPod]) -> str:
     """The machine's hosts file with every pod's DNS names pointing at its planned IP."""
     lines = [f"{pod.ip}\t{' '.join(pod.dns_names)}" for pod in pods if pod.dns_names]
-    kept = machine_hosts if machine_hosts.endswith("\n") or not machine_hosts else machine_hosts + "\n"
+    kept = (
+        machine_hosts if machine_hosts.endswith("\n") or not machine_hosts else machine_hosts + "\n"
+    )
     return kept + "".join(line + "\n" for line in [BEGIN, *lines, END])
 
 

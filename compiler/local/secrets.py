@@ -81,5 +81,7 @@ def _data(path: Path, document: dict) -> dict[str, str]:
             data[str(key)] = base64.b64decode(str(value), validate=True).decode("utf-8", "replace")
         except (binascii.Error, ValueError) as e:
             raise SecretsError(f"{path}: {encoded}.{key} is not base64") from e
-    data.update({str(k): "" if v is None else str(v) for k, v in (document.get(plain) or {}).items()})
+    data.update(
+        {str(k): "" if v is None else str(v) for k, v in (document.get(plain) or {}).items()}
+    )
     return data
