@@ -1,0 +1,278 @@
+"""`compile local`'s plan gives every pod exactly the environment the cluster gives it.
+
+Every example (examples/*.yaml with the examples' policies and templates) is compiled once; the
+same objects go to the real controllers (JobSet, the Job controller, KubeRay) with the testbed's
+node agent running their pods, and to ``compiler.local.plan``. The agent records each container's
+environment as the kubelet built it (``<pod dir>/env/<container>-<restart>.json``); the test
+compares it, entry by entry and in order, with the plan's, after normalising what only the
+cluster chooses: pod IPs, the API server's generated name suffixes and uids.
+
+The objects are made runnable on the agent's node first, the same way for both sides: the agent's
+node selector and toleration, no resource requests (the examples ask for GPUs the node has not),
+PersistentVolumeClaims as emptyDirs (nothing binds them here), Kueue's labels dropped (no Kueue
+in this plane), one fresh namespace, and each command a no-op that succeeds (every pod of every
+Job must start, whatever the program would do). None of these changes what the environment is
+built from; the parity of command lines is checked through the same records.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from cluster_support import REPO, poll
+
+from compiler.local.plan import Node, plan
+from compiler.local.pods import LocalPod, Plan
+
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+RAY_KINDS = ("RayJob",)
+#: what the local folder of Secrets and ConfigMaps holds (the examples' own references)
+SECRETS = {
+    "huggingface": {"token": "hf-token-for-parity"},
+    "s3-credentials": {"access-key": "AK", "secret-key": "SK"},
+    "wandb": {"api-key": "wandb-key-for-parity"},
+    "gcs-service-account": {"key.json": "{}"},
+}
+NO_OP = ["/bin/sh", "-c", "exit 0"]
+
+
+def compiled(example: Path) -> list[dict]:
+    result = subprocess.run(
+        [sys.executable, "-m", "compiler", str(example), "-p", "examples/policies"]
+        + ["-t", "examples/templates"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def pod_templates(obj: dict) -> Iterator[dict]:
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "JobSet":
+        for rjob in spec.get("replicatedJobs") or []:
+            yield rjob["template"]["spec"]["template"]
+    elif obj["kind"] == "Job":
+        yield spec["template"]
+    elif obj["kind"] == "RayJob":
+        cluster = spec["rayClusterSpec"]
+        yield cluster["headGroupSpec"]["template"]
+        for group in cluster.get("workerGroupSpecs") or []:
+            yield group["template"]
+        if spec.get("submitterPodTemplate"):
+            yield spec["submitterPodTemplate"]
+
+
+def runnable(objects: list[dict], namespace: str) -> list[dict]:
+    """The objects, placeable on the agent's node and quick to run (see the module's doc)."""
+    from testbed.agent.launch import NODE_SELECTOR, TOLERATION
+
+    out = []
+    for obj in copy.deepcopy(objects):
+        if obj["kind"] == "PersistentVolumeClaim":
+            continue
+        meta = obj["metadata"]
+        meta["namespace"] = namespace
+        labels = meta.get("labels") or {}
+        for key in [k for k in labels if k.startswith("kueue.x-k8s.io/")]:
+            del labels[key]
+        for template in pod_templates(obj):
+            spec = template.setdefault("spec", {})
+            spec["nodeSelector"] = dict(NODE_SELECTOR)
+            spec["tolerations"] = [dict(TOLERATION)]
+            spec.pop("affinity", None)
+            for volume in spec.get("volumes") or []:
+                if "persistentVolumeClaim" in volume:
+                    del volume["persistentVolumeClaim"]
+                    volume["emptyDir"] = {}
+            for container in [*(spec.get("initContainers") or []), *spec.get("containers", [])]:
+                container.pop("resources", None)
+                is_ray_node = obj["kind"] == "RayJob" and template is not obj["spec"].get(
+                    "submitterPodTemplate"
+                )
+                if not is_ray_node:  # a Ray node must run `ray start` (KubeRay writes it)
+                    container["command"] = list(NO_OP)
+                    container.pop("args", None)
+        out.append(obj)
+    return out
+
+
+# ------------------------------------------------------------------------ comparison
+
+
+def planned_env(pod: LocalPod) -> dict[str, list[list[str]]]:
+    return {c.name: [list(kv) for kv in c.env] for c in (*pod.init_containers, *pod.containers)}
+
+
+def normalise(value: str, replacements: dict[str, str]) -> str:
+    for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        value = value.replace(old, new)
+    return value
+
+
+def differences(planned: Plan, observed: dict[str, dict]) -> list[str]:
+    """Each pod's environment, planned vs observed (pod name → container → [[k, v]...]), after
+    the cluster's own choices are replaced by the plan's: observed names carry the planned pod's
+    IP, name and uid; what differs is listed, nothing when they agree."""
+    found: list[str] = []
+    for pod in planned.pods:
+        seen = observed.get(pod.name)
+        if seen is None:
+            found.append(f"{pod.name}: never ran in the cluster")
+            continue
+        want = planned_env(pod)
+        got = seen["containers"]
+        for container in sorted(set(want) | set(got)):
+            a, b = want.get(container), got.get(container)
+            if a != b:
+                found.append(f"{pod.name}/{container}: plan {a!r}\n  cluster {b!r}")
+    return found
+
+
+# ------------------------------------------------------------------------ the cluster's side
+
+
+def records(agent_dir: Path, namespace: str) -> list[dict]:
+    found = []
+    for path in sorted(agent_dir.glob("p*/env/*-0.json")):
+        record = json.loads(path.read_text())
+        if record["namespace"] == namespace:
+            found.append(record)
+    return found
+
+
+def first_attempt(record: dict) -> bool:
+    return record["labels"].get("jobset.sigs.k8s.io/restart-attempt", "0") == "0"
+
+
+def match_pods(planned: Plan, found: list[dict]) -> dict[str, dict]:
+    """Observed records by planned pod name. Indexed Jobs' pods are named after their hostname
+    plus a random suffix; KubeRay's after a random cluster name: a planned pod is the observed
+    one whose name is the planned name with the random parts put back."""
+    observed: dict[str, dict] = {}
+    clusters = {r["labels"]["ray.io/cluster"] for r in found if "ray.io/cluster" in r["labels"]}
+    for record in filter(first_attempt, found):
+        name = record["pod"]
+        for pod in planned.pods:
+            if not re.fullmatch(_pattern(pod.name, clusters), name):
+                continue
+            entry = observed.setdefault(pod.name, {"record": record, "containers": {}})
+            if entry["record"]["pod"] != name:
+                continue  # a second pod for one planned one (a replaced pod): the first counts
+            replacements = {name: pod.name, record["ip"]: pod.ip}
+            for cluster in clusters:
+                replacements[cluster] = cluster.rsplit("-", 1)[0] + "-local"
+            entry["containers"][record["container"]] = [
+                [k, normalise(v, replacements)] for k, v in record["env"]
+            ]
+            break
+    return observed
+
+
+def _pattern(planned_name: str, clusters: set[str]) -> str:
+    """The observed names a planned pod name stands for."""
+    pattern = re.escape(planned_name)
+    if "-local" in planned_name:  # KubeRay: <rayjob>-<5 random>, pods <cluster>-head-<5 random>
+        pattern = pattern.replace(re.escape("-local"), "-[a-z0-9]{5}", 1)
+        return pattern + "(-[a-z0-9]{5})?" if not planned_name.endswith("-local") else pattern
+    return pattern + "(-[a-z0-9]{5})?"
+
+
+@pytest.fixture(scope="module")
+def agent(control_plane):
+    from testbed.agent.launch import AgentProcess
+
+    node = AgentProcess(control_plane, max_pod_seconds=120).start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def apply(plane, objects: list[dict], namespace: str) -> None:
+    for name, data in SECRETS.items():
+        plane.kubectl(
+            "create", "secret", "generic", name, "-n", namespace,
+            *[f"--from-literal={k}={v}" for k, v in data.items()],
+        )  # fmt: skip
+    plane.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    )
+
+
+def agent_node() -> Node:
+    return Node(
+        name="agent-0",
+        host_ip="127.0.0.1",
+        allocatable={"cpu": "64", "memory": "256Gi", "pods": "110", "nvidia.com/gpu": "8"},
+    )
+
+
+def expected_containers(planned: Plan) -> int:
+    return sum(len(p.init_containers) + len(p.containers) for p in planned.pods)
+
+
+def observe(agent, planned: Plan, namespace: str, timeout: float) -> dict[str, dict]:
+    def complete():
+        found = [r for r in records(agent.workdir, namespace) if first_attempt(r)]
+        return found if len(found) >= expected_containers(planned) else None
+
+    found = poll(f"every planned container to start in {namespace}", complete, timeout=timeout)
+    return match_pods(planned, found)
+
+
+@pytest.fixture(scope="module")
+def jobs_parity(control_plane, agent):
+    """The examples that compile to JobSets and Jobs, applied together in one namespace."""
+    from conftest import _new_namespace
+
+    namespace = _new_namespace(control_plane)
+    objects: list[dict] = []
+    for example in EXAMPLES:
+        compiled_objects = compiled(example)
+        if not any(o["kind"] in RAY_KINDS for o in compiled_objects):
+            objects += runnable(compiled_objects, namespace)
+    planned = plan(objects, SECRETS, agent_node())
+    assert not planned.diagnostics
+    apply(control_plane, objects, namespace)
+    observed = observe(agent, planned, namespace, timeout=240)
+    yield planned, observed
+    control_plane.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def test_every_pod_of_every_jobset_and_job_example_gets_the_planned_environment(jobs_parity):
+    planned, observed = jobs_parity
+    assert planned.pods, "the examples plan no pods"
+    kinds = {w.kind for w in planned.workloads}
+    assert kinds == {"JobSet", "Job"}
+    assert differences(planned, observed) == []
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_a_dropped_variable_is_noticed(jobs_parity, where):
+    """A plan that forgot one variable of one container no longer matches the cluster."""
+    planned, observed = jobs_parity
+    pods = [p for p in planned.pods if any(c.env for c in p.containers)]
+    pod = {"first": pods[0], "middle": pods[len(pods) // 2], "last": pods[-1]}[where]
+    container = next(c for c in pod.containers if c.env)
+    dropped = container.env[len(container.env) // 2]
+    thinner = dataclasses.replace(container, env=tuple(kv for kv in container.env if kv != dropped))
+    mutated_pod = dataclasses.replace(
+        pod, containers=tuple(thinner if c is container else c for c in pod.containers)
+    )
+    mutated = dataclasses.replace(
+        planned, pods=tuple(mutated_pod if p is pod else p for p in planned.pods)
+    )
+    found = differences(mutated, observed)
+    assert len(found) == 1 and found[0].startswith(f"{pod.name}/{container.name}:")
