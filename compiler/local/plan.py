@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -273,7 +273,7 @@ def _assign_ips(manifests: Iterable[Mapping]) -> dict[str, str]:
 def _local_pod(
     draft: _Draft,
     ips: Mapping[str, str],
-    services: list[Mapping],
+    services: Sequence[Mapping],
     secrets: Sources,
     node: Node,
     pods_by_group: Mapping[str, list[str]],

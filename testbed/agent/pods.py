@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.local.env import EnvError, PodContext, expand_command, resolve_env
-from testbed.agent.kube import ApiError, Kube
 from compiler.local.ray import adapt_ray_start, fixed_ports, move_ports
+from testbed.agent.kube import ApiError, Kube
 
 #: container name -> seconds its image pull takes (JSON), a pod annotation tests set
 PULL_SECONDS_ANNOTATION = "testbed.manifest-compiler/pull-seconds"
