@@ -339,3 +339,10 @@ def test_every_example_plans_with_its_secrets(stem):
     result = planned(stem)
     assert result.pods
     assert all(c.argv for p in result.pods for c in p.containers)
+
+
+def test_exclusive_placement_is_an_annotation_of_the_pods_not_a_label():
+    pod = planned("jax-tpu").pods[0]
+    key = "alpha.jobset.sigs.k8s.io/exclusive-topology"
+    assert dict(pod.annotations)[key] == "cloud.google.com/gke-nodepool"
+    assert key not in dict(pod.labels)

@@ -26,6 +26,8 @@ GROUP_NAME = "jobset.sigs.k8s.io/group-name"
 GROUP_REPLICAS = "jobset.sigs.k8s.io/group-replicas"
 JOB_GROUP_INDEX = "jobset.sigs.k8s.io/job-group-index"
 COORDINATOR = "jobset.sigs.k8s.io/coordinator"
+EXCLUSIVE_TOPOLOGY = "alpha.jobset.sigs.k8s.io/exclusive-topology"
+NODE_SELECTOR_STRATEGY = "alpha.jobset.sigs.k8s.io/node-selector"
 DEFAULT_GROUP = "default"  # the CRD's default for replicatedJobs[].groupName
 
 # Kubernetes v1.36: k8s.io/api/batch/v1 types.go; the API server's Job selector labels
@@ -92,6 +94,20 @@ def _jobset_facts(jobset: Mapping, rjob: Mapping, job_index: int) -> dict[str, s
     return facts
 
 
+def _exclusive_placement(jobset: Mapping, rjob: Mapping) -> dict[str, str]:
+    """The exclusive-placement annotations JobSet copies onto a child Job's pods (annotations
+    only, not labels): the JobSet's, then the replicated job template's, which wins."""
+    found: dict[str, str] = {}
+    job_template_meta = (rjob.get("template") or {}).get("metadata") or {}
+    for source in (jobset["metadata"].get("annotations"), job_template_meta.get("annotations")):
+        source = source or {}
+        if EXCLUSIVE_TOPOLOGY in source:
+            found[EXCLUSIVE_TOPOLOGY] = source[EXCLUSIVE_TOPOLOGY]
+            if NODE_SELECTOR_STRATEGY in source:
+                found[NODE_SELECTOR_STRATEGY] = source[NODE_SELECTOR_STRATEGY]
+    return found
+
+
 def _group(rjob: Mapping) -> str:
     return rjob.get("groupName") or DEFAULT_GROUP
 
@@ -135,7 +151,11 @@ def jobset_jobs(jobset: Mapping) -> Iterator[PlannedJob]:
             template = job_spec.setdefault("template", {})
             template_meta = template.setdefault("metadata", {})
             template_meta["labels"] = {**(template_meta.get("labels") or {}), **facts}
-            template_meta["annotations"] = {**(template_meta.get("annotations") or {}), **facts}
+            template_meta["annotations"] = {
+                **(template_meta.get("annotations") or {}),
+                **facts,
+                **_exclusive_placement(jobset, rjob),
+            }
             if dns_hostnames(jobset):
                 template.setdefault("spec", {})["subdomain"] = subdomain(jobset)
             job_name = f"{meta['name']}-{rjob['name']}-{job_index}"

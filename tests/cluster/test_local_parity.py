@@ -43,6 +43,7 @@ SECRETS = {
     "gcs-service-account": {"key.json": "{}"},
 }
 NO_OP = ["/bin/sh", "-c", "exit 0"]
+EXCLUSIVE_DOMAIN = "cloud.google.com/gke-nodepool"
 
 
 def compiled(example: Path) -> list[dict]:
@@ -194,6 +195,8 @@ def agent(control_plane):
     from testbed.agent.launch import AgentProcess
 
     node = AgentProcess(control_plane, max_pod_seconds=120).start()
+    # a topology domain for the examples that ask for exclusive placement (jax's TPU slices)
+    control_plane.kubectl("label", "node", "agent-0", f"{EXCLUSIVE_DOMAIN}=agent", "--overwrite")
     try:
         yield node
     finally:
@@ -228,8 +231,21 @@ def observe(agent, planned: Plan, namespace: str, timeout: float) -> dict[str, d
         found = [r for r in records(agent.workdir, namespace) if first_attempt(r)]
         return found if len(found) >= expected_containers(planned) else None
 
-    found = poll(f"every planned container to start in {namespace}", complete, timeout=timeout)
+    try:
+        found = poll(f"every planned container to start in {namespace}", complete, timeout=timeout)
+    except pytest.fail.Exception:
+        print(cluster_state(agent, namespace), file=sys.stderr)
+        raise
     return match_pods(planned, found)
+
+
+def cluster_state(agent, namespace: str) -> str:
+    """What to look at when pods did not all run: the pods not on the agent, the JobSets."""
+    plane = agent.cp
+    pods = plane.kubectl("get", "pods", "-n", namespace, "-o", "wide", check=False).stdout
+    jobsets = plane.kubectl("get", "jobsets,jobs", "-n", namespace, check=False).stdout
+    events = plane.kubectl("get", "events", "-n", namespace, check=False).stdout
+    return f"{jobsets}\n{pods[-6000:]}\n{events[-6000:]}"
 
 
 @pytest.fixture(scope="module")
