@@ -346,3 +346,9 @@ def test_exclusive_placement_is_an_annotation_of_the_pods_not_a_label():
     key = "alpha.jobset.sigs.k8s.io/exclusive-topology"
     assert dict(pod.annotations)[key] == "cloud.google.com/gke-nodepool"
     assert key not in dict(pod.labels)
+
+
+def test_volume_claim_policies_mount_the_claim_jobset_creates():
+    pod = planned("jobset-10x10-all-at-once").pods[0]
+    (volume,) = [v for v in pod.volumes if v.mount_path == "/mnt/shared"]
+    assert volume.local_dir == "claims/shared-grid-10x10"

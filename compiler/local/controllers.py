@@ -94,6 +94,28 @@ def _jobset_facts(jobset: Mapping, rjob: Mapping, job_index: int) -> dict[str, s
     return facts
 
 
+def _add_claim_volumes(jobset: Mapping, pod_spec: dict) -> None:
+    """volumeClaimPolicies (volume_claim_policy.go addVolumes): each template a container mounts
+    becomes a volume of the PVC ``<template>-<jobset>`` that JobSet creates."""
+    mounted = {
+        m.get("name")
+        for c in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]
+        for m in c.get("volumeMounts") or []
+    }
+    for policy in (jobset.get("spec") or {}).get("volumeClaimPolicies") or []:
+        for claim in policy.get("templates") or []:
+            name = (claim.get("metadata") or {}).get("name")
+            if name in mounted:
+                pod_spec.setdefault("volumes", []).append(
+                    {
+                        "name": name,
+                        "persistentVolumeClaim": {
+                            "claimName": f"{name}-{jobset['metadata']['name']}"
+                        },
+                    }
+                )
+
+
 def _exclusive_placement(jobset: Mapping, rjob: Mapping) -> dict[str, str]:
     """The exclusive-placement annotations JobSet copies onto a child Job's pods (annotations
     only, not labels): the JobSet's, then the replicated job template's, which wins."""
@@ -158,6 +180,7 @@ def jobset_jobs(jobset: Mapping) -> Iterator[PlannedJob]:
             }
             if dns_hostnames(jobset):
                 template.setdefault("spec", {})["subdomain"] = subdomain(jobset)
+            _add_claim_volumes(jobset, template.setdefault("spec", {}))
             job_name = f"{meta['name']}-{rjob['name']}-{job_index}"
             yield PlannedJob(
                 job_name,

@@ -85,6 +85,17 @@ def runnable(objects: list[dict], namespace: str) -> list[dict]:
             continue
         meta = obj["metadata"]
         meta["namespace"] = namespace
+        if obj["kind"] == "JobSet":  # its claims would never bind here: their mounts go too
+            claims = {
+                t["metadata"]["name"]
+                for policy in obj["spec"].pop("volumeClaimPolicies", None) or []
+                for t in policy["templates"]
+            }
+            for template in pod_templates(obj):
+                for container in template["spec"].get("containers") or []:
+                    container["volumeMounts"] = [
+                        m for m in container.get("volumeMounts") or [] if m["name"] not in claims
+                    ]
         labels = meta.get("labels") or {}
         for key in [k for k in labels if k.startswith("kueue.x-k8s.io/")]:
             del labels[key]
