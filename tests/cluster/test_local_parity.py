@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
@@ -137,7 +138,11 @@ def differences(planned: Plan, observed: dict[str, dict]) -> list[str]:
     """Each pod's environment, planned vs observed (pod name → container → [[k, v]...]), after
     the cluster's own choices are replaced by the plan's: observed names carry the planned pod's
     IP, name and uid; what differs is listed, nothing when they agree."""
-    found: list[str] = []
+    found: list[str] = (
+        [f"pods the plan does not have: {sorted(observed['<unplanned>']['containers'])}"]
+        if "<unplanned>" in observed
+        else []
+    )
     for pod in planned.pods:
         seen = observed.get(pod.name)
         if seen is None:
@@ -169,36 +174,50 @@ def first_attempt(record: dict) -> bool:
 
 
 def match_pods(planned: Plan, found: list[dict]) -> dict[str, dict]:
-    """Observed records by planned pod name. Indexed Jobs' pods are named after their hostname
-    plus a random suffix; KubeRay's after a random cluster name: a planned pod is the observed
-    one whose name is the planned name with the random parts put back."""
+    """Observed records by planned pod name, each value normalised: the cluster's random parts
+    (the API server's generateName suffix, KubeRay's RayCluster name and job id) become the
+    plan's, the pod's own name and IP the planned pod's. Ray workers have no index: the
+    observed pods of a group are matched with the planned ones in name order."""
+    rayjobs = [w.name for w in planned.workloads if w.kind == "RayJob"]
+    planned_names = {p.name for p in planned.pods}
+    by_name = {p.name: p for p in planned.pods}
+    workers: dict[tuple[str, str], list[str]] = {}
+    for record in found:
+        labels = record["labels"]
+        if labels.get("ray.io/node-type") == "worker":
+            key = (normalise_ray(labels["ray.io/cluster"], rayjobs), labels["ray.io/group"])
+            workers.setdefault(key, [])
+            if record["pod"] not in workers[key]:
+                workers[key].append(record["pod"])
     observed: dict[str, dict] = {}
-    clusters = {r["labels"]["ray.io/cluster"] for r in found if "ray.io/cluster" in r["labels"]}
-    for record in filter(first_attempt, found):
-        name = record["pod"]
-        for pod in planned.pods:
-            if not re.fullmatch(_pattern(pod.name, clusters), name):
-                continue
-            entry = observed.setdefault(pod.name, {"record": record, "containers": {}})
-            if entry["record"]["pod"] != name:
-                continue  # a second pod for one planned one (a replaced pod): the first counts
-            replacements = {name: pod.name, record["ip"]: pod.ip}
-            for cluster in clusters:
-                replacements[cluster] = cluster.rsplit("-", 1)[0] + "-local"
-            entry["containers"][record["container"]] = [
-                [k, normalise(v, replacements)] for k, v in record["env"]
-            ]
-            break
+    for record in found:
+        labels = record["labels"]
+        if labels.get("ray.io/node-type") == "worker":
+            key = (normalise_ray(labels["ray.io/cluster"], rayjobs), labels["ray.io/group"])
+            index = sorted(workers[key]).index(record["pod"])
+            name = f"{key[0]}-{key[1]}-worker-{index}"
+        else:
+            name = normalise_ray(re.sub(r"-[a-z0-9]{5}$", "", record["pod"]), rayjobs)
+        if name not in planned_names:
+            observed.setdefault("<unplanned>", {"containers": {}})["containers"][record["pod"]] = []
+            continue
+        entry = observed.setdefault(name, {"pod": record["pod"], "containers": {}})
+        if entry["pod"] != record["pod"]:
+            continue  # a replacement pod for one planned one: the first counts
+        replacements = {record["pod"]: name, record["ip"]: by_name[name].ip}
+        entry["containers"][record["container"]] = [
+            [k, normalise_ray(normalise(v, replacements), rayjobs)] for k, v in record["env"]
+        ]
     return observed
 
 
-def _pattern(planned_name: str, clusters: set[str]) -> str:
-    """The observed names a planned pod name stands for."""
-    pattern = re.escape(planned_name)
-    if "-local" in planned_name:  # KubeRay: <rayjob>-<5 random>, pods <cluster>-head-<5 random>
-        pattern = pattern.replace(re.escape("-local"), "-[a-z0-9]{5}", 1)
-        return pattern + "(-[a-z0-9]{5})?" if not planned_name.endswith("-local") else pattern
-    return pattern + "(-[a-z0-9]{5})?"
+def normalise_ray(text: str, rayjobs: list[str]) -> str:
+    """KubeRay's random RayCluster names and job ids (``<rayjob>-<5 random>``) as the plan's."""
+    for name in rayjobs:
+        text = re.sub(
+            rf"(?<![a-z0-9-]){re.escape(name)}-[a-z0-9]{{5}}(?![a-z0-9])", f"{name}-local", text
+        )
+    return text
 
 
 @pytest.fixture(scope="module")
@@ -303,3 +322,68 @@ def test_a_dropped_variable_is_noticed(jobs_parity, where):
     )
     found = differences(mutated, observed)
     assert len(found) == 1 and found[0].startswith(f"{pod.name}/{container.name}:")
+
+
+# ------------------------------------------------------------------------ KubeRay
+
+#: every pod of the namespace goes to the agent node, including KubeRay's submitter (made without
+#: a selector): kube-apiserver's PodNodeSelector and PodTolerationRestriction admission plugins
+AGENT_NAMESPACE_ANNOTATIONS = {
+    "scheduler.alpha.kubernetes.io/node-selector": "testbed.manifest-compiler/agent=true",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": (
+        '[{"key": "testbed.manifest-compiler/agent", "operator": "Equal", "value": "true",'
+        ' "effect": "NoSchedule"}]'
+    ),
+}
+FRAMEWORKS = Path(os.environ.get("MC_FRAMEWORKS_VENV") or REPO / ".venv-frameworks")
+
+
+def one_worker_per_group(objects: list[dict]) -> list[dict]:
+    """A smaller copy of the same shape (every worker group, one pod each): Ray nodes really
+    start here, and the machine has two cores."""
+    for obj in objects:
+        if obj["kind"] == "RayJob":
+            for group in obj["spec"]["rayClusterSpec"].get("workerGroupSpecs") or []:
+                group["replicas"] = group["minReplicas"] = group["maxReplicas"] = 1
+    return objects
+
+
+@pytest.fixture(scope="module")
+def ray_parity(operator_plane):
+    """The RayJob examples on the real KubeRay, Ray nodes running `ray start` on the agent."""
+    from conftest import _new_namespace
+
+    from testbed.agent.launch import AgentProcess
+
+    if os.environ.get("MC_ISOLATED") != "1" or not (FRAMEWORKS / "bin" / "ray").exists():
+        pytest.fail(
+            "Ray's nodes bind wildcard addresses and need the frameworks environment: "
+            "`testbed/isolated`, MC_FRAMEWORKS_VENV"
+        )
+    node = AgentProcess(
+        operator_plane, venv=FRAMEWORKS, max_pod_seconds=300, pod_range="127.64.224.0/20"
+    ).start()
+    namespace = _new_namespace(operator_plane)
+    try:
+        for key, value in AGENT_NAMESPACE_ANNOTATIONS.items():
+            operator_plane.kubectl("annotate", "namespace", namespace, f"{key}={value}")
+        objects: list[dict] = []
+        for example in EXAMPLES:
+            compiled_objects = compiled(example)
+            if any(o["kind"] in RAY_KINDS for o in compiled_objects):
+                objects += runnable(one_worker_per_group(compiled_objects), namespace)
+        planned = plan(objects, SECRETS, agent_node())
+        assert not planned.diagnostics
+        apply(operator_plane, objects, namespace)
+        yield planned, observe(node, planned, namespace, timeout=400)
+    finally:
+        operator_plane.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        node.stop()
+
+
+def test_every_pod_of_every_rayjob_example_gets_the_planned_environment(ray_parity):
+    planned, observed = ray_parity
+    assert {w.kind for w in planned.workloads} == {"RayJob"}
+    submitters = [g for g in planned.groups if not g.service]
+    assert len(submitters) == 2  # each RayJob's `ray job submit` ran, and is compared too
+    assert differences(planned, observed) == []
