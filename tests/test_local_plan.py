@@ -352,3 +352,19 @@ def test_volume_claim_policies_mount_the_claim_jobset_creates():
     pod = planned("jobset-10x10-all-at-once").pods[0]
     (volume,) = [v for v in pod.volumes if v.mount_path == "/mnt/shared"]
     assert volume.local_dir == "claims/shared-grid-10x10"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"clusterSelector": {"ray.io/cluster": "shared"}},
+        {"submissionMode": "HTTPMode"},
+    ],
+)
+def test_rayjob_forms_compile_never_emits_are_refused_with_a_reason(change):
+    (rayjob,) = [o for o in golden("ray-legacy") if o["kind"] == "RayJob"]
+    rayjob["spec"].update(change)
+    result = plan([rayjob], SECRETS)
+    assert result.pods == ()
+    assert [d.code for d in result.diagnostics] == ["E702"]
+    assert str(result.diagnostics[0].location).startswith("examples/ray-legacy.yaml")

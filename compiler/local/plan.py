@@ -64,6 +64,10 @@ def plan(objects: Iterable[Mapping], secrets: Sources, node: Node | None = None)
     drafts: list[_Draft] = []
     diagnostics: list[Diagnostic] = []
     for obj in objects:
+        unplannable = _unplannable(obj)
+        if unplannable:
+            diagnostics.append(error("E702", unplannable, Location(_source(obj))))
+            continue
         planned = _plan_object(obj)
         if planned is None:
             continue
@@ -101,6 +105,19 @@ def _in_namespace(obj: Mapping) -> dict:
     meta = dict(obj.get("metadata") or {})
     meta["namespace"] = meta.get("namespace") or "default"
     return {**obj, "metadata": meta}
+
+
+def _unplannable(obj: Mapping) -> str:
+    """Why the plan cannot be what the controllers would do with `obj` ("" when it can): forms
+    `compile` never emits, whose pods come from elsewhere."""
+    spec = obj.get("spec") or {}
+    name = f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')}"
+    if obj.get("kind") == "RayJob":
+        if spec.get("clusterSelector") or not spec.get("rayClusterSpec"):
+            return f"{name} runs on an existing RayCluster, which is not on this machine"
+        if spec.get("submissionMode", "K8sJobMode") != "K8sJobMode":
+            return f"{name}: submissionMode {spec['submissionMode']} (only K8sJobMode is planned)"
+    return ""
 
 
 def _plan_object(obj: Mapping):
