@@ -190,6 +190,7 @@ CODES: dict[str, str] = {
     "E608": "the build tool cannot be run",
     # compile local (the pods a workload runs, planned on this machine)
     "E701": "a pod's environment or volumes need a Secret, ConfigMap or key the local folder lacks",
+    "E702": "an object whose pods compile local cannot plan as its controller would make them",
     # warnings
     "W101": "field is accepted but has no effect in this product",
     "W102": "GPU product is ignored because the GPU count is 0",

@@ -26,6 +26,8 @@ GROUP_NAME = "jobset.sigs.k8s.io/group-name"
 GROUP_REPLICAS = "jobset.sigs.k8s.io/group-replicas"
 JOB_GROUP_INDEX = "jobset.sigs.k8s.io/job-group-index"
 COORDINATOR = "jobset.sigs.k8s.io/coordinator"
+EXCLUSIVE_TOPOLOGY = "alpha.jobset.sigs.k8s.io/exclusive-topology"
+NODE_SELECTOR_STRATEGY = "alpha.jobset.sigs.k8s.io/node-selector"
 DEFAULT_GROUP = "default"  # the CRD's default for replicatedJobs[].groupName
 
 # Kubernetes v1.36: k8s.io/api/batch/v1 types.go; the API server's Job selector labels
@@ -92,6 +94,42 @@ def _jobset_facts(jobset: Mapping, rjob: Mapping, job_index: int) -> dict[str, s
     return facts
 
 
+def _add_claim_volumes(jobset: Mapping, pod_spec: dict) -> None:
+    """volumeClaimPolicies (volume_claim_policy.go addVolumes): each template a container mounts
+    becomes a volume of the PVC ``<template>-<jobset>`` that JobSet creates."""
+    mounted = {
+        m.get("name")
+        for c in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]
+        for m in c.get("volumeMounts") or []
+    }
+    for policy in (jobset.get("spec") or {}).get("volumeClaimPolicies") or []:
+        for claim in policy.get("templates") or []:
+            name = (claim.get("metadata") or {}).get("name")
+            if name in mounted:
+                pod_spec.setdefault("volumes", []).append(
+                    {
+                        "name": name,
+                        "persistentVolumeClaim": {
+                            "claimName": f"{name}-{jobset['metadata']['name']}"
+                        },
+                    }
+                )
+
+
+def _exclusive_placement(jobset: Mapping, rjob: Mapping) -> dict[str, str]:
+    """The exclusive-placement annotations JobSet copies onto a child Job's pods (annotations
+    only, not labels): the JobSet's, then the replicated job template's, which wins."""
+    found: dict[str, str] = {}
+    job_template_meta = (rjob.get("template") or {}).get("metadata") or {}
+    for source in (jobset["metadata"].get("annotations"), job_template_meta.get("annotations")):
+        source = source or {}
+        if EXCLUSIVE_TOPOLOGY in source:
+            found[EXCLUSIVE_TOPOLOGY] = source[EXCLUSIVE_TOPOLOGY]
+            if NODE_SELECTOR_STRATEGY in source:
+                found[NODE_SELECTOR_STRATEGY] = source[NODE_SELECTOR_STRATEGY]
+    return found
+
+
 def _group(rjob: Mapping) -> str:
     return rjob.get("groupName") or DEFAULT_GROUP
 
@@ -135,9 +173,14 @@ def jobset_jobs(jobset: Mapping) -> Iterator[PlannedJob]:
             template = job_spec.setdefault("template", {})
             template_meta = template.setdefault("metadata", {})
             template_meta["labels"] = {**(template_meta.get("labels") or {}), **facts}
-            template_meta["annotations"] = {**(template_meta.get("annotations") or {}), **facts}
+            template_meta["annotations"] = {
+                **(template_meta.get("annotations") or {}),
+                **facts,
+                **_exclusive_placement(jobset, rjob),
+            }
             if dns_hostnames(jobset):
                 template.setdefault("spec", {})["subdomain"] = subdomain(jobset)
+            _add_claim_volumes(jobset, template.setdefault("spec", {}))
             job_name = f"{meta['name']}-{rjob['name']}-{job_index}"
             yield PlannedJob(
                 job_name,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -47,6 +48,8 @@ class _Draft:
     manifest: dict
     group: str
     start_after_groups: tuple[str, ...] = ()
+    #: the manifest the workload was compiled from (its diagnostics' file)
+    source: str = ""
 
 
 def plan(objects: Iterable[Mapping], secrets: Sources, node: Node | None = None) -> Plan:
@@ -61,14 +64,23 @@ def plan(objects: Iterable[Mapping], secrets: Sources, node: Node | None = None)
     drafts: list[_Draft] = []
     diagnostics: list[Diagnostic] = []
     for obj in objects:
+        unplannable = _unplannable(obj)
+        if unplannable:
+            diagnostics.append(error("E702", unplannable, Location(_source(obj))))
+            continue
         planned = _plan_object(obj)
         if planned is None:
             continue
         workload, object_groups, object_drafts = planned
         workloads.append(workload)
         groups += object_groups
-        drafts += object_drafts
-    services = [o for o in objects if o.get("kind") == "Service" and o.get("apiVersion") == "v1"]
+        source = _source(obj)
+        drafts += [dataclasses.replace(d, source=source) for d in object_drafts]
+    services = [
+        _in_namespace(o)
+        for o in objects
+        if o.get("kind") == "Service" and o.get("apiVersion") == "v1"
+    ]
     services += _controller_services(objects)
     ips = _assign_ips(d.manifest for d in drafts)
     pods_by_group: dict[str, list[str]] = {}
@@ -81,6 +93,31 @@ def plan(objects: Iterable[Mapping], secrets: Sources, node: Node | None = None)
         if pod is not None:
             pods.append(pod)
     return Plan(tuple(workloads), tuple(groups), tuple(pods), tuple(diagnostics))
+
+
+def _source(obj: Mapping) -> str:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return annotations.get("manifest-compiler/source") or "<compiled objects>"
+
+
+def _in_namespace(obj: Mapping) -> dict:
+    """An object without a namespace lands in kubectl's: ``default`` here, as for the pods."""
+    meta = dict(obj.get("metadata") or {})
+    meta["namespace"] = meta.get("namespace") or "default"
+    return {**obj, "metadata": meta}
+
+
+def _unplannable(obj: Mapping) -> str:
+    """Why the plan cannot be what the controllers would do with `obj` ("" when it can): forms
+    `compile` never emits, whose pods come from elsewhere."""
+    spec = obj.get("spec") or {}
+    name = f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')}"
+    if obj.get("kind") == "RayJob":
+        if spec.get("clusterSelector") or not spec.get("rayClusterSpec"):
+            return f"{name} runs on an existing RayCluster, which is not on this machine"
+        if spec.get("submissionMode", "K8sJobMode") != "K8sJobMode":
+            return f"{name}: submissionMode {spec['submissionMode']} (only K8sJobMode is planned)"
+    return ""
 
 
 def _plan_object(obj: Mapping):
@@ -253,7 +290,7 @@ def _assign_ips(manifests: Iterable[Mapping]) -> dict[str, str]:
 def _local_pod(
     draft: _Draft,
     ips: Mapping[str, str],
-    services: list[Mapping],
+    services: Sequence[Mapping],
     secrets: Sources,
     node: Node,
     pods_by_group: Mapping[str, list[str]],
@@ -275,7 +312,7 @@ def _local_pod(
         main = tuple(_container(manifest, c, context, lookup) for c in spec.get("containers") or [])
         volumes = _volumes(manifest, secrets)
     except EnvError as e:
-        return None, [_diagnostic("E701", f"pod {name}: {e}", manifest)]
+        return None, [error("E701", f"pod {name}: {e}", Location(draft.source))]
     status = {**manifest, "status": {"podIP": ip}}
     names = [n for pod_ip, forms in hosts.entries([status], services) for n in forms]
     pod = LocalPod(
@@ -295,13 +332,6 @@ def _local_pod(
         restart_policy=spec.get("restartPolicy") or "Always",
     )
     return pod, []
-
-
-def _diagnostic(code: str, message: str, manifest: Mapping) -> Diagnostic:
-    source = ((manifest.get("metadata") or {}).get("annotations") or {}).get(
-        "manifest-compiler/source", "<compiled objects>"
-    )
-    return error(code, message, Location(source))
 
 
 def _pairs(mapping: Mapping | None) -> Pairs:
