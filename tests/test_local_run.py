@@ -458,3 +458,42 @@ def test_compile_local_secrets_not_a_directory_exits_3(tmp_path):
     )
     assert done.returncode == 3
     assert "not a directory" in done.stderr
+
+
+def test_a_workload_without_pods_succeeds_at_once(tmp_path):
+    empty = Plan(workloads=(LocalWorkload("Job", "w", "ns", ()),))
+    assert run(empty, tmp_path).code == 0
+
+
+@pytest.mark.parametrize("namespaces", MODES)
+def test_compile_local_runs_an_indexed_job(tmp_path, namespaces):
+    """End to end: each completion index once, at most two at a time; without user namespaces
+    (an `unshare` that fails) one line says what differs and the job still runs."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if not namespaces:
+        fake = tmp_path / "bin"
+        fake.mkdir()
+        (fake / "unshare").write_text(
+            "#!/bin/sh\necho 'unshare: Operation not permitted' >&2\nexit 1\n"
+        )
+        (fake / "unshare").chmod(0o755)
+        env["PATH"] = f"{fake}:{env['PATH']}"
+    images = REPO / "tests" / "data" / "frameworks"
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler", "local", str(images / "batchjob.yaml")],
+        cwd=images / "images" / "fw-batch",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert sorted(lines) == [
+        f"shards-proof-{i} | proof: JOB_COMPLETION_INDEX={i}" for i in range(4)
+    ]
+    note = [
+        line for line in done.stderr.splitlines() if line.startswith("note: no user namespaces")
+    ]
+    assert len(note) == (0 if namespaces else 1), done.stderr
+    assert done.stderr.splitlines()[-1] == "local: shards-proof succeeded"

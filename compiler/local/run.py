@@ -129,8 +129,12 @@ class Runner:
             self.settings.say("terminated: stopping every pod")
             return 128 + signal.SIGTERM
         finally:
-            self._stop_everything()
-            signal.signal(signal.SIGTERM, previous)
+            interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C waits
+            try:
+                self._stop_everything()
+            finally:
+                signal.signal(signal.SIGINT, interrupt)
+                signal.signal(signal.SIGTERM, previous)
 
     def _loop(self) -> int:
         while True:
@@ -157,7 +161,7 @@ class Runner:
             if workload.code is not None:
                 return
         finished = [run for run in workload.pods if not run.service]
-        if finished and all(run.state == "succeeded" for run in finished):
+        if (finished or not workload.pods) and all(run.state == "succeeded" for run in finished):
             workload.code = 0
             for run in workload.pods:
                 self._stop_pod(run)
