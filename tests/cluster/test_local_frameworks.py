@@ -77,7 +77,7 @@ def compile_local(example: str, image: str, run_dir: Path, *args: str):
     argv = [sys.executable, "-m", "compiler", "local", str(DATA / f"{example}.yaml"), *args]
     t0 = time.monotonic()
     result = subprocess.run(
-        argv, cwd=DATA / "images" / image, env=env, capture_output=True, text=True, timeout=300
+        argv, cwd=DATA / "images" / image, env=env, capture_output=True, text=True, timeout=600
     )
     seconds = time.monotonic() - t0
     print(f"\n{example}: compile local took {seconds:.1f}s", file=sys.stderr)
