@@ -9,9 +9,10 @@ cluster chooses: pod IPs, the API server's generated name suffixes and uids.
 
 The objects are made runnable on the agent's node first, the same way for both sides: the agent's
 node selector and toleration, no resource requests (the examples ask for GPUs the node has not),
-PersistentVolumeClaims as emptyDirs (nothing binds them here), Kueue's labels dropped (no Kueue
-in this plane), one fresh namespace, and each command a no-op that succeeds (every pod of every
-Job must start, whatever the program would do). None of these changes what the environment is
+PersistentVolumeClaims as emptyDirs (nothing binds them here), Kueue's labels dropped, one fresh
+namespace, and each command a no-op that succeeds (every pod of every Job must start, whatever
+the program would do). Ray nodes keep their resources and run the `ray start` KubeRay writes, one
+worker per group (the agent's node holds that much), one RayJob at a time. None of these changes what the environment is
 built from; the parity of command lines is checked through the same records.
 """
 
@@ -110,14 +111,15 @@ def runnable(objects: list[dict], namespace: str) -> list[dict]:
                 if "persistentVolumeClaim" in volume:
                     del volume["persistentVolumeClaim"]
                     volume["emptyDir"] = {}
+            is_ray_node = obj["kind"] == "RayJob" and template is not obj["spec"].get(
+                "submitterPodTemplate"
+            )
             for container in [*(spec.get("initContainers") or []), *spec.get("containers", [])]:
+                if is_ray_node:  # `ray start` runs (KubeRay writes it), sized by the limits
+                    continue
                 container.pop("resources", None)
-                is_ray_node = obj["kind"] == "RayJob" and template is not obj["spec"].get(
-                    "submitterPodTemplate"
-                )
-                if not is_ray_node:  # a Ray node must run `ray start` (KubeRay writes it)
-                    container["command"] = list(NO_OP)
-                    container.pop("args", None)
+                container["command"] = list(NO_OP)
+                container.pop("args", None)
         out.append(obj)
     return out
 
