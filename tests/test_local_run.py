@@ -497,3 +497,12 @@ def test_compile_local_runs_an_indexed_job(tmp_path, namespaces):
     ]
     assert len(note) == (0 if namespaces else 1), done.stderr
     assert done.stderr.splitlines()[-1] == "local: shards-proof succeeded"
+
+
+def test_a_command_that_does_not_exist_fails_its_pod_with_128(tmp_path):
+    missing = LocalContainer("main", ("/no/such/program",), ())
+    lost = pod("a", "")
+    lost = LocalPod(**{**lost.__dict__, "containers": (missing,)})
+    result = run(plan_of(lost), tmp_path, namespaces=False)
+    assert result.code == 128
+    assert result.lines("a")[0].startswith("container main cannot start: ")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -348,8 +349,14 @@ class Runner:
                 preexec_fn=_die_with_parent,
             )
         except (OSError, IndexError) as e:
-            self.settings.say(f"{run.pod.name}: container {container.name} cannot start: {e}")
-            proc = subprocess.Popen(["/bin/sh", "-c", f"exit {FAILED_TO_START}"])
+            # as the kubelet reports a container it cannot start: its reason, exit code 128
+            why = f"container {container.name} cannot start: {e or 'no command'}"
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", f'echo "$1"; exit {FAILED_TO_START}', "sh", why],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
         reader = threading.Thread(
             target=self._copy_output, args=(run.pod.name, proc.stdout), daemon=True
         )
@@ -372,7 +379,7 @@ class Runner:
         pod_dir.mkdir(parents=True, exist_ok=True)
         profile = pod_dir / "profile"
         path = self.settings.environ.get("PATH", os.defpath)
-        profile.write_text(f"export PATH='{path}'\n")
+        profile.write_text(f"export PATH={shlex.quote(path)}\n")
         script = pod_dir / f"{container.name}.sh"
         script.write_text(
             sandbox.launcher_script(
