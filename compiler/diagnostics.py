@@ -208,6 +208,9 @@ CODES: dict[str, str] = {
     "E606": "the Dockerfile or the build context does not exist",
     "E607": "the image build failed",
     "E608": "the build tool cannot be run",
+    # compile local (the pods a workload runs, planned on this machine)
+    "E701": "a pod's environment or volumes need a Secret, ConfigMap or key the local folder lacks",
+    "E702": "an object whose pods compile local cannot plan as its controller would make them",
     # warnings
     "W101": "field is accepted but has no effect in this product",
     "W102": "GPU product is ignored because the GPU count is 0",

@@ -96,7 +96,7 @@ def run_submitter(spec: dict, tmp_path: Path) -> list[list[str]]:
     }
     # the kubelet expands $(VAR) in command and args against the container's env (KubeRay's two
     # variables there) before the shell sees them: `$$` becomes `$`, a defined `$(NAME)` its value
-    from testbed.agent.env import expand, mapping_for
+    from compiler.local.env import expand, mapping_for
 
     kubelet = mapping_for({k: env[k] for k in ("RAY_DASHBOARD_ADDRESS", "RAY_JOB_SUBMISSION_ID")})
     argv = [expand(word, kubelet) for word in argv]

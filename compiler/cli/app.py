@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "admission",
     "admit",
     "verify",
+    "local",
 )
 # Imported first: emit, check and schema are what pre-commit, CI and `compile FILE` run; the
 # other modules are imported when their command is asked for, or for --help (start-up time).
@@ -54,6 +55,7 @@ LISTING = {
     "golden": "Compile every workload in DIRECTORY/*.yaml and compare with its golden file.",
     "image": "Build and push the image FILE's `builder` section describes, tagged with the git commit.",
     "list": "The jobs this tool created in the namespace, with their state and age.",
+    "local": "Run FILES on this machine: every pod a process with the environment the cluster gives it.",
     "logs": "Logs of job NAME: rank 0 by default.",
     "queues": "The Kueue objects that hold the policies' quotas, for `kubectl apply -f -`.",
     "run": "Run CMD in IMAGE without writing a manifest, under the same policies as a manifest.",

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from testbed.agent import hosts
+from compiler.local import hosts
 from testbed.agent.kube import ApiError, Kube
 from testbed.agent.pods import PodRunner, RuntimeConfig, now
 

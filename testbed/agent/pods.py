@@ -26,9 +26,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from testbed.agent.env import EnvError, PodContext, expand_command, resolve_env
+from compiler.local.env import EnvError, PodContext, expand_command, resolve_env
+from compiler.local.ray import adapt_ray_start, fixed_ports, move_ports
 from testbed.agent.kube import ApiError, Kube
-from testbed.agent.ray import adapt_ray_start, fixed_ports, move_ports
 
 #: container name -> seconds its image pull takes (JSON), a pod annotation tests set
 PULL_SECONDS_ANNOTATION = "testbed.manifest-compiler/pull-seconds"
@@ -395,6 +395,7 @@ class PodRunner:
         resolved = resolve_env(self.pod, spec, context, self._lookup)
         command, args = expand_command(spec, resolved)
         argv = command + args  # no image: there is no ENTRYPOINT/CMD to fall back on
+        self._record(run, resolved, argv)
         for word in argv:
             for port in fixed_ports(word):
                 if port not in run.moved and not self.cfg.ports.claim(port, self.uid):
@@ -420,6 +421,23 @@ class PodRunner:
         }
         env.update(resolved)
         return env, argv
+
+    def _record(self, run: ContainerRun, env: Mapping[str, str], argv: list[str]) -> None:
+        """What the kubelet gave the container (its environment in order, its expanded command
+        line), for tests that compare it with `compile local`'s plan."""
+        record = {
+            "namespace": self.namespace,
+            "pod": self.name,
+            "ip": self.ip,
+            "container": run.name,
+            "restarts": run.restarts,
+            "labels": (self.pod["metadata"].get("labels") or {}),
+            "env": [[k, v] for k, v in env.items()],
+            "argv": argv,
+        }
+        folder = self.dir / "env"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{run.name}-{run.restarts}.json").write_text(json.dumps(record))
 
     def _hostname(self) -> str:
         return self.spec.get("hostname") or self.name
@@ -519,7 +537,7 @@ class PodRunner:
             data = self._lookup(kind, self.namespace, src.get("name", "")) or {}
             self._write_items(path, data, src.get("items"))
         elif "downwardAPI" in source:
-            from testbed.agent.env import field_value
+            from compiler.local.env import field_value
 
             context = PodContext(self.ip, self.cfg.host_ip, self.cfg.node_name, {})
             for item in source["downwardAPI"].get("items") or []:

@@ -1,4 +1,5 @@
-"""The testbed agent resolves a container's environment and command line as the kubelet does.
+"""compiler.local resolves a container's environment and command line as the kubelet does (the
+testbed agent and `compile local` share these rules).
 
 Expected values are written out by hand from the Kubernetes docs ("Define Dependent Environment
 Variables", "Expose Pod Information to Containers Through Environment Variables", "Define a
@@ -6,16 +7,9 @@ Command and Arguments for a Container", the API reference of EnvVar/EnvFromSourc
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from testbed.agent.env import (  # noqa: E402
+from compiler.local.env import (
     EnvError,
     PodContext,
     expand,
@@ -333,7 +327,7 @@ def test_no_command_and_no_args_stay_empty():
 
 
 def test_ray_start_gets_its_pod_address_and_its_moved_ports():
-    from testbed.agent.ray import adapt_ray_start, fixed_ports, move_ports
+    from compiler.local.ray import adapt_ray_start, fixed_ports, move_ports
 
     line = (
         "ulimit -n 65536; ray start --head --metrics-export-port=8080 --block "
@@ -359,7 +353,7 @@ def test_ray_start_gets_its_pod_address_and_its_moved_ports():
 
 
 def test_hosts_table_has_every_name_form_of_pods_and_selecting_services():
-    from testbed.agent import hosts
+    from compiler.local import hosts
 
     pod = {
         "metadata": {"name": "js-w-0-0-x", "namespace": "ns", "labels": {"app": "js"}},
@@ -386,7 +380,7 @@ def test_hosts_table_has_every_name_form_of_pods_and_selecting_services():
 
 
 def test_the_agents_block_is_replaced_and_other_lines_kept():
-    from testbed.agent import hosts
+    from compiler.local import hosts
 
     text = "127.0.0.1 localhost\n"
     once = hosts.replace_block(text, [("127.64.240.1", ["a", "a.ns"])])
