@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .cluster import OPTIONAL_COMPONENTS, ControlPlane
 from .common import build, cache_dir
+from .kwok import Topology
 from .process import group_alive, kill_group
 
 
@@ -50,6 +51,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         keep_workdir=True,
         detached=True,
         components=components,
+        topology=Topology.parse(args.topology) if args.topology else None,
     )
     cp.start()
     state_link().parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +108,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     s = sub.add_parser("start", help="start it in the background and print `export KUBECONFIG=...`")
     s.add_argument("--workdir", help="data/log dir (default: a new temp dir)")
     s.add_argument("--nodes", type=int, default=4, help="number of kwok nodes (default 4)")
+    s.add_argument(
+        "--topology",
+        metavar="BxRxH",
+        help="also B blocks x R racks x H hosts of small kwok nodes labelled with their "
+        "block, rack and host (e.g. 2x2x2; testbed/README.md)",
+    )
     everything = ",".join(OPTIONAL_COMPONENTS)
     s.add_argument(
         "--components",
