@@ -21,6 +21,7 @@ from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
 from .validate.located import TEMPLATES_OWN, in_the_workload
+from .validate.placement import topology_levels
 from .validate.policy import check_emitted_image, policies_for
 from .validate.runs import gpu_product_label, rdma_networks
 from .validate.scope import binding_policies
@@ -121,6 +122,7 @@ def _compiled(document: Document, catalog: Catalog, options: Options) -> Unit:
         return unit
     gpu_label, cluster_problems = gpu_product_label(policies_for(catalog.policies, project))
     rdma, rdma_problems = rdma_networks(policies_for(catalog.policies, project))
+    topology = topology_levels(policies_for(catalog.policies, project))[0]  # problems: catalog
     unit.diagnostics.extend(cluster_problems + rdma_problems)
     unit.workload = Workload(
         manifest=manifest,
@@ -136,6 +138,7 @@ def _compiled(document: Document, catalog: Catalog, options: Options) -> Unit:
         image=_pinned_image(manifest, options.image_digest),
         gpu_product_label=gpu_label,
         rdma=rdma,
+        topology=topology,
     )
     unit.diagnostics.extend(
         check_emitted_image(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import restart
+from .placement import type_path
 from .pod import Role, pod_template
 from .workload import Workload
 
@@ -26,7 +27,8 @@ def emit_job(workload: Workload, shared_claim: str | None = None) -> list[dict]:
         job_spec["activeDeadlineSeconds"] = deadline
     if spec.ttlSecondsAfterFinished is not None:
         job_spec["ttlSecondsAfterFinished"] = spec.ttlSecondsAfterFinished
-    job_spec["template"] = pod_template(context, role)
+    placed = workload.placement_annotations().get(type_path(type_name))
+    job_spec["template"] = pod_template(context, role, annotations=placed)
     return [
         {"apiVersion": "batch/v1", "kind": "Job", "metadata": workload.metadata(), "spec": job_spec}
     ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from . import restart
 from .naming import pod_hostname, replicated_job_name
+from .placement import type_path
 from .pod import Role, field_env, gpu_count, pod_template
 from .workload import Workload
 
@@ -50,8 +51,13 @@ def _first_pod(workload: Workload, rjob: str) -> str:
 def ordered_types(workload: Workload) -> list[tuple[str, Any]]:
     """Types in replicated-job order. pytorch and xgboost put Master first whatever the file's
     order, so that its ``job-global-index`` (RANK) is 0, the rank MASTER_ADDR names."""
-    items = list(workload.types.items())
-    if workload.operator in RANKED_OPERATORS:
+    return types_in_order(workload.operator, workload.types)
+
+
+def types_in_order(operator: str, types: dict) -> list[tuple[str, Any]]:
+    """``ordered_types`` of an operator's types."""
+    items = list(types.items())
+    if operator in RANKED_OPERATORS:
         items.sort(key=lambda item: item[0].lower() != "master")
     return items
 
@@ -220,6 +226,7 @@ def emit_jobset(workload: Workload) -> list[dict]:
     replicated = []
     multi_host = False
     tracker = _tracker_type(workload)
+    placed = workload.placement_annotations()
     for type_name, job_type in ordered_types(workload):
         contract, prelude = _contract(workload, type_name)
         rjob = replicated_job_name(type_name)
@@ -244,7 +251,9 @@ def emit_jobset(workload: Workload) -> list[dict]:
         deadline = workload.deadline_seconds()
         if deadline:
             job_spec["activeDeadlineSeconds"] = deadline
-        job_spec["template"] = pod_template(context, role)
+        job_spec["template"] = pod_template(
+            context, role, annotations=placed.get(type_path(type_name))
+        )
         replicated_job: dict = {"name": rjob, "replicas": replicas}
         if tracker is not None and type_name != tracker:
             # xgboost's workers exit when the tracker does not answer (socket.cc: no retry of a

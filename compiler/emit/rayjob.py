@@ -9,6 +9,7 @@ import shlex
 from ..model.records import Resources
 from ..render import yaml_text
 from .jobset import tpu_hosts
+from .placement import HEAD_PATH, worker_group_path
 from .pod import Role, identity, pod_template
 from .workload import Workload
 
@@ -224,12 +225,13 @@ def emit_rayjob(workload: Workload, shared_claim: str | None = None) -> list[dic
         restart_policy=None,
         own_ports=RAY_HEAD_PORTS,
     )
+    placed = workload.placement_annotations()
     cluster: dict = {}
     if spec.rayVersion:
         cluster["rayVersion"] = spec.rayVersion
     cluster["headGroupSpec"] = {
         "rayStartParams": _ray_params(types.Head.rayStartParams, True, types.Head.resources),
-        "template": pod_template(context, head),
+        "template": pod_template(context, head, annotations=placed.get(HEAD_PATH)),
     }
     groups = []
     for group in types.Workers:
@@ -250,7 +252,9 @@ def emit_rayjob(workload: Workload, shared_claim: str | None = None) -> list[dic
         if hosts > 1:  # each replica is a multi-host TPU slice of `hosts` pods
             spec_group["numOfHosts"] = hosts
         spec_group["rayStartParams"] = _ray_params(group.rayStartParams, False, group.resources)
-        spec_group["template"] = pod_template(context, role)
+        spec_group["template"] = pod_template(
+            context, role, annotations=placed.get(worker_group_path(group.name))
+        )
         groups.append(spec_group)
     if groups:
         cluster["workerGroupSpecs"] = groups

@@ -38,6 +38,7 @@ class Workload:
     )
     gpu_product_label: str = GPU_PRODUCT_LABEL  # a global policy's spec.cluster.gpuProductLabel
     rdma: Any = None  # RDMA network -> RdmaNetwork, the global policies' spec.cluster.rdma
+    topology: tuple = ()  # TopologyLevel records, the global policies' spec.cluster.topology
 
     @property
     def spec(self):
@@ -57,6 +58,12 @@ class Workload:
             gpu_product_label=self.gpu_product_label,
             rdma=dict(self.rdma or {}),
         )
+
+    def placement_annotations(self) -> dict:
+        """Pod set (type) name -> Kueue's topology annotations of its pod template (SPEC 2.7)."""
+        from .placement import annotations
+
+        return annotations(self.operator, self.types, self.spec.placement, self.topology, self.name)
 
     def deadline_seconds(self) -> int | None:
         if self.spec.timeout:

@@ -99,6 +99,29 @@ class Resources(Strict):
 
 
 # ---------------------------------------------------------------------------------------------
+# placement (SPEC 2.7)
+
+
+class Placement(Strict):
+    """Which pods Kueue's topology-aware scheduling keeps in one domain of a topology level."""
+
+    within: Text = Field(
+        description="A level of the cluster's topology (spec.cluster.topology of a global "
+        "policy), e.g. rack or block: the pods share one domain of it."
+    )
+    mode: Literal["required", "preferred"] | None = Field(
+        None,
+        description="required (default): the job waits until one domain has room; preferred: "
+        "one domain if possible, else spread.",
+    )
+    each: Literal["workload", "type", "job"] | None = Field(
+        None,
+        description="What shares one domain: the whole workload (default), each type, or each "
+        "child Job (its pods).",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # types, per operator
 
 
@@ -115,6 +138,7 @@ class JobType(Strict):
         None, ge=1, le=INT32_MAX, description="Pods of one Job running at once (default 1)."
     )
     resources: Resources
+    placement: Placement | None = Field(None, description="This type's placement (SPEC 2.7).")
 
 
 class RayHead(Strict):
@@ -122,6 +146,7 @@ class RayHead(Strict):
     rayStartParams: dict[str, Text] | None = Field(
         None, description="Extra `ray start` parameters of the head."
     )
+    placement: Placement | None = Field(None, description="The head's placement (SPEC 2.7).")
 
 
 class RayWorkerGroup(Strict):
@@ -131,6 +156,9 @@ class RayWorkerGroup(Strict):
     )
     resources: Resources
     rayStartParams: dict[str, Text] | None = None
+    placement: Placement | None = Field(
+        None, description="This worker group's placement (SPEC 2.7)."
+    )
 
 
 class RaySubmitter(Strict):
@@ -285,6 +313,11 @@ class Spec(Strict):
         None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name)."
     )
     priority: Text | None = Field(None, description="Kueue WorkloadPriorityClass.")
+    placement: Placement | None = Field(
+        None,
+        description="Pods kept in one domain of the cluster's topology (Kueue topology-aware "
+        "scheduling); a type's own placement wins over it.",
+    )
     engineName: Text | None = None
 
 

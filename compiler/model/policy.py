@@ -110,6 +110,21 @@ class RdmaNetwork(Strict):
     )
 
 
+class TopologyLevel(Strict):
+    """One level of the cluster's topology (a Kueue Topology level)."""
+
+    name: Text = Field(description="What manifests call the level in placement.within, e.g. rack.")
+    nodeLabel: Text = Field(
+        description="The node label whose value names the node's domain at this level, e.g. "
+        "cloud.google.com/gce-topology-subblock; kubernetes.io/hostname for the host level."
+    )
+    capacity: Limits | None = Field(
+        None,
+        description="What one domain of this level holds (gpus, cpus, memoryGB, pods): a "
+        "placement that cannot fit one domain is a compile-time error.",
+    )
+
+
 class Cluster(Strict):
     """Facts of the cluster the output is for (SPEC 2.6); only a global policy states them."""
 
@@ -129,6 +144,13 @@ class Cluster(Strict):
         "kube-node-lease, jobset-system, kueue-system, kuberay-system and ray-system: global "
         "admission policies (compile admission) leave them alone, and what their service "
         "accounts make counts as made for an admitted workload.",
+    )
+    topology: list[TopologyLevel] | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="Topology levels, widest domain first, the host (kubernetes.io/hostname) "
+        "last if named: the Kueue Topology that placement.within names levels of (SPEC 2.7).",
     )
 
 

@@ -83,7 +83,7 @@ class Clone(Record):
 
 
 class Spec(Record):
-    __slots__ = ('operator', 'image', 'command', 'types', 'env', 'secrets', 'ports', 'labels', 'annotations', 'storage', 'tensorboard', 'debug', 'timeout', 'activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'rayVersion', 'runtimeEnv', 'jobId', 'entrypointNumCpus', 'restartPolicy', 'gracefulTermination', 'serviceAccountName', 'imagePullSecrets', 'queue', 'priority', 'engineName',)
+    __slots__ = ('operator', 'image', 'command', 'types', 'env', 'secrets', 'ports', 'labels', 'annotations', 'storage', 'tensorboard', 'debug', 'timeout', 'activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'rayVersion', 'runtimeEnv', 'jobId', 'entrypointNumCpus', 'restartPolicy', 'gracefulTermination', 'serviceAccountName', 'imagePullSecrets', 'queue', 'priority', 'placement', 'engineName',)
     operator: str
     image: str
     command: str
@@ -109,6 +109,7 @@ class Spec(Record):
     imagePullSecrets: list[str] | None
     queue: str | None
     priority: str | None
+    placement: Placement | None
     engineName: str | None
     FIELDS = (
         ('operator', ('text',), ('required',)),
@@ -136,6 +137,7 @@ class Spec(Record):
         ('imagePullSecrets', ('nullable', ('list', ('text',), ())), ('value', None)),
         ('queue', ('nullable', ('text',)), ('value', None)),
         ('priority', ('nullable', ('text',)), ('value', None)),
+        ('placement', ('nullable', ('model', 'Placement')), ('value', None)),
         ('engineName', ('nullable', ('text',)), ('value', None)),
     )
 
@@ -255,6 +257,20 @@ class GracefulTermination(Record):
     FIELDS = (
         ('shutdownCommand', ('nullable', ('text',)), ('value', None)),
         ('terminationGracePeriodSeconds', ('nullable', ('int', (('ge', 0), ('le', 9223372036854775807)))), ('value', None)),
+    )
+
+
+class Placement(Record):
+    """Which pods Kueue's topology-aware scheduling keeps in one domain of a topology level."""
+
+    __slots__ = ('within', 'mode', 'each',)
+    within: str
+    mode: Literal['required', 'preferred'] | None
+    each: Literal['workload', 'type', 'job'] | None
+    FIELDS = (
+        ('within', ('text',), ('required',)),
+        ('mode', ('nullable', ('literal', ('required', 'preferred'), "'required' or 'preferred'")), ('value', None)),
+        ('each', ('nullable', ('literal', ('workload', 'type', 'job'), "'workload', 'type' or 'job'")), ('value', None)),
     )
 
 
@@ -381,14 +397,16 @@ class Borrowing(Record):
 class Cluster(Record):
     """Facts of the cluster the output is for (SPEC 2.6); only a global policy states them."""
 
-    __slots__ = ('gpuProductLabel', 'rdma', 'systemNamespaces',)
+    __slots__ = ('gpuProductLabel', 'rdma', 'systemNamespaces', 'topology',)
     gpuProductLabel: str | None
     rdma: dict[str, RdmaNetwork] | None
     systemNamespaces: list[str] | None
+    topology: list[TopologyLevel] | None
     FIELDS = (
         ('gpuProductLabel', ('nullable', ('text',)), ('value', None)),
         ('rdma', ('nullable', ('dict', ('model', 'RdmaNetwork'), ())), ('value', None)),
         ('systemNamespaces', ('nullable', ('list', ('text',), ())), ('value', None)),
+        ('topology', ('nullable', ('list', ('model', 'TopologyLevel'), (('min_length', 1),))), ('value', None)),
     )
 
 
@@ -403,6 +421,20 @@ class RdmaNetwork(Record):
         ('resource', ('text',), ('required',)),
         ('count', ('int', (('ge', 1),)), ('value', 1)),
         ('env', ('nullable', ('dict', ('text',), ())), ('value', None)),
+    )
+
+
+class TopologyLevel(Record):
+    """One level of the cluster's topology (a Kueue Topology level)."""
+
+    __slots__ = ('name', 'nodeLabel', 'capacity',)
+    name: str
+    nodeLabel: str
+    capacity: Limits | None
+    FIELDS = (
+        ('name', ('text',), ('required',)),
+        ('nodeLabel', ('text',), ('required',)),
+        ('capacity', ('nullable', ('model', 'Limits')), ('value', None)),
     )
 
 
@@ -421,16 +453,18 @@ class AdmissionSpec(Record):
 class JobType(Record):
     """One group of workers (jobset, pytorch, xgboost, jax, tf, batchjob)."""
 
-    __slots__ = ('count', 'completions', 'parallelisms', 'resources',)
+    __slots__ = ('count', 'completions', 'parallelisms', 'resources', 'placement',)
     count: int | None
     completions: int | None
     parallelisms: int | None
     resources: Resources
+    placement: Placement | None
     FIELDS = (
         ('count', ('nullable', ('int', (('ge', 1), ('le', 2147483647)))), ('value', None)),
         ('completions', ('nullable', ('int', (('ge', 1), ('le', 2147483647)))), ('value', None)),
         ('parallelisms', ('nullable', ('int', (('ge', 1), ('le', 2147483647)))), ('value', None)),
         ('resources', ('model', 'Resources'), ('required',)),
+        ('placement', ('nullable', ('model', 'Placement')), ('value', None)),
     )
 
 
@@ -527,26 +561,30 @@ class KuberayTypes(Record):
 
 
 class RayHead(Record):
-    __slots__ = ('resources', 'rayStartParams',)
+    __slots__ = ('resources', 'rayStartParams', 'placement',)
     resources: Resources
     rayStartParams: dict[str, str] | None
+    placement: Placement | None
     FIELDS = (
         ('resources', ('model', 'Resources'), ('required',)),
         ('rayStartParams', ('nullable', ('dict', ('text',), ())), ('value', None)),
+        ('placement', ('nullable', ('model', 'Placement')), ('value', None)),
     )
 
 
 class RayWorkerGroup(Record):
-    __slots__ = ('name', 'count', 'resources', 'rayStartParams',)
+    __slots__ = ('name', 'count', 'resources', 'rayStartParams', 'placement',)
     name: str
     count: int
     resources: Resources
     rayStartParams: dict[str, str] | None
+    placement: Placement | None
     FIELDS = (
         ('name', ('text',), ('required',)),
         ('count', ('int', (('ge', 0), ('le', 2147483647))), ('required',)),
         ('resources', ('model', 'Resources'), ('required',)),
         ('rayStartParams', ('nullable', ('dict', ('text',), ())), ('value', None)),
+        ('placement', ('nullable', ('model', 'Placement')), ('value', None)),
     )
 
 
@@ -587,6 +625,7 @@ MODELS: dict[str, type[Record]] = {
     'VsCode': VsCode,
     'RestartPolicy': RestartPolicy,
     'GracefulTermination': GracefulTermination,
+    'Placement': Placement,
     'Policy': Policy,
     'PolicyMetadata': PolicyMetadata,
     'PolicySpec': PolicySpec,
@@ -596,6 +635,7 @@ MODELS: dict[str, type[Record]] = {
     'Borrowing': Borrowing,
     'Cluster': Cluster,
     'RdmaNetwork': RdmaNetwork,
+    'TopologyLevel': TopologyLevel,
     'AdmissionSpec': AdmissionSpec,
     'JobType': JobType,
     'Resources': Resources,

@@ -18,12 +18,15 @@ from ..emit import quantity
 from ..validate.quota import (
     DEFAULT_FLAVOR,
     DEFAULT_GPU_PRODUCT_LABEL,
+    TOPOLOGY_FLAVOR,
+    TOPOLOGY_NAME,
     TPU,
     TPU_TYPE_LABEL,
     check_cohorts,
     flavor_name,
     gpu_lenders,
     gpu_products,
+    placeable,
 )
 
 KUEUE_API = "kueue.x-k8s.io/v1beta2"
@@ -31,6 +34,9 @@ GPU = "nvidia.com/gpu"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "manifest-compiler"}
 PROJECT_LABEL = "manifest-compiler/project"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+# A topology flavor must have a node label (the ResourceFlavor CRD's rule), and Kueue adds it to
+# the pods' nodeSelector: the one the kubelet puts on every Linux node selects them all.
+EVERY_NODE = {"kubernetes.io/os": "linux"}
 
 
 def gpu_product_label(policies) -> str:
@@ -57,17 +63,38 @@ def with_quota(policies) -> list:
     return [first[project] for project in sorted(first)]
 
 
+def topology_of(policies) -> list:
+    """The levels of the cluster's topology (the first global policy stating one), or []."""
+    for policy in policies:
+        cluster = policy.cluster
+        if policy.project is None and cluster is not None and cluster.topology:
+            return list(cluster.topology)
+    return []
+
+
+def placed_projects(policies) -> set:
+    """The projects whose queue has the cluster's topology (SPEC 2.7): every project with a
+    quota Kueue can place in one domain, when the policies state a topology."""
+    if not topology_of(policies):
+        return set()
+    return {q.project for q in with_quota(policies) if placeable(q.quota)}
+
+
 def queue_objects(policies) -> list[dict]:
     quotas = with_quota(policies)
     label = gpu_product_label(policies)
     products = sorted({p for q in quotas for p in gpu_products(q.quota.gpus) or {}})
+    levels = topology_of(policies)
+    placed = placed_projects(policies)
     objects = [_namespace(q) for q in quotas]
-    objects += [_flavor(DEFAULT_FLAVOR, {})] if quotas else []
+    objects += [_topology(levels)] if levels else []
+    objects += [_flavor(DEFAULT_FLAVOR, {})] if any(q.project not in placed for q in quotas) else []
+    objects += [_flavor(TOPOLOGY_FLAVOR, EVERY_NODE, TOPOLOGY_NAME)] if placed else []
     objects += [_flavor(flavor_name(p), {label: p}) for p in products]
     tpu_types = sorted({t for q in quotas for t in q.quota.tpus or {}})
     objects += [_flavor(flavor_name(t), {TPU_TYPE_LABEL: t}) for t in tpu_types]
     objects += _priority_classes(policies)
-    objects += [_cluster_queue(q, quotas) for q in quotas]
+    objects += [_cluster_queue(q, quotas, q.project in placed) for q in quotas]
     objects += [_local_queue(q) for q in quotas]
     return objects
 
@@ -83,13 +110,25 @@ def _metadata(name: str, project: str | None = None, namespace: str | None = Non
     return metadata
 
 
-def _flavor(name: str, node_labels: dict) -> dict:
-    spec = {"nodeLabels": node_labels} if node_labels else {}
+def _flavor(name: str, node_labels: dict, topology: str | None = None) -> dict:
+    spec: dict = {"nodeLabels": node_labels} if node_labels else {}
+    if topology:
+        spec["topologyName"] = topology
     return {
         "apiVersion": KUEUE_API,
         "kind": "ResourceFlavor",
         "metadata": _metadata(name),
         "spec": spec,
+    }
+
+
+def _topology(levels) -> dict:
+    """The Kueue Topology: its levels' node labels, widest first (the policy's order)."""
+    return {
+        "apiVersion": KUEUE_API,
+        "kind": "Topology",
+        "metadata": _metadata(TOPOLOGY_NAME),
+        "spec": {"levels": [{"nodeLabel": level.nodeLabel} for level in levels]},
     }
 
 
@@ -121,7 +160,7 @@ def _gpus(count) -> str:
     return quantity.cpu(count)  # whole numbers as "8"; a fraction as Kubernetes writes it
 
 
-def _resource_groups(quota, lenders) -> list[dict]:
+def _resource_groups(quota, lenders, placed: bool = False) -> list[dict]:
     """``lenders``: where the cohort can lend GPUs (quota.gpu_lenders); a GPU borrowing limit
     nobody can lend under is left out (W122 says so)."""
     limit = quota.borrowingLimit
@@ -137,12 +176,13 @@ def _resource_groups(quota, lenders) -> list[dict]:
     ]
     products = gpu_products(quota.gpus)
     tpus = _tpu_group(quota)
+    default = TOPOLOGY_FLAVOR if placed else DEFAULT_FLAVOR
     if products is None:
         gpus = _resource(GPU, _gpus(quota.gpus or 0), borrowed("gpus", _gpus) if lenders else None)
         return [
             {
                 "coveredResources": ["cpu", "memory", GPU],
-                "flavors": [{"name": DEFAULT_FLAVOR, "resources": cpu_memory + [gpus]}],
+                "flavors": [{"name": default, "resources": cpu_memory + [gpus]}],
             }
         ] + tpus
     borrowed_gpus = gpu_products(limit.gpus) if limit is not None and cohort else None
@@ -180,7 +220,7 @@ def _tpu_group(quota) -> list[dict]:
     return [{"coveredResources": [TPU], "flavors": flavors}]
 
 
-def _cluster_queue(policy, quotas) -> dict:
+def _cluster_queue(policy, quotas, placed: bool = False) -> dict:
     quota = policy.quota
     spec: dict = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: policy.project}}}
     if quota.cohort:
@@ -191,7 +231,7 @@ def _cluster_queue(policy, quotas) -> dict:
         "borrowWithinCohort": {"policy": "Never"},
         "withinClusterQueue": "LowerPriority",
     }
-    spec["resourceGroups"] = _resource_groups(quota, gpu_lenders(policy, quotas))
+    spec["resourceGroups"] = _resource_groups(quota, gpu_lenders(policy, quotas), placed)
     return {
         "apiVersion": KUEUE_API,
         "kind": "ClusterQueue",

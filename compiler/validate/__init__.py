@@ -56,8 +56,23 @@ def validate_workload(
         + targets
         + policy
         + queue
-        + rdma_problems(resolved, catalog, types, project),
+        + rdma_problems(resolved, catalog, types, project)
+        + placement_problems(resolved, catalog, manifest, types, project),
     )
+
+
+def placement_problems(resolved: Resolved, catalog, manifest, types, project) -> list:
+    """E370-E375: a placement Kueue would refuse, ignore or never admit (SPEC 2.7)."""
+    from .placement import check_placement, topology_levels
+    from .policy import loaded_policy
+    from .quota import quota_of
+
+    spec = manifest.spec
+    policies = policies_for(catalog.policies, project) if catalog is not None else []
+    levels = topology_levels(policies)[0]
+    loaded = [loaded_policy(d) for d in catalog.policies] if catalog is not None else []
+    quota = quota_of([p for p in loaded if p is not None], spec.queue)
+    return check_placement(resolved, spec.operator, types, spec, levels, quota)
 
 
 def consequences_of(structural: list, resolved: Resolved):

@@ -15,6 +15,8 @@ LoadedPolicy = Any
 QUOTA = ("spec", "quota")
 PRIORITIES = ("spec", "priorities")
 DEFAULT_FLAVOR = "default"
+TOPOLOGY_NAME = "default"  # the Kueue Topology compile queues makes of spec.cluster.topology
+TOPOLOGY_FLAVOR = "default-topology"  # the default flavor of a project its topology applies to
 DEFAULT_GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU = "nvidia.com/gpu"
 TPU = "google.com/tpu"
@@ -30,13 +32,26 @@ def flavor_name(product: str) -> str:
     A product that does not read as a name as it is gets a digest of itself appended, so two
     products never share a flavor."""
     plain = product.lower()
-    if _DNS1123_LABEL.match(plain) and len(plain) <= 63 and plain != DEFAULT_FLAVOR:
+    if (
+        _DNS1123_LABEL.match(plain)
+        and len(plain) <= 63
+        and plain not in (DEFAULT_FLAVOR, TOPOLOGY_FLAVOR)
+    ):
         return plain
     from ..digests import sha256
 
     digest = sha256(product.encode()).hexdigest()[:8]
     stem = _NOT_NAME.sub("-", plain)[:50].strip("-") or "gpu"
     return f"{stem}-{digest}"
+
+
+def placeable(quota) -> bool:
+    """Whether Kueue can place the pods of a project with this quota in one topology domain:
+    its ClusterQueue gives every pod one flavor (cpu, memory and GPUs as one number, no TPUs).
+    Kueue puts a pod set on exactly one topology flavor (scheduler/flavorassigner
+    tas_flavorassigner.go onlyTASFlavor), and a pod of a queue with per-product GPU or TPU
+    flavors takes two."""
+    return gpu_products(quota.gpus) is None and not quota.tpus
 
 
 def gpu_products(amount) -> dict[str, float] | None:
