@@ -106,8 +106,13 @@ def topology_namespace(topology_plane):
     """A fresh namespace in `topology_plane` (deleted afterwards, without waiting)."""
     name = _new_namespace(topology_plane)
     yield name
-    # waits: pods left running would hold nodes the next test places on
-    topology_plane.kubectl("delete", "namespace", name, "--timeout=120s", check=False, timeout=150)
+    # the jobs and their pods go first, waited for: pods left running would hold nodes the next
+    # test places on (waiting for the whole namespace takes longer)
+    topology_plane.kubectl(
+        "delete", "jobsets,jobs,pods", "--all", "-n", name, "--cascade=foreground",
+        "--timeout=120s", check=False, timeout=150,
+    )  # fmt: skip
+    topology_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def _new_namespace(plane):

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import textwrap
+import threading
 from pathlib import Path
 
-from cluster_support import compile_, get, poll
+from cluster_support import COMPILE, compile_, env_for, get, poll
 
 from testbed.controlplane.kwok import BLOCK_LABEL, HOST_LABEL, RACK_LABEL
 
@@ -173,6 +175,33 @@ def status_reason(plane, target: str, namespace: str, cwd: Path) -> str:
     return rows["reason"].strip()
 
 
+def watch_lines(plane, target: str, namespace: str, cwd: Path, until: str) -> list[str]:
+    """`compile watch TARGET`'s lines until one contains `until` (then the watch is stopped)."""
+    process = subprocess.Popen(
+        [*COMPILE, "watch", target, "-n", namespace],
+        cwd=cwd,
+        env=env_for(plane),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+
+    def read():
+        for line in process.stdout or ():
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        poll(f"{until!r} in the watch output {lines}", lambda: any(until in x for x in lines))
+    finally:
+        process.kill()
+        process.wait(10)
+        reader.join(5)
+    return lines
+
+
 def test_the_plane_has_two_blocks_of_two_racks_of_two_hosts(topology_plane):
     labels = node_labels(topology_plane)
     assert len(labels) == 8
@@ -236,6 +265,10 @@ def test_a_job_no_rack_can_hold_waits_for_the_topology_and_status_says_so(
         reason,
     ), reason
     assert "insufficient" not in reason
+    watched = watch_lines(
+        topology_plane, "jobset/too-wide", ns, tmp_path, "for room in the topology"
+    )
+    assert any("allows to fit only 2 out of 4 pod(s)" in line for line in watched), watched
 
 
 def test_each_job_within_a_rack_puts_each_child_job_in_a_rack_of_its_own(
