@@ -151,6 +151,13 @@ CODES: dict[str, str] = {
     "E340": "a workload of a project with a quota names no queue",
     "E342": "two items of an itemized list share a label (Workers name, toleration key, PVC name)",
     "E343": "a rayStartParams key or value the shell would read as syntax",
+    "E370": "a placement, and no global policy states the cluster's topology (spec.cluster.topology)",
+    "E371": "placement.within names no level of the cluster's topology",
+    "E372": "a placement whose queue has no topology (no project quota, or a quota Kueue cannot place)",
+    "E373": "the pods a placement keeps together cannot fit one domain of its level (the level's capacity)",
+    "E374": "placement options Kueue rejects together (a preferred slice, pod sets it cannot group)",
+    "E375": "a placement the kind cannot honour (each: job on a RayJob)",
+    "E376": "a topology Kueue refuses (a level or node label twice, the host level not last)",
     # policy
     "E401": "value is above the policy maximum",
     "E402": "value is below the policy minimum",

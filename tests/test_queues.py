@@ -103,10 +103,15 @@ def kueue_errors(obj: dict) -> list[str]:
     if (obj["apiVersion"], obj["kind"]) == ("v1", "Namespace"):  # for the LocalQueue, not Kueue's
         return []
     assert obj["apiVersion"] == "kueue.x-k8s.io/v1beta2"
+    if obj["kind"] == "Topology":  # its CRD is not among ../shared/crds: restated below
+        return topology_errors(obj)
     errors = [
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
         for e in kueue_validator(obj["kind"]).iter_errors(obj)
     ]
+    spec = obj.get("spec", {})
+    if obj["kind"] == "ResourceFlavor" and "topologyName" in spec and not spec.get("nodeLabels"):
+        errors.append("at least one nodeLabel is required when topology is set")  # CEL rule
     if obj["kind"] != "ClusterQueue":
         return errors
     spec = obj["spec"]
@@ -132,6 +137,35 @@ def kueue_errors(obj: dict) -> list[str]:
         and preemption.get("borrowWithinCohort", {}).get("policy", "Never") != "Never"
     ):
         errors.append("reclaimWithinCohort=Never and borrowWithinCohort.Policy!=Never")
+    return errors
+
+
+# Kueue v0.19.2 config/components/crd/bases/kueue.x-k8s.io_topologies.yaml (v1beta2): the
+# schema's fields and its CEL rules, restated.
+LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+)
+
+
+def topology_errors(obj: dict) -> list[str]:
+    errors = []
+    if set(obj) != {"apiVersion", "kind", "metadata", "spec"} or set(obj["spec"]) != {"levels"}:
+        errors.append(f"unknown fields in {sorted(obj)} / {sorted(obj.get('spec', {}))}")
+    levels = obj["spec"].get("levels", [])
+    if not 1 <= len(levels) <= 16:
+        errors.append(f"levels: {len(levels)} items, 1 to 16 allowed")
+    labels = [level.get("nodeLabel") for level in levels]
+    for level in levels:
+        if set(level) != {"nodeLabel"}:
+            errors.append(f"level fields {sorted(level)}")
+        label = level.get("nodeLabel", "")
+        if not 1 <= len(label) <= 316 or not LABEL_KEY.match(label):
+            errors.append(f"nodeLabel {label!r} is no label key")
+    if len(labels) != len(set(labels)):
+        errors.append("must be unique")
+    if "kubernetes.io/hostname" in labels[:-1]:
+        errors.append("the kubernetes.io/hostname label can only be used at the lowest level")
     return errors
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import restart
-from .placement import type_path
+from .naming import type_path
 from .pod import Role, pod_template
 from .workload import Workload
 

@@ -11,9 +11,9 @@ import json
 from typing import Any
 
 from . import restart
-from .naming import pod_hostname, replicated_job_name
-from .placement import type_path
+from .naming import pod_hostname, replicated_job_name, type_path
 from .pod import Role, field_env, gpu_count, pod_template
+from .shape import RANKED_OPERATORS, job_shape, tpu_hosts, types_in_order
 from .workload import Workload
 
 API_VERSION = "jobset.x-k8s.io/v1alpha2"
@@ -26,7 +26,6 @@ XGBOOST_PORT = 9999
 JAX_PORT = 1234
 TF_PORT = 2222
 
-RANKED_OPERATORS = ("pytorch", "xgboost")  # Master is rank 0
 EXCLUSIVE_TOPOLOGY = "alpha.jobset.sigs.k8s.io/exclusive-topology"
 
 
@@ -54,35 +53,9 @@ def ordered_types(workload: Workload) -> list[tuple[str, Any]]:
     return types_in_order(workload.operator, workload.types)
 
 
-def types_in_order(operator: str, types: dict) -> list[tuple[str, Any]]:
-    """``ordered_types`` of an operator's types."""
-    items = list(types.items())
-    if operator in RANKED_OPERATORS:
-        items.sort(key=lambda item: item[0].lower() != "master")
-    return items
-
-
 def _leader(workload: Workload) -> str:
     """The rank-0 type: Master if there is one, else the first type."""
     return replicated_job_name(ordered_types(workload)[0][0])
-
-
-def tpu_hosts(resources) -> int:
-    """Hosts (pods) of one TPU slice: the chips of the topology over the chips of one pod; 1 for
-    a single-host slice or no TPU."""
-    accelerators = resources.accelerators
-    tpu = accelerators.tpu if accelerators else None
-    if tpu is None:
-        return 1
-    chips = 1
-    for dimension in tpu.topology.lower().split("x"):
-        if not dimension.isdigit() or int(dimension) == 0:
-            return 1
-        chips *= int(dimension)
-    per_pod = tpu.tpuChipsCount
-    if chips <= per_pod or chips % per_pod:
-        return 1
-    return chips // per_pod
 
 
 def tpu_slices(job_type) -> int:
@@ -199,22 +172,6 @@ def listening_type(workload: Workload) -> str | None:
     if workload.operator in RANKED_OPERATORS:
         return ordered_types(workload)[0][0]
     return None
-
-
-def job_shape(operator: str, job_type) -> tuple[int, int, int]:
-    """(replicas, completions, parallelism) of one type's replicated job. A multi-host TPU slice
-    is one Job of a pod per host, as JobSet's TPU examples and xpk lay it out: for jobset each of
-    ``count`` Jobs is a slice; for jax ``count`` is the pods (validation refuses the operators
-    that cannot use such a slice, and counts that are no whole number of slices)."""
-    count = job_type.count or 1
-    hosts = tpu_hosts(job_type.resources)
-    if operator == "jobset":
-        if hosts > 1:
-            return count, hosts, hosts
-        return count, job_type.completions or 1, job_type.parallelisms or 1
-    if hosts > 1:
-        return max(count // hosts, 1), hosts, hosts
-    return count, 1, 1
 
 
 def emit_jobset(workload: Workload) -> list[dict]:

@@ -29,3 +29,16 @@ def replicated_job_name(type_name: str) -> str:
 
 def pod_hostname(jobset: str, rjob: str, job_index: int | str = 0, pod_index: int | str = 0) -> str:
     return f"{jobset}-{rjob}-{job_index}-{pod_index}"
+
+
+# Where each pod set's type stands in the manifest (logical paths: a Ray worker group by its name).
+HEAD = "Head"
+HEAD_PATH = ("spec", "types", HEAD)
+
+
+def type_path(name: str) -> tuple:
+    return ("spec", "types", name)
+
+
+def worker_group_path(name: str) -> tuple:
+    return ("spec", "types", "Workers", name)

@@ -22,24 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .naming import HEAD, HEAD_PATH, type_path, worker_group_path
+from .shape import job_shape, tpu_hosts, types_in_order
+
 KUEUE = "kueue.x-k8s.io/"
 REQUIRED = KUEUE + "podset-required-topology"
 PREFERRED = KUEUE + "podset-preferred-topology"
 SLICE_REQUIRED = KUEUE + "podset-slice-required-topology"
 SLICE_SIZE = KUEUE + "podset-slice-size"
 GROUP_NAME = KUEUE + "podset-group-name"
-ANNOTATIONS = (REQUIRED, PREFERRED, SLICE_REQUIRED, SLICE_SIZE, GROUP_NAME)
-
-HEAD = "Head"
-HEAD_PATH = ("spec", "types", HEAD)
-
-
-def type_path(name: str) -> tuple:
-    return ("spec", "types", name)
-
-
-def worker_group_path(name: str) -> tuple:
-    return ("spec", "types", "Workers", name)
+JOBLESS = ("batchjob", "kuberay", "ray")  # one Job (placed whole), or no child Jobs at all
 
 
 @dataclass(frozen=True)
@@ -62,10 +54,13 @@ class PodSet:
     def each(self) -> str:
         return self.placement.each or "workload"
 
+    def sliced(self, operator: str) -> bool:
+        """Whether each child Job is placed on its own (a JobSet's ``each: job``)."""
+        return self.each == "job" and operator not in JOBLESS
+
 
 def pod_sets(operator: str, types, spec_placement) -> list[PodSet]:
     """The workload's pod sets in emission order, each with its effective placement."""
-    from .jobset import job_shape, tpu_hosts, types_in_order
 
     def made(name, path, pods, per_job, typed) -> PodSet:
         own = getattr(typed, "placement", None)
@@ -81,7 +76,8 @@ def pod_sets(operator: str, types, spec_placement) -> list[PodSet]:
         return out
     if operator == "batchjob":
         ((name, job_type),) = types.items()
-        pods = (job_type.count or 1) * (job_type.parallelisms or 1)
+        count = job_type.count or 1  # Kueue counts min(parallelism, completions) pods
+        pods = count * min(job_type.parallelisms or 1, job_type.completions or 1)
         return [made(name, type_path(name), pods, pods, job_type)]
     out = []
     for name, job_type in types_in_order(operator, types):
@@ -96,7 +92,7 @@ def together(sets: list[PodSet]) -> list[PodSet]:
     return [s for s in sets if s.placement is not None and s.each == "workload"]
 
 
-def annotations(operator: str, types, spec_placement, levels, group_name: str) -> dict:
+def topology_annotations(operator: str, types, spec_placement, levels, group_name: str) -> dict:
     """Pod set path (``PodSet.path``) -> the topology annotations of its template."""
     labels = {level.name: level.nodeLabel for level in levels or ()}
     sets = pod_sets(operator, types, spec_placement)
@@ -107,7 +103,7 @@ def annotations(operator: str, types, spec_placement, levels, group_name: str) -
         if placement is None or placement.within not in labels:
             continue
         label = labels[placement.within]
-        if pod_set.each == "job" and operator not in ("batchjob", "kuberay", "ray"):
+        if pod_set.sliced(operator):
             out[pod_set.path] = {SLICE_REQUIRED: label, SLICE_SIZE: str(pod_set.pods_per_job)}
             continue
         wanted = {(PREFERRED if pod_set.mode == "preferred" else REQUIRED): label}
@@ -115,11 +111,3 @@ def annotations(operator: str, types, spec_placement, levels, group_name: str) -
             wanted[GROUP_NAME] = group_name
         out[pod_set.path] = wanted
     return out
-
-
-def annotate(template: dict, extra: dict | None) -> dict:
-    """``template`` (a pod template) with ``extra`` added to its metadata's annotations."""
-    if extra:
-        metadata = template.setdefault("metadata", {})
-        metadata.setdefault("annotations", {}).update(extra)
-    return template

@@ -9,7 +9,7 @@ import shlex
 from ..model.records import Resources
 from ..render import yaml_text
 from .jobset import tpu_hosts
-from .placement import HEAD_PATH, worker_group_path
+from .naming import HEAD_PATH, worker_group_path
 from .pod import Role, identity, pod_template
 from .workload import Workload
 

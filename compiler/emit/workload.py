@@ -60,10 +60,12 @@ class Workload:
         )
 
     def placement_annotations(self) -> dict:
-        """Pod set (type) name -> Kueue's topology annotations of its pod template (SPEC 2.7)."""
-        from .placement import annotations
+        """Pod set path -> Kueue's topology annotations of its pod template (SPEC 2.7)."""
+        from .placement import topology_annotations
 
-        return annotations(self.operator, self.types, self.spec.placement, self.topology, self.name)
+        return topology_annotations(
+            self.operator, self.types, self.spec.placement, self.topology, self.name
+        )
 
     def deadline_seconds(self) -> int | None:
         if self.spec.timeout:

@@ -66,7 +66,7 @@ def with_quota(policies) -> list:
 def topology_of(policies) -> list:
     """The levels of the cluster's topology (the first global policy stating one), or []."""
     for policy in policies:
-        cluster = policy.cluster
+        cluster = getattr(policy, "cluster", None)
         if policy.project is None and cluster is not None and cluster.topology:
             return list(cluster.topology)
     return []

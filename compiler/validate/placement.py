@@ -164,7 +164,7 @@ def _no_topology(queue: str | None, quota) -> str | None:
 def _written(sets: list[PodSet], spec) -> dict:
     """Path of each placement in force -> its level: spec.placement, the types' own."""
     out: dict = {}
-    if spec.placement is not None and any(not s.own for s in sets if s.placement):
+    if spec.placement is not None:
         out[("spec", "placement")] = spec.placement.within
     for pod_set in sets:
         if pod_set.own:
@@ -204,12 +204,7 @@ def _first_per_place(sets: list[PodSet]) -> list[PodSet]:
 def _combination_problems(resolved, operator, sets: list[PodSet]) -> list[Diagnostic]:
     out = []
     preferred_slices = [
-        s
-        for s in sets
-        if s.placement is not None
-        and s.each == "job"
-        and s.mode == "preferred"
-        and operator not in ("batchjob", "kuberay", "ray")
+        s for s in sets if s.placement is not None and s.sliced(operator) and s.mode == "preferred"
     ]
     out += [
         _error(
@@ -275,7 +270,7 @@ def _capacity_problems(resolved, operator, sets: list[PodSet], known: dict) -> l
         level = known[unit[0].placement.within]
         if level.capacity is None or unit[0].mode == "preferred":
             continue
-        slice_only = unit[0].each == "job" and operator not in ("batchjob", "kuberay", "ray")
+        slice_only = unit[0].sliced(operator)
         need = _needs(unit, slice_only)
         for name, unit_name in CAPACITY_UNITS.items():
             room = getattr(level.capacity, name, None)
@@ -319,7 +314,23 @@ def _suggestion(word: str, known: dict) -> str:
 
 
 def _error(resolved: Resolved, code: str, path: tuple, message: str) -> Diagnostic:
-    return error(code, message, resolved.location(path), format_path(path))
+    return error(code, message, resolved.location(_data_path(resolved, path)), format_path(path))
+
+
+def _data_path(resolved: Resolved, logical: tuple) -> tuple:
+    """``logical`` with a Ray worker group's name replaced by its index in the resolved data."""
+    out: list = []
+    current = resolved.data
+    for segment in logical:
+        if isinstance(current, list):
+            names = [item.get("name") if isinstance(item, dict) else None for item in current]
+            segment = names.index(segment) if segment in names else segment
+        out.append(segment)
+        try:
+            current = current[segment]
+        except (KeyError, IndexError, TypeError):
+            current = None
+    return tuple(out)
 
 
 __all__ = ["check_placement", "topology_levels"]
