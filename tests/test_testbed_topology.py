@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from testbed.controlplane.cli import main
 from testbed.controlplane.cluster import ControlPlane
 from testbed.controlplane.kwok import (
     BLOCK_LABEL,
@@ -46,3 +47,10 @@ def test_a_plane_with_a_topology_creates_its_nodes_after_the_plain_ones():
     assert plane.node_names() == ["kwok-node-0", "kwok-node-1", "kwok-b0-r0-h0", "kwok-b0-r0-h1"]
     assert ControlPlane(nodes=0, topology=Topology()).node_names()[0] == "kwok-b0-r0-h0"
     assert ControlPlane().node_names() == [f"kwok-node-{i}" for i in range(4)]
+
+
+def test_the_cli_refuses_a_shape_it_cannot_lay_out(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["start", "--topology", "2x0x2", "--no-build"])
+    assert exit_.value.code == 2
+    assert "'2x0x2': want BxRxH" in capsys.readouterr().err

@@ -37,6 +37,15 @@ def _print_env(kubeconfig: str, kubectl: str) -> None:
     print(f"alias kubectl={kubectl}")
 
 
+def _topology(text: str) -> Topology:
+    try:
+        return Topology.parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: want BxRxH, three counts of at least 1, e.g. 2x2x2"
+        ) from None
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     if state_link().exists():
         print(f"a testbed is already recorded in {state_link()}; run `stop` first", file=sys.stderr)
@@ -51,7 +60,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         keep_workdir=True,
         detached=True,
         components=components,
-        topology=Topology.parse(args.topology) if args.topology else None,
+        topology=args.topology,
     )
     cp.start()
     state_link().parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +120,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     s.add_argument(
         "--topology",
         metavar="BxRxH",
+        type=_topology,
         help="also B blocks x R racks x H hosts of small kwok nodes labelled with their "
         "block, rack and host (e.g. 2x2x2; testbed/README.md)",
     )

@@ -57,7 +57,7 @@ class Topology:
 
     @classmethod
     def parse(cls, text: str) -> Topology:
-        """ "BxRxH", e.g. "2x2x2"."""
+        """From the CLI form BxRxH, e.g. 2x2x2."""
         blocks, racks, hosts = (int(n) for n in text.lower().split("x"))
         if min(blocks, racks, hosts) < 1:
             raise ValueError(f"topology {text!r}: every count must be at least 1")

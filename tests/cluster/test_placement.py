@@ -252,7 +252,11 @@ def test_a_job_no_rack_can_hold_waits_for_the_topology_and_status_says_so(
     def waiting():
         reserved = condition(workload_of(topology_plane, "too-wide", ns), "QuotaReserved")
         message = (reserved or {}).get("message") or ""
-        return message if reserved["status"] == "False" and "topology" in message else None
+        return (
+            message
+            if reserved and reserved["status"] == "False" and "topology" in message
+            else None
+        )
 
     message = poll("Kueue to say the topology has no room", waiting)
     assert 'topology "default" allows to fit only 2 out of 4 pod(s)' in message, message
