@@ -6,6 +6,10 @@
   is the selector Kueue adds to the pods it admits on it.
 - Each TPU type of a ``quota.tpus`` gets a flavor labelled ``cloud.google.com/gke-tpu-accelerator``
   (GKE's TPU node label) and the ClusterQueue a resource group covering ``google.com/tpu``.
+- The cluster's topology (``spec.cluster.topology`` of a global policy, SPEC 2.7) becomes the
+  Kueue ``Topology`` ``default`` and the flavor ``default-topology`` (``topologyName: default``),
+  which takes the place of ``default`` in the queue of every project Kueue can place (one flavor
+  per pod: no per-product GPUs, no TPUs); the other projects keep ``default``.
 - One ClusterQueue per project with a quota, open to the project's namespace only; one LocalQueue
   named after the project in that namespace, and the Namespace itself (first, so that
   ``kubectl apply -f -`` of the output works on a cluster that does not have it yet). Preemption: a project reclaims what it lent to its
