@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..diagnostics import Diagnostic, error
 from ..emit.placement import PodSet, pod_sets, together
 from ..resolve import Resolved, format_path
@@ -320,7 +322,7 @@ def _error(resolved: Resolved, code: str, path: tuple, message: str) -> Diagnost
 def _data_path(resolved: Resolved, logical: tuple) -> tuple:
     """``logical`` with a Ray worker group's name replaced by its index in the resolved data."""
     out: list = []
-    current = resolved.data
+    current: Any = resolved.data
     for segment in logical:
         if isinstance(current, list):
             names = [item.get("name") if isinstance(item, dict) else None for item in current]
