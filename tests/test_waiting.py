@@ -6,6 +6,8 @@ not place (kube-scheduler's PodScheduled=False/Unschedulable message)."""
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
 
@@ -430,3 +432,86 @@ def test_list_reads_kueue_once_for_the_namespace(visibility):
     assert rows[2].reason.startswith("waiting in queue team-a, 3rd in line, 2 jobs ahead")
     # pods, jobsets, rayjobs, jobs, workloads, and the queue's order: the same for 12 or 12,000
     assert len(cluster.requests) == 6, cluster.requests
+
+
+# ---------------------------------------------------------------------------------------------
+# waiting for room in the topology (Kueue's topology-aware scheduling)
+
+RACK = "cloud.google.com/gce-topology-subblock"
+RECORDED = Path(__file__).parent / "data" / "kueue"
+
+
+def placed_workload(name, message, topology_request, count=4):
+    """A Workload of the testbed's topology plane, as Kueue v0.19.2 recorded it for a JobSet whose
+    pod template asks for a rack (tests/cluster/test_placement.py)."""
+    recorded = workload(
+        name, "2026-12-07T18:14:21Z", {**WAITING, "reason": "Pending", "message": message}
+    )
+    recorded["spec"]["podSets"] = [
+        {
+            "name": "worker",
+            "count": count,
+            "topologyRequest": {
+                "podIndexLabel": "batch.kubernetes.io/job-completion-index",
+                "subGroupCount": count,
+                "subGroupIndexLabel": "jobset.sigs.k8s.io/job-index",
+                **topology_request,
+            },
+        }
+    ]
+    return recorded
+
+
+def recorded(name: str) -> dict:
+    return json.loads((RECORDED / name).read_text())
+
+
+def test_a_job_no_rack_can_hold_waits_for_the_topology_not_for_quota():
+    """The Workload Kueue v0.19.2 wrote for a 4-pod pytorch JobSet with `placement: {within:
+    rack}` of 3-CPU pods on the testbed's topology plane (racks of two 4-CPU hosts), recorded."""
+    waiting = recorded("workload-waiting-for-a-rack.json")
+    state = explain(State(PENDING, "queued"), waiting, Position(0, 1))
+    assert state.reason == (
+        "waiting in queue team-a, 1st in line, for room in the topology, not for quota: pod set "
+        f'worker wants its 4 pods in one {RACK}; topology "default" allows to fit only 2 out '
+        "of 4 pod(s)"
+    )
+
+
+def test_kueues_excluded_nodes_are_told_too():
+    waiting = placed_workload(
+        "big",
+        'couldn\'t assign flavors to pod set worker: topology "default" allows to fit only 2 out '
+        'of 4 pod(s). Total nodes: 8; excluded: resource "cpu": 2',
+        {"required": RACK},
+    )
+    state = explain(state_of(jobset(), waiting), waiting, Position(0, 1))
+    assert state.phase == PENDING
+    assert state.reason.endswith(
+        'allows to fit only 2 out of 4 pod(s). Total nodes: 8; excluded: resource "cpu": 2'
+    )
+
+
+def test_a_job_whose_jobs_each_want_a_rack_says_so_with_kueues_slice_count():
+    waiting = placed_workload(
+        "sliced",
+        "couldn't assign flavors to pod set worker: topology \"default\" doesn't allow to fit "
+        "any of 2 slice(s)",
+        {"podSetSliceRequiredTopology": RACK, "podSetSliceSize": 4},
+        count=8,
+    )
+    state = explain(State(PENDING, "queued"), waiting, None)
+    assert state.reason == (
+        "waiting in queue team-a, for room in the topology, not for quota: pod set worker wants "
+        f'its 8 pods in groups of 4, each group in one {RACK}; topology "default" doesn\'t '
+        "allow to fit any of 2 slice(s)"
+    )
+
+
+def test_a_quota_wait_of_a_placed_job_stays_a_quota_wait():
+    waiting = placed_workload("over", INSUFFICIENT, {"required": RACK})
+    state = explain(State(PENDING, "queued"), waiting, Position(0, 1))
+    assert state.reason == (
+        "waiting in queue team-a, 1st in line: insufficient unused quota for nvidia.com/gpu in "
+        "flavor default, 4 more needed"
+    )

@@ -2,6 +2,9 @@
 
 - Kueue's Workload: ``QuotaReserved`` False with Kueue's reason and message (``insufficient
   unused quota for nvidia.com/gpu in flavor default, 4 more needed``), ``Evicted``, the queue.
+- Topology-aware scheduling: a workload whose pods must sit in one domain (a rack, a block) that
+  has no such domain free waits for room in the topology, not for quota; Kueue's flavor assigner
+  says how many pods fit (``topology "dc" allows to fit only 2 out of 4 pod(s)``).
 - The position in the queue: from Kueue's visibility API when it is served, else estimated from
   the pending Workloads of the same LocalQueue in Kueue's order (priority, then creation).
 - Once admitted, the scheduler's verdict on pods that do not fit (``PodScheduled`` False,
@@ -22,7 +25,11 @@ MAX_CAPACITY = "> maximum capacity"  # the flavor assigner's words for a request
 EVALUATING = ("PendingEvaluation", "Pending", "")
 # what Kueue says of a workload it has not looked at yet (workload_controller.go): no news
 GENERIC = "Workload is pending evaluation"
-_POD_SET_PREFIX = re.compile(r"couldn't assign flavors to pod set [^:]+: ")
+_POD_SET_PREFIX = re.compile(r"couldn't assign flavors to pod set (?P<pod_set>[^:]+): ")
+# the TAS flavor assigner's words (pkg/cache/scheduler/tas_flavor_snapshot.go, notFitMessage)
+_TOPOLOGY_NO_FIT = re.compile(
+    r'topology "[^"]+" (?:allows to fit only \d+ out of|doesn\'t allow to fit any of) \d+ '
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,38 @@ def _kueue_message(condition: dict | None) -> str:
     return _POD_SET_PREFIX.sub("", message)
 
 
+def _topology_request(workload: dict, pod_set: str) -> str:
+    """What the pod set asks of the topology (its Workload's ``topologyRequest``), in words."""
+    for candidate in (workload.get("spec") or {}).get("podSets") or []:
+        if not isinstance(candidate, dict) or candidate.get("name") != pod_set:
+            continue
+        request = candidate.get("topologyRequest") or {}
+        count = candidate.get("count")
+        pods = f"its {count} pods" if isinstance(count, int) else "its pods"
+        wants = []
+        if request.get("required"):
+            wants.append(f"{pods} in one {request['required']}")
+        slice_level, size = (
+            request.get("podSetSliceRequiredTopology"),
+            request.get("podSetSliceSize"),
+        )
+        if slice_level and size:
+            wants.append(f"{pods} in groups of {size}, each group in one {slice_level}")
+        if wants:
+            return f"pod set {pod_set} wants " + " and ".join(wants) + "; "
+    return ""
+
+
+def _topology_wait(workload: dict, head: str, raw_message: str) -> str | None:
+    """``head`` and why the topology has no room, when that is what Kueue says."""
+    if not _TOPOLOGY_NO_FIT.search(raw_message):
+        return None
+    pod_set = _POD_SET_PREFIX.search(raw_message)
+    wants = _topology_request(workload, pod_set["pod_set"]) if pod_set else ""
+    message = _POD_SET_PREFIX.sub("", raw_message.strip())
+    return f"{head}, for room in the topology, not for quota: {wants}{message}"
+
+
 def quota_wait(workload: dict, position: Position | None) -> str:
     """Why Kueue has not admitted ``workload`` yet."""
     conditions = _conditions(workload)
@@ -145,6 +184,9 @@ def quota_wait(workload: dict, position: Position | None) -> str:
     place = _place(position)
     parts.append(f"waiting in queue {queue}" + (f", {place}" if place else ""))
     head = "; ".join(parts)
+    topology = _topology_wait(workload, head, (reserved or {}).get("message") or "")
+    if topology:
+        return topology
     if message and not message.startswith(GENERIC):
         return f"{head}: {message}"
     if position is not None and position.index:

@@ -49,6 +49,7 @@ from .kwok import (
     OUTCOME_ANNOTATION,
     POD_LOG_LINES,
     RUN_FOR_ANNOTATION,
+    Topology,
 )
 from .pki import PKI
 from .process import Proc
@@ -67,6 +68,7 @@ __all__ = [
     "ControlPlane",
     "ControlPlaneError",
     "Proc",
+    "Topology",
     "binary_paths",
     "build",
     "cache_dir",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .cluster import OPTIONAL_COMPONENTS, ControlPlane
 from .common import build, cache_dir
+from .kwok import Topology
 from .process import group_alive, kill_group
 
 
@@ -36,6 +37,15 @@ def _print_env(kubeconfig: str, kubectl: str) -> None:
     print(f"alias kubectl={kubectl}")
 
 
+def _topology(text: str) -> Topology:
+    try:
+        return Topology.parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: want BxRxH, three counts of at least 1, e.g. 2x2x2"
+        ) from None
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     if state_link().exists():
         print(f"a testbed is already recorded in {state_link()}; run `stop` first", file=sys.stderr)
@@ -50,6 +60,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         keep_workdir=True,
         detached=True,
         components=components,
+        topology=args.topology,
     )
     cp.start()
     state_link().parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +117,13 @@ def main(argv: Iterable[str] | None = None) -> int:
     s = sub.add_parser("start", help="start it in the background and print `export KUBECONFIG=...`")
     s.add_argument("--workdir", help="data/log dir (default: a new temp dir)")
     s.add_argument("--nodes", type=int, default=4, help="number of kwok nodes (default 4)")
+    s.add_argument(
+        "--topology",
+        metavar="BxRxH",
+        type=_topology,
+        help="also B blocks x R racks x H hosts of small kwok nodes labelled with their "
+        "block, rack and host (e.g. 2x2x2; testbed/README.md)",
+    )
     everything = ",".join(OPTIONAL_COMPONENTS)
     s.add_argument(
         "--components",

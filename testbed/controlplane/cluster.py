@@ -60,10 +60,12 @@ class ControlPlane:
         detached: bool = False,
         log: Callable[[str], None] = log_line,
         components: Iterable[str] = (),
+        topology: kwok.Topology | None = None,
     ):
         """detached=True: the processes outlive this Python process (CLI
         `start`); otherwise they get SIGKILL if it dies without stop().
-        components: names from OPTIONAL_COMPONENTS to run as well."""
+        components: names from OPTIONAL_COMPONENTS to run as well.
+        topology: kwok nodes labelled block/rack/host as well (after the `nodes` plain ones)."""
         unknown = set(components) - set(OPTIONAL_COMPONENTS)
         if unknown:
             raise ControlPlaneError(
@@ -76,6 +78,7 @@ class ControlPlane:
         self.crd_dir = Path(crd_dir) if crd_dir else default_crd_dir()
         self.node_count = nodes
         self.node_capacity = node_capacity or dict(kwok.DEFAULT_NODE_CAPACITY)
+        self.topology = topology
         self.keep_workdir = keep_workdir
         self.detached = detached
         self.log = log
@@ -132,7 +135,12 @@ class ControlPlane:
         return [f for f in sorted(self.crd_dir.glob("*.yaml")) if f.name not in names] + own
 
     def node_names(self) -> list[str]:
-        return kwok.node_names(self.node_count)
+        return [node["metadata"]["name"] for node in self.node_manifests()]
+
+    def node_manifests(self) -> list[dict]:
+        """The kwok Nodes this plane creates: `nodes` plain ones, then the topology's."""
+        plain = [kwok.node_manifest(i, self.node_capacity) for i in range(self.node_count)]
+        return plain + (self.topology.node_manifests() if self.topology else [])
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .common import POD_CIDR, TESTBED, wait_for
@@ -34,12 +35,64 @@ POD_LOG_LINES = (
 DEFAULT_NODE_CAPACITY = {"cpu": "32", "memory": "256Gi", "pods": "110", "nvidia.com/gpu": "8"}
 
 
+#: the node labels of a topology node set (GKE's names for them), widest domain first
+BLOCK_LABEL = "cloud.google.com/gce-topology-block"
+RACK_LABEL = "cloud.google.com/gce-topology-subblock"
+HOST_LABEL = "kubernetes.io/hostname"
+#: small hosts, so that "fits one rack" (2 hosts, 8 CPUs) means something
+TOPOLOGY_NODE_CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110"}
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A node set laid out as `blocks` x `racks` per block x `hosts` per rack, every node
+    labelled with its block (BLOCK_LABEL), rack (RACK_LABEL) and host (HOST_LABEL), the
+    levels of a Kueue Topology. Node names: kwok-b{block}-r{rack}-h{host}; rack label
+    values b{block}-r{rack} (unique across blocks)."""
+
+    blocks: int = 2
+    racks: int = 2
+    hosts: int = 2
+    capacity: dict[str, str] = field(default_factory=lambda: dict(TOPOLOGY_NODE_CAPACITY))
+
+    @classmethod
+    def parse(cls, text: str) -> Topology:
+        """From the CLI form BxRxH, e.g. 2x2x2."""
+        blocks, racks, hosts = (int(n) for n in text.lower().split("x"))
+        if min(blocks, racks, hosts) < 1:
+            raise ValueError(f"topology {text!r}: every count must be at least 1")
+        return cls(blocks, racks, hosts)
+
+    def node_manifests(self) -> list[dict]:
+        nodes = []
+        for b in range(self.blocks):
+            for r in range(self.racks):
+                for h in range(self.hosts):
+                    node = _node(f"kwok-b{b}-r{r}-h{h}", self.capacity)
+                    node["metadata"]["labels"] |= {
+                        BLOCK_LABEL: f"b{b}",
+                        RACK_LABEL: f"b{b}-r{r}",
+                        "topology.kubernetes.io/zone": f"zone-{b}",
+                    }
+                    nodes.append(node)
+        return nodes
+
+
 def node_names(count: int) -> list[str]:
     return [f"kwok-node-{i}" for i in range(count)]
 
 
 def node_manifest(i: int, capacity: dict[str, str]) -> dict:
-    name = f"kwok-node-{i}"
+    node = _node(f"kwok-node-{i}", capacity)
+    node["metadata"]["labels"] |= {
+        "node.kubernetes.io/instance-type": "kwok-gpu",
+        "topology.kubernetes.io/zone": f"zone-{i % 2}",
+        "nvidia.com/gpu.present": "true",
+    }
+    return node
+
+
+def _node(name: str, capacity: dict[str, str]) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -47,13 +100,10 @@ def node_manifest(i: int, capacity: dict[str, str]) -> dict:
             "name": name,
             "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
             "labels": {
-                "kubernetes.io/hostname": name,
+                HOST_LABEL: name,
                 "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": "amd64",
                 "type": "kwok",
-                "node.kubernetes.io/instance-type": "kwok-gpu",
-                "topology.kubernetes.io/zone": f"zone-{i % 2}",
-                "nvidia.com/gpu.present": "true",
             },
         },
         "spec": {},
@@ -126,7 +176,7 @@ def start(cp: Plane) -> None:
         # a private HOME: kwok would also load a user's ~/.kwok/kwok.yaml
         env=dict(os.environ, HOME=str(cp.path("kwok-home"))),
     )
-    nodes = [node_manifest(i, cp.node_capacity) for i in range(cp.node_count)]
+    nodes = cp.node_manifests()
     cp.kubectl(
         "apply",
         "-f",
@@ -146,5 +196,5 @@ def wait_nodes_ready(cp: Plane) -> None:
                     ready += 1
         return ready >= len(names)
 
-    names = set(node_names(cp.node_count))
+    names = {node["metadata"]["name"] for node in cp.node_manifests()}
     wait_for("kwok nodes Ready and untainted", nodes_ready, 60, interval=0.5, alive=cp.check_alive)

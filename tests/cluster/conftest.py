@@ -22,6 +22,9 @@ KubeRay operator and Kueue (`ControlPlane(components=("kuberay", "kueue"))`), wi
 KubeRay's own (v1.6.0) ray.io CRDs; it starts only when a test asks for it, so
 `control_plane` keeps validating against ../shared/crds' v1.7.0 CRDs.
 
+`topology_plane` (session scope) runs Kueue on 8 small kwok nodes labelled with their block,
+rack and host (2 x 2 x 2, `testbed.controlplane.Topology`), for the placement tests.
+
 The tests are skipped only when the binaries are not cached and `go` is not on
 PATH (nothing to build them with).
 """
@@ -44,7 +47,7 @@ from testbed import controlplane as cpmod  # noqa: E402
 from testbed.controlplane.controller_manager import wait_default_service_account  # noqa: E402
 
 
-def _started_plane(components=()):
+def _started_plane(components=(), **options):
     needed = cpmod.ControlPlane(components=components).required_binaries()
     missing = cpmod.missing_binaries(names=needed)
     if missing and shutil.which("go") is None:
@@ -56,7 +59,7 @@ def _started_plane(components=()):
     cpmod.build(names=needed)
     # MC_TESTBED_KEEP=1 keeps the temp dir (logs of every component) afterwards
     keep = os.environ.get("MC_TESTBED_KEEP", "") not in ("", "0")
-    cp = cpmod.ControlPlane(keep_workdir=keep, components=components)
+    cp = cpmod.ControlPlane(keep_workdir=keep, components=components, **options)
     cp.start()
     return cp, keep
 
@@ -84,6 +87,32 @@ def operator_plane():
         yield cp
     finally:
         _stop(cp, keep)
+
+
+@pytest.fixture(scope="session")
+def topology_plane():
+    """A control plane with Kueue whose only nodes are 2 blocks x 2 racks x 2 hosts of 4 CPUs
+    (testbed.controlplane.Topology), for topology-aware scheduling. A plane of its own: a
+    flavor with a topologyName changes how Kueue places every job of its queues."""
+    cp, keep = _started_plane(components=("kueue",), nodes=0, topology=cpmod.Topology())
+    try:
+        yield cp
+    finally:
+        _stop(cp, keep)
+
+
+@pytest.fixture
+def topology_namespace(topology_plane):
+    """A fresh namespace in `topology_plane` (deleted afterwards, without waiting)."""
+    name = _new_namespace(topology_plane)
+    yield name
+    # the jobs and their pods go first, waited for: pods left running would hold nodes the next
+    # test places on (waiting for the whole namespace takes longer)
+    topology_plane.kubectl(
+        "delete", "jobsets,jobs,pods", "--all", "-n", name, "--cascade=foreground",
+        "--timeout=120s", check=False, timeout=150,
+    )  # fmt: skip
+    topology_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def _new_namespace(plane):
