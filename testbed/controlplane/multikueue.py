@@ -1,0 +1,126 @@
+"""A MultiKueue testbed: a manager control plane that queues workloads and worker control
+planes that run them, each a ControlPlane of its own (API server, controllers, JobSet, Kueue).
+
+- the manager runs Kueue with MultiKueue configured, the JobSet controller (it skips JobSets
+  whose `spec.managedBy` is `kueue.x-k8s.io/multikueue`) and KubeRay's CRDs but no operator: it
+  only queues and dispatches; it has no nodes.
+- each worker runs Kueue, KubeRay and kwok nodes; a test adds the node agent where it wants
+  pods to really run.
+- the manager reaches a worker with a kubeconfig the way MultiKueue accepts it (Kueue v0.19's
+  validateKubeconfig): CA and client certificate inline (`*-data`), no token file, no insecure
+  TLS, server https://127.0.0.1:<port>. It is the Secret `<worker>` in kueue-system, key
+  `kubeconfig`; the identity is the user `multikueue-manager`, bound to cluster-admin.
+- `shared_etcd=True` runs one etcd (the manager's) and gives each worker's API server its own
+  key prefix (`--etcd-prefix=/<worker>`) instead of an etcd per plane.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .cluster import ControlPlane
+from .common import log_line
+from .kueue import NAMESPACE as KUEUE_NAMESPACE
+from .pki import write_kubeconfig
+
+WORKERS = ("worker-a", "worker-b")
+MANAGER_COMPONENTS = ("kuberay-crds", "kueue")
+WORKER_COMPONENTS = ("kuberay", "kueue")
+MANAGER_USER = "multikueue-manager"
+SECRET_KEY = "kubeconfig"  # kueue.MultiKueueConfigSecretKey
+#: the manager's Kueue: MultiKueue on (it is Beta and on by default in v0.19; said anyway),
+#: its garbage collector often enough for tests that delete their jobs
+MANAGER_KUEUE = {
+    "featureGates": {"MultiKueue": True},
+    "multiKueue": {"gcInterval": "30s", "origin": "testbed-manager", "workerLostTimeout": "5m"},
+}
+
+
+class MultiKueuePlanes:
+    """`manager` and `workers` (name -> ControlPlane); `start()`, `stop()`."""
+
+    def __init__(
+        self,
+        workers: Iterable[str] = WORKERS,
+        worker_nodes: int = 2,
+        shared_etcd: bool = False,
+        keep_workdir: bool = False,
+        detached: bool = False,
+        workdir: Path | None = None,
+        log: Callable[[str], None] = log_line,
+    ):
+        self.shared_etcd = shared_etcd
+        self.timings: dict[str, float] = {}
+        common = {"keep_workdir": keep_workdir, "detached": detached, "log": log}
+        self.manager = ControlPlane(
+            name="manager",
+            workdir=workdir / "manager" if workdir else None,
+            nodes=0,
+            components=MANAGER_COMPONENTS,
+            component_config={"kueue": MANAGER_KUEUE},
+            **common,
+        )
+        self.workers = {
+            name: ControlPlane(
+                name=name,
+                workdir=workdir / name if workdir else None,
+                nodes=worker_nodes,
+                components=WORKER_COMPONENTS,
+                etcd_of=self.manager if shared_etcd else None,
+                **common,
+            )
+            for name in workers
+        }
+
+    @property
+    def planes(self) -> list[ControlPlane]:
+        return [self.manager, *self.workers.values()]
+
+    def required_binaries(self) -> list[str]:
+        return sorted({b for p in self.planes for b in p.required_binaries()})
+
+    def start(self) -> MultiKueuePlanes:
+        try:
+            for plane in self.planes:
+                plane.start()
+                self.timings[plane.name] = plane.timings["total"]
+            for name, worker in self.workers.items():
+                self.give_manager_access(name, worker)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        # the workers first: with a shared etcd, the manager's holds their data
+        for plane in reversed(self.planes):
+            plane.stop()
+
+    def give_manager_access(self, name: str, worker: ControlPlane) -> None:
+        """The Secret `name` in kueue-system on the manager: a kubeconfig for `worker` with a
+        client certificate of its own CA, for a user bound to cluster-admin there."""
+        worker.pki.make_cert(MANAGER_USER, f"/CN={MANAGER_USER}", client=True)
+        worker.kubectl(
+            "create",
+            "clusterrolebinding",
+            MANAGER_USER,
+            "--clusterrole=cluster-admin",
+            f"--user={MANAGER_USER}",
+        )
+        kubeconfig = worker.path(f"{MANAGER_USER}.kubeconfig")
+        write_kubeconfig(worker.pki, worker.port("apiserver"), kubeconfig, user=MANAGER_USER)
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": KUEUE_NAMESPACE},
+            "stringData": {SECRET_KEY: kubeconfig.read_text()},
+        }
+        self.manager.kubectl("apply", "-f", "-", input=json.dumps(secret))
+
+    def __enter__(self) -> MultiKueuePlanes:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
