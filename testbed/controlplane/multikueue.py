@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from .cluster import ControlPlane
@@ -53,23 +54,21 @@ class MultiKueuePlanes:
     ):
         self.shared_etcd = shared_etcd
         self.timings: dict[str, float] = {}
-        common = {"keep_workdir": keep_workdir, "detached": detached, "log": log}
-        self.manager = ControlPlane(
+        plane = partial(ControlPlane, keep_workdir=keep_workdir, detached=detached, log=log)
+        self.manager = plane(
             name="manager",
             workdir=workdir / "manager" if workdir else None,
             nodes=0,
             components=MANAGER_COMPONENTS,
             component_config={"kueue": MANAGER_KUEUE},
-            **common,
         )
         self.workers = {
-            name: ControlPlane(
+            name: plane(
                 name=name,
                 workdir=workdir / name if workdir else None,
                 nodes=worker_nodes,
                 components=WORKER_COMPONENTS,
                 etcd_of=self.manager if shared_etcd else None,
-                **common,
             )
             for name in workers
         }

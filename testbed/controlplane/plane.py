@@ -21,7 +21,10 @@ class Plane(Protocol):
     node_capacity: dict[str, str]
     procs: dict[str, Proc]  # process name -> the running process
     timings: dict[str, float]  # phase -> seconds it took
-    component_config: Mapping[str, Mapping]  # component -> settings merged into its config
+
+    @property
+    def component_config(self) -> Mapping[str, Mapping]:  # component -> settings for its config
+        ...
 
     @property
     def etcd_url(self) -> str: ...

@@ -1,0 +1,376 @@
+"""Many clusters on the real Kueue MultiKueue (v0.19.2): a manager control plane that queues and
+two workers that run, from `multikueue_planes` (conftest; testbed/controlplane/multikueue.py).
+
+The queues are applied to every plane; each MultiKueueCluster must become Active. A JobSet
+submitted to the manager runs on a worker — on worker-a with the node agent there, a real torch
+group — and the manager's copy reaches Completed; a RayJob the same way on worker-a's KubeRay;
+a job pinned to worker-b lands there every time.
+
+Needs what the framework tests need (`testbed/isolated`, the frameworks venv).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from cluster_support import COMPILE, env_for, poll
+from cluster_support import compile_ as run_compile
+from test_frameworks import (
+    AGENT_NAMESPACE_ANNOTATIONS,
+    DATA,
+    PROOF,
+    VENV,
+    check_environment,
+    stop_agent,
+)
+
+WORKERS = ("worker-a", "worker-b")
+AGENT_WORKER = "worker-a"
+AGENT_POD_RANGE = "127.64.208.0/20"  # beside the other planes' agents
+QUEUE = "team"
+
+
+def manager_objects(ns: str) -> str:
+    """MultiKueueClusters for both workers; a queue dispatching to either (`team`) and one per
+    worker (`team-<worker>`), each a ClusterQueue whose AdmissionCheck names a MultiKueueConfig."""
+    docs = [
+        f"""
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: ResourceFlavor
+metadata: {{name: {ns}}}"""
+    ]
+    for worker in WORKERS:
+        docs.append(f"""
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: MultiKueueCluster
+metadata: {{name: {worker}}}
+spec: {{clusterSource: {{kubeConfig: {{locationType: Secret, location: {worker}}}}}}}""")
+    for queue, clusters in [(QUEUE, list(WORKERS))] + [(f"{QUEUE}-{w}", [w]) for w in WORKERS]:
+        name = f"{ns}-{queue}"
+        docs.append(f"""
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: MultiKueueConfig
+metadata: {{name: {name}}}
+spec: {{clusters: {json.dumps(clusters)}}}
+---
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: AdmissionCheck
+metadata: {{name: {name}}}
+spec:
+  controllerName: kueue.x-k8s.io/multikueue
+  parameters: {{apiGroup: kueue.x-k8s.io, kind: MultiKueueConfig, name: {name}}}
+---
+{cluster_queue(ns, name, cpus=16, check=name)}
+---
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: LocalQueue
+metadata: {{name: {queue}, namespace: {ns}}}
+spec: {{clusterQueue: {name}}}""")
+    return "\n---".join(docs)
+
+
+def worker_objects(ns: str) -> str:
+    """The namespace and the queues the manager dispatches to, with the worker's quota."""
+    docs = [
+        f"""
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: ResourceFlavor
+metadata: {{name: {ns}}}
+---
+{cluster_queue(ns, ns, cpus=8)}"""
+    ]
+    for queue in [QUEUE] + [f"{QUEUE}-{w}" for w in WORKERS]:
+        docs.append(f"""
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: LocalQueue
+metadata: {{name: {queue}, namespace: {ns}}}
+spec: {{clusterQueue: {ns}}}""")
+    return "\n---".join(docs)
+
+
+def cluster_queue(ns: str, name: str, cpus: int, check: str | None = None) -> str:
+    checks = (
+        f"\n  admissionChecksStrategy: {{admissionChecks: [{{name: {check}}}]}}" if check else ""
+    )
+    return (
+        textwrap.dedent(f"""\
+        apiVersion: kueue.x-k8s.io/v1beta2
+        kind: ClusterQueue
+        metadata: {{name: {name}}}
+        spec:
+          namespaceSelector:
+            matchLabels: {{kubernetes.io/metadata.name: {ns}}}
+          resourceGroups:
+          - coveredResources: [cpu, memory]
+            flavors:
+            - name: {ns}
+              resources:
+              - {{name: cpu, nominalQuota: {cpus}}}
+              - {{name: memory, nominalQuota: {cpus * 8}Gi}}""")
+        + checks
+    )
+
+
+def apply(plane, text: str) -> None:
+    plane.kubectl(
+        "apply", "--server-side", "--field-manager=manifest-compiler", "-f", "-", input=text
+    )
+
+
+def active(plane, kind: str, name: str) -> bool:
+    got = plane.kubectl_json("get", kind, name)
+    return any(
+        c["type"] == "Active" and c["status"] == "True"
+        for c in got.get("status", {}).get("conditions", [])
+    )
+
+
+def create_namespace(plane, ns: str, annotations: dict[str, str] | None = None) -> None:
+    plane.kubectl("create", "namespace", ns)
+    for key, value in (annotations or {}).items():
+        plane.kubectl("annotate", "namespace", ns, f"{key}={value}")
+
+
+class Fleet:
+    """The planes, the test namespace (the same on all three) and what setting it up measured."""
+
+    def __init__(self, planes, ns: str):
+        self.planes = planes
+        self.ns = ns
+        self.seconds_to_active = 0.0
+
+    @property
+    def manager(self):
+        return self.planes.manager
+
+    def worker(self, name: str):
+        return self.planes.workers[name]
+
+    def compile(self, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+        return run_compile(self.manager, *args, cwd=cwd, timeout=timeout)
+
+    def workload_of(self, kind: str, name: str) -> dict | None:
+        """The manager's Workload of the job `kind/name` (its owner), if Kueue made it yet."""
+        listed = self.manager.kubectl_json("get", "workloads.kueue.x-k8s.io", "-n", self.ns)
+        for workload in listed["items"]:
+            owners = workload["metadata"].get("ownerReferences", [])
+            if any(o["kind"] == kind and o["name"] == name for o in owners):
+                return workload
+        return None
+
+    def cluster_of(self, kind: str, name: str) -> str | None:
+        workload = self.workload_of(kind, name)
+        return (workload or {}).get("status", {}).get("clusterName")
+
+    def debug(self) -> str:
+        out = []
+        for plane in self.planes.planes:
+            got = plane.kubectl(
+                "get", "jobsets,rayjobs,workloads,pods", "-n", self.ns, "-o", "wide", check=False
+            )
+            out.append(f"--- {plane.name}\n{got.stdout}{got.stderr}")
+        return "\n".join(out)
+
+
+@pytest.fixture(scope="module")
+def fleet(multikueue_planes):
+    ns = f"mk-{uuid.uuid4().hex[:6]}"
+    create_namespace(multikueue_planes.manager, ns)
+    for name, worker in multikueue_planes.workers.items():
+        annotations = AGENT_NAMESPACE_ANNOTATIONS if name == AGENT_WORKER else None
+        create_namespace(worker, ns, annotations)
+        apply(worker, worker_objects(ns))
+    fleet = Fleet(multikueue_planes, ns)
+    t0 = time.monotonic()
+    apply(fleet.manager, manager_objects(ns))
+    poll(
+        "every MultiKueueCluster Active",
+        lambda: all(active(fleet.manager, "multikueuecluster", w) for w in WORKERS),
+        timeout=120,
+    )
+    fleet.seconds_to_active = time.monotonic() - t0
+    print(
+        f"\nMultiKueueClusters Active {fleet.seconds_to_active:.1f}s after apply", file=sys.stderr
+    )
+    return fleet
+
+
+@pytest.fixture(scope="module")
+def agent(multikueue_planes):
+    from testbed.agent.launch import AgentProcess
+
+    check_environment()
+    node = AgentProcess(
+        multikueue_planes.workers[AGENT_WORKER],
+        venv=VENV,
+        image_root=DATA / "images",
+        max_pod_seconds=300,
+        pod_range=AGENT_POD_RANGE,
+    ).start()
+    try:
+        yield node
+    finally:
+        stop_agent(node)
+
+
+class Following:
+    """`compile logs NAME --all -f` against the manager, in the background, from before the job
+    runs: MultiKueue deletes the worker's copy (and so its pods) once the job has finished."""
+
+    def __init__(self, fleet: Fleet, name: str, cwd: Path):
+        self.process = subprocess.Popen(
+            [*COMPILE, "logs", name, "-n", fleet.ns, "--all", "-f"],
+            cwd=cwd,
+            env=env_for(fleet.manager),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.out: list[str] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.out.append(line)
+
+    def text(self, timeout: float = 60) -> str:
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.thread.join(5)
+        err = self.process.stderr.read() if self.process.stderr else ""
+        return "".join(self.out) + err
+
+
+def proofs(text: str) -> list[dict]:
+    found = []
+    for match in PROOF.finditer(text):
+        fields = dict(kv.split("=", 1) for kv in match.group("rest").split() if "=" in kv)
+        fields["pod"] = match.group("pod") or ""
+        found.append(fields)
+    return found
+
+
+def write_manifest(tmp_path: Path, example: str, **spec: str) -> Path:
+    """tests/data/frameworks/<example>.yaml with `spec` keys set (queue, engineName)."""
+    text = (DATA / f"{example}.yaml").read_text()
+    extra = "".join(f"  {key}: {value}\n" for key, value in spec.items())
+    text = re.sub(r"^spec:\n", "spec:\n" + extra, text, count=1, flags=re.M)
+    path = tmp_path / f"{example}.yaml"
+    path.write_text(text)
+    return path
+
+
+def condition(obj: dict, kind: str) -> bool:
+    return any(
+        c["type"] == kind and c["status"] == "True"
+        for c in obj.get("status", {}).get("conditions", [])
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_every_multikueue_cluster_is_active(fleet):
+    for worker in WORKERS:
+        cluster = fleet.manager.kubectl_json("get", "multikueuecluster", worker)
+        assert condition(cluster, "Active"), cluster.get("status")
+    for queue in (QUEUE, *(f"{QUEUE}-{w}" for w in WORKERS)):
+        assert active(fleet.manager, "admissioncheck", f"{fleet.ns}-{queue}")
+        assert active(fleet.manager, "clusterqueue", f"{fleet.ns}-{queue}")
+
+
+def test_a_jobset_runs_torch_on_the_worker_and_completes_on_the_manager(fleet, agent, tmp_path):
+    manifest = write_manifest(tmp_path, "pytorch", queue=f"{QUEUE}-{AGENT_WORKER}")
+    submitted = fleet.compile("submit", str(manifest), "-n", fleet.ns, cwd=tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    logs = Following(fleet, "ddp-proof", tmp_path)
+
+    def completed() -> bool:
+        jobset = fleet.manager.kubectl_json("get", "jobset", "ddp-proof", "-n", fleet.ns)
+        assert not condition(jobset, "Failed"), fleet.debug()
+        return condition(jobset, "Completed")
+
+    poll("the manager's JobSet Completed", completed, timeout=300, interval=1)
+    jobset = fleet.manager.kubectl_json("get", "jobset", "ddp-proof", "-n", fleet.ns)
+    assert jobset["spec"]["managedBy"] == "kueue.x-k8s.io/multikueue"
+    assert fleet.cluster_of("JobSet", "ddp-proof") == AGENT_WORKER
+    seen = proofs(logs.text())
+    assert sorted(int(p["rank"]) for p in seen) == [0, 1, 2], seen
+    assert {p["world_size"] for p in seen} == {"3"}
+    assert {p["all_reduce"] for p in seen} == {"3"}
+
+
+def test_a_rayjob_runs_on_the_workers_kuberay_and_succeeds_on_the_manager(fleet, agent, tmp_path):
+    manifest = write_manifest(tmp_path, "kuberay", queue=f"{QUEUE}-{AGENT_WORKER}")
+    submitted = fleet.compile("submit", str(manifest), "-n", fleet.ns, cwd=tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    logs = Following(fleet, "ray-proof", tmp_path)
+
+    def finished() -> str | None:
+        rayjob = fleet.manager.kubectl_json("get", "rayjob", "ray-proof", "-n", fleet.ns)
+        status = rayjob.get("status", {})
+        return (
+            status.get("jobStatus")
+            if status.get("jobDeploymentStatus")
+            in (
+                "Complete",
+                "Failed",
+            )
+            else None
+        )
+
+    outcome = poll("the manager's RayJob finished", finished, timeout=400, interval=1)
+    assert outcome == "SUCCEEDED", fleet.debug()
+    rayjob = fleet.manager.kubectl_json("get", "rayjob", "ray-proof", "-n", fleet.ns)
+    assert rayjob["spec"]["managedBy"] == "kueue.x-k8s.io/multikueue"
+    assert fleet.cluster_of("RayJob", "ray-proof") == AGENT_WORKER
+    seen = proofs(logs.text())
+    assert {p["alive_nodes"] for p in seen} == {"2"}, seen
+
+
+KWOK_JOB = """\
+kind: AIchorManifest
+apiVersion: 0.2.3
+name: {name}
+spec:
+  operator: jobset
+  queue: {queue}
+  image: registry.example.com/train:1.0
+  command: "python -u train.py"
+  types:
+    worker:
+      count: 2
+      resources: {{cpus: 1, memory: 1}}
+"""
+
+
+def test_a_job_pinned_to_worker_b_lands_there_five_times_out_of_five(fleet, tmp_path):
+    names = [f"pinned-{i}" for i in range(5)]
+    for name in names:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(KWOK_JOB.format(name=name, queue=f"{QUEUE}-worker-b"))
+        submitted = fleet.compile("submit", str(path), "-n", fleet.ns, cwd=tmp_path)
+        assert submitted.returncode == 0, submitted.stderr
+    for name in names:
+        poll(
+            f"{name} Completed on the manager",
+            lambda n=name: condition(
+                fleet.manager.kubectl_json("get", "jobset", n, "-n", fleet.ns), "Completed"
+            ),
+            timeout=120,
+            interval=1,
+        )
+    assert [fleet.cluster_of("JobSet", n) for n in names] == ["worker-b"] * 5, fleet.debug()
