@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .diagnostics import Diagnostic, Related, error
 from .pipeline import MANIFEST_KIND, POLICY_KIND, Catalog, is_template, kind_of
 from .sources import read_all
+from .validate.clusters import check_cluster_names
 from .validate.policy import load_policy_once
 from .validate.policy_load import check_scopes
 from .validate.quota import check_quotas
@@ -183,7 +184,7 @@ def check_policy_documents(documents) -> list[Diagnostic]:
         out += problems
         if policy is not None:
             loaded.append(policy)
-    return out + check_scopes(loaded) + check_quotas(loaded)
+    return out + check_scopes(loaded) + check_quotas(loaded) + check_cluster_names(loaded)
 
 
 def check_templates(templates) -> list[Diagnostic]:

@@ -144,6 +144,8 @@ CODES: dict[str, str] = {
     "E321": "the workload names a priority no policy declares, where policies declare quotas or priorities",
     "E322": "a workload requests a resource (or TPU type) its queue does not cover, where policies declare quotas",
     "E323": "RDMA networks one pod attaches give one variable different values",
+    "E324": "engineName names no worker cluster of the policies",
+    "E325": "engineName pins a workload that has no queue on that worker",
     "E330": "the restart scope is one the kind cannot express (restartPolicy.scope)",
     "E331": "failOnExitCodes on a kind that cannot see exit codes (RayJob)",
     "E332": "a Job too large for per-pod retries at that parallelism (restart scope pod)",
@@ -177,6 +179,17 @@ CODES: dict[str, str] = {
     "E507": "two policies give one priority different values",
     "E508": "a cohort name is not a valid Kueue cohort name",
     "E509": "a quota amount is more than a Kubernetes quantity holds",
+    # worker clusters (spec.clusters, compile queues; SPEC 2.9)
+    "E510": "spec.clusters in a project policy (worker clusters are global)",
+    "E511": "two worker clusters share a name",
+    "E512": "a worker cluster's name or kubeconfigSecret is not a DNS-1123 label",
+    "E513": "more worker clusters than a MultiKueueConfig lists (20)",
+    "E514": "a worker holds no queue of a project the manager dispatches to it",
+    "E515": "a project's quota on the manager is more than its workers hold together",
+    "E516": "a worker's quota gives a share to a project without a quota",
+    "E517": "a worker's share gives GPUs not the way the project's quota does",
+    "E518": "a pinned queue name (PROJECT-WORKER) is too long or another project's queue",
+    "E519": "--cluster names no worker cluster of the policies",
     # admission policies (compile admission)
     "E520": "two policies give one admission policy object name",
     # image builds (compile image, --image-digest)

@@ -20,6 +20,7 @@ from .provenance import COMPILER_VERSION, rules_digest
 from .resolve import Layer, Resolved, resolve
 from .validate import validate_workload
 from .validate.boundary import reject_duplicate_names
+from .validate.clusters import pinned_worker
 from .validate.located import TEMPLATES_OWN, in_the_workload
 from .validate.policy import check_emitted_image, policies_for
 from .validate.runs import gpu_product_label, rdma_networks
@@ -136,6 +137,7 @@ def _compiled(document: Document, catalog: Catalog, options: Options) -> Unit:
         image=_pinned_image(manifest, options.image_digest),
         gpu_product_label=gpu_label,
         rdma=rdma,
+        worker=pinned_worker(manifest, policies_for(catalog.policies, project)),
     )
     unit.diagnostics.extend(
         check_emitted_image(

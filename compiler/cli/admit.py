@@ -30,7 +30,7 @@ def admit_command(files, live, context, timeout, output, **options):
     """
     from ..admit.report import as_json, as_text, exit_status, main_object, verdicts
     from ..inputs import compile_paths
-    from ..queues.kueue import compile_queues
+    from ..queues.compile import compile_queues
     from .core import exit_code
     from .render import as_text as diagnostics_text
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from datetime import UTC
+from typing import NoReturn
 
 import click
 
@@ -79,7 +80,7 @@ def _find(kube, name: str, namespace: str | None):
     return find_job_in(kube, name, _namespaces(kube, namespace))
 
 
-def _fail(code: int, message: str):
+def _fail(code: int, message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -185,11 +186,14 @@ def status_command(name, context, namespace, timeout, output):
     from ..cluster.jobs import explained, list_pods
     from ..cluster.kinds import pod_counts
     from ..cluster.submit import GIT_COMMIT, IMAGE, SUBMITTED_BY
+    from ..cluster.workers import dispatched, locate
 
     kube = _connect(context, namespace, timeout)
     found = _find(kube, name, namespace)
-    pods = list_pods(kube, found)
+    worker = locate(kube, found)
+    pods = list_pods(worker.kube, worker.found) if worker else list_pods(kube, found)
     view = explained(kube, found, pods=pods)
+    runs_on = f"running on {worker.name}" if worker else "no worker has taken it yet"
     state = view.state
     started, ended = _times(found, state, pods)
     annotations = found.obj["metadata"].get("annotations") or {}
@@ -203,6 +207,7 @@ def status_command(name, context, namespace, timeout, output):
             "reason": state.reason,
             "queue": view.queue,
             "queuePosition": _position(view.position),
+            "cluster": worker.name if worker else None,
             "started": None if started == "-" else started,
             "finished": None if ended == "-" else ended,
             "pods": pod_phases,
@@ -218,6 +223,7 @@ def status_command(name, context, namespace, timeout, output):
         ("state", state.phase),
         ("reason", state.reason or "-"),
         ("queue", view.queue_column),
+        *([("cluster", runs_on)] if dispatched(found) else []),
         ("started", started),
         ("finished", ended),
         ("pods", _counts_text(pod_phases)),
@@ -383,6 +389,7 @@ def logs_command(
     selection = Selection(everything, type_, index)
     options = LogOptions(tail, since, timestamps)
     try:
+        kube, found = _where_it_runs(kube, found, follow)
         shown = show_logs(
             kube, found, selection, follow, click.echo, _notice, prefix, options=options
         )
@@ -390,6 +397,20 @@ def logs_command(
         sys.exit(EXIT_INTERRUPTED)
     if not shown:
         sys.exit(EXIT_INVALID)
+
+
+def _where_it_runs(kube, found, follow: bool):
+    """The client and job whose pods to read: the worker's copy of a job a MultiKueue manager
+    dispatched (``follow``: waiting for a worker to take it), else the job itself."""
+    from ..cluster.workers import dispatched, locate, wait_for_worker
+
+    if not dispatched(found):
+        return kube, found
+    worker = wait_for_worker(kube, found) if follow else locate(kube, found)
+    if worker is None:
+        _fail(EXIT_INVALID, f"no worker cluster runs {found.resource.kind} {found.name} yet")
+    _notice(f"{found.resource.kind} {found.name} runs on worker cluster {worker.name}")
+    return worker.kube, worker.found
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,21 +20,30 @@ from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK, policies_option, policy_pat
     show_default=True,
     help="Output format.",
 )
-def queues_command(policies, output):
+@click.option(
+    "--cluster",
+    metavar="NAME",
+    default=None,
+    help="The objects of worker cluster NAME (spec.clusters); without it, with worker clusters, "
+    "the manager's.",
+)
+def queues_command(policies, output, cluster):
     """The Kueue objects that hold the policies' quotas, for `kubectl apply -f -`.
 
     \b
     compile queues -p policies/ | kubectl apply --server-side -f -
     A ResourceFlavor per GPU product and a default one, priority classes, and per project with a
     quota a ClusterQueue and a LocalQueue named after the project in its namespace.
+    With worker clusters (spec.clusters of a global policy): the manager's objects, MultiKueue
+    included; `--cluster NAME` gives worker NAME's.
     """
-    from ..queues.kueue import compile_queues
+    from ..queues.compile import compile_queues
     from ..render import to_json, to_yaml
     from ..sources import read_all
     from .render import as_text
 
     documents, problems = read_all(policy_paths(policies))
-    objects, diagnostics = compile_queues(documents)
+    objects, diagnostics = compile_queues(documents, cluster)
     diagnostics = sorted(dict.fromkeys(problems + diagnostics), key=lambda d: d.sort_key())
     if diagnostics:
         click.echo(as_text(diagnostics), err=True, nl=False)

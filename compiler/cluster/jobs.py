@@ -188,7 +188,11 @@ def _slim(workload: dict) -> dict:
             if key in metadata
         },
         "spec": {key: spec[key] for key in ("queueName", "priority") if key in spec},
-        "status": {"conditions": (workload.get("status") or {}).get("conditions") or []},
+        "status": {
+            key: value
+            for key, value in (workload.get("status") or {}).items()
+            if key in ("conditions", "clusterName")
+        },
     }
 
 

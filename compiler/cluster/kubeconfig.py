@@ -23,7 +23,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import ClusterUnavailable, one_line
 
@@ -79,6 +79,56 @@ def load_target(context: str | None) -> Target:
         raise ClusterUnavailable(f"cannot read the kubeconfig {joined}: {one_line(exc)}") from None
 
 
+def context_names() -> set[str]:
+    """The contexts the user's kubeconfig names (none when there is no kubeconfig)."""
+    import yaml
+
+    paths = [path for path in kubeconfig_paths() if os.path.exists(path)]
+    try:
+        return set(_merge(paths, yaml)["contexts"]) if paths else set()
+    except (_Invalid, yaml.YAMLError, OSError, UnicodeDecodeError):
+        return set()
+
+
+# what a kubeconfig read from a Secret may not use: each would run a program or read a file on
+# this machine that the Secret's writer chose (Kueue refuses the same in MultiKueue kubeconfigs)
+_NOT_FROM_A_SECRET = (
+    ("users", "exec"),
+    ("users", "auth-provider"),
+    ("users", "tokenFile"),
+    ("users", "client-certificate"),
+    ("users", "client-key"),
+    ("clusters", "certificate-authority"),
+)
+
+
+def target_from_text(text: str, where: str, namespace: str | None = None) -> Target:
+    """The current context of a kubeconfig given as text (a Secret's), with inline credentials
+    only; ClusterUnavailable when it cannot be used."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+        if not isinstance(data, dict):
+            raise _Invalid("it does not hold a mapping")
+        for section, key in _NOT_FROM_A_SECRET:
+            for entry in data.get(section) or []:
+                inner = (entry or {}).get(section[:-1]) if isinstance(entry, dict) else None
+                if isinstance(inner, dict) and inner.get(key):
+                    raise _Invalid(f"it uses {key}, which is read only from your own kubeconfig")
+        merged = _merged_data(
+            {"current-context": None, "clusters": {}, "users": {}, "contexts": {}}, data, "", where
+        )
+        target = _target_of(merged, None, where)
+    except _Invalid as exc:
+        raise ClusterUnavailable(f"cannot use the kubeconfig of {where}: {one_line(exc)}") from None
+    except yaml.YAMLError as exc:
+        raise ClusterUnavailable(
+            f"cannot read the kubeconfig of {where}: {one_line(exc)}"
+        ) from None
+    return replace(target, where=where, namespace=namespace or target.namespace)
+
+
 def _merge(paths: list[str], yaml) -> dict:
     """One kubeconfig from several: named entries and current-context, the first one wins.
     Each entry remembers its file's directory (relative paths are relative to it)."""
@@ -86,21 +136,26 @@ def _merge(paths: list[str], yaml) -> dict:
     for path in paths:
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
-        if data is None:
-            raise _Invalid(f"{path} file is empty")
-        if not isinstance(data, dict):
-            raise _Invalid(f"Expected {path} to hold a mapping")
-        if not merged["current-context"] and data.get("current-context"):
-            merged["current-context"] = str(data["current-context"])
-        base = os.path.dirname(os.path.abspath(path))
-        for section in ("clusters", "users", "contexts"):
-            entries = data.get(section) or []
-            if not isinstance(entries, list):
-                raise _Invalid(f"Expected {section} to be a list")
-            for entry in entries:
-                if not isinstance(entry, dict) or "name" not in entry:
-                    raise _Invalid(f"Expected all values in {section} list to have 'name' key")
-                merged[section].setdefault(str(entry["name"]), (entry, base))
+        merged = _merged_data(merged, data, os.path.dirname(os.path.abspath(path)), path)
+    return merged
+
+
+def _merged_data(merged: dict, data, base: str, path: str) -> dict:
+    """``merged`` with one kubeconfig document's entries added (the first of a name wins)."""
+    if data is None:
+        raise _Invalid(f"{path} file is empty")
+    if not isinstance(data, dict):
+        raise _Invalid(f"Expected {path} to hold a mapping")
+    if not merged["current-context"] and data.get("current-context"):
+        merged["current-context"] = str(data["current-context"])
+    for section in ("clusters", "users", "contexts"):
+        entries = data.get(section) or []
+        if not isinstance(entries, list):
+            raise _Invalid(f"Expected {section} to be a list")
+        for entry in entries:
+            if not isinstance(entry, dict) or "name" not in entry:
+                raise _Invalid(f"Expected all values in {section} list to have 'name' key")
+            merged[section].setdefault(str(entry["name"]), (entry, base))
     return merged
 
 

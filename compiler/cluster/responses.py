@@ -40,6 +40,13 @@ FIELDS: dict[tuple[str, ...], type] = {
     ("spec",): DICT,
     ("spec", "suspend"): BOOL,
     ("spec", "queueName"): STR,  # Kueue Workload
+    ("spec", "managedBy"): STR,  # a job MultiKueue runs on a worker
+    ("spec", "clusterSource"): DICT,  # MultiKueueCluster
+    ("spec", "clusterSource", "kubeConfig"): DICT,
+    ("spec", "clusterSource", "kubeConfig", "location"): STR,
+    ("spec", "clusterSource", "kubeConfig", "locationType"): STR,
+    ("data",): DICT,  # Secret, ConfigMap
+    ("data", "**"): STR,
     ("spec", "priority"): INT,
     ("spec", "containers"): LIST,  # Pod
     ("spec", "containers", "*"): DICT,
@@ -62,6 +69,7 @@ FIELDS: dict[tuple[str, ...], type] = {
             "reason",
             "message",
             "rayClusterName",
+            "clusterName",  # Kueue Workload: the MultiKueue worker running it
         )
     },
     ("status", "uncountedTerminatedPods"): DICT,  # Job

@@ -187,6 +187,7 @@ def follow_job(
     job keeps running)."""
     from .logs import Selection, show_logs
     from .watch import WatchTimedOut, follow
+    from .workers import dispatched, wait_for_worker
 
     stop = threading.Event()
     logs_thread = None
@@ -194,7 +195,13 @@ def follow_job(
 
         def stream():
             try:
-                show_logs(kube, found, Selection(), True, out.write, out.notice, stop=stop)
+                where, job = kube, found
+                if dispatched(found):
+                    worker = wait_for_worker(kube, found, is_done=stop.is_set)
+                    if worker is None:
+                        return
+                    where, job = worker.kube, worker.found
+                show_logs(where, job, Selection(), True, out.write, out.notice, stop=stop)
             except ClusterError as exc:
                 out.notice(f"logs stopped: {exc.line}")
 

@@ -78,6 +78,7 @@ class Follower:
     last_obj: dict | None = None
     deadline: float | None = None  # time.monotonic() at which to stop watching (--timeout)
     clock: Callable[[], float] = time.monotonic
+    worker: str | None = None  # the MultiKueue worker running the job, once told
 
     def __post_init__(self):
         self.kueue = self.kueue or KueueView(self.kube)
@@ -90,6 +91,7 @@ class Follower:
         else:
             obj.setdefault("kind", self.resource.kind)
             workload = self.kueue.workload_of(obj) if self.kueue else None
+            self._tell_worker(workload)
             current = state_of(obj, workload)
             if self.explain is not None:
                 current = self.explain(obj, current, workload)
@@ -106,6 +108,13 @@ class Follower:
         if changed is not None:
             self.last = changed
             self.report(changed)
+
+    def _tell_worker(self, workload: dict | None) -> None:
+        """Once: the worker cluster a MultiKueue manager dispatched the job to."""
+        name = ((workload or {}).get("status") or {}).get("clusterName")
+        if name and name != self.worker:
+            self.worker = name
+            self.notice(f"running on worker cluster {name}")
 
     def _still_waiting(self, current: State) -> bool:
         return (

@@ -19,6 +19,11 @@ QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 
 
+def pinned_queue(queue: str, worker: str) -> str:
+    """The LocalQueue that sends ``queue``'s workloads to one worker cluster only (SPEC 2.9)."""
+    return f"{queue}-{worker}"
+
+
 @dataclass(frozen=True)
 class Workload:
     """A validated workload with everything emission needs."""
@@ -38,6 +43,7 @@ class Workload:
     )
     gpu_product_label: str = GPU_PRODUCT_LABEL  # a global policy's spec.cluster.gpuProductLabel
     rdma: Any = None  # RDMA network -> RdmaNetwork, the global policies' spec.cluster.rdma
+    worker: str | None = None  # engineName where the policies name worker clusters (SPEC 2.9)
 
     @property
     def spec(self):
@@ -69,7 +75,8 @@ class Workload:
         if self.project:
             labels[PROJECT_LABEL] = self.project
         if queued and self.spec.queue:
-            labels[QUEUE_LABEL] = self.spec.queue
+            queue = self.spec.queue
+            labels[QUEUE_LABEL] = pinned_queue(queue, self.worker) if self.worker else queue
         if queued and self.spec.priority:
             labels[PRIORITY_LABEL] = self.spec.priority
         labels.update(self.spec.labels or {})

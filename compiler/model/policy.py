@@ -161,6 +161,41 @@ class AdmissionSpec(Strict):
     )
 
 
+class WorkerShare(Strict):
+    """What one project may use at once on one worker cluster: the amounts of spec.quota (SPEC
+    2.5), without cohort, borrowing or queueing, which the project's quota gives every worker."""
+
+    cpus: Limit = Field(ge=0, description="CPUs of the project's jobs on this worker.")
+    memoryGB: Limit = Field(ge=0, description="Memory of the project's jobs on this worker, in GB.")
+    gpus: GpuQuota | None = Field(
+        None,
+        description="GPUs on this worker: a number, or per GPU product, as the project's "
+        "spec.quota.gpus is given. Absent: 0.",
+    )
+    tpus: dict[str, Limit] | None = Field(
+        None, description="TPU chips per TPU type on this worker. Absent: none."
+    )
+
+
+class WorkerCluster(Strict):
+    """A worker cluster the manager dispatches workloads to (Kueue MultiKueue, SPEC 2.9)."""
+
+    name: Text = Field(
+        description="The MultiKueueCluster's name, and what engineName: NAME pins a workload to; "
+        "a DNS-1123 label."
+    )
+    kubeconfigSecret: Text = Field(
+        description="The Secret in Kueue's namespace on the manager whose key 'kubeconfig' "
+        "reaches this worker; a DNS-1123 name."
+    )
+    quota: dict[str, WorkerShare] | None = Field(
+        None,
+        description="Project -> what it may use at once on this worker. Absent: the worker holds "
+        "every project's whole spec.quota. Given: the worker holds only these projects; the "
+        "workers' shares of a project together hold at least its spec.quota.",
+    )
+
+
 class PolicyMetadata(Strict):
     name: Text
     project: Text | None = Field(None, description="Absent: a global policy.")
@@ -185,6 +220,12 @@ class PolicySpec(Strict):
     )
     admission: AdmissionSpec | None = Field(
         None, description="What compile admission admits in project namespaces (issue 20)."
+    )
+    clusters: list[WorkerCluster] | None = Field(
+        None,
+        description="Worker clusters a manager dispatches workloads to with Kueue MultiKueue "
+        "(a global policy only), SPEC 2.9; compile queues emits the manager's objects, and with "
+        "--cluster NAME the worker's.",
     )
 
 

@@ -283,7 +283,7 @@ class PolicyMetadata(Record):
 
 
 class PolicySpec(Record):
-    __slots__ = ('defaults', 'rules', 'limits', 'quota', 'priorities', 'cluster', 'admission',)
+    __slots__ = ('defaults', 'rules', 'limits', 'quota', 'priorities', 'cluster', 'admission', 'clusters',)
     defaults: dict[str, Any] | None
     rules: dict[str, Rule] | None
     limits: Limits | None
@@ -291,6 +291,7 @@ class PolicySpec(Record):
     priorities: dict[str, int] | None
     cluster: Cluster | None
     admission: AdmissionSpec | None
+    clusters: list[WorkerCluster] | None
     FIELDS = (
         ('defaults', ('nullable', ('dict', ('any',), ())), ('value', None)),
         ('rules', ('nullable', ('dict', ('model', 'Rule'), ())), ('value', None)),
@@ -299,6 +300,7 @@ class PolicySpec(Record):
         ('priorities', ('nullable', ('dict', ('int', ()), ())), ('value', None)),
         ('cluster', ('nullable', ('model', 'Cluster')), ('value', None)),
         ('admission', ('nullable', ('model', 'AdmissionSpec')), ('value', None)),
+        ('clusters', ('nullable', ('list', ('model', 'WorkerCluster'), ())), ('value', None)),
     )
 
 
@@ -415,6 +417,36 @@ class AdmissionSpec(Record):
     FIELDS = (
         ('allowKinds', ('nullable', ('list', ('literal', ('Pod', 'ReplicationController', 'Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet', 'CronJob', 'RayCluster', 'RayService'), "'Pod', 'ReplicationController', 'Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet', 'CronJob', 'RayCluster' or 'RayService'"), ())), ('value', None)),
         ('priorityClasses', ('nullable', ('list', ('text',), ())), ('value', None)),
+    )
+
+
+class WorkerCluster(Record):
+    """A worker cluster the manager dispatches workloads to (Kueue MultiKueue, SPEC 2.9)."""
+
+    __slots__ = ('name', 'kubeconfigSecret', 'quota',)
+    name: str
+    kubeconfigSecret: str
+    quota: dict[str, WorkerShare] | None
+    FIELDS = (
+        ('name', ('text',), ('required',)),
+        ('kubeconfigSecret', ('text',), ('required',)),
+        ('quota', ('nullable', ('dict', ('model', 'WorkerShare'), ())), ('value', None)),
+    )
+
+
+class WorkerShare(Record):
+    """What one project may use at once on one worker cluster: the amounts of spec.quota (SPEC"""
+
+    __slots__ = ('cpus', 'memoryGB', 'gpus', 'tpus',)
+    cpus: int | float
+    memoryGB: int | float
+    gpus: int | float | dict[str, int | float] | None
+    tpus: dict[str, int | float] | None
+    FIELDS = (
+        ('cpus', ('union', (('int', ('int', ())), ('float', ('float', ()))), (('ge', 0),)), ('required',)),
+        ('memoryGB', ('union', (('int', ('int', ())), ('float', ('float', ()))), (('ge', 0),)), ('required',)),
+        ('gpus', ('nullable', ('union', (('int', ('int', ())), ('float', ('float', ())), ('dict[str,union[int,float]]', ('dict', ('union', (('int', ('int', ())), ('float', ('float', ()))), ()), ()))), ())), ('value', None)),
+        ('tpus', ('nullable', ('dict', ('union', (('int', ('int', ())), ('float', ('float', ()))), ()), ())), ('value', None)),
     )
 
 
@@ -597,6 +629,8 @@ MODELS: dict[str, type[Record]] = {
     'Cluster': Cluster,
     'RdmaNetwork': RdmaNetwork,
     'AdmissionSpec': AdmissionSpec,
+    'WorkerCluster': WorkerCluster,
+    'WorkerShare': WorkerShare,
     'JobType': JobType,
     'Resources': Resources,
     'Accelerators': Accelerators,

@@ -14,13 +14,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from ..emit import quantity
 from ..validate.quota import (
     DEFAULT_FLAVOR,
     DEFAULT_GPU_PRODUCT_LABEL,
     TPU,
     TPU_TYPE_LABEL,
-    check_cohorts,
     flavor_name,
     gpu_lenders,
     gpu_products,
@@ -48,6 +50,18 @@ def _dig(data, *keys):
     return data
 
 
+@dataclass(frozen=True)
+class Held:
+    """One ClusterQueue to emit: its name, the project whose namespace it serves, its quota, the
+    AdmissionCheck it needs (MultiKueue on a manager) and the LocalQueues that feed it."""
+
+    name: str
+    project: str
+    quota: Any
+    admission_check: str | None = None
+    local_queues: tuple[str, ...] = ()
+
+
 def with_quota(policies) -> list:
     """The policies holding a quota, one per project (the first), ordered by project."""
     first: dict = {}
@@ -57,18 +71,28 @@ def with_quota(policies) -> list:
     return [first[project] for project in sorted(first)]
 
 
-def queue_objects(policies) -> list[dict]:
-    quotas = with_quota(policies)
+def held_by_projects(policies) -> list[Held]:
+    """A ClusterQueue per project with a quota, fed by the LocalQueue named after the project."""
+    return [Held(p.project, p.project, p.quota, None, (p.project,)) for p in with_quota(policies)]
+
+
+def queue_objects(policies, held: list[Held] | None = None, extra: list[dict] | None = None):
+    """Namespaces, flavors, priority classes, ``extra`` (MultiKueue objects), then the
+    ClusterQueues and LocalQueues of ``held`` (default: one per project with a quota)."""
+    held = held_by_projects(policies) if held is None else held
     label = gpu_product_label(policies)
-    products = sorted({p for q in quotas for p in gpu_products(q.quota.gpus) or {}})
-    objects = [_namespace(q) for q in quotas]
-    objects += [_flavor(DEFAULT_FLAVOR, {})] if quotas else []
+    quotas = [h.quota for h in held]
+    products = sorted({p for q in quotas for p in gpu_products(q.gpus) or {}})
+    projects = sorted({h.project for h in held})
+    objects = [_namespace(project) for project in projects]
+    objects += [_flavor(DEFAULT_FLAVOR, {})] if held else []
     objects += [_flavor(flavor_name(p), {label: p}) for p in products]
-    tpu_types = sorted({t for q in quotas for t in q.quota.tpus or {}})
+    tpu_types = sorted({t for q in quotas for t in q.tpus or {}})
     objects += [_flavor(flavor_name(t), {TPU_TYPE_LABEL: t}) for t in tpu_types]
     objects += _priority_classes(policies)
-    objects += [_cluster_queue(q, quotas) for q in quotas]
-    objects += [_local_queue(q) for q in quotas]
+    objects += extra or []
+    objects += [_cluster_queue(h, held) for h in held]
+    objects += [_local_queue(h, name) for h in held for name in h.local_queues]
     return objects
 
 
@@ -180,9 +204,9 @@ def _tpu_group(quota) -> list[dict]:
     return [{"coveredResources": [TPU], "flavors": flavors}]
 
 
-def _cluster_queue(policy, quotas) -> dict:
-    quota = policy.quota
-    spec: dict = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: policy.project}}}
+def _cluster_queue(held: Held, everything: list[Held]) -> dict:
+    quota = held.quota
+    spec: dict = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: held.project}}}
     if quota.cohort:
         spec["cohortName"] = quota.cohort
     spec["queueingStrategy"] = quota.queueing or "StrictFIFO"
@@ -191,29 +215,31 @@ def _cluster_queue(policy, quotas) -> dict:
         "borrowWithinCohort": {"policy": "Never"},
         "withinClusterQueue": "LowerPriority",
     }
-    spec["resourceGroups"] = _resource_groups(quota, gpu_lenders(policy, quotas))
+    spec["resourceGroups"] = _resource_groups(quota, gpu_lenders(held, everything))
+    if held.admission_check:
+        spec["admissionChecksStrategy"] = {"admissionChecks": [{"name": held.admission_check}]}
     return {
         "apiVersion": KUEUE_API,
         "kind": "ClusterQueue",
-        "metadata": _metadata(policy.project, policy.project),
+        "metadata": _metadata(held.name, held.project),
         "spec": spec,
     }
 
 
-def _namespace(policy) -> dict:
+def _namespace(project: str) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": _metadata(policy.project, policy.project),
+        "metadata": _metadata(project, project),
     }
 
 
-def _local_queue(policy) -> dict:
+def _local_queue(held: Held, name: str) -> dict:
     return {
         "apiVersion": KUEUE_API,
         "kind": "LocalQueue",
-        "metadata": _metadata(policy.project, policy.project, policy.project),
-        "spec": {"clusterQueue": policy.project},
+        "metadata": _metadata(name, held.project, held.project),
+        "spec": {"clusterQueue": held.name},
     }
 
 
@@ -269,16 +295,6 @@ def load_policies(policy_documents) -> tuple[list, list]:
     documents = [d for d in policy_documents if d.data is not None and kind_of(d) == POLICY_KIND]
     diagnostics = check_policy_documents(documents)
     return [p for p in (loaded_policy(d) for d in documents) if p is not None], diagnostics
-
-
-def compile_queues(policy_documents) -> tuple[list[dict], list]:
-    """(objects, diagnostics) for parsed policy documents; no objects when any is an error."""
-    from ..diagnostics import has_errors
-
-    policies, diagnostics = load_policies(policy_documents)
-    if has_errors(diagnostics):
-        return [], diagnostics
-    return queue_objects(policies), diagnostics + check_cohorts(with_quota(policies))
 
 
 def summary_of(policy_documents) -> dict:

@@ -62,7 +62,7 @@ def compile_read(path: str, read, paths, project, config) -> tuple[Compiled, boo
 
 def queues_of(policy_paths) -> Compiled | None:
     """``compile queues -p POLICY_PATHS``; None when the policies give no quota."""
-    from ..queues.kueue import compile_queues
+    from ..queues.compile import compile_queues
     from ..sources import read_all
 
     documents, problems = read_all(policy_paths)

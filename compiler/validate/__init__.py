@@ -28,9 +28,10 @@ def validate_workload(
     )
     covered = consequences_of(structural, resolved)
     policy = [d for d in policy if not covered(d)]  # one report per broken field
+    pinning = catalog is not None and _names_workers(catalog, project)
     semantic = [
         d
-        for d in check_semantics(resolved)
+        for d in check_semantics(resolved, engine_selects=pinning)
         + check_boundary(resolved, _gpu_product_label(catalog, project))
         + check_names(project, namespace, resolved)
         if not covered(d)
@@ -48,6 +49,8 @@ def validate_workload(
     )
     targets = check_targets(probe, resolved, name_path)
     queue = check_queue(resolved, catalog, manifest, types, project, namespace)
+    if catalog is not None:
+        queue += _engine_problems(resolved, catalog, manifest, project)
     return (
         manifest,
         types,
@@ -58,6 +61,12 @@ def validate_workload(
         + queue
         + rdma_problems(resolved, catalog, types, project),
     )
+
+
+def _names_workers(catalog, project) -> bool:
+    from .clusters import worker_clusters
+
+    return bool(worker_clusters(policies_for(catalog.policies, project)))
 
 
 def consequences_of(structural: list, resolved: Resolved):
@@ -89,6 +98,12 @@ def rdma_problems(resolved: Resolved, catalog, types, project) -> list:
 
     rdma = rdma_networks(policies_for(catalog.policies, project))[0]
     return check_rdma(resolved, types, rdma) if rdma else []
+
+
+def _engine_problems(resolved: Resolved, catalog, manifest, project) -> list:
+    from .clusters import check_engine
+
+    return check_engine(resolved, manifest, policies_for(catalog.policies, project))
 
 
 def check_queue(resolved: Resolved, catalog, manifest, types, project, namespace=None) -> list:

@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, Location, Related, error, has_errors
-from ..model.records import Cluster, Limits, Policy, Quota, Rule
+from ..model.records import Cluster, Limits, Policy, Quota, Rule, WorkerCluster
 from ..model.scalars import duration_seconds
 from ..model.validator import Invalid, Problem, validate
 from ..parse import Document
 from ..resolve.itemized import kind_of
 from ..resolve.tree import format_path
+from .clusters import check_clusters_of
 from .fields import SCALAR_KINDS, FieldInfo, field_info, item_members, parse_path
 from .pattern import compiled
 from .quota import check_quota
@@ -48,6 +49,7 @@ class LoadedPolicy:
     quota: Quota | None = None
     priorities: dict | None = None
     cluster: Cluster | None = None  # spec.cluster (SPEC 2.6), global policies only
+    clusters: tuple[WorkerCluster, ...] = ()  # spec.clusters (SPEC 2.9), global policies only
 
     @property
     def rules(self) -> list[PolicyRule]:
@@ -98,6 +100,7 @@ def load_policy(document) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
         policy.spec.quota,
         policy.spec.priorities,
         policy.spec.cluster,
+        tuple(policy.spec.clusters or ()),
     )
     if policy.spec.cluster is not None and policy.metadata.project is not None:
         problems.append(
@@ -109,7 +112,7 @@ def load_policy(document) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
                 "spec.cluster",
             )
         )
-    return loaded, problems + check_quota(loaded)
+    return loaded, problems + check_quota(loaded) + check_clusters_of(loaded)
 
 
 def _without_rules(data):

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from ..diagnostics import Diagnostic, Related, error, warning
+from ..resolve.tree import format_path
 
 # a LoadedPolicy (compiler.validate.policy_load, which imports this module: no import back)
 LoadedPolicy = Any
@@ -174,10 +175,15 @@ _UNITS = {"cpus": 1000, "memoryGB": 1 << 30}  # millicores, bytes
 
 def _size_problems(policy: LoadedPolicy) -> list[Diagnostic]:
     """Amounts no Kubernetes quantity holds (``memoryGB: 1e308``) are E509, not a traceback."""
-    quota = policy.quota
+    return oversized(policy.quota, QUOTA, policy.document.positions)
+
+
+def oversized(quota, at: tuple, positions) -> list[Diagnostic]:
+    """E509 for each amount of ``quota`` (a Quota, or a worker's share of one, at ``at`` in
+    the document) that no Kubernetes quantity holds."""
     amounts = [(("cpus",), quota.cpus), (("memoryGB",), quota.memoryGB)]
     amounts += _per_key(("gpus",), quota.gpus) + _per_key(("tpus",), quota.tpus)
-    limit = quota.borrowingLimit
+    limit = getattr(quota, "borrowingLimit", None)
     if limit is not None:
         for name in ("cpus", "memoryGB", "gpus"):
             amounts += _per_key(("borrowingLimit", name), getattr(limit, name))
@@ -185,13 +191,13 @@ def _size_problems(policy: LoadedPolicy) -> list[Diagnostic]:
     for path, amount in amounts:
         unit = _UNITS.get(path[-1]) or _UNITS.get(path[0]) or 1
         if amount is not None and not (amount * unit <= _QUANTITY_MAX):  # inf and nan too
-            shown = ".".join(("spec", "quota") + path)
+            shown = format_path(at + path)
             out.append(
                 error(
                     "E509",
                     f"{amount!r} is more than a Kubernetes quantity holds "
                     f"({_QUANTITY_MAX // unit} at most)",
-                    policy.document.positions.nearest(QUOTA + path),
+                    positions.nearest(at + path),
                     shown,
                 )
             )

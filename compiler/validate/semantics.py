@@ -65,7 +65,7 @@ RESERVED_ENV: dict[str, tuple[str, ...]] = {
 }
 
 
-def check_semantics(resolved: Resolved) -> list[Diagnostic]:
+def check_semantics(resolved: Resolved, engine_selects: bool = False) -> list[Diagnostic]:
     data = resolved.data
     spec = _mapping(data.get("spec"))
     operator = spec.get("operator") if isinstance(spec.get("operator"), str) else None
@@ -155,7 +155,7 @@ def check_semantics(resolved: Resolved) -> list[Diagnostic]:
             )
         )
 
-    out += _no_effect_warnings(data, resolved)
+    out += _no_effect_warnings(data, resolved, engine_selects)
     if operator in ONE_POD_PER_JOB:
         out += _pod_count_warnings(operator, types, resolved)
     if operator and operator not in ("kuberay", "ray"):
@@ -382,11 +382,14 @@ _NO_EFFECT = (
 )
 
 
-def _no_effect_warnings(data: dict, resolved: Resolved) -> list[Diagnostic]:
+def _no_effect_warnings(data: dict, resolved: Resolved, engine_selects: bool) -> list[Diagnostic]:
     """Fields real manifests carry that ask for something this product does not do. A switch that
-    is off asks for nothing, so only a set value or a switch turned on is worth a warning."""
+    is off asks for nothing, so only a set value or a switch turned on is worth a warning. Where
+    the policies name worker clusters, engineName pins the workload to one (SPEC 2.9)."""
     out = []
     for value_path, shown, why in _NO_EFFECT:
+        if engine_selects and value_path[-1] == "engineName":
+            continue
         value: object = data
         for segment in value_path:
             value = value.get(segment) if isinstance(value, dict) else None
