@@ -103,6 +103,7 @@ def multikueue_planes():
         pytest.skip(f"the MultiKueue tests need the testbed binaries {', '.join(missing)}")
     cpmod.build(names=needed)
     planes.start()
+    print(f"\nMultiKueue planes up: {planes.timings}", file=sys.stderr)
     try:
         yield planes
     finally:

@@ -1,10 +1,11 @@
 """Many clusters on the real Kueue MultiKueue (v0.19.2): a manager control plane that queues and
 two workers that run, from `multikueue_planes` (conftest; testbed/controlplane/multikueue.py).
 
-The queues are applied to every plane; each MultiKueueCluster must become Active. A JobSet
-submitted to the manager runs on a worker — on worker-a with the node agent there, a real torch
-group — and the manager's copy reaches Completed; a RayJob the same way on worker-a's KubeRay;
-a job pinned to worker-b lands there every time.
+`compile queues` output is applied to the manager and, with `--cluster NAME`, to each worker;
+every MultiKueueCluster must become Active. A JobSet submitted to the manager with `engineName:
+worker-a` runs there — with the node agent, a real torch group — the manager's copy reaches
+Completed and `compile logs -f` on the manager shows the worker's pods' output; a RayJob the same
+way on worker-a's KubeRay; `engineName: worker-b` lands on worker-b every time.
 
 Needs what the framework tests need (`testbed/isolated`, the frameworks venv).
 """
@@ -36,88 +37,27 @@ from test_frameworks import (
 WORKERS = ("worker-a", "worker-b")
 AGENT_WORKER = "worker-a"
 AGENT_POD_RANGE = "127.64.208.0/20"  # beside the other planes' agents
-QUEUE = "team"
 
 
-def manager_objects(ns: str) -> str:
-    """MultiKueueClusters for both workers; a queue dispatching to either (`team`) and one per
-    worker (`team-<worker>`), each a ClusterQueue whose AdmissionCheck names a MultiKueueConfig."""
-    docs = [
-        f"""
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: ResourceFlavor
-metadata: {{name: {ns}}}"""
-    ]
-    for worker in WORKERS:
-        docs.append(f"""
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: MultiKueueCluster
-metadata: {{name: {worker}}}
-spec: {{clusterSource: {{kubeConfig: {{locationType: Secret, location: {worker}}}}}}}""")
-    for queue, clusters in [(QUEUE, list(WORKERS))] + [(f"{QUEUE}-{w}", [w]) for w in WORKERS]:
-        name = f"{ns}-{queue}"
-        docs.append(f"""
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: MultiKueueConfig
-metadata: {{name: {name}}}
-spec: {{clusters: {json.dumps(clusters)}}}
----
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: AdmissionCheck
-metadata: {{name: {name}}}
-spec:
-  controllerName: kueue.x-k8s.io/multikueue
-  parameters: {{apiGroup: kueue.x-k8s.io, kind: MultiKueueConfig, name: {name}}}
----
-{cluster_queue(ns, name, cpus=16, check=name)}
----
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: LocalQueue
-metadata: {{name: {queue}, namespace: {ns}}}
-spec: {{clusterQueue: {name}}}""")
-    return "\n---".join(docs)
-
-
-def worker_objects(ns: str) -> str:
-    """The namespace and the queues the manager dispatches to, with the worker's quota."""
-    docs = [
-        f"""
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: ResourceFlavor
-metadata: {{name: {ns}}}
----
-{cluster_queue(ns, ns, cpus=8)}"""
-    ]
-    for queue in [QUEUE] + [f"{QUEUE}-{w}" for w in WORKERS]:
-        docs.append(f"""
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: LocalQueue
-metadata: {{name: {queue}, namespace: {ns}}}
-spec: {{clusterQueue: {ns}}}""")
-    return "\n---".join(docs)
-
-
-def cluster_queue(ns: str, name: str, cpus: int, check: str | None = None) -> str:
-    checks = (
-        f"\n  admissionChecksStrategy: {{admissionChecks: [{{name: {check}}}]}}" if check else ""
+def write_policies(directory: Path, project: str) -> Path:
+    """A fleet policy naming both workers (each holding the project's whole quota) and the
+    project's quota; the namespace and queues are the project's."""
+    directory.mkdir(parents=True, exist_ok=True)
+    clusters = "".join(f"    - {{name: {w}, kubeconfigSecret: {w}}}\n" for w in WORKERS)
+    (directory / "fleet.yaml").write_text(
+        "apiVersion: manifest-compiler/v1\nkind: Policy\nmetadata: {name: fleet}\n"
+        f"spec:\n  clusters:\n{clusters}"
     )
-    return (
+    (directory / "quota.yaml").write_text(
         textwrap.dedent(f"""\
-        apiVersion: kueue.x-k8s.io/v1beta2
-        kind: ClusterQueue
-        metadata: {{name: {name}}}
-        spec:
-          namespaceSelector:
-            matchLabels: {{kubernetes.io/metadata.name: {ns}}}
-          resourceGroups:
-          - coveredResources: [cpu, memory]
-            flavors:
-            - name: {ns}
-              resources:
-              - {{name: cpu, nominalQuota: {cpus}}}
-              - {{name: memory, nominalQuota: {cpus * 8}Gi}}""")
-        + checks
+            apiVersion: manifest-compiler/v1
+            kind: Policy
+            metadata: {{name: {project}-quota, project: {project}}}
+            spec:
+              quota: {{cpus: 16, memoryGB: 64, gpus: 0}}
+            """)
     )
+    return directory
 
 
 def apply(plane, text: str) -> None:
@@ -134,19 +74,15 @@ def active(plane, kind: str, name: str) -> bool:
     )
 
 
-def create_namespace(plane, ns: str, annotations: dict[str, str] | None = None) -> None:
-    plane.kubectl("create", "namespace", ns)
-    for key, value in (annotations or {}).items():
-        plane.kubectl("annotate", "namespace", ns, f"{key}={value}")
-
-
 class Fleet:
     """The planes, the test namespace (the same on all three) and what setting it up measured."""
 
-    def __init__(self, planes, ns: str):
+    def __init__(self, planes, ns: str, policies: Path):
         self.planes = planes
         self.ns = ns
+        self.policies = policies
         self.seconds_to_active = 0.0
+        self.manager_objects: list[dict] = []
 
     @property
     def manager(self):
@@ -157,6 +93,13 @@ class Fleet:
 
     def compile(self, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
         return run_compile(self.manager, *args, cwd=cwd, timeout=timeout)
+
+    def submit(self, manifest: Path) -> None:
+        """`compile submit` to the manager, with the policies (the project's queue)."""
+        submitted = self.compile(
+            "submit", str(manifest), "-p", str(self.policies), "--allow-dirty", cwd=manifest.parent
+        )
+        assert submitted.returncode == 0, submitted.stderr
 
     def workload_of(self, kind: str, name: str) -> dict | None:
         """The manager's Workload of the job `kind/name` (its owner), if Kueue made it yet."""
@@ -181,17 +124,33 @@ class Fleet:
         return "\n".join(out)
 
 
+def apply_queues(plane, policies: Path, *args: str) -> list[dict]:
+    """`compile queues -p POLICIES ARGS` through server-side apply; the objects applied."""
+    emitted = run_compile(plane, "queues", "-p", str(policies), *args, "-o", "json")
+    assert emitted.returncode == 0, emitted.stderr
+    plane.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=manifest-compiler",
+        "-f",
+        "-",
+        input=emitted.stdout,
+    )
+    return json.loads(emitted.stdout)["items"]
+
+
 @pytest.fixture(scope="module")
-def fleet(multikueue_planes):
+def fleet(multikueue_planes, tmp_path_factory):
     ns = f"mk-{uuid.uuid4().hex[:6]}"
-    create_namespace(multikueue_planes.manager, ns)
+    policies = write_policies(tmp_path_factory.mktemp("policies"), ns)
     for name, worker in multikueue_planes.workers.items():
-        annotations = AGENT_NAMESPACE_ANNOTATIONS if name == AGENT_WORKER else None
-        create_namespace(worker, ns, annotations)
-        apply(worker, worker_objects(ns))
-    fleet = Fleet(multikueue_planes, ns)
+        apply_queues(worker, policies, "--cluster", name)
+        if name == AGENT_WORKER:  # every pod of the namespace, KubeRay's too, on the agent
+            for key, value in AGENT_NAMESPACE_ANNOTATIONS.items():
+                worker.kubectl("annotate", "namespace", ns, f"{key}={value}")
+    fleet = Fleet(multikueue_planes, ns, policies)
     t0 = time.monotonic()
-    apply(fleet.manager, manager_objects(ns))
+    objects = apply_queues(fleet.manager, policies)
     poll(
         "every MultiKueueCluster Active",
         lambda: all(active(fleet.manager, "multikueuecluster", w) for w in WORKERS),
@@ -201,6 +160,7 @@ def fleet(multikueue_planes):
     print(
         f"\nMultiKueueClusters Active {fleet.seconds_to_active:.1f}s after apply", file=sys.stderr
     )
+    fleet.manager_objects = objects
     return fleet
 
 
@@ -263,11 +223,16 @@ def proofs(text: str) -> list[dict]:
     return found
 
 
-def write_manifest(tmp_path: Path, example: str, **spec: str) -> Path:
-    """tests/data/frameworks/<example>.yaml with `spec` keys set (queue, engineName)."""
+def write_manifest(tmp_path: Path, example: str, project: str, engine: str) -> Path:
+    """tests/data/frameworks/<example>.yaml in `project`, pinned to the worker `engine`."""
     text = (DATA / f"{example}.yaml").read_text()
-    extra = "".join(f"  {key}: {value}\n" for key, value in spec.items())
-    text = re.sub(r"^spec:\n", "spec:\n" + extra, text, count=1, flags=re.M)
+    text = re.sub(
+        r"^name: .*$",
+        rf"\g<0>\nproject: {project}\nengineName: {engine}",
+        text,
+        count=1,
+        flags=re.M,
+    )
     path = tmp_path / f"{example}.yaml"
     path.write_text(text)
     return path
@@ -287,15 +252,15 @@ def test_every_multikueue_cluster_is_active(fleet):
     for worker in WORKERS:
         cluster = fleet.manager.kubectl_json("get", "multikueuecluster", worker)
         assert condition(cluster, "Active"), cluster.get("status")
-    for queue in (QUEUE, *(f"{QUEUE}-{w}" for w in WORKERS)):
-        assert active(fleet.manager, "admissioncheck", f"{fleet.ns}-{queue}")
-        assert active(fleet.manager, "clusterqueue", f"{fleet.ns}-{queue}")
+    checked = [o for o in fleet.manager_objects if o["kind"] in ("AdmissionCheck", "ClusterQueue")]
+    assert {o["kind"] for o in checked} == {"AdmissionCheck", "ClusterQueue"}
+    for obj in checked:
+        kind, name = obj["kind"].lower(), obj["metadata"]["name"]
+        poll(f"{kind} {name} Active", lambda k=kind, n=name: active(fleet.manager, k, n), 60)
 
 
 def test_a_jobset_runs_torch_on_the_worker_and_completes_on_the_manager(fleet, agent, tmp_path):
-    manifest = write_manifest(tmp_path, "pytorch", queue=f"{QUEUE}-{AGENT_WORKER}")
-    submitted = fleet.compile("submit", str(manifest), "-n", fleet.ns, cwd=tmp_path)
-    assert submitted.returncode == 0, submitted.stderr
+    fleet.submit(write_manifest(tmp_path, "pytorch", fleet.ns, AGENT_WORKER))
     logs = Following(fleet, "ddp-proof", tmp_path)
 
     def completed() -> bool:
@@ -315,9 +280,7 @@ def test_a_jobset_runs_torch_on_the_worker_and_completes_on_the_manager(fleet, a
 
 
 def test_a_rayjob_runs_on_the_workers_kuberay_and_succeeds_on_the_manager(fleet, agent, tmp_path):
-    manifest = write_manifest(tmp_path, "kuberay", queue=f"{QUEUE}-{AGENT_WORKER}")
-    submitted = fleet.compile("submit", str(manifest), "-n", fleet.ns, cwd=tmp_path)
-    assert submitted.returncode == 0, submitted.stderr
+    fleet.submit(write_manifest(tmp_path, "kuberay", fleet.ns, AGENT_WORKER))
     logs = Following(fleet, "ray-proof", tmp_path)
 
     def finished() -> str | None:
@@ -347,9 +310,10 @@ KWOK_JOB = """\
 kind: AIchorManifest
 apiVersion: 0.2.3
 name: {name}
+project: {project}
+engineName: worker-b
 spec:
   operator: jobset
-  queue: {queue}
   image: registry.example.com/train:1.0
   command: "python -u train.py"
   types:
@@ -359,13 +323,12 @@ spec:
 """
 
 
-def test_a_job_pinned_to_worker_b_lands_there_five_times_out_of_five(fleet, tmp_path):
+def test_engine_name_worker_b_lands_on_worker_b_five_times_out_of_five(fleet, tmp_path):
     names = [f"pinned-{i}" for i in range(5)]
     for name in names:
         path = tmp_path / f"{name}.yaml"
-        path.write_text(KWOK_JOB.format(name=name, queue=f"{QUEUE}-worker-b"))
-        submitted = fleet.compile("submit", str(path), "-n", fleet.ns, cwd=tmp_path)
-        assert submitted.returncode == 0, submitted.stderr
+        path.write_text(KWOK_JOB.format(name=name, project=fleet.ns))
+        fleet.submit(path)
     for name in names:
         poll(
             f"{name} Completed on the manager",
@@ -376,3 +339,8 @@ def test_a_job_pinned_to_worker_b_lands_there_five_times_out_of_five(fleet, tmp_
             interval=1,
         )
     assert [fleet.cluster_of("JobSet", n) for n in names] == ["worker-b"] * 5, fleet.debug()
+    # and `compile status` on the manager says so
+    for name in names:
+        shown = fleet.compile("status", name, "-n", fleet.ns, "-o", "json", cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["cluster"] == "worker-b", shown.stdout
