@@ -115,12 +115,20 @@ class Fleet:
         return (workload or {}).get("status", {}).get("clusterName")
 
     def debug(self) -> str:
+        """Each plane's jobs, workloads and pods, and the output of the pods that did not end."""
         out = []
         for plane in self.planes.planes:
             got = plane.kubectl(
                 "get", "jobsets,rayjobs,workloads,pods", "-n", self.ns, "-o", "wide", check=False
             )
             out.append(f"--- {plane.name}\n{got.stdout}{got.stderr}")
+            listed = plane.kubectl("get", "pods", "-n", self.ns, "-o", "json", check=False)
+            for pod in json.loads(listed.stdout or '{"items": []}')["items"]:
+                if pod["status"].get("phase") == "Succeeded":
+                    continue
+                name = pod["metadata"]["name"]
+                logs = plane.kubectl("logs", name, "-n", self.ns, "--tail=40", check=False)
+                out.append(f"--- {plane.name} {name}\n{logs.stdout}{logs.stderr}")
         return "\n".join(out)
 
 
@@ -268,7 +276,9 @@ def test_a_jobset_runs_torch_on_the_worker_and_completes_on_the_manager(fleet, a
         assert not condition(jobset, "Failed"), fleet.debug()
         return condition(jobset, "Completed")
 
-    poll("the manager's JobSet Completed", completed, timeout=300, interval=1)
+    poll(
+        "the manager's JobSet Completed", completed, timeout=300, interval=1, on_timeout=fleet.debug
+    )
     jobset = fleet.manager.kubectl_json("get", "jobset", "ddp-proof", "-n", fleet.ns)
     assert jobset["spec"]["managedBy"] == "kueue.x-k8s.io/multikueue"
     assert fleet.cluster_of("JobSet", "ddp-proof") == AGENT_WORKER
@@ -296,7 +306,9 @@ def test_a_rayjob_runs_on_the_workers_kuberay_and_succeeds_on_the_manager(fleet,
             else None
         )
 
-    outcome = poll("the manager's RayJob finished", finished, timeout=400, interval=1)
+    outcome = poll(
+        "the manager's RayJob finished", finished, timeout=400, interval=1, on_timeout=fleet.debug
+    )
     assert outcome == "SUCCEEDED", fleet.debug()
     rayjob = fleet.manager.kubectl_json("get", "rayjob", "ray-proof", "-n", fleet.ns)
     assert rayjob["spec"]["managedBy"] == "kueue.x-k8s.io/multikueue"
@@ -314,6 +326,7 @@ project: {project}
 engineName: worker-b
 spec:
   operator: jobset
+  annotations: {{testbed.manifest-compiler/run-for: 20s}}
   image: registry.example.com/train:1.0
   command: "python -u train.py"
   types:
@@ -329,6 +342,10 @@ def test_engine_name_worker_b_lands_on_worker_b_five_times_out_of_five(fleet, tm
         path = tmp_path / f"{name}.yaml"
         path.write_text(KWOK_JOB.format(name=name, project=fleet.ns))
         fleet.submit(path)
+    shown = {  # while it runs (20 s), `compile status` on the manager names its worker
+        name: poll(f"{name} shown on a worker", lambda n=name: shown_cluster(fleet, n, tmp_path))
+        for name in names
+    }
     for name in names:
         poll(
             f"{name} Completed on the manager",
@@ -337,10 +354,14 @@ def test_engine_name_worker_b_lands_on_worker_b_five_times_out_of_five(fleet, tm
             ),
             timeout=120,
             interval=1,
+            on_timeout=fleet.debug,
         )
     assert [fleet.cluster_of("JobSet", n) for n in names] == ["worker-b"] * 5, fleet.debug()
-    # and `compile status` on the manager says so
-    for name in names:
-        shown = fleet.compile("status", name, "-n", fleet.ns, "-o", "json", cwd=tmp_path)
-        assert shown.returncode == 0, shown.stderr
-        assert json.loads(shown.stdout)["cluster"] == "worker-b", shown.stdout
+    assert list(shown.values()) == ["worker-b"] * 5, shown
+
+
+def shown_cluster(fleet: Fleet, name: str, cwd: Path) -> str | None:
+    """The worker `compile status -o json` on the manager names for the job (None: none yet)."""
+    shown = fleet.compile("status", name, "-n", fleet.ns, "-o", "json", cwd=cwd)
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)["cluster"]
