@@ -166,6 +166,7 @@ def _register_webhooks(cp: Plane) -> None:
         "apply",
         "--server-side",
         "--field-manager=testbed",
+        "--validate=false",  # as webhooks.register
         "-f",
         "-",
         input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),

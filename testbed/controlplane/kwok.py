@@ -129,6 +129,7 @@ def start(cp: Plane) -> None:
     nodes = [node_manifest(i, cp.node_capacity) for i in range(cp.node_count)]
     cp.kubectl(
         "apply",
+        "--validate=false",  # as webhooks.register
         "-f",
         "-",
         input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}),

@@ -140,7 +140,7 @@ class MultiKueuePlanes:
             "metadata": {"name": name, "namespace": KUEUE_NAMESPACE},
             "stringData": {SECRET_KEY: kubeconfig.read_text()},
         }
-        self.manager.kubectl("apply", "-f", "-", input=json.dumps(secret))
+        self.manager.kubectl("apply", "--validate=false", "-f", "-", input=json.dumps(secret))
 
     def __enter__(self) -> MultiKueuePlanes:
         return self.start()
