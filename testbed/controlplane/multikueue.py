@@ -142,6 +142,22 @@ class MultiKueuePlanes:
         }
         self.manager.kubectl("apply", "--validate=false", "-f", "-", input=json.dumps(secret))
 
+    def write_kubeconfig(self, path: Path) -> None:
+        """One kubeconfig with a context per plane, named as the plane (`manager`, `worker-a`,
+        …; the manager's is current): the worker contexts are what `compile status|watch|logs`
+        look for first when they follow a job to its worker."""
+        configs = [(p.name, json.loads(p.kubeconfig.read_text())) for p in self.planes]
+        merged = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": n, "cluster": c["clusters"][0]["cluster"]} for n, c in configs],
+            "users": [{"name": n, "user": c["users"][0]["user"]} for n, c in configs],
+            "contexts": [{"name": n, "context": {"cluster": n, "user": n}} for n, _ in configs],
+            "current-context": self.manager.name,
+        }
+        path.write_text(json.dumps(merged, indent=2) + "\n")
+        path.chmod(0o600)
+
     def __enter__(self) -> MultiKueuePlanes:
         return self.start()
 

@@ -127,8 +127,11 @@ class Fleet:
                 if pod["status"].get("phase") == "Succeeded":
                     continue
                 name = pod["metadata"]["name"]
-                logs = plane.kubectl("logs", name, "-n", self.ns, "--tail=40", check=False)
-                out.append(f"--- {plane.name} {name}\n{logs.stdout}{logs.stderr}")
+                for previous in ("--previous=false", "--previous=true"):
+                    logs = plane.kubectl(
+                        "logs", name, "-n", self.ns, "--tail=40", previous, check=False
+                    )
+                    out.append(f"--- {plane.name} {name} {previous}\n{logs.stdout}{logs.stderr}")
         return "\n".join(out)
 
 
