@@ -133,7 +133,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     s = sub.add_parser("start", help="start it in the background and print `export KUBECONFIG=...`")
     s.add_argument("--workdir", help="data/log dir (default: a new temp dir)")
     s.add_argument("--nodes", type=int, default=4, help="number of kwok nodes (default 4)")
-    everything = ",".join(OPTIONAL_COMPONENTS)
+    everything = ",".join(c for c in OPTIONAL_COMPONENTS if c != "kuberay-crds")  # in kuberay
     s.add_argument(
         "--components",
         default=everything,

@@ -152,8 +152,11 @@ class ControlPlane:
     def crd_files(self) -> list[Path]:
         """../shared/crds, where a component's own CRD file of the same name wins
         (KubeRay runs with the CRDs of its version), plus the components' other CRDs."""
-        own = [f for c in self.components for f in OPTIONAL_COMPONENTS[c].crd_files(self)]
-        names = {f.name for f in own}
+        own_by_name = {
+            f.name: f for c in self.components for f in OPTIONAL_COMPONENTS[c].crd_files(self)
+        }  # kuberay and kuberay-crds bring the same files
+        own = list(own_by_name.values())
+        names = set(own_by_name)
         return [f for f in sorted(self.crd_dir.glob("*.yaml")) if f.name not in names] + own
 
     def node_names(self) -> list[str]:
