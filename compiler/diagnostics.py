@@ -188,7 +188,7 @@ CODES: dict[str, str] = {
     "E515": "a project's quota on the manager is more than its workers hold together",
     "E516": "a worker's quota gives a share to a project without a quota",
     "E517": "a worker's share gives GPUs not the way the project's quota does",
-    "E518": "a pinned queue name (PROJECT-WORKER) is too long or another project's queue",
+    "E518": "a pinned queue name (PROJECT-WORKER) is too long or another queue's name",
     "E519": "--cluster names no worker cluster of the policies",
     # admission policies (compile admission)
     "E520": "two policies give one admission policy object name",

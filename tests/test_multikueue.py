@@ -124,6 +124,9 @@ def multikueue_shape_errors(obj: dict) -> list[str]:
             errors.append(f"spec {spec}")
         if set(spec["parameters"]) != {"apiGroup", "kind", "name"}:
             errors.append(f"parameters {spec['parameters']}")
+        name = spec["parameters"]["name"]
+        if len(name) > 63 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name):
+            errors.append(f"parameters.name {name!r} is not a DNS-1123 label")
     return errors
 
 
@@ -317,6 +320,7 @@ def test_a_duplicate_cluster_name_in_a_second_global_policy_is_E511(tmp_path):
     [
         ("{name: Worker_A, kubeconfigSecret: ok}", 14),
         ("{name: worker-a, kubeconfigSecret: Not.A.Name}", 42),
+        ("{name: " + "w" * 53 + ", kubeconfigSecret: ok}", 14),
     ],
 )
 def test_a_name_or_secret_that_is_not_a_dns_label_is_E512(tmp_path, entry, column):
@@ -389,12 +393,16 @@ def test_a_share_giving_gpus_another_way_than_the_quota_is_E517(tmp_path):
     assert_error_at(result, "E517", str(tmp_path / "policy-0.yaml"), 8, 15)
 
 
-@pytest.mark.parametrize("worker", ["w" * 60, "b"])
-def test_a_pinned_queue_name_too_long_or_taken_is_E518(tmp_path, worker):
+@pytest.mark.parametrize(
+    "worker, project, why",
+    [("w" * 52, "team-a-eleven", "longer than 63"), ("b", "team-a", "is project team-a-b's queue")],
+)
+def test_a_pinned_queue_name_too_long_or_taken_is_E518(tmp_path, worker, project, why):
     clusters = fleet(f"- {{name: {worker}, kubeconfigSecret: s}}\n")
     team_a_b = TEAM_B.replace("team-b", "team-a-b")
-    result = queues(tmp_path, clusters, TEAM_A, team_a_b)
+    result = queues(tmp_path, clusters, TEAM_A.replace("team-a", project), team_a_b)
     assert_error_at(result, "E518", str(tmp_path / "policy-0.yaml"), 6, 8)
+    assert why in result.stderr
 
 
 def test_an_unknown_cluster_is_E519_naming_the_known_ones(tmp_path):
@@ -519,3 +527,44 @@ def test_a_share_no_kubernetes_quantity_holds_is_E509_not_a_traceback(tmp_path):
     result = queues(tmp_path, clusters, TEAM_A, cluster="worker-a")
     assert_error_at(result, "E509", str(tmp_path / "policy-0.yaml"), 8, 30)
     assert "spec.clusters[0].quota.team-a.cpus" in result.stderr
+
+
+def test_a_change_of_a_workers_share_is_a_quota_change_for_review(tmp_path):
+    from compiler.queues import quota_changes
+    from compiler.queues.kueue import summary_of
+    from compiler.sources import read_all
+
+    clusters = fleet("""\
+- name: worker-a
+  kubeconfigSecret: worker-a
+  quota: {team-a: {cpus: 4, memoryGB: 8, gpus: 2}}
+- {name: worker-b, kubeconfigSecret: worker-b}
+""")
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    before = write_policies(tmp_path / "before", clusters, TEAM_A)
+    after = write_policies(tmp_path / "after", clusters.replace("gpus: 2", "gpus: 1"), TEAM_A)
+    summaries = [summary_of(read_all(paths)[0]) for paths in (before, after)]
+    assert summaries[0]["team-a"]["on worker-b"] == "whole quota"
+    assert quota_changes(*summaries) == ["team-a: on worker-a gpus 2 → 1"]
+
+
+def test_a_workload_leaves_managed_by_to_kueues_webhook(tmp_path):
+    """Kueue v0.19.2's webhook (jobframework.ApplyDefaultForManagedBy) sets spec.managedBy to
+    kueue.x-k8s.io/multikueue only where the job names none (or its own controller's)."""
+    result, _ = compile_workload(tmp_path, TWO_WORKERS, TEAM_A, engine="engineName: worker-a\n")
+    assert result.exit_code == 0, result.stderr
+    for obj in objects_of(result.stdout):
+        assert "managedBy" not in (obj.get("spec") or {}), obj["kind"]
+
+
+def test_two_pinned_queues_of_one_name_are_E518(tmp_path):
+    clusters = fleet("""\
+- {name: b-c, kubeconfigSecret: s1}
+- {name: c, kubeconfigSecret: s2}
+""")
+    team_a = TEAM_A.replace("team-a", "a")
+    team_a_b = TEAM_B.replace("team-b", "a-b")
+    result = queues(tmp_path, clusters, team_a, team_a_b)
+    assert_error_at(result, "E518", str(tmp_path / "policy-0.yaml"), 7, 8)
+    assert "a-b-c, is the queue pinning project a to b-c" in result.stderr

@@ -274,7 +274,32 @@ def quota_summary(policies) -> dict:
         elif borrowed is not None:
             values["borrowingLimit gpus"] = _plain(borrowed)
         values["queueing"] = quota.queueing or "StrictFIFO"
+        values.update(_worker_shares(policy, policies))
         out[policy.project] = values
+    return out
+
+
+def _worker_shares(policy, policies) -> dict:
+    """What each worker cluster holds of the project (SPEC 2.9): ``on worker-a gpus: 8``; a
+    worker without a per-cluster quota holds the whole quota."""
+    from ..validate.clusters import worker_clusters
+
+    out: dict = {}
+    for _, _, cluster in worker_clusters(policies):
+        where = f"on {cluster.name}"
+        share = None if cluster.quota is None else cluster.quota.get(policy.project)
+        if cluster.quota is None:
+            out[where] = "whole quota"
+        elif share is None:
+            out[where] = "none"
+        else:
+            out[f"{where} cpus"] = _plain(share.cpus)
+            out[f"{where} memoryGB"] = _plain(share.memoryGB)
+            products = gpu_products(share.gpus)
+            for product, count in sorted((products or {"": share.gpus or 0}).items()):
+                out[f"{where} gpus {product}".rstrip()] = _plain(count)
+            for tpu_type, chips in sorted((share.tpus or {}).items()):
+                out[f"{where} tpus {tpu_type}"] = _plain(chips)
     return out
 
 

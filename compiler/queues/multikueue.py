@@ -155,7 +155,7 @@ def check_dispatch(policies) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for policy, index, cluster in clusters:
         out += _share_problems(policy, index, cluster, projects)
-        out += _pinned_name_problems(policy, index, cluster, projects)
+    out += _pinned_name_problems(clusters, projects)
     for project_policy in quotas:
         out += _missing_problems(project_policy, clusters)
         out += _total_problems(project_policy, clusters)
@@ -262,26 +262,29 @@ def _share_problems(policy, index, cluster, projects) -> list[Diagnostic]:
     return out
 
 
-def _pinned_name_problems(policy, index, cluster, projects) -> list[Diagnostic]:
+def _pinned_name_problems(clusters, projects) -> list[Diagnostic]:
     """E518: PROJECT-WORKER is the pinned LocalQueue's name and a label value (63 at most), and
-    must not be another project's queue."""
+    must be no project's queue and no other pinned queue."""
     out = []
-    for project, project_policy in sorted(projects.items()):
-        if share_of(cluster, project_policy) is None:
-            continue
-        name = pinned_queue(project, cluster.name)
-        clash = name in projects
-        if len(name) > 63 or clash:
-            why = f"is project {name}'s queue" if clash else "is longer than 63 characters"
-            out.append(
-                error(
-                    "E518",
-                    f"the queue pinning project {project} to worker {cluster.name}, {name}, {why}"
-                    ": choose a shorter or another worker name",
-                    _at(policy, index, "name"),
-                    f"spec.clusters[{index}].name",
+    taken: dict[str, str] = {project: f"project {project}'s queue" for project in projects}
+    for policy, index, cluster in clusters:
+        for project, project_policy in sorted(projects.items()):
+            if share_of(cluster, project_policy) is None:
+                continue
+            name = pinned_queue(project, cluster.name)
+            why = "is longer than 63 characters" if len(name) > 63 else None
+            why = why or (f"is {taken[name]}" if name in taken else None)
+            taken.setdefault(name, f"the queue pinning project {project} to {cluster.name}")
+            if why:
+                out.append(
+                    error(
+                        "E518",
+                        f"the queue pinning project {project} to worker {cluster.name}, {name}, "
+                        f"{why}: choose a shorter or another worker name",
+                        _at(policy, index, "name"),
+                        f"spec.clusters[{index}].name",
+                    )
                 )
-            )
     return out
 
 

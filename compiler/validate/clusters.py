@@ -14,6 +14,9 @@ LoadedPolicy = Any  # compiler.validate.policy_load imports this module: no impo
 
 CLUSTERS = ("spec", "clusters")
 MAX_CLUSTERS = 20  # a MultiKueueConfig lists at most 20 clusters (Kueue v1beta2 CRD)
+# an AdmissionCheck names its MultiKueueConfig multikueue-NAME in parameters.name, a DNS-1123
+# label of at most 63 characters (Kueue v1beta2 CRD)
+MAX_NAME = 63 - len("multikueue-")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -38,17 +41,17 @@ def check_clusters_of(policy: LoadedPolicy) -> list[Diagnostic]:
         ]
     out = []
     for index, cluster in enumerate(policy.clusters):
-        for field, what in (
-            ("name", "names the MultiKueueCluster and the queues pinned to it"),
-            ("kubeconfigSecret", "names a Secret"),
+        for field, what, longest in (
+            ("name", "names the MultiKueueCluster and the queues pinned to it", MAX_NAME),
+            ("kubeconfigSecret", "names a Secret", 63),
         ):
             value = getattr(cluster, field)
-            if not is_dns_label(value):
+            if not is_dns_label(value) or len(value) > longest:
                 out.append(
                     error(
                         "E512",
                         f"{field} {value!r} {what}: it must be a DNS-1123 label (lower-case "
-                        "letters, digits, '-', at most 63)",
+                        f"letters, digits, '-', at most {longest})",
                         positions.nearest(CLUSTERS + (index, field)),
                         f"spec.clusters[{index}].{field}",
                     )
