@@ -225,6 +225,14 @@ class Following:
         return "".join(self.out) + err
 
 
+def submitter(fleet: Fleet) -> bool:
+    """Whether the worker has a pod of KubeRay's submitter Job (one a Job owns)."""
+    worker = fleet.worker(AGENT_WORKER)
+    pods = worker.kubectl_json("get", "pods", "-n", fleet.ns)["items"]
+    owners = [o["kind"] for p in pods for o in p["metadata"].get("ownerReferences", [])]
+    return "Job" in owners
+
+
 def proofs(text: str) -> list[dict]:
     found = []
     for match in PROOF.finditer(text):
@@ -294,6 +302,9 @@ def test_a_jobset_runs_torch_on_the_worker_and_completes_on_the_manager(fleet, a
 
 def test_a_rayjob_runs_on_the_workers_kuberay_and_succeeds_on_the_manager(fleet, agent, tmp_path):
     fleet.submit(write_manifest(tmp_path, "kuberay", fleet.ns, AGENT_WORKER))
+    # the driver's output is the submitter's, a pod that comes after the Ray cluster's: follow
+    # once it is there (`logs -f` follows the pods that exist when the worker has the job)
+    poll("KubeRay's submitter pod on the worker", lambda: submitter(fleet), 400, 1, fleet.debug)
     logs = Following(fleet, "ray-proof", tmp_path)
 
     def finished() -> str | None:
