@@ -568,3 +568,17 @@ def test_two_pinned_queues_of_one_name_are_E518(tmp_path):
     result = queues(tmp_path, clusters, team_a, team_a_b)
     assert_error_at(result, "E518", str(tmp_path / "policy-0.yaml"), 7, 8)
     assert "a-b-c, is the queue pinning project a to b-c" in result.stderr
+
+
+def test_an_admission_policy_on_the_queue_lets_the_pinned_queues_in(tmp_path):
+    """`spec.queue: {options: [team-a]}` holds at compile time on spec.queue; on the API
+    server it reads the label, which engineName makes team-a-WORKER."""
+    rule = TEAM_A + "  rules:\n    spec.queue: {options: [team-a]}\n"
+    with_workers = run_cli(
+        "admission", *(f"-p{p}" for p in write_policies(tmp_path, TWO_WORKERS, rule))
+    )
+    assert with_workers.exit_code == 0, with_workers.stderr
+    allowed = '["team-a", "team-a-worker-a", "team-a-worker-b"]'
+    assert allowed in with_workers.stdout
+    alone = run_cli("admission", *(f"-p{p}" for p in write_policies(tmp_path, rule)))
+    assert '["team-a"]' in alone.stdout and "team-a-worker" not in alone.stdout

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, error
 from ..emit.naming import dns1035
+from ..validate.clusters import worker_clusters
 from ..validate.policy_load import LoadedPolicy
 from .kinds import GROUPED, KINDS, Kind, lit
 from .translate import PRIORITY_LABEL, QUEUE_LABEL, Check, Left, translate
@@ -292,7 +293,11 @@ def _context(policies: list[LoadedPolicy]) -> dict:
             if policy.project is None and isinstance(cluster, dict):
                 label = cluster.get("gpuProductLabel")
                 product_label = label if isinstance(label, str) else product_label
-    context: dict = {"defaulted_labels": frozenset(defaulted)}
+    context: dict = {
+        "defaulted_labels": frozenset(defaulted),
+        # engineName pins a workload through the queue PROJECT-WORKER (SPEC 2.9)
+        "workers": tuple(cluster.name for _, _, cluster in worker_clusters(policies)),
+    }
     if product_label:
         context["gpu_product_label"] = product_label
     return context

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, warning
+from ..emit.workload import pinned_queue
 from ..model.scalars import duration_seconds
 from ..resolve.tree import format_path
 from ..validate.policy import expand_item_rules
@@ -529,7 +530,13 @@ def _label(entry, keys, context, out) -> set[str]:
             add("forbidden", f"!{present}", f"{shown}: the label {key} is forbidden")
     if "options" in keys:
         options = [str(o) for o in entry.rule.options if not isinstance(o, (bool, dict, list))]
-        allowed = "[" + ", ".join(lit(o) for o in options) + "]"
+        pinned = [
+            pinned_queue(o, worker)
+            for o in options
+            for worker in context.get("workers", ())
+            if key == QUEUE_LABEL
+        ]
+        allowed = "[" + ", ".join(lit(o) for o in options + pinned) + "]"
         add(
             "options",
             f"!{present} || {value} in {allowed}",
