@@ -12,6 +12,8 @@ component (the table in testbed/README.md):
     webhooks             webhook configurations pointing at 127.0.0.1
     jobset               JobSet controller + its webhooks
     kwok                 fake nodes playing the pod lifecycle, pod logs
+    kuberay, kueue       the optional operators (kuberay_crds: KubeRay's CRDs alone)
+    multikueue           MultiKueuePlanes: a MultiKueue manager and two workers
     plane                Plane: what the components above use of the control plane
     cluster              ControlPlane: starts them in order, stops them all
     cli                  python3 -m testbed.controlplane start|stop|status|env

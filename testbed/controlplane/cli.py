@@ -13,6 +13,7 @@ from pathlib import Path
 from .cluster import OPTIONAL_COMPONENTS, ControlPlane
 from .common import build, cache_dir
 from .kwok import Topology
+from .multikueue import MultiKueuePlanes
 from .process import group_alive, kill_group
 
 
@@ -50,6 +51,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     if state_link().exists():
         print(f"a testbed is already recorded in {state_link()}; run `stop` first", file=sys.stderr)
         return 1
+    if args.multikueue:
+        return start_multikueue(args)
     components = [c for c in args.components.split(",") if c]
     if args.build:
         build(names=ControlPlane(components=components).required_binaries())
@@ -66,6 +69,30 @@ def cmd_start(args: argparse.Namespace) -> int:
     state_link().parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(workdir / "state.json", state_link())
     _print_env(str(cp.kubeconfig), str(cp.kubectl_path))
+    return 0
+
+
+def start_multikueue(args: argparse.Namespace) -> int:
+    """A MultiKueue manager and two workers (multikueue.py), recorded as one testbed: its
+    state lists every plane's processes; its kubeconfig has a context per plane."""
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="mc-testbed-"))
+    planes = MultiKueuePlanes(workdir=workdir, keep_workdir=True, detached=True)
+    if args.build:
+        build(names=planes.required_binaries())
+    planes.start()
+    kubeconfig = workdir / "kubeconfig"
+    planes.write_kubeconfig(kubeconfig)
+    state = {
+        "workdir": str(workdir),
+        "kubeconfig": str(kubeconfig),
+        "server": planes.manager.server,
+        "kubectl": str(planes.manager.kubectl_path),
+        "pids": {f"{p.name}/{n}": proc.pid for p in planes.planes for n, proc in p.procs.items()},
+    }
+    (workdir / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+    state_link().parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(workdir / "state.json", state_link())
+    _print_env(str(kubeconfig), str(planes.manager.kubectl_path))
     return 0
 
 
@@ -124,11 +151,17 @@ def main(argv: Iterable[str] | None = None) -> int:
         help="also B blocks x R racks x H hosts of small kwok nodes labelled with their "
         "block, rack and host (e.g. 2x2x2; testbed/README.md)",
     )
-    everything = ",".join(OPTIONAL_COMPONENTS)
+    everything = ",".join(c for c in OPTIONAL_COMPONENTS if c != "kuberay-crds")  # in kuberay
     s.add_argument(
         "--components",
         default=everything,
         help=f"optional components to run, comma-separated (default: {everything}; '' for none)",
+    )
+    s.add_argument(
+        "--multikueue",
+        action="store_true",
+        help="a MultiKueue manager and two workers (worker-a, worker-b) instead; contexts "
+        "manager, worker-a, worker-b (--nodes and --components do not apply)",
     )
     s.add_argument(
         "--no-build",

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +22,7 @@ from . import (
     etcd,
     jobset,
     kuberay,
+    kuberay_crds,
     kueue,
     kwok,
     pki,
@@ -40,7 +41,11 @@ from .process import Proc
 
 #: components started only when asked for (`ControlPlane(components=...)`), after the
 #: core is ready, in this order. Each module has NAME, BINARIES, crd_files(cp), start(cp).
-OPTIONAL_COMPONENTS: dict[str, ModuleType] = {"kuberay": kuberay, "kueue": kueue}
+OPTIONAL_COMPONENTS: dict[str, ModuleType] = {
+    "kuberay": kuberay,
+    "kuberay-crds": kuberay_crds,
+    "kueue": kueue,
+}
 
 HOSTS_HEADER = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
 
@@ -61,11 +66,18 @@ class ControlPlane:
         log: Callable[[str], None] = log_line,
         components: Iterable[str] = (),
         topology: kwok.Topology | None = None,
+        component_config: Mapping[str, Mapping] | None = None,
+        etcd_of: ControlPlane | None = None,
+        name: str = "testbed",
     ):
         """detached=True: the processes outlive this Python process (CLI
         `start`); otherwise they get SIGKILL if it dies without stop().
-        components: names from OPTIONAL_COMPONENTS to run as well.
-        topology: kwok nodes labelled block/rack/host as well (after the `nodes` plain ones)."""
+        components: names from OPTIONAL_COMPONENTS to run as well;
+        topology: kwok nodes labelled block/rack/host as well (after the `nodes` plain ones);
+        component_config: per component, settings merged into its own configuration
+        (e.g. {"kueue": {"multiKueue": {...}}}).
+        etcd_of: a started control plane whose etcd this one shares, under the key
+        prefix /<name> instead of running an etcd of its own."""
         unknown = set(components) - set(OPTIONAL_COMPONENTS)
         if unknown:
             raise ControlPlaneError(
@@ -81,7 +93,10 @@ class ControlPlane:
         self.topology = topology
         self.keep_workdir = keep_workdir
         self.detached = detached
-        self.log = log
+        self.name = name
+        self.log = log if name == "testbed" else partial(_named_log, log, name)
+        self.component_config = {k: dict(v) for k, v in (component_config or {}).items()}
+        self.etcd_of = etcd_of
         self.procs: dict[str, Proc] = {}
         self.ports: dict[str, int] = {}
         self.timings: dict[str, float] = {}
@@ -108,6 +123,16 @@ class ControlPlane:
         """What `kubectl logs` shows for any container of any pod that started."""
         return list(kwok.POD_LOG_LINES)
 
+    @property
+    def etcd_url(self) -> str:
+        owner = self.etcd_of or self
+        return f"http://127.0.0.1:{owner.port('etcd-client')}"
+
+    @property
+    def etcd_prefix(self) -> str:
+        """Where this plane's API server keeps its objects in etcd (its own, or a shared one)."""
+        return f"/{self.name}" if self.etcd_of is not None else "/registry"
+
     def env(self) -> dict[str, str]:
         return {"KUBECONFIG": str(self.kubeconfig)}
 
@@ -130,8 +155,11 @@ class ControlPlane:
     def crd_files(self) -> list[Path]:
         """../shared/crds, where a component's own CRD file of the same name wins
         (KubeRay runs with the CRDs of its version), plus the components' other CRDs."""
-        own = [f for c in self.components for f in OPTIONAL_COMPONENTS[c].crd_files(self)]
-        names = {f.name for f in own}
+        own_by_name = {
+            f.name: f for c in self.components for f in OPTIONAL_COMPONENTS[c].crd_files(self)
+        }  # kuberay and kuberay-crds bring the same files
+        own = list(own_by_name.values())
+        names = set(own_by_name)
         return [f for f in sorted(self.crd_dir.glob("*.yaml")) if f.name not in names] + own
 
     def node_names(self) -> list[str]:
@@ -175,12 +203,14 @@ class ControlPlane:
         t_start = time.monotonic()
         try:
             self._phase("pki", self._make_pki)
-            self._phase("etcd", lambda: etcd.start(self))
+            if self.etcd_of is None:
+                self._phase("etcd", lambda: etcd.start(self))
             self._phase("kube-apiserver", lambda: apiserver.start(self))
             self._phase("controllers", self._start_controllers)
             self._phase("crds", lambda: crds.install(self))
             self._phase("jobset", lambda: jobset.start(self))
-            self._phase("kwok+nodes", lambda: kwok.start(self))
+            if self.node_manifests():
+                self._phase("kwok+nodes", lambda: kwok.start(self))
             self._phase("ready", self._wait_ready)
             for name in self.components:
                 self._phase(name, partial(OPTIONAL_COMPONENTS[name].start, self))
@@ -292,7 +322,8 @@ class ControlPlane:
         scheduler.start(self)
 
     def _wait_ready(self) -> None:
-        kwok.wait_nodes_ready(self)
+        if self.node_manifests():
+            kwok.wait_nodes_ready(self)
         controller_manager.wait_ready(self)
         scheduler.wait_ready(self)
 
@@ -312,3 +343,7 @@ class ControlPlane:
         }
         assert self.workdir is not None
         (self.workdir / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _named_log(log: Callable[[str], None], name: str, msg: str) -> None:
+    log(f"{name}: {msg}")

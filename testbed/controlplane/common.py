@@ -103,10 +103,30 @@ def default_crd_dir() -> Path:
     return REPO.parent / "shared" / "crds"
 
 
+_HANDED_OUT: set[int] = set()
+#: listening ports come from below the kernel's ephemeral range (32768-60999 by default): a port
+#: picked from that range can be taken by any outgoing connection's local end before the
+#: component that was given it binds it ("address already in use" at start-up)
+LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free 127.0.0.1 port outside the ephemeral range, never one this process handed out
+    before: several control planes in one process pick their ports before their processes bind
+    them."""
+    import random
+
+    while True:
+        port = random.choice(LISTEN_PORTS)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 def log_line(msg: str) -> None:

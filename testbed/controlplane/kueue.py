@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from .common import b64, wait_for
@@ -60,7 +61,18 @@ def config_yaml(cp: Plane, certdir: Path) -> str:
         "featureGates": {"VisibilityOnDemand": False},
         "integrations": {"frameworks": list(FRAMEWORKS)},
     }
-    return json.dumps(cfg, indent=2) + "\n"
+    return json.dumps(merged(cfg, cp.component_config.get(NAME, {})), indent=2) + "\n"
+
+
+def merged(base: dict, extra: Mapping) -> dict:
+    """`base` with `extra` laid over it, mappings key by key (e.g. one more feature gate)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def start(cp: Plane) -> None:
@@ -154,6 +166,7 @@ def _register_webhooks(cp: Plane) -> None:
         "apply",
         "--server-side",
         "--field-manager=testbed",
+        "--validate=false",  # as webhooks.register
         "-f",
         "-",
         input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),

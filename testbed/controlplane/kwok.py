@@ -179,6 +179,7 @@ def start(cp: Plane) -> None:
     nodes = cp.node_manifests()
     cp.kubectl(
         "apply",
+        "--validate=false",  # as webhooks.register
         "-f",
         "-",
         input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}),

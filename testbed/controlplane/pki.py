@@ -155,7 +155,9 @@ def make(directory: Path, apiserver_port: int, kubeconfig: Path) -> PKI:
     return pki
 
 
-def write_kubeconfig(pki: PKI, apiserver_port: int, kubeconfig: Path) -> None:
+def write_kubeconfig(pki: PKI, apiserver_port: int, kubeconfig: Path, user: str = "admin") -> None:
+    """A kubeconfig for the API server on 127.0.0.1:`apiserver_port` that authenticates with
+    the client certificate `user` (its cert, key and the CA inline: nothing refers to a file)."""
     cfg = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -172,8 +174,8 @@ def write_kubeconfig(pki: PKI, apiserver_port: int, kubeconfig: Path) -> None:
             {
                 "name": "testbed-admin",
                 "user": {
-                    "client-certificate-data": b64(pki.path("admin.crt")),
-                    "client-key-data": b64(pki.path("admin.key")),
+                    "client-certificate-data": b64(pki.path(f"{user}.crt")),
+                    "client-key-data": b64(pki.path(f"{user}.key")),
                 },
             }
         ],

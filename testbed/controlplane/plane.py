@@ -5,6 +5,7 @@ module and never cluster.py, which imports every one of them."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +21,16 @@ class Plane(Protocol):
     node_capacity: dict[str, str]
     procs: dict[str, Proc]  # process name -> the running process
     timings: dict[str, float]  # phase -> seconds it took
+
+    @property
+    def component_config(self) -> Mapping[str, Mapping]:  # component -> settings for its config
+        ...
+
+    @property
+    def etcd_url(self) -> str: ...
+
+    @property
+    def etcd_prefix(self) -> str: ...
 
     @property
     def kubeconfig(self) -> Path: ...

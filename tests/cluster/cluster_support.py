@@ -38,13 +38,15 @@ def get(plane, kind, name, namespace) -> dict:
     return plane.kubectl_json("get", kind, name, "-n", namespace)
 
 
-def poll(what, check, timeout=90.0, interval=0.3):
-    """``check()``'s first truthy value; the test fails after ``timeout`` seconds without one."""
+def poll(what, check, timeout=90.0, interval=0.3, on_timeout=None):
+    """``check()``'s first truthy value; the test fails after ``timeout`` seconds without one,
+    with ``on_timeout()``'s text (what the cluster holds) if given."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            detail = f"\n{on_timeout()}" if on_timeout else ""
+            pytest.fail(f"timed out after {timeout}s waiting for {what}{detail}")
         time.sleep(interval)

@@ -17,6 +17,9 @@ e.g. a server-side dry run of a golden file:
     control_plane.kubectl("apply", "--server-side", "--dry-run=server",
                           "--validate=strict", "-f", str(path))
 
+`multikueue_planes` (session scope) is a MultiKueue manager and two workers, three more control
+planes, started only by tests/cluster/test_multikueue.py.
+
 `operator_plane` (session scope) is a second control plane that also runs the
 KubeRay operator and Kueue (`ControlPlane(components=("kuberay", "kueue"))`), with
 KubeRay's own (v1.6.0) ray.io CRDs; it starts only when a test asks for it, so
@@ -113,6 +116,27 @@ def topology_namespace(topology_plane):
         "--timeout=120s", check=False, timeout=150,
     )  # fmt: skip
     topology_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def multikueue_planes():
+    """A MultiKueue manager and two workers (`testbed.controlplane.multikueue.MultiKueuePlanes`):
+    `.manager`, `.workers["worker-a"]`, `.workers["worker-b"]`, each a ControlPlane with Kueue; the
+    manager holds the Secrets `worker-a` and `worker-b` (kubeconfigs) in kueue-system."""
+    from testbed.controlplane.multikueue import MultiKueuePlanes
+
+    planes = MultiKueuePlanes(keep_workdir=os.environ.get("MC_TESTBED_KEEP", "") not in ("", "0"))
+    needed = planes.required_binaries()
+    missing = cpmod.missing_binaries(names=needed)
+    if missing and shutil.which("go") is None:
+        pytest.skip(f"the MultiKueue tests need the testbed binaries {', '.join(missing)}")
+    cpmod.build(names=needed)
+    planes.start()
+    print(f"\nMultiKueue planes up: {planes.timings}", file=sys.stderr)
+    try:
+        yield planes
+    finally:
+        planes.stop()
 
 
 def _new_namespace(plane):
