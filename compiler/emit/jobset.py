@@ -8,12 +8,15 @@ API, so the output does not grow with ``count``.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from . import restart
 from .naming import pod_hostname, replicated_job_name
 from .pod import Role, field_env, gpu_count, pod_template
 from .workload import Workload
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 API_VERSION = "jobset.x-k8s.io/v1alpha2"
 JS = "jobset.sigs.k8s.io/"
