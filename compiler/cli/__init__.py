@@ -90,8 +90,9 @@ def acyclic(command: Callable[..., R]) -> Callable[..., R]:
     """``command`` run without the cycle collector. Compiling makes plain data (dicts, lists,
     tuples, records) that reference counting frees as soon as it is dropped: over the corpus ten
     times the collector frees nothing (the same peak memory without it) and costs a sixth of
-    ``check``'s CPU time, walking the objects of the start-up again and again. The commands that
-    compile are wrapped in this; the others (cluster commands that run for hours) keep it."""
+    ``check``'s CPU time, walking the objects of the start-up again and again. ``compile FILE``
+    and ``check`` are wrapped in this; the others keep it (``diff`` holds cycles: without the
+    collector its memory grows with the manifests)."""
 
     @functools.wraps(command)
     def without_cycle_collector(*args, **kwargs) -> R:

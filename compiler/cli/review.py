@@ -13,7 +13,6 @@ import sys
 
 import click
 
-from . import acyclic
 from .app import cli
 from .common import EXIT_ENV, EXIT_INVALID, EXIT_OK
 from .parallel import jobs_option, ordered_map
@@ -52,7 +51,6 @@ def echo_diagnostics(diagnostics, indent: str = "  ") -> None:
     help="Rewrite the golden files that differ, write missing ones, delete those without an example.",
 )
 @jobs_option
-@acyclic
 def golden_command(directory, golden_dir, update, jobs):
     """Compile every workload in DIRECTORY/*.yaml and compare with its golden file.
 
@@ -201,7 +199,6 @@ def _update_golden(results, golden_dir: str) -> None:
     "--exit-code", is_flag=True, help="Exit 1 when any manifest's result changed (for CI)."
 )
 @jobs_option
-@acyclic
 def diff_command(
     files,
     before_dir,
