@@ -48,6 +48,8 @@ def main(argv=None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         direct.run(args)  # returns when the command line needs click
+        if collecting:
+            gc.enable()  # as before for click's commands; emit and check turn it off (acyclic)
         from .app import run
 
         run(args)

@@ -6,8 +6,6 @@ needs it; cluster commands import the kubernetes client lazily, inside :mod:`com
 
 from __future__ import annotations
 
-import gc
-
 import click
 
 from .. import __version__
@@ -76,7 +74,6 @@ class CommandsOnDemand(DefaultGroup):
     """Imports a command's module only when the command line needs it."""
 
     def invoke(self, ctx):
-        gc.enable()  # off for the start-up (compiler.cli.main); commands that compile turn it off
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
