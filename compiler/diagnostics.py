@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import NamedTuple
+
+from .tuples import NamedTuple
 
 
 class Severity(str, Enum):  # noqa: UP042 -- str-mixin keeps json.dumps(severity) working

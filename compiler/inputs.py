@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, Location, error
 from .pipeline import Catalog, Options, Unit, compile_documents
 
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
 if TYPE_CHECKING:
     from .catalog import PathCatalog
 

@@ -19,6 +19,8 @@ EXAMPLE = "examples/jobset-heavy-and-workers.yaml"
 
 CLICK = "import sys; from compiler.cli.app import run; run(sys.argv[1:])"
 DIRECT = "import sys; from compiler.cli import main; main(sys.argv[1:])"
+# the console script: main, then the direct path ends the process at once (no teardown)
+PROGRAM = "from compiler.cli import program; program()"
 
 
 def click_params(args: list[str]) -> dict:
@@ -121,6 +123,7 @@ def test_direct_and_click_print_the_same_bytes(args, tmp_path):
     assert direct.plan(args) is not None
     direct_result = _run(DIRECT, args, tmp_path)
     assert direct_result == _run(CLICK, args, tmp_path)
+    assert direct_result == _run(PROGRAM, args, tmp_path)
     assert "Traceback" not in direct_result[2]
 
 
@@ -134,7 +137,7 @@ def test_a_reader_that_goes_away_ends_quietly_with_exit_1(tmp_path):
         "  image: img\n  command: run\n  types:\n    worker:\n      count: 1\n"
         "      resources: {cpus: 1, ramRatio: 2}\n  env:\n" + env
     )
-    for code in (DIRECT, CLICK):
+    for code in (DIRECT, CLICK, PROGRAM):
         process = subprocess.Popen(
             [sys.executable, "-c", code, str(manifest)],
             stdout=subprocess.PIPE,
@@ -147,3 +150,13 @@ def test_a_reader_that_goes_away_ends_quietly_with_exit_1(tmp_path):
         stderr = process.stderr.read().decode()
         assert process.wait(timeout=120) == 1, stderr
         assert stderr == "", stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["check", "--help"], ["schema", "nosuch"]]
+)
+def test_the_program_prints_what_click_prints(args, tmp_path):
+    """--help and --version end the process at once too; everything else exits as before."""
+    result = _run(PROGRAM, args, tmp_path)
+    assert result == _run(CLICK, args, tmp_path)
+    assert result[0] == (2 if "nosuch" in args else 0)

@@ -115,3 +115,12 @@ def test_a_cold_compile_loads_neither_inspect_nor_hashlib(tmp_path, args):
     code, modules = modules_loaded_by(tmp_path, *args)
     assert code == 0
     assert modules & {"ast", "dis", "tokenize", "hashlib", "_hashlib"} == set()
+
+
+@pytest.mark.parametrize("args", [[EXAMPLE], ["check", EXAMPLE]], ids=["compile", "check"])
+def test_a_cold_compile_loads_neither_typing_nor_fractions(tmp_path, args):
+    # issue 25: typing (NamedTuple, Any, TypeVar) is for the type checker only (compiler/tuples.py
+    # and TYPE_CHECKING blocks); a duration (the example's timeout: 6h) is summed without fractions
+    code, modules = modules_loaded_by(tmp_path, *args)
+    assert code == 0
+    assert modules & {"typing", "fractions", "decimal"} == set()

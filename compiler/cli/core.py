@@ -7,13 +7,17 @@ from __future__ import annotations
 import contextlib
 import sys
 from dataclasses import dataclass
-from typing import Any, cast
 
 from .. import __version__
 from ..diagnostics import Severity, has_errors
+from . import acyclic
 from .constants import EXIT_ENV, EXIT_INVALID, EXIT_OK
 from .parallel import ordered_map
 from .render import as_github, as_json, as_sarif, as_text, echo
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 # an unreadable file; a .compile.yaml refused for its owner or mode
 ENVIRONMENT_CODES = ("E006", "E216")
@@ -30,6 +34,7 @@ def config_line(path: str) -> str:
     return f"note: using {path}"
 
 
+@acyclic
 def emit(files, output: str = "yaml", quiet: bool = False, **options) -> int:
     """Compile ``files`` and print their objects; the exit code."""
     from ..inputs import compile_paths
@@ -75,6 +80,7 @@ def _named(workload) -> _Named | None:
     return None if workload is None else _Named(workload.name, workload.namespace)
 
 
+@acyclic
 def check(files, format_: str = "text", strict: bool = False, jobs: int = 0, **options) -> int:
     """Validate ``files`` and print the diagnostics in ``format_``; the exit code."""
     from ..inputs import sorted_diagnostics
@@ -139,7 +145,7 @@ def _check_all_read_first(files, jobs: int, options: dict) -> tuple[list, list, 
     for document, results in zip(inputs.documents, checked, strict=True):
         for unit_diagnostics, named in results:
             diagnostics.extend(unit_diagnostics)
-            units.append(Unit(document, workload=cast(Any, named), diagnostics=unit_diagnostics))
+            units.append(Unit(document, workload=_stand_in(named), diagnostics=unit_diagnostics))
     return diagnostics, units, inputs.files, inputs.config_file
 
 
@@ -200,7 +206,13 @@ class _NameOnly:
         from ..pipeline import Unit
 
         document = cls(placed.where) if placed is not None else None
-        return Unit(cast(Any, document), workload=cast(Any, placed), diagnostics=diagnostics)
+        return Unit(_stand_in(document), workload=_stand_in(placed), diagnostics=diagnostics)
+
+
+def _stand_in(value: object) -> Any:
+    """``value`` where a Document or Workload is expected: what a worker sends back of one is all
+    that ``duplicate_names`` reads of it."""
+    return value
 
 
 def stream_closed() -> None:

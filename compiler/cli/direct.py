@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 JOBS_ENV = "COMPILE_JOBS"  # as parallel.py reads it through click (-j/--jobs)
 

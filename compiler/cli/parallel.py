@@ -16,7 +16,10 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 JOBS_ENV = "COMPILE_JOBS"
 # Below this many items a pool costs more (fork, result pickling) than it saves.

@@ -8,13 +8,16 @@ API, so the output does not grow with ``count``.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from . import restart
 from .naming import pod_hostname, replicated_job_name, type_path
 from .pod import Role, field_env, gpu_count, pod_template
 from .shape import RANKED_OPERATORS, job_shape, tpu_hosts, types_in_order
 from .workload import Workload
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 API_VERSION = "jobset.x-k8s.io/v1alpha2"
 JS = "jobset.sigs.k8s.io/"

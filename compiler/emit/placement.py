@@ -20,10 +20,13 @@ This module assumes a placement that validation (compiler/validate/placement.py)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from .naming import HEAD, HEAD_PATH, type_path, worker_group_path
 from .shape import job_shape, tpu_hosts, types_in_order
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold compile never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 KUEUE = "kueue.x-k8s.io/"
 REQUIRED = KUEUE + "podset-required-topology"

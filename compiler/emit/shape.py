@@ -3,7 +3,9 @@ emission (:mod:`compiler.emit.jobset`) and placement (:mod:`compiler.emit.placem
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is for the type checker: a cold compile never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 RANKED_OPERATORS = ("pytorch", "xgboost")  # Master is rank 0
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ..model.records import Manifest
 from ..model.scalars import duration_seconds
 from .pod import GPU_PRODUCT_LABEL, WORKLOAD_LABEL, Context
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "manifest-compiler"}
 PROJECT_LABEL = "manifest-compiler/project"

@@ -3,9 +3,11 @@ printed like the pydantic models they stand for, with the few pydantic methods t
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
 
-R = TypeVar("R", bound="Record")
+    R = TypeVar("R", bound="Record")
 
 
 class Record:

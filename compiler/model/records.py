@@ -7,9 +7,11 @@ copy is stale. :mod:`compiler.model.validator` checks data against these shapes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from .record import Record
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 
 class Manifest(Record):

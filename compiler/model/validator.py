@@ -9,13 +9,18 @@ validator found them; ``tests/test_validator.py`` holds the two to the same answ
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from . import scalars
 from .record import Record
 from .records import MODELS
 
-Problem = dict[str, Any]
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
+
+    Problem = dict[str, Any]
+else:
+    Problem = dict
 
 
 class Invalid(Exception):

@@ -7,7 +7,7 @@ reads the source line around the error; an error none of them recognises keeps P
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from ..tuples import NamedTuple
 
 _CLOSERS = {"]": "[", "}": "{"}
 

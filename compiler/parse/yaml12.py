@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 import yaml
 from yaml import events as ev
@@ -22,9 +21,15 @@ from yaml import events as ev
 from ..diagnostics import Diagnostic, Location, Related, error, warning
 from .syntax import Explained, explain
 
-Path = tuple[Any, ...]  # of str (mapping keys) and int (sequence indices)
-Mark = Any  # a PyYAML mark: line, column and index, 0-based
-_Number = TypeVar("_Number", "YamlInt", "YamlFloat")
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    Path = tuple[Any, ...]  # of str (mapping keys) and int (sequence indices)
+    Mark = Any  # a PyYAML mark: line, column and index, 0-based
+    _Number = TypeVar("_Number", "YamlInt", "YamlFloat")
+else:
+    Path = tuple
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from ..diagnostics import Location
 from ..parse import Positions
+from ..tuples import NamedTuple
 from .itemized import kind_of
 
 

@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from ..diagnostics import Diagnostic, Related, error
 from .quota import oversized
 
-LoadedPolicy = Any  # compiler.validate.policy_load imports this module: no import back
+TYPE_CHECKING = False  # typing is for the type checker: a cold compile never imports it
+if TYPE_CHECKING:
+    from typing import Any
+
+    LoadedPolicy = Any  # compiler.validate.policy_load imports this module: no import back
 
 CLUSTERS = ("spec", "clusters")
 MAX_CLUSTERS = 20  # a MultiKueueConfig lists at most 20 clusters (Kueue v1beta2 CRD)

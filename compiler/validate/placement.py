@@ -12,14 +12,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..diagnostics import Diagnostic, error
 from ..emit.placement import PodSet, pod_sets, together
 from ..resolve import Resolved, format_path
 from .policy.limits import _per_pod
 from .quota import placeable
 from .runs import label_key_problem
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold compile never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 HOSTNAME = "kubernetes.io/hostname"
 TOPOLOGY = ("spec", "cluster", "topology")

@@ -5,13 +5,16 @@ their queue can never admit (W120, W121). Pure: loaded policies and typed worklo
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from ..diagnostics import Diagnostic, Related, error, warning
 from ..resolve.tree import format_path
 
-# a LoadedPolicy (compiler.validate.policy_load, which imports this module: no import back)
-LoadedPolicy = Any
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
+
+    # a LoadedPolicy (compiler.validate.policy_load, which imports this module: no import back)
+    LoadedPolicy = Any
 
 QUOTA = ("spec", "quota")
 PRIORITIES = ("spec", "priorities")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from ..diagnostics import Diagnostic, error, warning
 from ..emit import JOBSET_OPERATORS, Workload
@@ -23,6 +22,10 @@ from ..emit.pod import (
 )
 from ..emit.rayjob import RAY_HEAD_PORTS
 from ..resolve import Resolved, format_path
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 # etcd's default --max-request-bytes (1.5 MiB), which bounds one stored object.
 MAX_OBJECT_BYTES = 3 * 512 * 1024

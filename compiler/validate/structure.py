@@ -4,13 +4,17 @@ pydantic, see :mod:`compiler.model.validator`), as positioned diagnostics."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
 
 from ..diagnostics import Diagnostic, close_matches, error
 from ..model.records import MODELS, SUPPORTED_OPERATORS, TYPES_SHAPES, Manifest
 from ..model.scalars import number_as_text
 from ..model.validator import Invalid, Problem, validate
 from ..resolve import Resolved, format_path
+from ..tuples import NamedTuple
+
+TYPE_CHECKING = False  # typing is for the type checker: a cold start never imports it
+if TYPE_CHECKING:
+    from typing import Any
 
 MANIFEST_SHAPE = ("model", "Manifest")
 

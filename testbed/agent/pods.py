@@ -437,7 +437,10 @@ class PodRunner:
         }
         folder = self.dir / "env"
         folder.mkdir(exist_ok=True)
-        (folder / f"{run.name}-{run.restarts}.json").write_text(json.dumps(record))
+        # written whole, then renamed: a reader polling the folder never sees a half-written file
+        partial = folder / f"{run.name}-{run.restarts}.json.partial"
+        partial.write_text(json.dumps(record))
+        partial.rename(folder / f"{run.name}-{run.restarts}.json")
 
     def _hostname(self) -> str:
         return self.spec.get("hostname") or self.name

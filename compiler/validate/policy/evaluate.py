@@ -4,7 +4,6 @@ forbidden, canAdd, canRemove; a rule on one of two spellings of an output binds 
 from __future__ import annotations
 
 import dataclasses
-from fractions import Fraction
 
 from ...diagnostics import Diagnostic
 from ...model.scalars import duration_seconds, number_as_text
@@ -24,6 +23,10 @@ from .tree import (
     policy_default,
     present,
 )
+
+TYPE_CHECKING = False  # fractions (with decimal) only for a step rule: not on every cold start
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 USER_ROLES = ("base", "workload", "set")
 
@@ -268,6 +271,8 @@ def scalar_problems(rule, value) -> list[tuple[str, str]]:
 
 def _on_step(value, rule) -> bool:
     """Exactly min + k x step, in the decimals as written (0.1 is one tenth, not the nearest float)."""
+    from fractions import Fraction
+
     number, step = _exact(value), _exact(rule.step)
     start = _exact(rule.min) if rule.min is not None else Fraction(0)
     if number is None or start is None or not step:
@@ -277,6 +282,8 @@ def _on_step(value, rule) -> bool:
 
 def _exact(value) -> Fraction | None:
     """A number or duration as an exact fraction of its written decimal; None if it is neither."""
+    from fractions import Fraction
+
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
