@@ -270,3 +270,67 @@ def test_a_secrets_kubeconfig_with_inline_credentials_is_used():
     assert target.server == "https://127.0.0.1:1"
     assert target.headers == {"Authorization": "Bearer abc"}
     assert target.namespace == "team-a"
+
+
+def test_status_of_a_job_whose_copy_the_worker_removed_comes_from_the_manager(pki, here):
+    # once the manager's copy has finished, MultiKueue deletes the worker's copy and its pods
+    manager = Manager([dispatched_jobset(SUCCEEDED)])
+    result = run(manager, Cluster([]), pki, here, "status", "train", "-n", "team-a")
+    assert result.code == 0, result.stderr
+    assert re.search(r"^state:\s+Succeeded$", result.stdout, re.M), result.stdout
+    ran = r"^cluster:\s+ran on worker-a \(its copy is gone; status from the manager\)$"
+    assert re.search(ran, result.stdout, re.M), result.stdout
+
+
+def test_logs_of_a_job_whose_copy_the_worker_removed_are_one_line_and_exit_1(pki, here):
+    manager = Manager([dispatched_jobset(SUCCEEDED)])
+    for follow in ([], ["-f"]):
+        result = run(manager, Cluster([]), pki, here, "logs", "train", "-n", "team-a", *follow)
+        assert result.code == 1, result.stderr
+        assert result.stdout == ""
+        [line] = result.stderr.strip().splitlines()
+        assert "ran on worker cluster worker-a" in line and "its pods are gone" in line, line
+
+
+def test_watch_logs_of_a_job_whose_copy_the_worker_removed(pki, here):
+    manager = Manager([dispatched_jobset(SUCCEEDED)])
+    result = run(manager, Cluster([]), pki, here, "watch", "train", "-n", "team-a", "--logs")
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "its pods are gone" in result.stderr
+
+
+@dataclass
+class PodsLater(Cluster):
+    """A worker whose second pod appears once the first one's log has been read (as KubeRay's
+    submitter pod comes after the Ray cluster's)."""
+
+    later: list[dict] = field(default_factory=list)
+
+    def answer(self, method: str, path: str, query: dict) -> Answer:
+        if path.endswith("/log") and self.later:
+            self.objects.extend(self.later)
+            self.later = []
+        return super().answer(method, path, query)
+
+
+def second_pod() -> dict:
+    later = pod("train", "team-a")
+    later["metadata"]["name"] = "train-worker-1-0-fghij"
+    later["metadata"]["labels"].update(
+        {"jobset.sigs.k8s.io/job-index": "1", "jobset.sigs.k8s.io/job-global-index": "1"}
+    )
+    return later
+
+
+def test_logs_follow_picks_up_pods_that_appear_later_on_the_worker(pki, here):
+    manager = Manager([dispatched_jobset()])
+    worker = PodsLater(
+        [jobset("train", "team-a", labels=QUEUED), pod("train", "team-a")],
+        log_lines=("from worker-a",),
+        later=[second_pod()],
+    )
+    result = run(manager, worker, pki, here, "logs", "train", "-n", "team-a", "--all", "-f")
+    assert result.code == 0, result.stderr
+    assert "worker-0-0 | from worker-a" in result.stdout.splitlines(), result.stdout
+    assert "worker-1-0 | from worker-a" in result.stdout.splitlines(), result.stdout
