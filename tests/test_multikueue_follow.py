@@ -334,3 +334,34 @@ def test_logs_follow_picks_up_pods_that_appear_later_on_the_worker(pki, here):
     assert result.code == 0, result.stderr
     assert "worker-0-0 | from worker-a" in result.stdout.splitlines(), result.stdout
     assert "worker-1-0 | from worker-a" in result.stdout.splitlines(), result.stdout
+
+
+def ray_pod(name: str, labels: dict, phase: str = "Running") -> dict:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "team-a",
+            "creationTimestamp": "2026-12-01T10:00:01Z",
+            "labels": {"ray.io/originated-from-cr-name": "train", **labels},
+        },
+        "spec": {"containers": [{"name": "ray", "image": "rayproject/ray"}]},
+        "status": {"phase": phase, "startTime": "2026-12-01T10:00:03Z"},
+    }
+
+
+def rayjob(spec: dict | None = None) -> dict:
+    job = jobset("train", "team-a", labels=QUEUED, spec=spec or {"entrypoint": "python x.py"})
+    return {**job, "apiVersion": "ray.io/v1", "kind": "RayJob"}
+
+
+def test_logs_follow_of_a_rayjob_takes_up_its_submitter_when_it_comes(pki, here):
+    # KubeRay creates the submitter pod, whose log is the driver's output, after the cluster's
+    manager = Manager([rayjob({"managedBy": MULTIKUEUE, "entrypoint": "python x.py"})])
+    worker = PodsLater(
+        [rayjob(), ray_pod("train-head-x", {"ray.io/node-type": "head"})],
+        log_lines=("from worker-a",),
+        later=[ray_pod("train-abcde", {"batch.kubernetes.io/job-name": "train"})],
+    )
+    result = run(manager, worker, pki, here, "logs", "rayjob/train", "-n", "team-a", "-f")
+    assert result.code == 0, result.stderr
+    assert "submitter | from worker-a" in result.stdout.splitlines(), result.stdout
