@@ -270,3 +270,98 @@ def test_a_secrets_kubeconfig_with_inline_credentials_is_used():
     assert target.server == "https://127.0.0.1:1"
     assert target.headers == {"Authorization": "Bearer abc"}
     assert target.namespace == "team-a"
+
+
+def test_status_of_a_job_whose_copy_the_worker_removed_comes_from_the_manager(pki, here):
+    # once the manager's copy has finished, MultiKueue deletes the worker's copy and its pods
+    manager = Manager([dispatched_jobset(SUCCEEDED)])
+    result = run(manager, Cluster([]), pki, here, "status", "train", "-n", "team-a")
+    assert result.code == 0, result.stderr
+    assert re.search(r"^state:\s+Succeeded$", result.stdout, re.M), result.stdout
+    ran = r"^cluster:\s+ran on worker-a \(its copy is gone; status from the manager\)$"
+    assert re.search(ran, result.stdout, re.M), result.stdout
+
+
+def test_logs_of_a_job_whose_copy_the_worker_removed_are_one_line_and_exit_1(pki, here):
+    manager = Manager([dispatched_jobset(SUCCEEDED)])
+    for follow in ([], ["-f"]):
+        result = run(manager, Cluster([]), pki, here, "logs", "train", "-n", "team-a", *follow)
+        assert result.code == 1, result.stderr
+        assert result.stdout == ""
+        [line] = result.stderr.strip().splitlines()
+        assert "ran on worker cluster worker-a" in line and "its pods are gone" in line, line
+
+
+def test_watch_logs_of_a_job_whose_copy_the_worker_removed(pki, here):
+    manager = Manager([dispatched_jobset(SUCCEEDED)])
+    result = run(manager, Cluster([]), pki, here, "watch", "train", "-n", "team-a", "--logs")
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "its pods are gone" in result.stderr
+
+
+@dataclass
+class PodsLater(Cluster):
+    """A worker whose second pod appears once the first one's log has been read (as KubeRay's
+    submitter pod comes after the Ray cluster's)."""
+
+    later: list[dict] = field(default_factory=list)
+
+    def answer(self, method: str, path: str, query: dict) -> Answer:
+        if path.endswith("/log") and self.later:
+            self.objects.extend(self.later)
+            self.later = []
+        return super().answer(method, path, query)
+
+
+def second_pod() -> dict:
+    later = pod("train", "team-a")
+    later["metadata"]["name"] = "train-worker-1-0-fghij"
+    later["metadata"]["labels"].update(
+        {"jobset.sigs.k8s.io/job-index": "1", "jobset.sigs.k8s.io/job-global-index": "1"}
+    )
+    return later
+
+
+def test_logs_follow_picks_up_pods_that_appear_later_on_the_worker(pki, here):
+    manager = Manager([dispatched_jobset()])
+    worker = PodsLater(
+        [jobset("train", "team-a", labels=QUEUED), pod("train", "team-a")],
+        log_lines=("from worker-a",),
+        later=[second_pod()],
+    )
+    result = run(manager, worker, pki, here, "logs", "train", "-n", "team-a", "--all", "-f")
+    assert result.code == 0, result.stderr
+    assert "worker-0-0 | from worker-a" in result.stdout.splitlines(), result.stdout
+    assert "worker-1-0 | from worker-a" in result.stdout.splitlines(), result.stdout
+
+
+def ray_pod(name: str, labels: dict, phase: str = "Running") -> dict:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "team-a",
+            "creationTimestamp": "2026-12-01T10:00:01Z",
+            "labels": {"ray.io/originated-from-cr-name": "train", **labels},
+        },
+        "spec": {"containers": [{"name": "ray", "image": "rayproject/ray"}]},
+        "status": {"phase": phase, "startTime": "2026-12-01T10:00:03Z"},
+    }
+
+
+def rayjob(spec: dict | None = None) -> dict:
+    job = jobset("train", "team-a", labels=QUEUED, spec=spec or {"entrypoint": "python x.py"})
+    return {**job, "apiVersion": "ray.io/v1", "kind": "RayJob"}
+
+
+def test_logs_follow_of_a_rayjob_takes_up_its_submitter_when_it_comes(pki, here):
+    # KubeRay creates the submitter pod, whose log is the driver's output, after the cluster's
+    manager = Manager([rayjob({"managedBy": MULTIKUEUE, "entrypoint": "python x.py"})])
+    worker = PodsLater(
+        [rayjob(), ray_pod("train-head-x", {"ray.io/node-type": "head"})],
+        log_lines=("from worker-a",),
+        later=[ray_pod("train-abcde", {"batch.kubernetes.io/job-name": "train"})],
+    )
+    result = run(manager, worker, pki, here, "logs", "rayjob/train", "-n", "team-a", "-f")
+    assert result.code == 0, result.stderr
+    assert "submitter | from worker-a" in result.stdout.splitlines(), result.stdout

@@ -183,17 +183,15 @@ def status_command(name, context, namespace, timeout, output):
     """State, reason, start and end times and pods per type of job NAME (or KIND/NAME)."""
     import json
 
-    from ..cluster.jobs import explained, list_pods
+    from ..cluster.jobs import explained
     from ..cluster.kinds import pod_counts
     from ..cluster.submit import GIT_COMMIT, IMAGE, SUBMITTED_BY
-    from ..cluster.workers import dispatched, locate
+    from ..cluster.workers import dispatched
 
     kube = _connect(context, namespace, timeout)
     found = _find(kube, name, namespace)
-    worker = locate(kube, found)
-    pods = list_pods(worker.kube, worker.found) if worker else list_pods(kube, found)
+    worker, runs_on, pods = _where_and_pods(kube, found)
     view = explained(kube, found, pods=pods)
-    runs_on = f"running on {worker.name}" if worker else "no worker has taken it yet"
     state = view.state
     started, ended = _times(found, state, pods)
     annotations = found.obj["metadata"].get("annotations") or {}
@@ -207,7 +205,7 @@ def status_command(name, context, namespace, timeout, output):
             "reason": state.reason,
             "queue": view.queue,
             "queuePosition": _position(view.position),
-            "cluster": worker.name if worker else None,
+            "cluster": worker,
             "started": None if started == "-" else started,
             "finished": None if ended == "-" else ended,
             "pods": pod_phases,
@@ -233,6 +231,22 @@ def status_command(name, context, namespace, timeout, output):
     ]
     for label, value in rows:
         click.echo(f"{label + ':':<14}{value}")
+
+
+def _where_and_pods(kube, found) -> tuple[str | None, str, list[dict]]:
+    """(worker, what the cluster row says, pods) of a job: the pods of its copy on the worker
+    that runs it; once that worker removed the copy of the finished job, none (the manager's
+    copy carries the final status)."""
+    from ..cluster.jobs import list_pods
+    from ..cluster.workers import CopyGone, locate
+
+    try:
+        worker = locate(kube, found)
+    except CopyGone as gone:
+        return gone.worker, f"ran on {gone.worker} (its copy is gone; status from the manager)", []
+    if worker is None:
+        return None, "no worker has taken it yet", list_pods(kube, found)
+    return worker.name, f"running on {worker.name}", list_pods(worker.kube, worker.found)
 
 
 def _position(position) -> dict | None:
@@ -402,11 +416,15 @@ def logs_command(
 def _where_it_runs(kube, found, follow: bool):
     """The client and job whose pods to read: the worker's copy of a job a MultiKueue manager
     dispatched (``follow``: waiting for a worker to take it), else the job itself."""
-    from ..cluster.workers import dispatched, locate, wait_for_worker
+    from ..cluster.workers import CopyGone, dispatched, locate, wait_for_worker
 
     if not dispatched(found):
         return kube, found
-    worker = wait_for_worker(kube, found) if follow else locate(kube, found)
+    try:
+        worker = wait_for_worker(kube, found) if follow else locate(kube, found)
+    except CopyGone as gone:  # as a job without pods: no logs to show, exit 1
+        _notice(str(gone))
+        sys.exit(EXIT_INVALID)
     if worker is None:
         _fail(EXIT_INVALID, f"no worker cluster runs {found.resource.kind} {found.name} yet")
     _notice(f"{found.resource.kind} {found.name} runs on worker cluster {worker.name}")

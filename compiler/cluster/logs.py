@@ -101,15 +101,23 @@ def _wait_started(
 
 
 class Printer:
-    """Writes whole lines from several threads; a prefix names the pod when there are several."""
+    """Writes whole lines from several threads. ``prefixed``: whether a line names its pod;
+    None: once several pods are followed."""
 
-    def __init__(self, write: Callable[[str], None]):
+    def __init__(self, write: Callable[[str], None], prefixed: bool | None = None):
         self.write = write
+        self.prefixed = prefixed
+        self.pods = 0
         self.lock = threading.Lock()
 
-    def line(self, prefix: str | None, text: str) -> None:
+    def add_pod(self) -> None:
         with self.lock:
-            self.write(f"{prefix} | {text}" if prefix else text)
+            self.pods += 1
+
+    def line(self, prefix: str, text: str) -> None:
+        with self.lock:
+            shown = self.prefixed if self.prefixed is not None else self.pods > 1
+            self.write(f"{prefix} | {text}" if shown else text)
 
 
 def stream_pod(
@@ -118,13 +126,12 @@ def stream_pod(
     pod: dict,
     printer: Printer,
     follow: bool,
-    prefixed: bool,
     notice: Callable[[str], None],
     stop: threading.Event | None = None,
     options: LogOptions = LogOptions(),
 ) -> bool:
     """Print one pod's log; False when there is none to show."""
-    prefix = key.prefix if prefixed else None
+    prefix = key.prefix
     name = pod["metadata"]["name"]
     if _pod_phase(pod) not in STARTED_PHASES:
         if not follow:
@@ -286,38 +293,78 @@ def show_logs(
     options: LogOptions = LogOptions(),
 ) -> int:
     """Print the logs; returns of how many pods the logs could be read."""
-    chosen = (
-        wait_for_pods(kube, found, selection, is_done=lambda: stop is not None and stop.is_set())
-        if follow
-        else choose(kube, found, selection)
-    )
+    if follow:
+        printer = Printer(write, True if selection.everything and prefix is None else prefix)
+        return _follow_pods(kube, found, selection, printer, notice, stop, options)
+    chosen = choose(kube, found, selection)
     if not chosen:
-        notice(f"no pod of {found.resource.kind} {found.name} matches ({selection.describe()}) yet")
+        _no_pod(found, selection, notice)
         return 0
-    printer = Printer(write)
-    prefixed = prefix if prefix is not None else (len(chosen) > 1 or selection.everything)
-    if not follow or len(chosen) == 1:
-        return sum(
-            stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop, options)
-            for key, pod in chosen
-        )
+    several = len(chosen) > 1 or selection.everything
+    printer = Printer(write, prefix if prefix is not None else several)
+    return sum(
+        stream_pod(kube, key, pod, printer, False, notice, stop, options) for key, pod in chosen
+    )
+
+
+def _no_pod(found: Found, selection: Selection, notice: Callable[[str], None]) -> None:
+    notice(f"no pod of {found.resource.kind} {found.name} matches ({selection.describe()}) yet")
+
+
+def _follow_pods(
+    kube: Kube,
+    found: Found,
+    selection: Selection,
+    printer: Printer,
+    notice: Callable[[str], None],
+    stop: threading.Event | None,
+    options: LogOptions,
+    poll: float = 2.0,
+) -> int:
+    """Follow the chosen pods' logs, and those of pods chosen later (KubeRay creates a RayJob's
+    submitter pod after its cluster's; a retried pod takes its place's), until every followed
+    log has ended and no new pod is chosen (or ``stop`` is set)."""
+
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
+
+    chosen = wait_for_pods(kube, found, selection, is_done=stopped)
+    if not chosen:
+        _no_pod(found, selection, notice)
+        return 0
+    streams: dict[str, threading.Thread] = {}
     errors: list[BaseException] = []
     shown: list[bool] = []
 
-    def run(key, pod):
+    def run(key: PodKey, pod: dict) -> None:
         try:
-            shown.append(
-                stream_pod(kube, key, pod, printer, follow, prefixed, notice, stop, options)
-            )
+            shown.append(stream_pod(kube, key, pod, printer, True, notice, stop, options))
         except (ClusterUnavailable, ApiError) as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=item, daemon=True) for item in chosen]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
+    while True:
+        new = [(key, pod) for key, pod in chosen if pod["metadata"]["name"] not in streams]
+        for key, pod in new:
+            printer.add_pod()
+            thread = threading.Thread(target=run, args=(key, pod), daemon=True)
+            streams[pod["metadata"]["name"]] = thread
+            thread.start()
+        if not new and not any(thread.is_alive() for thread in streams.values()):
+            break
+        _join_for(streams.values(), poll)
+        if errors or stopped():
+            break
+        chosen = choose(kube, found, selection)
+    for thread in streams.values():
         while thread.is_alive():
             thread.join(0.5)
     if errors:
         raise errors[0]
     return sum(shown)
+
+
+def _join_for(threads, seconds: float) -> None:
+    """Wait until every thread has ended, or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))

@@ -187,7 +187,7 @@ def follow_job(
     job keeps running)."""
     from .logs import Selection, show_logs
     from .watch import WatchTimedOut, follow
-    from .workers import dispatched, wait_for_worker
+    from .workers import CopyGone, dispatched, wait_for_worker
 
     stop = threading.Event()
     logs_thread = None
@@ -204,6 +204,8 @@ def follow_job(
                 show_logs(where, job, Selection(), True, out.write, out.notice, stop=stop)
             except ClusterError as exc:
                 out.notice(f"logs stopped: {exc.line}")
+            except CopyGone as gone:
+                out.notice(f"no logs: {gone}")
 
         logs_thread = threading.Thread(target=stream, daemon=True)
         logs_thread.start()

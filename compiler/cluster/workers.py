@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .client import ApiError, ClusterUnavailable, Kube
-from .jobs import Found, KueueView, find_job
+from .jobs import Found, JobNotFound, KueueView, find_job
 from .kinds import Resource
 
 MULTIKUEUE = "kueue.x-k8s.io/multikueue"
@@ -31,6 +31,19 @@ MULTIKUEUE_CLUSTER = Resource(
 )
 SECRET = Resource("Secret", "", "v1", "secrets")
 KUBECONFIG_KEY = "kubeconfig"
+
+
+class CopyGone(JobNotFound):
+    """The worker no longer has the job's copy: once the manager's copy has finished,
+    MultiKueue deletes the worker's copy and its pods (Kueue's RemoveRemoteObjects); the
+    manager's copy then carries the final status, synced back from the worker."""
+
+    def __init__(self, worker: str, found: Found):
+        super().__init__(
+            f"{found.resource.kind} {found.name} ran on worker cluster {worker}, which removed "
+            "its copy once it finished: its pods are gone, and their logs with them"
+        )
+        self.worker = worker
 
 
 class WorkerUnreachable(ClusterUnavailable):
@@ -111,9 +124,12 @@ def _from_secret(manager: Kube, name: str) -> Kube:
 
 
 def on_worker(manager: Kube, found: Found, name: str) -> OnWorker:
-    """The job's copy on worker ``name``."""
+    """The job's copy on worker ``name`` (:class:`CopyGone` once the worker removed it)."""
     kube = connect_worker(manager, name)
-    copy = find_job(kube, f"{found.resource.kind}/{found.name}", found.namespace)
+    try:
+        copy = find_job(kube, f"{found.resource.kind}/{found.name}", found.namespace)
+    except JobNotFound:
+        raise CopyGone(name, found) from None
     return OnWorker(name, kube, copy)
 
 
