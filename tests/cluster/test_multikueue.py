@@ -225,6 +225,12 @@ class Following:
         return "".join(self.out) + err
 
 
+def worker_pods(fleet: Fleet) -> bool:
+    """Whether the worker has any pod in the test's namespace."""
+    worker = fleet.worker(AGENT_WORKER)
+    return bool(worker.kubectl_json("get", "pods", "-n", fleet.ns)["items"])
+
+
 def submitter(fleet: Fleet) -> bool:
     """Whether the worker has a pod of KubeRay's submitter Job (one a Job owns)."""
     worker = fleet.worker(AGENT_WORKER)
@@ -302,9 +308,10 @@ def test_a_jobset_runs_torch_on_the_worker_and_completes_on_the_manager(fleet, a
 
 def test_a_rayjob_runs_on_the_workers_kuberay_and_succeeds_on_the_manager(fleet, agent, tmp_path):
     fleet.submit(write_manifest(tmp_path, "kuberay", fleet.ns, AGENT_WORKER))
-    # the driver's output is the submitter's, a pod that comes after the Ray cluster's: follow
-    # once it is there (`logs -f` follows the pods that exist when the worker has the job)
-    poll("KubeRay's submitter pod on the worker", lambda: submitter(fleet), 400, 1, fleet.debug)
+    # following starts as soon as the worker has the Ray cluster's first pod: the driver's output
+    # is the submitter's, a pod KubeRay makes later, which `logs -f` must pick up when it appears
+    poll("a pod of the RayJob on the worker", lambda: worker_pods(fleet), 400, 1, fleet.debug)
+    assert not submitter(fleet), "the submitter came too soon for this test to prove anything"
     logs = Following(fleet, "ray-proof", tmp_path)
 
     def finished() -> str | None:
