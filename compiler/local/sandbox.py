@@ -20,10 +20,9 @@ from pathlib import Path
 
 from .pods import LocalContainer, LocalPod, LocalVolume
 
-NAMESPACES = (
-    "unshare",
-    "--user",
-    "--map-root-user",
+#: a pod's own mount, UTS and PID namespaces: killing the ``unshare`` process ends them all (the
+#: testbed's node agent, which runs as root, uses these without the user namespace)
+POD_NAMESPACES = (
     "--mount",
     "--uts",
     "--pid",
@@ -33,6 +32,7 @@ NAMESPACES = (
     "--propagation",
     "private",
 )
+NAMESPACES = ("unshare", "--user", "--map-root-user", *POD_NAMESPACES)
 
 #: what differs when this machine gives no unprivileged namespaces (one line, on stderr)
 FALLBACK_NOTE = (

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from compiler.local.env import EnvError, PodContext, expand_command, resolve_env
 from compiler.local.ray import adapt_ray_start, fixed_ports, move_ports
+from compiler.local.sandbox import POD_NAMESPACES
 from testbed.agent.kube import ApiError, Kube
 
 #: container name -> seconds its image pull takes (JSON), a pod annotation tests set
@@ -359,20 +360,7 @@ class PodRunner:
         run.env = env
         run.ready = False
         script = self._launcher(run, env["PATH"])
-        argv = [
-            "unshare",
-            "--mount",
-            "--uts",
-            "--pid",
-            "--fork",
-            "--kill-child",
-            "--mount-proc",
-            "--propagation",
-            "private",
-            "/bin/sh",
-            str(script),
-            *argv,
-        ]
+        argv = ["unshare", *POD_NAMESPACES, "/bin/sh", str(script), *argv]
         with open(log, "ab") as out:
             run.proc = subprocess.Popen(
                 argv,
