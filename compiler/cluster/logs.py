@@ -342,9 +342,17 @@ def _follow_pods(
         except (ClusterUnavailable, ApiError) as exc:
             errors.append(exc)
 
+    by_default = not selection.everything and selection.type_ is None and selection.index is None
+    followed_types: set[str] = set()
     while True:
         new = [(key, pod) for key, pod in chosen if pod["metadata"]["name"] not in streams]
+        if by_default:
+            # the default is one pod, rank 0; a pod of a type already followed is another rank
+            # that only looked first (its pods start in any order), not a new part of the job;
+            # a pod of a new type is (KubeRay's submitter after the Ray cluster's head)
+            new = [(key, pod) for key, pod in new if key.type not in followed_types]
         for key, pod in new:
+            followed_types.add(key.type)
             printer.add_pod()
             thread = threading.Thread(target=run, args=(key, pod), daemon=True)
             streams[pod["metadata"]["name"]] = thread

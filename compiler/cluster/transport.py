@@ -142,6 +142,19 @@ class _Connection:
             self.reader.close()
             self.sock.close()
 
+    def dropped(self) -> bool:
+        """Whether this idle connection can no longer serve a request: an idle HTTP/1.1
+        connection has nothing to read, so anything readable (the server's close, mostly, after
+        its idle timeout) means it is done. Checked before reuse, since a POST that fails on a
+        kept connection cannot be sent again (the server may have acted on it)."""
+        import select
+
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
 
 class Response:
     """An answer whose status and headers are read; its body is read with :func:`read_chunk`."""
@@ -298,6 +311,9 @@ class Transport:
         headers = {**self.headers, **headers}
         kept = getattr(self.kept, "connection", None)
         self.kept.connection = None
+        if kept is not None and kept.dropped():
+            kept.close()
+            kept = None
         if kept is not None:
             try:
                 return self._exchange(kept, method, target, headers, body, read_timeout, keep)
