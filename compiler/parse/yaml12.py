@@ -235,18 +235,15 @@ class _Composer:
                 return (*parent, len(frame[0]))
             return (*parent, frame[2])
 
-        def expecting_key() -> bool:
-            return bool(stack) and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY
-
         def take_key(event: Any) -> None:
             frame = stack[-1]
-            at = self.at(event.start_mark)
+            mark = event.start_mark
             if not isinstance(event, ev.ScalarEvent):
                 raise _Problem(
                     error(
                         "E005",
                         "complex mapping keys are not supported; keys must be plain strings",
-                        at,
+                        self.at(mark),
                     )
                 )
             key = event.value
@@ -255,7 +252,7 @@ class _Composer:
                     error(
                         "E005",
                         "'<<' merge keys are YAML 1.1 and not part of YAML 1.2; write the keys out",
-                        at,
+                        self.at(mark),
                     )
                 )
             path = frame[1] + (key,)
@@ -265,22 +262,22 @@ class _Composer:
                     error(
                         "E002",
                         f"duplicate key {key!r}",
-                        at,
+                        self.at(mark),
                         ".".join(map(str, path)),
                         related=[Related("first defined here", Location(self.filename, *first))],
                     )
                 )
                 frame[2] = _SKIP
                 return
-            frame[4][key] = (at.line, at.column)
-            positions.keys[path] = (at.line, at.column)
+            frame[4][key] = positions.keys[path] = (mark.line + 1, mark.column + 1)
             frame[2] = key
 
         while True:
             event = parser.get_event()
             if isinstance(event, ev.DocumentEndEvent):
                 return Document(root, positions, index), problems
-            if expecting_key() and not isinstance(event, (ev.MappingEndEvent,)):
+            expecting_key = stack and stack[-1][2] is _NO_KEY and isinstance(stack[-1][0], dict)
+            if expecting_key and not isinstance(event, ev.MappingEndEvent):
                 if isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
                     raise _Problem(
                         error(
@@ -301,16 +298,15 @@ class _Composer:
                 continue
             if isinstance(event, ev.ScalarEvent):
                 path = child_path() if stack else ()
-                at = self.at(event.start_mark)
                 try:
                     if event.tag and event.tag != "!":
-                        value = _tagged(event.value, event.tag, at)
+                        value = _tagged(event.value, event.tag, self.at(event.start_mark))
                     elif event.implicit[0] and not event.style:
                         value = resolve_plain(event.value)
                     else:
                         value = event.value
                 except NumberTooLong as exc:
-                    raise _Problem(error("E003", str(exc), at)) from None
+                    raise _Problem(error("E003", str(exc), self.at(event.start_mark))) from None
                 if event.anchor:
                     anchors[event.anchor] = (value, 1)
                 place(value, path, event.start_mark, 1)
