@@ -44,6 +44,10 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
+# The first characters of every null, number, infinity and NaN above (and "" and "\n", which
+# _NULL's ``^$`` matches): a plain scalar starting otherwise is a bool or a string, and most are.
+_NOT_ONLY_TEXT = frozenset("~nN0123456789+-.\n")
+
 _STD = "tag:yaml.org,2002:"
 
 
@@ -137,6 +141,8 @@ def _number(kind: type[_Number], value: float, text: str) -> _Number:
 
 def resolve_plain(text: str) -> object:
     """The YAML 1.2 core schema for an untagged plain scalar."""
+    if text and text[0] not in _NOT_ONLY_TEXT:
+        return _BOOL.get(text, text)
     if _NULL.match(text):
         return None
     if text in _BOOL:

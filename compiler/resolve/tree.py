@@ -52,16 +52,16 @@ class Node:
         return f"Node({self.value!r} @ {self.origin})"
 
 
+_new_tuple = tuple.__new__  # Origin(layer, path) without the namedtuple's Python-level __new__
+
+
 def annotate(data, layer: int, path: tuple = ()) -> Node:
+    origin = _new_tuple(Origin, (layer, path))
     if isinstance(data, dict):
-        return Node(
-            {k: annotate(v, layer, path + (k,)) for k, v in data.items()}, Origin(layer, path)
-        )
+        return Node({k: annotate(v, layer, path + (k,)) for k, v in data.items()}, origin)
     if isinstance(data, list):
-        return Node(
-            [annotate(v, layer, path + (i,)) for i, v in enumerate(data)], Origin(layer, path)
-        )
-    return Node(data, Origin(layer, path))
+        return Node([annotate(v, layer, path + (i,)) for i, v in enumerate(data)], origin)
+    return Node(data, origin)
 
 
 def strip(node: Node, path: tuple = (), origins: dict | None = None, logical: tuple = ()):
