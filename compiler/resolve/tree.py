@@ -68,13 +68,17 @@ def strip(node: Node, path: tuple = (), origins: dict | None = None, logical: tu
     """Plain data plus two maps: data path -> Origin, and data path -> logical path."""
     if origins is None:
         origins = {}
+    return _stripped(node, path, origins), origins
+
+
+def _stripped(node: Node, path: tuple, origins: dict):
     origins[path] = node.origin
     value = node.value
     if isinstance(value, dict):
-        return {k: strip(v, path + (k,), origins)[0] for k, v in value.items()}, origins
+        return {k: _stripped(v, path + (k,), origins) for k, v in value.items()}
     if isinstance(value, list):
-        return [strip(v, path + (i,), origins)[0] for i, v in enumerate(value)], origins
-    return value, origins
+        return [_stripped(v, path + (i,), origins) for i, v in enumerate(value)]
+    return value
 
 
 def logical_path(data, path: tuple) -> tuple:
