@@ -47,6 +47,8 @@ _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 # The first characters of every null, number, infinity and NaN above (and "" and "\n", which
 # _NULL's ``^$`` matches): a plain scalar starting otherwise is a bool or a string, and most are.
 _NOT_ONLY_TEXT = frozenset("~nN0123456789+-.\n")
+_COLLECTION_START = (ev.MappingStartEvent, ev.SequenceStartEvent)
+_COLLECTION_END = (ev.MappingEndEvent, ev.SequenceEndEvent)
 
 _STD = "tag:yaml.org,2002:"
 
@@ -278,13 +280,14 @@ class _Composer:
             frame[4][key] = positions.keys[path] = (mark.line + 1, mark.column + 1)
             frame[2] = key
 
+        get_event = parser.get_event
         while True:
-            event = parser.get_event()
+            event = get_event()
             if isinstance(event, ev.DocumentEndEvent):
                 return Document(root, positions, index), problems
             expecting_key = stack and stack[-1][2] is _NO_KEY and isinstance(stack[-1][0], dict)
             if expecting_key and not isinstance(event, ev.MappingEndEvent):
-                if isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+                if isinstance(event, _COLLECTION_START):
                     raise _Problem(
                         error(
                             "E005",
@@ -316,7 +319,7 @@ class _Composer:
                 if event.anchor:
                     anchors[event.anchor] = (value, 1)
                 place(value, path, event.start_mark, 1)
-            elif isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+            elif isinstance(event, _COLLECTION_START):
                 if len(stack) >= MAX_DEPTH:
                     raise InputLimit(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark)
                 tag = event.tag
@@ -335,7 +338,7 @@ class _Composer:
                 stack.append(
                     [container, path, _NO_KEY, None, {}, event.anchor, 1, event.start_mark]
                 )
-            elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+            elif isinstance(event, _COLLECTION_END):
                 frame = stack.pop()
                 container, path, _, _, _, anchor, size, mark = frame
                 if anchor:
