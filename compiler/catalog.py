@@ -133,7 +133,8 @@ class PathCatalog:
         against the catalog of every input: none draws on the other inputs, and the file is not
         also one of the -p/-t files."""
         return not documents or not (
-            file_key(path) in self.files or any(map(needs_every_input, documents))
+            (self.files and file_key(path) in self.files)  # no -p/-t file: no path to resolve
+            or any(map(needs_every_input, documents))
         )
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import dataclass
 
 from .. import __version__
 from ..diagnostics import Severity, has_errors
+from ..tuples import NamedTuple
 from . import acyclic
 from .constants import EXIT_ENV, EXIT_INVALID, EXIT_OK
 from .parallel import ordered_map
@@ -54,20 +54,25 @@ def emit(files, output: str = "yaml", quiet: bool = False, **options) -> int:
     return EXIT_OK
 
 
-@dataclass(frozen=True)
-class _Named:
+class _Named(NamedTuple):
     """What ``duplicate_names`` reads of a workload: all a worker process sends back of it."""
 
     name: str
     namespace: str | None
 
 
-@dataclass(frozen=True)
+# _Checker, _FileChecker: plain classes, not dataclasses, whose generated methods a cold
+# ``check`` would compile at every start (issue 25)
+
+
 class _Checker:
     """Compiles one document for ``check``: [(diagnostics, _Named or None) per unit]. The same
     function runs in this process or in a worker (parallel.py), so the output is the same."""
 
-    inputs: Any
+    __slots__ = ("inputs",)
+
+    def __init__(self, inputs: Any):
+        self.inputs = inputs
 
     def __call__(self, document) -> list[tuple[list, _Named | None]]:
         from ..pipeline import compile_documents
@@ -149,14 +154,16 @@ def _check_all_read_first(files, jobs: int, options: dict) -> tuple[list, list, 
     return diagnostics, units, inputs.files, inputs.config_file
 
 
-@dataclass(frozen=True)
 class _FileChecker:
     """Reads, parses and checks one file, each document on its own, as _Checker does: (the
     problems of reading it, [[(diagnostics, _Placed or None) per unit] per document]); None when
     a document of it needs the catalog of every input."""
 
-    paths: Any  # a PathCatalog
-    options: Any
+    __slots__ = ("options", "paths")
+
+    def __init__(self, paths: Any, options: Any):
+        self.paths = paths  # a PathCatalog
+        self.options = options
 
     def __call__(self, path: str):
         from ..pipeline import compile_documents
@@ -172,8 +179,7 @@ class _FileChecker:
         return problems, results
 
 
-@dataclass(frozen=True)
-class _Placed:
+class _Placed(NamedTuple):
     """A workload's name and namespace, and where its document names it."""
 
     name: str

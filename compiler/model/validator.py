@@ -217,13 +217,19 @@ def _check_model(shape, value, loc, problems):
             value,
             {"class_name": model.__name__},
         )
-    values, failed = {}, False
+    # the record is filled as its fields are checked, as ``model(**values)`` would fill it, without
+    # a second pass over every field of the model
+    record, failed = _new_record(model), False
     for name, field_shape, default in model.FIELDS:
         if name in value:
             checked = _check(field_shape, value[name], (*loc, name), problems)
             failed = failed or checked is _FAILED
-            values[name] = checked
-        elif default[0] == "required":
+            _set_field(record, name, checked)
+        elif default[0] == "value":
+            _set_field(record, name, default[1])
+        elif default[0] == "list":
+            _set_field(record, name, [])
+        else:
             _problem(problems, "missing", (*loc, name), "Field required", value)
             failed = True
     for key, item in value.items():
@@ -235,7 +241,11 @@ def _check_model(shape, value, loc, problems):
                 problems, "extra_forbidden", (*loc, key), "Extra inputs are not permitted", item
             )
             failed = True
-    return _FAILED if failed else model(**values)
+    return _FAILED if failed else record
+
+
+_new_record = object.__new__
+_set_field = object.__setattr__  # records are frozen: their own __setattr__ refuses
 
 
 _CHECKS = {

@@ -44,6 +44,12 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
+# The first characters of every null, number, infinity and NaN above (and "" and "\n", which
+# _NULL's ``^$`` matches): a plain scalar starting otherwise is a bool or a string, and most are.
+_NOT_ONLY_TEXT = frozenset("~nN0123456789+-.\n")
+_COLLECTION_START = (ev.MappingStartEvent, ev.SequenceStartEvent)
+_COLLECTION_END = (ev.MappingEndEvent, ev.SequenceEndEvent)
+
 _STD = "tag:yaml.org,2002:"
 
 
@@ -137,6 +143,8 @@ def _number(kind: type[_Number], value: float, text: str) -> _Number:
 
 def resolve_plain(text: str) -> object:
     """The YAML 1.2 core schema for an untagged plain scalar."""
+    if text and text[0] not in _NOT_ONLY_TEXT:
+        return _BOOL.get(text, text)
     if _NULL.match(text):
         return None
     if text in _BOOL:
@@ -235,18 +243,15 @@ class _Composer:
                 return (*parent, len(frame[0]))
             return (*parent, frame[2])
 
-        def expecting_key() -> bool:
-            return bool(stack) and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY
-
         def take_key(event: Any) -> None:
             frame = stack[-1]
-            at = self.at(event.start_mark)
+            mark = event.start_mark
             if not isinstance(event, ev.ScalarEvent):
                 raise _Problem(
                     error(
                         "E005",
                         "complex mapping keys are not supported; keys must be plain strings",
-                        at,
+                        self.at(mark),
                     )
                 )
             key = event.value
@@ -255,7 +260,7 @@ class _Composer:
                     error(
                         "E005",
                         "'<<' merge keys are YAML 1.1 and not part of YAML 1.2; write the keys out",
-                        at,
+                        self.at(mark),
                     )
                 )
             path = frame[1] + (key,)
@@ -265,23 +270,24 @@ class _Composer:
                     error(
                         "E002",
                         f"duplicate key {key!r}",
-                        at,
+                        self.at(mark),
                         ".".join(map(str, path)),
                         related=[Related("first defined here", Location(self.filename, *first))],
                     )
                 )
                 frame[2] = _SKIP
                 return
-            frame[4][key] = (at.line, at.column)
-            positions.keys[path] = (at.line, at.column)
+            frame[4][key] = positions.keys[path] = (mark.line + 1, mark.column + 1)
             frame[2] = key
 
+        get_event = parser.get_event
         while True:
-            event = parser.get_event()
+            event = get_event()
             if isinstance(event, ev.DocumentEndEvent):
                 return Document(root, positions, index), problems
-            if expecting_key() and not isinstance(event, (ev.MappingEndEvent,)):
-                if isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+            expecting_key = stack and stack[-1][2] is _NO_KEY and isinstance(stack[-1][0], dict)
+            if expecting_key and not isinstance(event, ev.MappingEndEvent):
+                if isinstance(event, _COLLECTION_START):
                     raise _Problem(
                         error(
                             "E005",
@@ -301,20 +307,19 @@ class _Composer:
                 continue
             if isinstance(event, ev.ScalarEvent):
                 path = child_path() if stack else ()
-                at = self.at(event.start_mark)
                 try:
                     if event.tag and event.tag != "!":
-                        value = _tagged(event.value, event.tag, at)
+                        value = _tagged(event.value, event.tag, self.at(event.start_mark))
                     elif event.implicit[0] and not event.style:
                         value = resolve_plain(event.value)
                     else:
                         value = event.value
                 except NumberTooLong as exc:
-                    raise _Problem(error("E003", str(exc), at)) from None
+                    raise _Problem(error("E003", str(exc), self.at(event.start_mark))) from None
                 if event.anchor:
                     anchors[event.anchor] = (value, 1)
                 place(value, path, event.start_mark, 1)
-            elif isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+            elif isinstance(event, _COLLECTION_START):
                 if len(stack) >= MAX_DEPTH:
                     raise InputLimit(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark)
                 tag = event.tag
@@ -333,7 +338,7 @@ class _Composer:
                 stack.append(
                     [container, path, _NO_KEY, None, {}, event.anchor, 1, event.start_mark]
                 )
-            elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+            elif isinstance(event, _COLLECTION_END):
                 frame = stack.pop()
                 container, path, _, _, _, anchor, size, mark = frame
                 if anchor:

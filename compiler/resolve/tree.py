@@ -52,29 +52,33 @@ class Node:
         return f"Node({self.value!r} @ {self.origin})"
 
 
+_new_tuple = tuple.__new__  # Origin(layer, path) without the namedtuple's Python-level __new__
+
+
 def annotate(data, layer: int, path: tuple = ()) -> Node:
+    origin = _new_tuple(Origin, (layer, path))
     if isinstance(data, dict):
-        return Node(
-            {k: annotate(v, layer, path + (k,)) for k, v in data.items()}, Origin(layer, path)
-        )
+        return Node({k: annotate(v, layer, path + (k,)) for k, v in data.items()}, origin)
     if isinstance(data, list):
-        return Node(
-            [annotate(v, layer, path + (i,)) for i, v in enumerate(data)], Origin(layer, path)
-        )
-    return Node(data, Origin(layer, path))
+        return Node([annotate(v, layer, path + (i,)) for i, v in enumerate(data)], origin)
+    return Node(data, origin)
 
 
 def strip(node: Node, path: tuple = (), origins: dict | None = None, logical: tuple = ()):
     """Plain data plus two maps: data path -> Origin, and data path -> logical path."""
     if origins is None:
         origins = {}
+    return _stripped(node, path, origins), origins
+
+
+def _stripped(node: Node, path: tuple, origins: dict):
     origins[path] = node.origin
     value = node.value
     if isinstance(value, dict):
-        return {k: strip(v, path + (k,), origins)[0] for k, v in value.items()}, origins
+        return {k: _stripped(v, path + (k,), origins) for k, v in value.items()}
     if isinstance(value, list):
-        return [strip(v, path + (i,), origins)[0] for i, v in enumerate(value)], origins
-    return value, origins
+        return [_stripped(v, path + (i,), origins) for i, v in enumerate(value)]
+    return value
 
 
 def logical_path(data, path: tuple) -> tuple:
