@@ -198,19 +198,26 @@ def compile_(cluster: Cluster, pki, tmp_path: Path, *args: str) -> Outcome:
     """``compile ARGS`` in-process, from ``tmp_path``, against a server holding ``cluster``."""
     with Serving(cluster.answer, pki, "https") as serving:
         config = kubeconfig(tmp_path / "kubeconfig", serving.url, pki)
-        env = {"KUBECONFIG": str(config), "COMPILE_TIMEOUT": "5", "USER": "ada"}
-        result: dict = {}
+        return invoke_bounded(
+            args, {"KUBECONFIG": str(config), "COMPILE_TIMEOUT": "5", "USER": "ada"}
+        )
 
-        def invoke():
-            try:
-                result["run"] = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-            except BaseException as exc:
-                result["error"] = exc
 
-        thread = threading.Thread(target=invoke, daemon=True)
-        thread.start()
-        thread.join(HANG)
-        assert not thread.is_alive(), f"compile {' '.join(args)} hangs"
+def invoke_bounded(args, env: dict) -> Outcome:
+    """``compile ARGS`` in-process with ``env``; the test fails if it has not ended within HANG
+    seconds, or with the traceback if it raised one."""
+    result: dict = {}
+
+    def invoke():
+        try:
+            result["run"] = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=invoke, daemon=True)
+    thread.start()
+    thread.join(HANG)
+    assert not thread.is_alive(), f"compile {' '.join(args)} hangs"
     if "error" in result:
         raise result["error"]
     run = result["run"]

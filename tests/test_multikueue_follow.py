@@ -12,20 +12,16 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from fake_apiserver import Answer, Serving, kubeconfig, listed, make_pki, not_found, status_body
-from test_cluster_cli import SUCCEEDED, Cluster, jobset, pod
+from test_cluster_cli import SUCCEEDED, Cluster, invoke_bounded, jobset, pod
 
-from compiler.cli.app import cli
 from compiler.cluster.errors import ClusterUnavailable
 from compiler.cluster.kubeconfig import target_from_text
 
-HANG = 30.0
 MULTIKUEUE = "kueue.x-k8s.io/multikueue"
 QUEUED = {"kueue.x-k8s.io/queue-name": "team-a"}
 WORKLOADS = "/apis/kueue.x-k8s.io/v1beta2/namespaces/team-a/workloads"
@@ -96,13 +92,6 @@ def worker_cluster() -> Cluster:
     )
 
 
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-
 def two_contexts(path: Path, manager_url: str, worker_url: str | None, pki) -> Path:
     """A kubeconfig whose current context is the manager's; with ``worker_url``, a context
     ``worker-a`` for the worker too."""
@@ -128,22 +117,7 @@ def run(manager: Manager, worker: Cluster, pki, tmp_path: Path, *args: str, cont
         worker_url = served_worker.url if context else None
         config = two_contexts(tmp_path / "kubeconfig", served_manager.url, worker_url, pki)
         env = {"KUBECONFIG": str(config), "COMPILE_TIMEOUT": "5", "USER": "ada"}
-        result: dict = {}
-
-        def invoke():
-            try:
-                result["run"] = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-            except BaseException as exc:
-                result["error"] = exc
-
-        thread = threading.Thread(target=invoke, daemon=True)
-        thread.start()
-        thread.join(HANG)
-        assert not thread.is_alive(), f"compile {' '.join(args)} hangs"
-    if "error" in result:
-        raise result["error"]
-    outcome = result["run"]
-    return Outcome(outcome.exit_code, outcome.stdout, outcome.stderr)
+        return invoke_bounded(args, env)
 
 
 @pytest.fixture(scope="module")
