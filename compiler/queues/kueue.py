@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..emit import quantity
+from ..validate.placement import topology_levels
 from ..validate.quota import (
     DEFAULT_FLAVOR,
     DEFAULT_GPU_PRODUCT_LABEL,
@@ -81,19 +82,10 @@ def with_quota(policies) -> list:
     return [first[project] for project in sorted(first)]
 
 
-def topology_of(policies) -> list:
-    """The levels of the cluster's topology (the first global policy stating one), or []."""
-    for policy in policies:
-        cluster = getattr(policy, "cluster", None)
-        if policy.project is None and cluster is not None and cluster.topology:
-            return list(cluster.topology)
-    return []
-
-
-def placed_projects(policies) -> set:
+def placed_projects(policies, levels) -> set:
     """The projects whose queue has the cluster's topology (SPEC 2.7): every project with a
-    quota Kueue can place in one domain, when the policies state a topology."""
-    if not topology_of(policies):
+    quota Kueue can place in one domain, when the policies state a topology (``levels``)."""
+    if not levels:
         return set()
     return {q.project for q in with_quota(policies) if placeable(q.quota)}
 
@@ -111,8 +103,8 @@ def queue_objects(policies, held: list[Held] | None = None, extra: list[dict] | 
     quotas = [h.quota for h in held]
     products = sorted({p for q in quotas for p in gpu_products(q.gpus) or {}})
     projects = sorted({h.project for h in held})
-    levels = topology_of(policies)
-    placed = placed_projects(policies)
+    levels = topology_levels(policies)[0]
+    placed = placed_projects(policies, levels)
     objects = [_namespace(project) for project in projects]
     objects += [_topology(levels)] if levels else []
     objects += [_flavor(DEFAULT_FLAVOR, {})] if any(h.project not in placed for h in held) else []
